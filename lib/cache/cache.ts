@@ -1,0 +1,9 @@
+/** Port: a shared string cache with per-entry TTL (Redis, or in-process for the embedded mesh). */
+export interface Cache {
+  /** Values in the order of `keys`; null where absent or expired. One round trip. */
+  getMany(keys: readonly string[]): Promise<(string | null)[]>;
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** Sets the key only if it holds nothing; true if it was set. */
+  add(key: string, value: string, ttlMs: number): Promise<boolean>;
+  delete(keys: readonly string[]): Promise<void>;
+}

@@ -1,0 +1,123 @@
+// Opens a service's database through MikroORM: MySQL/MariaDB for real
+// deployments, SQLite (a file under DATA_DIR) for the embedded mesh. The schema
+// comes only from versioned migrations, one list per dialect; nothing is
+// synchronised from entity metadata at run time.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Constructor, EntitySchema } from '@mikro-orm/core';
+import { Migration, Migrator } from '@mikro-orm/migrations';
+import { MikroORM as MySqlORM } from '@mikro-orm/mysql';
+import { MikroORM as SqliteORM } from '@mikro-orm/sqlite';
+import Database from 'better-sqlite3';
+import { SqliteDialect } from 'kysely';
+import type { Logger } from './log.ts';
+
+export type Dialect = 'mysql' | 'sqlite';
+export type Orm = MySqlORM | SqliteORM;
+export { Migration };
+
+export interface DatabaseOptions {
+  /** `mysql://…/database` or `sqlite:<path>` (`sqlite::memory:` for a throwaway one). */
+  url: string;
+  // biome-ignore lint/suspicious/noExplicitAny: MikroORM's own signature for a list of schemas of different entities
+  entities: EntitySchema<any>[];
+  migrations: Record<Dialect, Constructor<Migration>[]>;
+  log: Logger;
+  /** Connections per process (MySQL). */
+  poolSize?: number;
+}
+
+export function dialectOf(url: string): Dialect {
+  return url.startsWith('sqlite:') ? 'sqlite' : 'mysql';
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+
+function exactInteger(value: unknown): unknown {
+  if (typeof value !== 'bigint') return value;
+  return value <= MAX_SAFE && value >= MIN_SAFE ? Number(value) : value.toString();
+}
+
+function exactRow<T>(row: T): T {
+  if (row && typeof row === 'object') {
+    const record = row as Record<string, unknown>;
+    for (const key of Object.keys(record)) record[key] = exactInteger(record[key]);
+  }
+  return row;
+}
+
+/**
+ * better-sqlite3 reads integers as JS numbers, which silently rounds Snowflake
+ * ids (above 2^53). Switching it to BigInt everywhere breaks MikroORM's own
+ * counts, so every statement reads exactly and only integers outside the safe
+ * range come back as decimal strings; bigint('string') properties expect those.
+ */
+export function openSqlite(path: string): Database.Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 5000');
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((source: string) => {
+    const statement = prepare(source);
+    if (!statement.reader) return statement;
+    statement.safeIntegers(true);
+    const all = statement.all.bind(statement);
+    const get = statement.get.bind(statement);
+    const iterate = statement.iterate.bind(statement);
+    return Object.assign(statement, {
+      all: (...params: unknown[]) => all(...params).map(exactRow),
+      get: (...params: unknown[]) => exactRow(get(...params)),
+      *iterate(...params: unknown[]) {
+        for (const row of iterate(...params)) yield exactRow(row);
+      },
+    });
+  }) as typeof db.prepare;
+  return db;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Orm> {
+  const dialect = dialectOf(options.url);
+  const common = {
+    entities: options.entities,
+    extensions: [Migrator],
+    allowGlobalContext: false,
+    ensureDatabase: dialect === 'mysql',
+    debug: false,
+    migrations: {
+      migrationsList: options.migrations[dialect],
+      snapshot: false,
+      snapshotOnMigrate: false,
+      transactional: true,
+      tableName: 'schema_migrations',
+    },
+    logger: (message: string) => options.log.debug({ orm: message }),
+  };
+  const orm =
+    dialect === 'sqlite'
+      ? await SqliteORM.init({
+          ...common,
+          dbName: options.url.slice('sqlite:'.length),
+          driverOptions: new SqliteDialect({
+            database: openSqlite(options.url.slice('sqlite:'.length)),
+          }),
+        })
+      : await MySqlORM.init({
+          ...common,
+          clientUrl: options.url,
+          pool: { min: 1, max: options.poolSize ?? 10 },
+        });
+  const applied = await orm.migrator.up();
+  if (applied.length > 0) {
+    options.log.info({ migrations: applied.map((m) => m.name) }, 'database migrated');
+  }
+  return orm;
+}
+
+/** host:port/database of a URL, without credentials, for logs. */
+export function describeDatabase(url: string): string {
+  if (dialectOf(url) === 'sqlite') return url;
+  const parsed = new URL(url);
+  return `mysql://${parsed.host}${parsed.pathname}`;
+}

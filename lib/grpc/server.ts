@@ -1,0 +1,202 @@
+// A gRPC server as every service runs it: its own services, grpc.health.v1,
+// and server reflection over the real descriptors; requests that do not decode
+// are answered INVALID_ARGUMENT (grpc-js alone would say INTERNAL); shutdown
+// stops taking calls and lets in-flight ones finish.
+import {
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  Server,
+  ServerCredentials,
+  type ServerErrorResponse,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+  status,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { DomainError, isDomainError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { loadFileDescriptorProtos } from './descriptors.ts';
+import { toStatus } from './status.ts';
+
+/** Stands in for a request whose bytes did not decode. */
+const MALFORMED: unique symbol = Symbol('malformed request');
+
+export interface CallContext {
+  /** Absolute deadline (ms since epoch) the caller set; Infinity if none. */
+  deadline: number;
+  /** Path of the method, for logs. */
+  method: string;
+}
+
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+function contextOf(call: ServerUnaryCall<unknown, unknown>, method: string): CallContext {
+  const deadline = call.getDeadline();
+  return {
+    deadline: deadline instanceof Date ? deadline.getTime() : Number(deadline),
+    method,
+  };
+}
+
+function toServerError(error: unknown, log: Logger, method: string): Partial<ServerErrorResponse> {
+  if (isDomainError(error)) {
+    if (error.kind === 'internal' || error.kind === 'unavailable') {
+      log.warn({ err: error, method }, 'call failed');
+    }
+    return toStatus(error);
+  }
+  log.error({ err: error, method }, 'unexpected error in handler');
+  return toStatus(new DomainError('internal', 'internal error', { code: 'internal' }));
+}
+
+export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
+
+/** Adapts a promise-returning handler: decode check, deadline context, error mapping. */
+export function unary<Req, Res>(
+  method: string,
+  log: Logger,
+  handler: UnaryHandler<Req, Res>,
+): handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    if ((call.request as unknown) === MALFORMED) {
+      callback({
+        code: status.INVALID_ARGUMENT,
+        details: 'request is not a valid protobuf message',
+      });
+      return;
+    }
+    handler(call.request, contextOf(call, method)).then(
+      (response) => callback(null, response),
+      (error: unknown) => callback(toServerError(error, log, method)),
+    );
+  };
+}
+
+/** Adapts a server-streaming handler; it owns the call until it ends it. */
+export function serverStream<Req, Res>(
+  method: string,
+  log: Logger,
+  handler: (call: Parameters<handleServerStreamingCall<Req, Res>>[0]) => void,
+): handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    if ((call.request as unknown) === MALFORMED) {
+      call.destroy(
+        Object.assign(new Error('request is not a valid protobuf message'), {
+          code: status.INVALID_ARGUMENT,
+        }),
+      );
+      return;
+    }
+    try {
+      handler(call);
+    } catch (error) {
+      const e = toServerError(error, log, method);
+      call.destroy(Object.assign(new Error(e.details ?? 'internal error'), e));
+    }
+  };
+}
+
+/** Copies a service definition so undecodable requests reach the handler as MALFORMED. */
+function tolerant(definition: ServiceDefinition): ServiceDefinition {
+  const copy: Record<string, ServiceDefinition[string]> = {};
+  for (const [name, method] of Object.entries(definition)) {
+    const decode = method.requestDeserialize;
+    copy[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return decode(bytes);
+        } catch {
+          return MALFORMED;
+        }
+      },
+    };
+  }
+  return copy as ServiceDefinition;
+}
+
+export interface ServiceBinding {
+  /** Fully qualified name, e.g. shortener.v1.LinkService, for health status. */
+  name: string;
+  definition: ServiceDefinition;
+  implementation: UntypedServiceImplementation;
+}
+
+export interface RunningGrpcServer {
+  /** host:port actually bound (port 0 resolved). */
+  address: string;
+  port: number;
+  /** Stops taking calls, reports NOT_SERVING, waits for in-flight calls up to timeoutMs. */
+  shutdown(timeoutMs: number): Promise<void>;
+}
+
+function reflectionDefinition() {
+  // proto-loader's package-definition shape is all the reflection service
+  // reads: the encoded FileDescriptorProtos. Ours come straight from buf; the
+  // health service's from its own self-contained proto file.
+  const health = loadSync(healthProtoPath);
+  const files = [...loadFileDescriptorProtos()];
+  for (const entry of Object.values(health)) {
+    if ('fileDescriptorProtos' in entry && Array.isArray(entry.fileDescriptorProtos)) {
+      files.push(...entry.fileDescriptorProtos);
+    }
+  }
+  return { 'descriptor.set': { format: 'descriptor', fileDescriptorProtos: files } } as never;
+}
+
+export async function startGrpcServer(options: {
+  listen: string;
+  services: ServiceBinding[];
+  log: Logger;
+  /** Called first on shutdown, e.g. to end long-lived streams. */
+  onShutdown?: () => void;
+}): Promise<RunningGrpcServer> {
+  const server = new Server({
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  });
+  const health = new HealthImplementation({ '': 'SERVING' });
+  for (const service of options.services) {
+    server.addService(tolerant(service.definition), service.implementation);
+    health.setStatus(service.name, 'SERVING');
+  }
+  health.addToServer(server);
+  new ReflectionService(reflectionDefinition(), {
+    services: [...options.services.map((s) => s.name), 'grpc.health.v1.Health'],
+  }).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(options.listen, ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+  const address = options.listen.replace(/:\d+$/, `:${port}`);
+  options.log.info({ address, services: options.services.map((s) => s.name) }, 'gRPC listening');
+
+  return {
+    address,
+    port,
+    async shutdown(timeoutMs) {
+      health.setStatus('', 'NOT_SERVING');
+      for (const service of options.services) health.setStatus(service.name, 'NOT_SERVING');
+      options.onShutdown?.();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          options.log.warn('in-flight calls did not finish in time; cancelling them');
+          server.forceShutdown();
+          resolve();
+        }, timeoutMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,76 @@
+// Rate limits: a fixed window of `limit` units per `windowMs` per key, counted
+// atomically in one round trip (rate-limiter-flexible: a Lua script on Redis,
+// a Map in process). A store failure throws `unavailable`: limits fail closed.
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { RateRule } from '../config.ts';
+import { unavailable } from '../errors.ts';
+
+export type LimitDecision =
+  | { allowed: true; remaining: number }
+  | { allowed: false; retryAfterMs: number };
+
+/** Port: where counters live. */
+export interface RateLimiter {
+  /** Spends one unit of `key`'s budget under `rule`, named `name` (rules with different names never share counters). */
+  consume(name: string, rule: RateRule, key: string): Promise<LimitDecision>;
+}
+
+type Backend = RateLimiterMemory | RateLimiterRedis;
+
+abstract class FlexibleLimiter implements RateLimiter {
+  readonly #backends = new Map<string, Backend>();
+
+  protected abstract create(name: string, rule: RateRule): Backend;
+
+  async consume(name: string, rule: RateRule, key: string): Promise<LimitDecision> {
+    const id = `${name}:${rule.limit}/${rule.windowMs}`;
+    let backend = this.#backends.get(id);
+    if (!backend) {
+      backend = this.create(id, rule);
+      this.#backends.set(id, backend);
+    }
+    try {
+      const result = await backend.consume(key);
+      return { allowed: true, remaining: result.remainingPoints };
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) {
+        return { allowed: false, retryAfterMs: Math.max(1, rejection.msBeforeNext) };
+      }
+      throw unavailable('rate limiter is unreachable', rejection, 'limiter_unavailable');
+    }
+  }
+}
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1_000));
+
+export class MemoryRateLimiter extends FlexibleLimiter {
+  protected create(name: string, rule: RateRule): Backend {
+    return new RateLimiterMemory({
+      keyPrefix: name,
+      points: rule.limit,
+      duration: seconds(rule.windowMs),
+    });
+  }
+}
+
+export class RedisRateLimiter extends FlexibleLimiter {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+
+  constructor(redis: Redis, keyPrefix: string) {
+    super();
+    this.#redis = redis;
+    this.#prefix = `${keyPrefix}limit:`;
+  }
+
+  protected create(name: string, rule: RateRule): Backend {
+    return new RateLimiterRedis({
+      storeClient: this.#redis,
+      keyPrefix: this.#prefix + name,
+      points: rule.limit,
+      duration: seconds(rule.windowMs),
+      rejectIfRedisNotReady: true,
+    });
+  }
+}

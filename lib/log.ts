@@ -1,0 +1,37 @@
+// Structured JSON logs through pino, written asynchronously so logging never
+// blocks a request. Each line carries the service name and, inside a traced
+// operation, the trace and span ids.
+import { trace } from '@opentelemetry/api';
+import { pino } from 'pino';
+
+export type Logger = pino.Logger;
+export type LogLevel = pino.LevelWithSilent;
+
+const destination = pino.destination({ sync: false, minLength: 0 });
+
+export function createLogger(service: string, level: LogLevel): Logger {
+  return pino(
+    {
+      level,
+      base: { service },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      mixin() {
+        const span = trace.getActiveSpan();
+        if (!span) return {};
+        const { traceId, spanId } = span.spanContext();
+        return { trace_id: traceId, span_id: spanId };
+      },
+    },
+    destination,
+  );
+}
+
+/** Writes out buffered log lines; call before the process exits. */
+export function flushLogs(): void {
+  try {
+    destination.flushSync();
+  } catch {
+    // Not yet open or already closed: nothing buffered to lose.
+  }
+}

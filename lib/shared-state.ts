@@ -1,0 +1,74 @@
+// The state services share beyond their own databases: cache, rate limits,
+// worker-id leases and broadcast. With REDIS_URL set it lives in Redis; without,
+// in this process, which is right only when every service runs in it (the
+// embedded mesh started by `npm start`).
+import type { Broadcast } from './broadcast/broadcast.ts';
+import { MemoryBroadcast } from './broadcast/memory-broadcast.ts';
+import { RedisBroadcast } from './broadcast/redis-broadcast.ts';
+import type { Cache } from './cache/cache.ts';
+import { MemoryCache } from './cache/memory-cache.ts';
+import { RedisCache } from './cache/redis-cache.ts';
+import { MemoryLeaseStore } from './ids/lease-store-memory.ts';
+import { RedisLeaseStore } from './ids/lease-store-redis.ts';
+import type { LeaseStore } from './ids/worker-lease.ts';
+import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from './limiter/limiter.ts';
+import type { Logger } from './log.ts';
+import { createRedis, waitForRedis } from './redis/client.ts';
+
+export interface SharedState {
+  readonly kind: 'redis' | 'memory';
+  readonly cache: Cache;
+  readonly limiter: RateLimiter;
+  readonly leases: LeaseStore;
+  readonly broadcast: Broadcast;
+  close(): Promise<void>;
+}
+
+export function memorySharedState(): SharedState {
+  return {
+    kind: 'memory',
+    cache: new MemoryCache(),
+    limiter: new MemoryRateLimiter(),
+    leases: new MemoryLeaseStore(),
+    broadcast: new MemoryBroadcast(),
+    close: async () => {},
+  };
+}
+
+export async function redisSharedState(options: {
+  url: string;
+  keyPrefix: string;
+  log: Logger;
+  name: string;
+}): Promise<SharedState> {
+  const { url, keyPrefix, log, name } = options;
+  const redis = createRedis({ url, log, name });
+  const subscriber = createRedis({ url, log, name: `${name}:subscriber`, subscriber: true });
+  // Start even if Redis is down: callers fall back or fail fast until it returns.
+  if (!(await waitForRedis(redis, 3_000))) {
+    log.warn({ redis: name }, 'redis not reachable at start-up; continuing without it');
+  }
+  const broadcast = new RedisBroadcast(redis, subscriber, keyPrefix);
+  return {
+    kind: 'redis',
+    cache: new RedisCache(redis, keyPrefix),
+    limiter: new RedisRateLimiter(redis, keyPrefix),
+    leases: new RedisLeaseStore(redis, keyPrefix),
+    broadcast,
+    async close() {
+      await broadcast.close();
+      subscriber.disconnect();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+export function openSharedState(options: {
+  redisUrl: string;
+  keyPrefix: string;
+  log: Logger;
+  name: string;
+}): Promise<SharedState> {
+  if (!options.redisUrl) return Promise.resolve(memorySharedState());
+  return redisSharedState({ url: options.redisUrl, ...options });
+}

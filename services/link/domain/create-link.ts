@@ -1,0 +1,90 @@
+// Shortening a URL: check the target, spend the caller's and the client IP's
+// rate budgets, hand back the caller's live link for the same URL if there is
+// one, otherwise store a new link under a fresh random code. Two requests
+// racing for the same (owner, URL) end with one link: the unique index decides
+// and the loser reads the winner's row.
+import type { RateRule } from '../../../lib/config.ts';
+import { exhausted, invalid, unavailable } from '../../../lib/errors.ts';
+import type { SnowflakeGenerator } from '../../../lib/ids/snowflake.ts';
+import type { RateLimiter } from '../../../lib/limiter/limiter.ts';
+import type { LinkCache } from '../store/link-cache.ts';
+import { DuplicateKey, type LinkStore } from '../store/link-store.ts';
+import { type Caller, isExpired, type Link } from './link.ts';
+import { randomCode } from './short-code.ts';
+import { checkTarget, type TargetPolicy, urlHash } from './target-url.ts';
+
+export interface CreateLinkDeps {
+  store: LinkStore;
+  cache: LinkCache;
+  limiter: RateLimiter;
+  ids: SnowflakeGenerator;
+  policy: TargetPolicy;
+  codeLength: number;
+  limits: { perPrincipal: RateRule; perIp: RateRule };
+  now: () => number;
+}
+
+export interface CreateLinkInput {
+  targetUrl: string;
+  expiresAt: Date | null;
+  clientIp: string;
+}
+
+const CODE_ATTEMPTS = 5;
+
+async function spendBudget(deps: CreateLinkDeps, caller: Caller, clientIp: string): Promise<void> {
+  if (clientIp) {
+    const perIp = await deps.limiter.consume('create-ip', deps.limits.perIp, clientIp);
+    if (!perIp.allowed) {
+      throw exhausted('too many links created from this address', perIp.retryAfterMs);
+    }
+  }
+  const perCaller = await deps.limiter.consume(
+    'create-principal',
+    deps.limits.perPrincipal,
+    caller.id,
+  );
+  if (!perCaller.allowed) throw exhausted('too many links created', perCaller.retryAfterMs);
+}
+
+export async function createLink(
+  deps: CreateLinkDeps,
+  caller: Caller,
+  input: CreateLinkInput,
+): Promise<{ link: Link; created: boolean }> {
+  const targetUrl = checkTarget(input.targetUrl, deps.policy);
+  if (input.expiresAt && input.expiresAt.getTime() <= deps.now()) {
+    throw invalid('expires_at must be in the future', 'expiry_in_past', 'expires_at');
+  }
+  await spendBudget(deps, caller, input.clientIp);
+
+  const hash = urlHash(targetUrl);
+  const existing = await deps.store.findByOwnerAndUrl(caller.id, hash);
+  if (existing) {
+    if (!isExpired(existing, deps.now())) return { link: existing, created: false };
+    // An expired link keeps answering 410 under its code; the URL gets a new one.
+    await deps.store.retireUrl(existing.id);
+  }
+
+  for (let attempt = 0; attempt < CODE_ATTEMPTS; attempt++) {
+    const link: Link = {
+      id: deps.ids.next(),
+      code: randomCode(deps.codeLength),
+      targetUrl,
+      ownerId: caller.id,
+      createdAt: new Date(deps.now()),
+      expiresAt: input.expiresAt,
+    };
+    try {
+      await deps.store.insert(link, hash);
+      await deps.cache.put(link);
+      return { link, created: true };
+    } catch (error) {
+      if (!(error instanceof DuplicateKey)) throw error;
+      const winner = await deps.store.findByOwnerAndUrl(caller.id, hash);
+      if (winner) return { link: winner, created: false };
+      // Otherwise the code was taken: draw another.
+    }
+  }
+  throw unavailable('could not find a free short code', undefined, 'code_space_exhausted');
+}

@@ -1,0 +1,77 @@
+// A caller's own links: look one up, page through them, delete one.
+import { forbidden, invalid, notFound } from '../../../lib/errors.ts';
+import { isSnowflake } from '../../../lib/ids/snowflake.ts';
+import type { LinkCache } from '../store/link-cache.ts';
+import type { LinkStore } from '../store/link-store.ts';
+import type { Caller, Link, StoredLink } from './link.ts';
+import type { LinkChanges } from './link-changes.ts';
+import { CODE_PATTERN } from './short-code.ts';
+
+export interface ManageLinksDeps {
+  store: LinkStore;
+  cache: LinkCache;
+  changes: LinkChanges;
+  now: () => number;
+}
+
+function checkCode(code: string): void {
+  if (!CODE_PATTERN.test(code)) throw invalid('code is malformed', 'invalid_code', 'code');
+}
+
+async function ownLink(deps: ManageLinksDeps, caller: Caller, code: string): Promise<StoredLink> {
+  checkCode(code);
+  const link = await deps.store.findByCode(code);
+  if (!link || link.deletedAt !== null) throw notFound('no link has this code', 'link_not_found');
+  if (link.ownerId !== caller.id) throw forbidden('this link belongs to someone else', 'not_owner');
+  return link;
+}
+
+export async function getLink(deps: ManageLinksDeps, caller: Caller, code: string): Promise<Link> {
+  return ownLink(deps, caller, code);
+}
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+/** Page tokens are opaque to callers: the base64url of the last id on the page. */
+function decodePageToken(token: string): string | null {
+  if (!token) return null;
+  const id = Buffer.from(token, 'base64url').toString('utf8');
+  if (!isSnowflake(id))
+    throw invalid('page_token is malformed', 'invalid_page_token', 'page_token');
+  return id;
+}
+
+export async function listLinks(
+  deps: ManageLinksDeps,
+  caller: Caller,
+  page: { size: number; token: string },
+): Promise<{ links: Link[]; nextPageToken: string }> {
+  const size = page.size === 0 ? DEFAULT_PAGE_SIZE : page.size;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
+    throw invalid(
+      `page_size must be between 1 and ${MAX_PAGE_SIZE}`,
+      'invalid_page_size',
+      'page_size',
+    );
+  }
+  const before = decodePageToken(page.token);
+  const rows = await deps.store.listByOwner(caller.id, before, size + 1);
+  const links = rows.slice(0, size);
+  const last = links.at(-1);
+  const nextPageToken =
+    rows.length > size && last ? Buffer.from(last.id, 'utf8').toString('base64url') : '';
+  return { links, nextPageToken };
+}
+
+export async function deleteLink(
+  deps: ManageLinksDeps,
+  caller: Caller,
+  code: string,
+): Promise<void> {
+  const link = await ownLink(deps, caller, code);
+  const deleted = await deps.store.markDeleted(link.id, caller.id, new Date(deps.now()));
+  if (!deleted) throw notFound('no link has this code', 'link_not_found');
+  await deps.cache.forget(code);
+  await deps.changes.announce(code);
+}

@@ -1,0 +1,104 @@
+// Resolving codes to targets, many at once (the gateway coalesces redirects):
+// one cache round trip for the batch, one indexed database query for the
+// misses, and single-flight per code so a cold hot key costs one query however
+// many redirects ask for it at the same moment.
+
+import type { CachedResolution, LinkCache } from '../store/link-cache.ts';
+import type { LinkStore } from '../store/link-store.ts';
+import { isExpired, type Link } from './link.ts';
+import { CODE_PATTERN } from './short-code.ts';
+
+export type Resolution =
+  | { status: 'found'; id: string; targetUrl: string; expiresAt: number | null }
+  | { status: 'expired'; id: string; targetUrl: string; expiresAt: number | null }
+  | { status: 'not_found' };
+
+const NOT_FOUND: Resolution = { status: 'not_found' };
+
+function fromCached(entry: CachedResolution, now: number): Resolution {
+  if (entry.kind === 'absent') return NOT_FOUND;
+  const expired = entry.expiresAt !== null && entry.expiresAt <= now;
+  return {
+    status: expired ? 'expired' : 'found',
+    id: entry.id,
+    targetUrl: entry.targetUrl,
+    expiresAt: entry.expiresAt,
+  };
+}
+
+function fromLink(link: Link | null, now: number): Resolution {
+  if (!link) return NOT_FOUND;
+  return {
+    status: isExpired(link, now) ? 'expired' : 'found',
+    id: link.id,
+    targetUrl: link.targetUrl,
+    expiresAt: link.expiresAt ? link.expiresAt.getTime() : null,
+  };
+}
+
+export class LinkResolver {
+  readonly #store: LinkStore;
+  readonly #cache: LinkCache;
+  readonly #now: () => number;
+  /** Database reads under way, by code: later askers wait for the same read. */
+  readonly #inFlight = new Map<string, Promise<Link | null>>();
+
+  constructor(store: LinkStore, cache: LinkCache, now: () => number = Date.now) {
+    this.#store = store;
+    this.#cache = cache;
+    this.#now = now;
+  }
+
+  async resolve(code: string): Promise<Resolution> {
+    return (await this.resolveMany([code]))[0] ?? NOT_FOUND;
+  }
+
+  async resolveMany(codes: readonly string[]): Promise<Resolution[]> {
+    const results: Resolution[] = new Array(codes.length).fill(NOT_FOUND);
+    const lookup: number[] = [];
+    for (let i = 0; i < codes.length; i++) {
+      if (CODE_PATTERN.test(codes[i] as string)) lookup.push(i);
+    }
+    if (lookup.length === 0) return results;
+
+    const cached = await this.#cache.getMany(lookup.map((i) => codes[i] as string));
+    const now = this.#now();
+    const misses: number[] = [];
+    for (let j = 0; j < lookup.length; j++) {
+      const entry = cached[j];
+      const i = lookup[j] as number;
+      if (entry) results[i] = fromCached(entry, now);
+      else misses.push(i);
+    }
+    if (misses.length === 0) return results;
+
+    const links = await this.#load(misses.map((i) => codes[i] as string));
+    for (let j = 0; j < misses.length; j++) {
+      results[misses[j] as number] = fromLink(links[j] ?? null, now);
+    }
+    return results;
+  }
+
+  /** Links for the codes (null for unknown or deleted), sharing reads already under way. */
+  async #load(codes: string[]): Promise<(Link | null)[]> {
+    const fresh = [...new Set(codes.filter((code) => !this.#inFlight.has(code)))];
+    if (fresh.length > 0) {
+      const read = this.#store.findByCodes(fresh).then((rows) => {
+        const byCode = new Map<string, Link>();
+        for (const row of rows) if (row.deletedAt === null) byCode.set(row.code, row);
+        for (const code of fresh) this.#cache.fill(code, byCode.get(code) ?? null);
+        return byCode;
+      });
+      const settled = read.finally(() => {
+        for (const code of fresh) this.#inFlight.delete(code);
+      });
+      for (const code of fresh) {
+        this.#inFlight.set(
+          code,
+          settled.then((byCode) => byCode.get(code) ?? null),
+        );
+      }
+    }
+    return Promise.all(codes.map((code) => this.#inFlight.get(code) ?? Promise.resolve(null)));
+  }
+}

@@ -1,0 +1,113 @@
+// Composition root of the link service: config → adapters → domain → gRPC.
+import type { Config } from '../../lib/config.ts';
+import { describeDatabase, openDatabase } from '../../lib/db.ts';
+import { startGrpcServer } from '../../lib/grpc/server.ts';
+import { SnowflakeGenerator } from '../../lib/ids/snowflake.ts';
+import { WorkerLease } from '../../lib/ids/worker-lease.ts';
+import { runMain } from '../../lib/lifecycle.ts';
+import type { Logger } from '../../lib/log.ts';
+import { openSharedState, type SharedState } from '../../lib/shared-state.ts';
+import { LinkChanges } from './domain/link-changes.ts';
+import { LinkResolver } from './domain/resolve-links.ts';
+import { linkServiceBinding } from './grpc.ts';
+import { LinkRow } from './store/entities.ts';
+import { LinkCache } from './store/link-cache.ts';
+import { LinkStore } from './store/link-store.ts';
+import { MYSQL_MIGRATIONS } from './store/migrations/mysql.ts';
+import { SQLITE_MIGRATIONS } from './store/migrations/sqlite.ts';
+
+export interface RunningLinkService {
+  /** host:port the gRPC server listens on. */
+  address: string;
+  stop(): Promise<void>;
+}
+
+export async function startLinkService(
+  config: Config,
+  log: Logger,
+  shared: SharedState,
+): Promise<RunningLinkService> {
+  const orm = await openDatabase({
+    url: config.link.databaseUrl,
+    entities: [LinkRow],
+    migrations: { mysql: MYSQL_MIGRATIONS, sqlite: SQLITE_MIGRATIONS },
+    log,
+  });
+  const lease = WorkerLease.start(shared.leases, { ttlMs: config.snowflakeLeaseTtlMs, log });
+  const leased = await Promise.race([
+    lease.ready.then(() => true),
+    new Promise<boolean>((resolve) =>
+      setTimeout(resolve, config.snowflakeLeaseTtlMs + 2_000, false),
+    ),
+  ]);
+  if (!leased) log.warn('no worker id yet: links cannot be created until one is leased');
+
+  const now = Date.now;
+  const store = new LinkStore(orm);
+  const cache = new LinkCache(shared.cache, {
+    ttlMs: config.link.cacheTtlMs,
+    negativeTtlMs: config.link.negativeCacheTtlMs,
+    log,
+  });
+  const changes = new LinkChanges(shared.broadcast, log);
+  await changes.start();
+  const binding = linkServiceBinding(
+    {
+      create: {
+        store,
+        cache,
+        limiter: shared.limiter,
+        ids: new SnowflakeGenerator(lease),
+        policy: {
+          maxLength: config.link.maxUrlLength,
+          allowPrivateTargets: config.link.allowPrivateTargets,
+        },
+        codeLength: config.link.codeLength,
+        limits: { perPrincipal: config.link.createPerPrincipal, perIp: config.link.createPerIp },
+        now,
+      },
+      manage: { store, cache, changes, now },
+      resolver: new LinkResolver(store, cache, now),
+      changes,
+    },
+    log,
+  );
+  const server = await startGrpcServer({
+    listen: config.link.listen,
+    services: [binding],
+    log,
+    onShutdown: () => void changes.stop(),
+  });
+  log.info(
+    { database: describeDatabase(config.link.databaseUrl), sharedState: shared.kind },
+    'link service ready',
+  );
+
+  return {
+    address: server.address,
+    async stop() {
+      await server.shutdown(config.shutdownTimeoutMs);
+      cache.close();
+      await lease.close();
+      await orm.close();
+    },
+  };
+}
+
+if (import.meta.main) {
+  await runMain('link', async (config, log) => {
+    const shared = await openSharedState({
+      redisUrl: config.redisUrl,
+      keyPrefix: config.redisKeyPrefix,
+      log,
+      name: 'link',
+    });
+    const service = await startLinkService(config, log, shared);
+    return {
+      async stop() {
+        await service.stop();
+        await shared.close();
+      },
+    };
+  });
+}

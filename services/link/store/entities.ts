@@ -1,0 +1,31 @@
+// The link table as MikroORM sees it. The schema itself comes from the
+// migrations beside this file (one per dialect); keep both in step.
+import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+
+export const LinkRow = defineEntity({
+  name: 'LinkRow',
+  tableName: 'links',
+  properties: {
+    id: p.bigint('string').primary().autoincrement(false),
+    /** Case-sensitive: a binary collation on MySQL (see the migration). */
+    code: p.string().length(32).ignoreSchemaChanges('collation'),
+    targetUrl: p.text(),
+    /**
+     * SHA-256 (hex) of the target URL while the link is live; cleared when it
+     * is deleted or retired, so (owner, URL) is unique among live links only.
+     */
+    urlHash: p.string().length(64).nullable().ignoreSchemaChanges('collation'),
+    ownerId: p.bigint('string'),
+    createdAt: p.datetime().precision(3),
+    expiresAt: p.datetime().precision(3).nullable(),
+    /** Deleted links stay as tombstones so their code is never issued again. */
+    deletedAt: p.datetime().precision(3).nullable(),
+  },
+  uniques: [
+    { name: 'links_code_unique', properties: ['code'] },
+    { name: 'links_owner_url_unique', properties: ['ownerId', 'urlHash'] },
+  ],
+  indexes: [{ name: 'links_owner_id_index', properties: ['ownerId', 'id'] }],
+});
+
+export type LinkRow = InferEntity<typeof LinkRow>;

@@ -1,0 +1,137 @@
+// Resolutions cached in the shared cache, keyed by code. An entry carries the
+// link's expiry, so an expired link is answered 410 from the cache too, never
+// redirected. Unknown codes are cached as absent (negative caching).
+//
+// Races with deletion: a delete writes a tombstone (an "absent" entry) instead
+// of removing the key, and cache fills after a database read only ever add to
+// an empty key, so a read that started before the delete cannot put the link
+// back. When the cache is unreachable, deletions that could not be written are
+// kept and retried, and their codes bypass the cache meanwhile.
+import type { Cache } from '../../../lib/cache/cache.ts';
+import type { Logger } from '../../../lib/log.ts';
+import type { Link } from '../domain/link.ts';
+
+export type CachedResolution =
+  | { kind: 'link'; id: string; targetUrl: string; expiresAt: number | null }
+  | { kind: 'absent' };
+
+const ABSENT = '-';
+const KEY = 'link:';
+const MAX_PENDING = 100_000;
+
+function encode(link: Pick<Link, 'id' | 'targetUrl' | 'expiresAt'>): string {
+  return `${link.id}\t${link.expiresAt ? link.expiresAt.getTime() : ''}\t${link.targetUrl}`;
+}
+
+function decode(value: string): CachedResolution | undefined {
+  if (value === ABSENT) return { kind: 'absent' };
+  const first = value.indexOf('\t');
+  const second = value.indexOf('\t', first + 1);
+  if (first < 0 || second < 0) return undefined;
+  const expires = value.slice(first + 1, second);
+  return {
+    kind: 'link',
+    id: value.slice(0, first),
+    expiresAt: expires ? Number(expires) : null,
+    targetUrl: value.slice(second + 1),
+  };
+}
+
+export interface LinkCacheOptions {
+  ttlMs: number;
+  negativeTtlMs: number;
+  log: Logger;
+}
+
+export class LinkCache {
+  readonly #cache: Cache;
+  readonly #options: LinkCacheOptions;
+  /** Codes whose deletion could not be written to the cache yet. */
+  readonly #pending = new Set<string>();
+  #retryTimer: NodeJS.Timeout | undefined;
+  #lastWarning = 0;
+
+  constructor(cache: Cache, options: LinkCacheOptions) {
+    this.#cache = cache;
+    this.#options = options;
+  }
+
+  /** Cached resolutions in code order; undefined where the cache cannot be trusted or has nothing. */
+  async getMany(codes: readonly string[]): Promise<(CachedResolution | undefined)[]> {
+    let values: (string | null)[];
+    try {
+      values = await this.#cache.getMany(codes.map((code) => KEY + code));
+    } catch (error) {
+      this.#warn(error, 'cache unreachable; resolving from the database');
+      return codes.map(() => undefined);
+    }
+    return values.map((value, i) =>
+      value === null || this.#pending.has(codes[i] as string) ? undefined : decode(value),
+    );
+  }
+
+  /** After a database read: caches what was found, never over an existing entry. */
+  fill(code: string, link: Link | null): void {
+    const value = link ? encode(link) : ABSENT;
+    const ttl = link ? this.#options.ttlMs : this.#options.negativeTtlMs;
+    this.#cache.add(KEY + code, value, ttl).catch((error: unknown) => {
+      this.#warn(error, 'cache unreachable; could not cache a resolution');
+    });
+  }
+
+  /** After a create: the new link replaces whatever was cached for the code (e.g. "absent"). */
+  async put(link: Link): Promise<void> {
+    try {
+      await this.#cache.set(KEY + link.code, encode(link), this.#options.ttlMs);
+    } catch (error) {
+      // A stale "absent" may linger until its short TTL ends: the link then
+      // resolves a little late, never wrongly.
+      this.#warn(error, 'cache unreachable; new link not cached');
+    }
+  }
+
+  /** After a delete: the code resolves to nothing, on every path, from now on. */
+  async forget(code: string): Promise<void> {
+    try {
+      await this.#cache.set(KEY + code, ABSENT, this.#options.negativeTtlMs);
+      this.#pending.delete(code);
+    } catch (error) {
+      this.#warn(error, 'cache unreachable; deletion will be written when it is back');
+      if (this.#pending.size < MAX_PENDING) this.#pending.add(code);
+      this.#scheduleRetry();
+    }
+  }
+
+  /** Stops retrying pending deletions (on shutdown). */
+  close(): void {
+    clearTimeout(this.#retryTimer);
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retryTimer) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#retryPending();
+    }, 1_000);
+    this.#retryTimer.unref();
+  }
+
+  async #retryPending(): Promise<void> {
+    for (const code of [...this.#pending]) {
+      try {
+        await this.#cache.set(KEY + code, ABSENT, this.#options.negativeTtlMs);
+        this.#pending.delete(code);
+      } catch {
+        break;
+      }
+    }
+    if (this.#pending.size > 0) this.#scheduleRetry();
+  }
+
+  #warn(error: unknown, message: string): void {
+    const now = Date.now();
+    if (now - this.#lastWarning < 10_000) return;
+    this.#lastWarning = now;
+    this.#options.log.warn({ err: error }, message);
+  }
+}

@@ -1,0 +1,137 @@
+// Reads and writes links through MikroORM. Every method is one statement; the
+// unique indexes decide races (code taken, same owner + URL), and callers learn
+// which by asking again rather than by parsing driver messages.
+import {
+  ConnectionException,
+  DriverException,
+  UniqueConstraintViolationException,
+} from '@mikro-orm/core';
+import type { Orm } from '../../../lib/db.ts';
+import { unavailable } from '../../../lib/errors.ts';
+import type { Link, StoredLink } from '../domain/link.ts';
+import { LinkRow } from './entities.ts';
+
+export class DuplicateKey extends Error {
+  override name = 'DuplicateKey';
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_CON_COUNT_ERROR',
+  'SQLITE_BUSY',
+]);
+
+/** Unreachable databases become `unavailable` (503); anything else stays a bug to log. */
+function translate(error: unknown): never {
+  if (error instanceof UniqueConstraintViolationException) throw new DuplicateKey(error.message);
+  const code = (error as { code?: string }).code;
+  if (error instanceof ConnectionException || (code && CONNECTION_CODES.has(code))) {
+    throw unavailable('database is unreachable', error, 'database_unavailable');
+  }
+  if (error instanceof DriverException && /connect|pool|timeout/i.test(error.message)) {
+    throw unavailable('database is unreachable', error, 'database_unavailable');
+  }
+  throw error;
+}
+
+function toStored(row: LinkRow): StoredLink {
+  return {
+    id: row.id,
+    code: row.code,
+    targetUrl: row.targetUrl,
+    ownerId: row.ownerId,
+    createdAt: row.createdAt,
+    expiresAt: row.expiresAt ?? null,
+    deletedAt: row.deletedAt ?? null,
+  };
+}
+
+export class LinkStore {
+  readonly #orm: Orm;
+
+  constructor(orm: Orm) {
+    this.#orm = orm;
+  }
+
+  #em() {
+    return this.#orm.em.fork();
+  }
+
+  /** The owner's live (not deleted, not retired) link for a URL hash. */
+  async findByOwnerAndUrl(ownerId: string, urlHash: string): Promise<StoredLink | null> {
+    try {
+      const row = await this.#em().findOne(LinkRow, { ownerId, urlHash });
+      return row ? toStored(row) : null;
+    } catch (error) {
+      translate(error);
+    }
+  }
+
+  /** Inserts a new link; throws DuplicateKey if its code or (owner, URL) is taken. */
+  async insert(link: Link, urlHash: string): Promise<void> {
+    try {
+      await this.#em().insert(LinkRow, { ...link, urlHash, deletedAt: null });
+    } catch (error) {
+      translate(error);
+    }
+  }
+
+  /** Rows for these codes, tombstones included: one indexed lookup. */
+  async findByCodes(codes: readonly string[]): Promise<StoredLink[]> {
+    if (codes.length === 0) return [];
+    try {
+      const rows = await this.#em().find(LinkRow, { code: { $in: [...codes] } });
+      return rows.map(toStored);
+    } catch (error) {
+      translate(error);
+    }
+  }
+
+  async findByCode(code: string): Promise<StoredLink | null> {
+    return (await this.findByCodes([code]))[0] ?? null;
+  }
+
+  /** The owner's links, tombstones excluded, newest first, below `beforeId` if given. */
+  async listByOwner(
+    ownerId: string,
+    beforeId: string | null,
+    limit: number,
+  ): Promise<StoredLink[]> {
+    try {
+      const rows = await this.#em().find(
+        LinkRow,
+        { ownerId, deletedAt: null, ...(beforeId ? { id: { $lt: beforeId } } : {}) },
+        { orderBy: { id: 'desc' }, limit },
+      );
+      return rows.map(toStored);
+    } catch (error) {
+      translate(error);
+    }
+  }
+
+  /** Frees the (owner, URL) slot of a link that stays as it is (e.g. an expired one). */
+  async retireUrl(id: string): Promise<void> {
+    try {
+      await this.#em().nativeUpdate(LinkRow, { id }, { urlHash: null });
+    } catch (error) {
+      translate(error);
+    }
+  }
+
+  /** Tombstones the owner's live link; false if it was not live (or not theirs). */
+  async markDeleted(id: string, ownerId: string, at: Date): Promise<boolean> {
+    try {
+      const changed = await this.#em().nativeUpdate(
+        LinkRow,
+        { id, ownerId, deletedAt: null },
+        { deletedAt: at, urlHash: null },
+      );
+      return changed > 0;
+    } catch (error) {
+      translate(error);
+    }
+  }
+}

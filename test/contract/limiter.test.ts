@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { SharedState } from '../../lib/shared-state.ts';
+import { FLAVOURS } from '../support/shared-state.ts';
+
+describe.each(FLAVOURS)('rate limiter contract ($name)', (flavour) => {
+  let state: SharedState;
+  beforeAll(async () => {
+    state = await flavour.open();
+  });
+  afterAll(() => state.close());
+
+  test('with a limit of 50, exactly 50 of 200 concurrent requests are admitted', async () => {
+    const rule = { limit: 50, windowMs: 3_600_000 };
+    const decisions = await Promise.all(
+      Array.from({ length: 200 }, () => state.limiter.consume('burst', rule, 'caller-1')),
+    );
+    const admitted = decisions.filter((d) => d.allowed);
+    expect(admitted).toHaveLength(50);
+    for (const refused of decisions.filter((d) => !d.allowed)) {
+      expect(refused.allowed === false && refused.retryAfterMs).toBeGreaterThan(3_500_000);
+    }
+  });
+
+  test('each key has its own budget, and rules with different names never share one', async () => {
+    const rule = { limit: 1, windowMs: 60_000 };
+    expect((await state.limiter.consume('per-ip', rule, 'k')).allowed).toBe(true);
+    expect((await state.limiter.consume('per-ip', rule, 'k')).allowed).toBe(false);
+    expect((await state.limiter.consume('per-ip', rule, 'other')).allowed).toBe(true);
+    expect((await state.limiter.consume('per-caller', rule, 'k')).allowed).toBe(true);
+  });
+
+  test('when the window has passed, then the budget is back', async () => {
+    const rule = { limit: 2, windowMs: 1_000 };
+    await state.limiter.consume('window', rule, 'w');
+    await state.limiter.consume('window', rule, 'w');
+    const refused = await state.limiter.consume('window', rule, 'w');
+    expect(refused.allowed).toBe(false);
+    const wait = refused.allowed ? 0 : refused.retryAfterMs;
+    expect(wait).toBeLessThanOrEqual(1_000);
+    await new Promise((resolve) => setTimeout(resolve, wait + 50));
+    expect((await state.limiter.consume('window', rule, 'w')).allowed).toBe(true);
+  });
+});

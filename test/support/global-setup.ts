@@ -1,0 +1,29 @@
+// Checks, once per run, that the real infrastructure the tests need is up, so a
+// missing service fails with one clear message instead of many timeouts.
+
+import { Redis } from 'ioredis';
+import { createConnection } from 'mysql2/promise';
+import { MYSQL_URL, REDIS_URL } from './env.ts';
+
+export default async function setup(): Promise<void> {
+  const problems: string[] = [];
+  try {
+    const connection = await createConnection({ uri: MYSQL_URL, connectTimeout: 5_000 });
+    await connection.query('SELECT 1');
+    await connection.end();
+  } catch (error) {
+    problems.push(`MySQL at ${MYSQL_URL}: ${(error as Error).message}`);
+  }
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0 });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    problems.push(`Redis at ${REDIS_URL}: ${(error as Error).message}`);
+  } finally {
+    redis.disconnect();
+  }
+  if (problems.length > 0) {
+    throw new Error(`test infrastructure is not reachable:\n  ${problems.join('\n  ')}`);
+  }
+}
