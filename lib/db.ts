@@ -4,12 +4,19 @@
 // synchronised from entity metadata at run time.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Constructor, EntitySchema } from '@mikro-orm/core';
+import {
+  ConnectionException,
+  type Constructor,
+  DriverException,
+  type EntitySchema,
+  UniqueConstraintViolationException,
+} from '@mikro-orm/core';
 import { Migration, Migrator } from '@mikro-orm/migrations';
 import { MikroORM as MySqlORM } from '@mikro-orm/mysql';
 import { MikroORM as SqliteORM } from '@mikro-orm/sqlite';
 import Database from 'better-sqlite3';
 import { SqliteDialect } from 'kysely';
+import { unavailable } from './errors.ts';
 import type { Logger } from './log.ts';
 
 export type Dialect = 'mysql' | 'sqlite';
@@ -113,6 +120,36 @@ export async function openDatabase(options: DatabaseOptions): Promise<Orm> {
     options.log.info({ migrations: applied.map((m) => m.name) }, 'database migrated');
   }
   return orm;
+}
+
+/** A unique index refused a row; the caller decides what that means. */
+export class DuplicateKey extends Error {
+  override name = 'DuplicateKey';
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_CON_COUNT_ERROR',
+  'SQLITE_BUSY',
+]);
+
+/**
+ * Rethrows a driver error in the domain's terms: unique violations as
+ * DuplicateKey, an unreachable database as `unavailable` (503). Anything else
+ * is a bug and stays as it is, to be logged.
+ */
+export function translateDatabaseError(error: unknown): never {
+  if (error instanceof UniqueConstraintViolationException) throw new DuplicateKey(error.message);
+  const code = (error as { code?: string }).code;
+  const connection =
+    error instanceof ConnectionException ||
+    (code !== undefined && CONNECTION_CODES.has(code)) ||
+    (error instanceof DriverException && /connect|pool|timeout/i.test(error.message));
+  if (connection) throw unavailable('database is unreachable', error, 'database_unavailable');
+  throw error;
 }
 
 /** host:port/database of a URL, without credentials, for logs. */

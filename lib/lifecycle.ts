@@ -3,6 +3,7 @@
 // SIGINT a drain within the configured time before exiting.
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { createLogger, flushLogs, type Logger } from './log.ts';
+import { openSharedState, type SharedState } from './shared-state.ts';
 import { shutdownTelemetry } from './telemetry/preload.ts';
 
 export interface Running {
@@ -58,4 +59,26 @@ export async function runMain(
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Runs one service as its own process, with its own connections to the shared state. */
+export function runService(
+  name: string,
+  start: (config: Config, log: Logger, shared: SharedState) => Promise<Running>,
+): Promise<void> {
+  return runMain(name, async (config, log) => {
+    const shared = await openSharedState({
+      redisUrl: config.redisUrl,
+      keyPrefix: config.redisKeyPrefix,
+      log,
+      name,
+    });
+    const service = await start(config, log, shared);
+    return {
+      async stop() {
+        await service.stop();
+        await shared.close();
+      },
+    };
+  });
 }

@@ -1,6 +1,7 @@
-// One place maps domain error kinds to gRPC status codes and back. Two trailers
+// One place maps domain error kinds to gRPC status codes and back. Trailers
 // carry what a status code alone cannot: `error-code` (a stable name for the
-// error) and `retry-after-ms` (for RESOURCE_EXHAUSTED).
+// error), `error-field` (the request field at fault, for INVALID_ARGUMENT) and
+// `retry-after-ms` (for RESOURCE_EXHAUSTED).
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { DomainError, type ErrorKind } from '../errors.ts';
 
@@ -30,6 +31,7 @@ export interface StatusObject {
 export function toStatus(error: DomainError): StatusObject {
   const metadata = new Metadata();
   metadata.set('error-code', error.code);
+  if (error.field) metadata.set('error-field', error.field);
   if (error.retryAfterMs !== undefined) {
     metadata.set('retry-after-ms', String(Math.max(0, Math.ceil(error.retryAfterMs))));
   }
@@ -49,8 +51,10 @@ export function fromServiceError(error: ServiceError): DomainError {
       : (FROM_STATUS.get(error.code) ??
         (error.code === status.UNKNOWN ? 'internal' : 'unavailable'));
   const retryAfter = trailer(error, 'retry-after-ms');
+  const field = trailer(error, 'error-field');
   return new DomainError(kind, error.details || error.message, {
     code: trailer(error, 'error-code') ?? kind,
+    ...(field === undefined ? {} : { field }),
     ...(retryAfter === undefined ? {} : { retryAfterMs: Number(retryAfter) }),
     cause: error,
   });

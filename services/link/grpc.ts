@@ -10,6 +10,7 @@ import {
   type WatchLinkChangesResponse,
 } from '../../gen/shortener/v1/link.ts';
 import { type Principal, PrincipalKind } from '../../gen/shortener/v1/principal.ts';
+import { CODE_PATTERN } from '../../lib/codes.ts';
 import { expired, invalid, notFound, unauthenticated } from '../../lib/errors.ts';
 import type { ServiceBinding } from '../../lib/grpc/server.ts';
 import { serverStream, unary } from '../../lib/grpc/server.ts';
@@ -20,7 +21,6 @@ import type { Caller, Link } from './domain/link.ts';
 import type { LinkChanges } from './domain/link-changes.ts';
 import { deleteLink, getLink, listLinks, type ManageLinksDeps } from './domain/manage-links.ts';
 import type { LinkResolver, Resolution } from './domain/resolve-links.ts';
-import { CODE_PATTERN } from './domain/short-code.ts';
 
 export const MAX_BATCH = 1024;
 

@@ -2,11 +2,10 @@
 import type { Config } from '../../lib/config.ts';
 import { describeDatabase, openDatabase } from '../../lib/db.ts';
 import { startGrpcServer } from '../../lib/grpc/server.ts';
-import { SnowflakeGenerator } from '../../lib/ids/snowflake.ts';
-import { WorkerLease } from '../../lib/ids/worker-lease.ts';
-import { runMain } from '../../lib/lifecycle.ts';
+import { startIdGenerator } from '../../lib/ids/start.ts';
+import { runService } from '../../lib/lifecycle.ts';
 import type { Logger } from '../../lib/log.ts';
-import { openSharedState, type SharedState } from '../../lib/shared-state.ts';
+import type { SharedState } from '../../lib/shared-state.ts';
 import { LinkChanges } from './domain/link-changes.ts';
 import { LinkResolver } from './domain/resolve-links.ts';
 import { linkServiceBinding } from './grpc.ts';
@@ -33,14 +32,7 @@ export async function startLinkService(
     migrations: { mysql: MYSQL_MIGRATIONS, sqlite: SQLITE_MIGRATIONS },
     log,
   });
-  const lease = WorkerLease.start(shared.leases, { ttlMs: config.snowflakeLeaseTtlMs, log });
-  const leased = await Promise.race([
-    lease.ready.then(() => true),
-    new Promise<boolean>((resolve) =>
-      setTimeout(resolve, config.snowflakeLeaseTtlMs + 2_000, false),
-    ),
-  ]);
-  if (!leased) log.warn('no worker id yet: links cannot be created until one is leased');
+  const { ids, lease } = await startIdGenerator(shared.leases, config.snowflakeLeaseTtlMs, log);
 
   const now = Date.now;
   const store = new LinkStore(orm);
@@ -57,7 +49,7 @@ export async function startLinkService(
         store,
         cache,
         limiter: shared.limiter,
-        ids: new SnowflakeGenerator(lease),
+        ids,
         policy: {
           maxLength: config.link.maxUrlLength,
           allowPrivateTargets: config.link.allowPrivateTargets,
@@ -94,20 +86,4 @@ export async function startLinkService(
   };
 }
 
-if (import.meta.main) {
-  await runMain('link', async (config, log) => {
-    const shared = await openSharedState({
-      redisUrl: config.redisUrl,
-      keyPrefix: config.redisKeyPrefix,
-      log,
-      name: 'link',
-    });
-    const service = await startLinkService(config, log, shared);
-    return {
-      async stop() {
-        await service.stop();
-        await shared.close();
-      },
-    };
-  });
-}
+if (import.meta.main) await runService('link', startLinkService);

@@ -428,7 +428,8 @@ export const RevokeTokenResponse: MessageFns<RevokeTokenResponse> = {
  *                       after how many milliseconds a retry may succeed.
  *   UNAVAILABLE         a dependency (database, Redis) is unreachable.
  * Every error also carries the trailer `error-code`, a stable machine-readable
- * name for the error kind.
+ * name for the error kind; INVALID_ARGUMENT adds `error-field`, the request
+ * field at fault.
  */
 export type IdentityServiceService = typeof IdentityServiceService;
 export const IdentityServiceService = {

@@ -1420,7 +1420,8 @@ export const WatchLinkChangesResponse: MessageFns<WatchLinkChangesResponse> = {
  *   UNAVAILABLE         a dependency (database, Redis) is unreachable; retry later.
  *   DEADLINE_EXCEEDED   the caller's deadline passed before the work finished.
  * Every error also carries the trailer `error-code`, a stable machine-readable
- * name for the error kind (e.g. `link_expired`, `rate_limited`, `invalid_url`).
+ * name for the error kind (e.g. `link_expired`, `rate_limited`, `invalid_url`);
+ * INVALID_ARGUMENT adds `error-field`, the request field at fault.
  */
 export type LinkServiceService = typeof LinkServiceService;
 export const LinkServiceService = {

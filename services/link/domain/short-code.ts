@@ -3,37 +3,11 @@
 // index on code settles the rare collision (the caller retries with a new one).
 // See docs/decisions/0002-short-codes.md.
 import { randomBytes } from 'node:crypto';
+import { isReserved } from '../../../lib/codes.ts';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 // 248 = 4 × 62: bytes at or above it are skipped so every character is equally likely.
 const UNBIASED_LIMIT = 248;
-
-/** Codes and aliases: URL-safe, case-sensitive, 1 to 32 characters. */
-export const CODE_PATTERN = /^[0-9A-Za-z_-]{1,32}$/;
-
-/** Words a code never is, compared case-insensitively: the gateway's own paths and the like. */
-export const RESERVED_CODES: ReadonlySet<string> = new Set([
-  'api',
-  'admin',
-  'docs',
-  'favicon.ico',
-  'healthz',
-  'readyz',
-  'livez',
-  'metrics',
-  'openapi',
-  'robots.txt',
-  'static',
-  'assets',
-  'login',
-  'logout',
-  'signup',
-  '.well-known',
-]);
-
-export function isReserved(code: string): boolean {
-  return RESERVED_CODES.has(code.toLowerCase());
-}
 
 export function randomCode(length: number): string {
   let code = '';

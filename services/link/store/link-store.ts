@@ -1,41 +1,11 @@
 // Reads and writes links through MikroORM. Every method is one statement; the
 // unique indexes decide races (code taken, same owner + URL), and callers learn
 // which by asking again rather than by parsing driver messages.
-import {
-  ConnectionException,
-  DriverException,
-  UniqueConstraintViolationException,
-} from '@mikro-orm/core';
-import type { Orm } from '../../../lib/db.ts';
-import { unavailable } from '../../../lib/errors.ts';
+import { DuplicateKey, type Orm, translateDatabaseError as translate } from '../../../lib/db.ts';
 import type { Link, StoredLink } from '../domain/link.ts';
 import { LinkRow } from './entities.ts';
 
-export class DuplicateKey extends Error {
-  override name = 'DuplicateKey';
-}
-
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'PROTOCOL_CONNECTION_LOST',
-  'ER_CON_COUNT_ERROR',
-  'SQLITE_BUSY',
-]);
-
-/** Unreachable databases become `unavailable` (503); anything else stays a bug to log. */
-function translate(error: unknown): never {
-  if (error instanceof UniqueConstraintViolationException) throw new DuplicateKey(error.message);
-  const code = (error as { code?: string }).code;
-  if (error instanceof ConnectionException || (code && CONNECTION_CODES.has(code))) {
-    throw unavailable('database is unreachable', error, 'database_unavailable');
-  }
-  if (error instanceof DriverException && /connect|pool|timeout/i.test(error.message)) {
-    throw unavailable('database is unreachable', error, 'database_unavailable');
-  }
-  throw error;
-}
+export { DuplicateKey };
 
 function toStored(row: LinkRow): StoredLink {
   return {

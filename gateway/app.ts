@@ -1,0 +1,100 @@
+// The gateway's HTTP application: Fastify with schemas on every route (they
+// validate, serialise and become the OpenAPI document), problem details for
+// every error, bounded bodies and headers, and the client IP taken from the
+// socket unless the configured number of trusted proxies sits in front.
+import type { Socket } from 'node:net';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from '../lib/config.ts';
+import type { Logger } from '../lib/log.ts';
+import { trustHops } from './client-info.ts';
+import type { MeshClients } from './clients.ts';
+import type { NearCache } from './near-cache.ts';
+import { errorHandler, PROBLEM_TYPE, Problem, problem, sendProblem } from './problems.ts';
+import type { RedirectBatcher } from './redirect-batcher.ts';
+import { healthRoutes } from './routes/health.ts';
+import { identityRoutes } from './routes/identity.ts';
+import { LinkJson, linkRoutes } from './routes/links.ts';
+import { redirectRoutes } from './routes/redirects.ts';
+
+export interface GatewayParts {
+  config: Config;
+  log: Logger;
+  clients: MeshClients;
+  near: NearCache;
+  batcher: RedirectBatcher;
+  state: { accepting: boolean };
+}
+
+/** Requests that never reach Fastify (headers too large, garbage) still get a problem. */
+function clientError(error: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const body = JSON.stringify(
+    problem(status, status === 431 ? 'headers_too_large' : 'malformed_request', error.message),
+  );
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `Content-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
+  const { config, log, clients } = parts;
+  const app = Fastify({
+    logger: false,
+    trustProxy: trustHops(config.gateway.trustedProxies),
+    bodyLimit: config.gateway.bodyLimitBytes,
+    http: { maxHeaderSize: config.gateway.headerLimitBytes },
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    clientErrorHandler: clientError,
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+  app.decorateRequest('principal', null);
+  app.decorateRequest('bearerToken', null);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Shortener mesh',
+        version: '1.0.0',
+        description:
+          'Short links: guests and members shorten URLs; GET /{code} redirects. Errors are RFC 9457 ' +
+          'problem details (application/problem+json) with a stable `type` and `code` per error.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'Token from POST /api/v1/guests' },
+        },
+      },
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`),
+    },
+  });
+  app.addSchema(Problem);
+  app.addSchema(LinkJson);
+  app.setErrorHandler(errorHandler(log));
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      problem(404, 'not_found', `no route for ${request.method} ${request.url.split('?')[0]}`),
+    ),
+  );
+
+  healthRoutes(app, clients, parts.state);
+  identityRoutes(app, clients);
+  linkRoutes(app, clients, config.gateway.publicBaseUrl);
+  redirectRoutes(app, parts.near, parts.batcher);
+  app.get(
+    '/api/v1/openapi.json',
+    { schema: { summary: 'This API as an OpenAPI 3.1 document', tags: ['operations'] } },
+    async () => app.swagger(),
+  );
+  return app;
+}

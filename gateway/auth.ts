@@ -1,0 +1,39 @@
+// Authenticating HTTP callers: a bearer token, checked by the identity service.
+// The principal it returns is what the gateway hands to other services; nothing
+// from the request itself is ever taken as a principal.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Principal } from '../gen/shortener/v1/principal.ts';
+import { unauthenticated } from '../lib/errors.ts';
+import type { MeshClients } from './clients.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+    bearerToken: string | null;
+  }
+}
+
+export function bearerToken(request: FastifyRequest): string | null {
+  const value = request.headers.authorization;
+  if (!value) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(value);
+  return match?.[1] ?? null;
+}
+
+/** preHandler for routes that need a caller. */
+export function requireCaller(clients: MeshClients) {
+  return async (request: FastifyRequest, _reply: FastifyReply) => {
+    const token = bearerToken(request);
+    if (!token) {
+      throw unauthenticated(
+        'send Authorization: Bearer <token>; POST /api/v1/guests issues one',
+        'missing_token',
+      );
+    }
+    const { principal } = await clients.identity.authenticate({ token });
+    if (!principal)
+      throw unauthenticated('the token is invalid, revoked or expired', 'invalid_token');
+    request.principal = principal;
+    request.bearerToken = token;
+  };
+}

@@ -1,0 +1,117 @@
+// The gateway's near cache of hot links, so a hot redirect needs no network
+// hop at all. It is trusted only while the WatchLinkChanges stream from the
+// link service is live: changed codes are dropped as they are announced, every
+// reset or broken stream empties it, and a TTL bounds anything missed
+// regardless. A resolution that was in flight while anything was invalidated
+// is not cached (the epoch check), so it cannot bring a deleted link back.
+import type { ClientReadableStream } from '@grpc/grpc-js';
+import { LRUCache } from 'lru-cache';
+import type { LinkServiceClient, WatchLinkChangesResponse } from '../gen/shortener/v1/link.ts';
+import type { Logger } from '../lib/log.ts';
+
+export interface NearEntry {
+  targetUrl: string;
+  /** ms since the epoch; null if the link has no explicit expiry. */
+  expiresAt: number | null;
+}
+
+export class NearCache {
+  readonly #entries: LRUCache<string, NearEntry> | null;
+  #live = false;
+  #epoch = 0;
+
+  constructor(size: number, ttlMs: number) {
+    this.#entries = size > 0 ? new LRUCache({ max: size, ttl: ttlMs, ttlAutopurge: false }) : null;
+  }
+
+  get enabled(): boolean {
+    return this.#entries !== null;
+  }
+
+  /** Bumped by every invalidation; a fill carries the epoch its request started in. */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  get live(): boolean {
+    return this.#live;
+  }
+
+  get(code: string): NearEntry | undefined {
+    return this.#live ? this.#entries?.get(code) : undefined;
+  }
+
+  fill(code: string, entry: NearEntry, epochAtRequest: number): void {
+    if (this.#live && epochAtRequest === this.#epoch) this.#entries?.set(code, entry);
+  }
+
+  invalidate(codes: readonly string[]): void {
+    this.#epoch++;
+    for (const code of codes) this.#entries?.delete(code);
+  }
+
+  /** The stream (re)started: empty, and trusted from now on. */
+  reset(): void {
+    this.#epoch++;
+    this.#entries?.clear();
+    this.#live = true;
+  }
+
+  /** The stream is gone: empty, and not trusted until the next reset. */
+  suspend(): void {
+    this.#epoch++;
+    this.#entries?.clear();
+    this.#live = false;
+  }
+
+  get size(): number {
+    return this.#entries?.size ?? 0;
+  }
+}
+
+/** Keeps a WatchLinkChanges stream open, feeding the cache; reconnects with backoff. */
+export function followLinkChanges(
+  client: LinkServiceClient,
+  cache: NearCache,
+  log: Logger,
+): () => void {
+  let stopped = false;
+  let attempt = 0;
+  let call: ClientReadableStream<WatchLinkChangesResponse> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const open = () => {
+    const current = client.watchLinkChanges({}, { deadline: Number.POSITIVE_INFINITY });
+    call = current;
+    let ended = false;
+    const lost = (reason: unknown) => {
+      if (ended) return;
+      ended = true;
+      cache.suspend();
+      if (stopped) return;
+      if (attempt === 0)
+        log.warn({ err: reason }, 'link change stream lost; near cache off until it is back');
+      const delay = Math.min(100 * 2 ** attempt++, 2_000);
+      timer = setTimeout(open, delay);
+      timer.unref();
+    };
+    current.on('data', (message: WatchLinkChangesResponse) => {
+      if (message.reset) {
+        if (attempt > 0) log.info('link change stream back; near cache on');
+        attempt = 0;
+        cache.reset();
+      }
+      if (message.codes.length > 0) cache.invalidate(message.codes);
+    });
+    current.on('error', lost);
+    current.on('end', () => lost('stream ended'));
+  };
+
+  if (cache.enabled) open();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    call?.cancel();
+    cache.suspend();
+  };
+}

@@ -1,0 +1,144 @@
+// Every error at the HTTP edge is an RFC 9457 problem: application/problem+json
+// with a stable `type` per error (`/problems/<code>`), the HTTP status, a human
+// `title` and `detail`, and the same `code` as a member for clients that
+// switch on it. Domain error kinds map to statuses here and nowhere else.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { DomainError, type ErrorKind, isDomainError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+
+export const PROBLEM_TYPE = 'application/problem+json';
+
+const STATUS: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  expired: 410,
+  exhausted: 429,
+  internal: 500,
+  unavailable: 503,
+  deadline: 504,
+};
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  410: 'Gone',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+export const Problem = Type.Object(
+  {
+    type: Type.String({ description: 'Stable identifier of the error: /problems/<code>' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    code: Type.String({ description: 'Stable machine-readable name, e.g. link_expired' }),
+    field: Type.Optional(Type.String({ description: 'The request field at fault, if any' })),
+    retryAfterSeconds: Type.Optional(Type.Integer()),
+  },
+  { $id: 'Problem', description: 'RFC 9457 problem details' },
+);
+
+/** A response schema entry for an error status, pointing at the shared Problem schema. */
+export function problemResponse(description: string) {
+  return { description, content: { [PROBLEM_TYPE]: { schema: { $ref: 'Problem#' } } } };
+}
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  field?: string;
+  retryAfterSeconds?: number;
+}
+
+export function problem(status: number, code: string, detail: string, field?: string): ProblemBody {
+  return {
+    type: `/problems/${code}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail,
+    code,
+    ...(field ? { field } : {}),
+  };
+}
+
+/** Domain field names (snake_case, as in the protos) as the JSON API spells them. */
+function jsonField(field: string): string {
+  return field.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+export function problemFromDomain(error: DomainError): ProblemBody {
+  const status = STATUS[error.kind];
+  const body = problem(
+    status,
+    error.code,
+    status >= 500 && error.kind === 'internal' ? 'internal error' : error.message,
+    error.field ? jsonField(error.field) : undefined,
+  );
+  if (error.retryAfterMs !== undefined)
+    body.retryAfterSeconds = Math.max(1, Math.ceil(error.retryAfterMs / 1_000));
+  return body;
+}
+
+export function sendProblem(reply: FastifyReply, body: ProblemBody): FastifyReply {
+  if (body.retryAfterSeconds !== undefined)
+    reply.header('retry-after', String(body.retryAfterSeconds));
+  if (body.status === 401) reply.header('www-authenticate', 'Bearer');
+  return reply.code(body.status).type(PROBLEM_TYPE).send(body);
+}
+
+/** Fastify's own errors (validation, body parsing and limits) and ours, as problems. */
+export function errorHandler(log: Logger) {
+  return (
+    error: FastifyError | DomainError | Error,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ) => {
+    if (isDomainError(error)) {
+      if (error.kind === 'internal') log.error({ err: error, url: request.url }, 'internal error');
+      return sendProblem(reply, problemFromDomain(error));
+    }
+    const fastifyError = error as FastifyError;
+    if (fastifyError.validation) {
+      const first = fastifyError.validation[0];
+      const field = first?.instancePath
+        ? first.instancePath.replace(/^\//, '').replace(/\//g, '.')
+        : undefined;
+      const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
+      return sendProblem(
+        reply,
+        problem(400, 'invalid_request', fastifyError.message, missing ?? field ?? undefined),
+      );
+    }
+    const status = fastifyError.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const code =
+        status === 413
+          ? 'payload_too_large'
+          : status === 415
+            ? 'unsupported_media_type'
+            : status === 404
+              ? 'not_found'
+              : 'malformed_request';
+      return sendProblem(reply, problem(status, code, fastifyError.message));
+    }
+    log.error({ err: error, url: request.url }, 'unhandled error');
+    return sendProblem(reply, problemFromDomain(new DomainError('internal', 'internal error')));
+  };
+}

@@ -1,0 +1,111 @@
+// Coalesces redirects: every code asked for during one turn of the event loop
+// goes to the link service in one ResolveLinks call, flushed on the next turn
+// (setImmediate, not a timer, so a lone request waits for nothing). The call's
+// deadline is the tightest of its items'. Each item gets its own result, so an
+// unknown code answers 404 and an expired one 410 without failing the rest.
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import type { FastifyReply } from 'fastify';
+import {
+  type LinkServiceClient,
+  type ResolveLinksRequest_Item,
+  type ResolveLinksResponse,
+  ResolveStatus,
+} from '../gen/shortener/v1/link.ts';
+import { unavailable } from '../lib/errors.ts';
+import { fromServiceError } from '../lib/grpc/status.ts';
+import type { NearCache } from './near-cache.ts';
+import { problemFromDomain, sendProblem } from './problems.ts';
+import { sendExpired, sendNotFound, sendRedirect } from './redirect-replies.ts';
+
+/** The link service's limit per call. */
+export const MAX_BATCH = 1024;
+
+export class RedirectBatcher {
+  readonly #client: LinkServiceClient;
+  readonly #near: NearCache;
+  readonly #deadlineMs: number;
+  #items: ResolveLinksRequest_Item[] = [];
+  #replies: FastifyReply[] = [];
+  #oldest = 0;
+  #scheduled = false;
+  #inFlight = 0;
+  readonly #flushSoon = () => {
+    this.#scheduled = false;
+    this.flush();
+  };
+
+  constructor(client: LinkServiceClient, near: NearCache, deadlineMs: number) {
+    this.#client = client;
+    this.#near = near;
+    this.#deadlineMs = deadlineMs;
+  }
+
+  /** Batches in flight now, for draining on shutdown. */
+  get inFlight(): number {
+    return this.#inFlight + (this.#items.length > 0 ? 1 : 0);
+  }
+
+  add(item: ResolveLinksRequest_Item, reply: FastifyReply): void {
+    if (this.#items.length === 0) this.#oldest = Date.now();
+    this.#items.push(item);
+    this.#replies.push(reply);
+    if (this.#items.length >= MAX_BATCH) this.flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flushSoon);
+    }
+  }
+
+  flush(): void {
+    if (this.#items.length === 0) return;
+    const items = this.#items;
+    const replies = this.#replies;
+    const epoch = this.#near.epoch;
+    this.#items = [];
+    this.#replies = [];
+    this.#inFlight++;
+    this.#client.resolveLinks(
+      { items },
+      new Metadata(),
+      { deadline: this.#oldest + this.#deadlineMs },
+      (error, response) => {
+        this.#inFlight--;
+        this.#deliver(items, replies, epoch, error, response);
+      },
+    );
+  }
+
+  #deliver(
+    items: ResolveLinksRequest_Item[],
+    replies: FastifyReply[],
+    epoch: number,
+    error: ServiceError | null,
+    response: ResolveLinksResponse | undefined,
+  ): void {
+    if (error || !response) {
+      const body = problemFromDomain(
+        error ? fromServiceError(error) : unavailable('the link service sent no results'),
+      );
+      for (const reply of replies) sendProblem(reply, body);
+      return;
+    }
+    const results = response.results;
+    for (let i = 0; i < replies.length; i++) {
+      const reply = replies[i] as FastifyReply;
+      const result = results[i];
+      if (!result || result.status === ResolveStatus.RESOLVE_STATUS_NOT_FOUND) {
+        sendNotFound(reply);
+      } else if (result.status === ResolveStatus.RESOLVE_STATUS_EXPIRED) {
+        sendExpired(reply);
+      } else {
+        const expiresAt = result.expiresAt ? result.expiresAt.getTime() : null;
+        this.#near.fill(
+          (items[i] as ResolveLinksRequest_Item).code,
+          { targetUrl: result.targetUrl, expiresAt },
+          epoch,
+        );
+        sendRedirect(reply, result.targetUrl);
+      }
+    }
+  }
+}

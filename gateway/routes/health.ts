@@ -1,0 +1,42 @@
+// /healthz: the process is alive. /readyz: it can do its job (the link service
+// answers its health check) and is not shutting down.
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { MeshClients } from '../clients.ts';
+import { problem, problemResponse, sendProblem } from '../problems.ts';
+
+const Status = Type.Object({ status: Type.String() });
+
+export function healthRoutes(
+  app: FastifyInstance,
+  clients: MeshClients,
+  state: { accepting: boolean },
+): void {
+  app.get(
+    '/healthz',
+    { schema: { summary: 'Liveness', tags: ['operations'], response: { 200: Status } } },
+    async () => ({ status: 'ok' }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        summary: 'Readiness: serving, and the link service is reachable',
+        tags: ['operations'],
+        response: { 200: Status, 503: problemResponse('Not ready') },
+      },
+    },
+    async (_request, reply) => {
+      if (!state.accepting)
+        return sendProblem(reply, problem(503, 'shutting_down', 'the gateway is shutting down'));
+      if (!(await clients.linkServing(500))) {
+        return sendProblem(
+          reply,
+          problem(503, 'link_unavailable', 'the link service is not serving'),
+        );
+      }
+      return { status: 'ready' };
+    },
+  );
+}

@@ -1,0 +1,70 @@
+// /api/v1/guests and /api/v1/sessions: getting and giving up an identity.
+import '@fastify/swagger';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { PrincipalKind } from '../../gen/shortener/v1/principal.ts';
+import { requireCaller } from '../auth.ts';
+import { clientInfo } from '../client-info.ts';
+import type { MeshClients } from '../clients.ts';
+import { problemResponse } from '../problems.ts';
+
+const Guest = Type.Object({
+  id: Type.String({ description: 'The guest id: a Snowflake id as a decimal string' }),
+  kind: Type.Literal('guest'),
+  token: Type.String({ description: 'Bearer token for Authorization: Bearer <token>; shown once' }),
+  tokenExpiresAt: Type.String({ format: 'date-time' }),
+});
+
+export function identityRoutes(app: FastifyInstance, clients: MeshClients): void {
+  app.post(
+    '/api/v1/guests',
+    {
+      schema: {
+        summary: 'Become a guest',
+        description:
+          'Issues a guest identity and its bearer token, for shortening without an account. ' +
+          'Rate limited per client IP.',
+        tags: ['identity'],
+        response: {
+          201: Guest,
+          429: problemResponse('Too many guests from this address; see Retry-After'),
+          503: problemResponse('The identity service is unreachable'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const issued = await clients.identity.issueGuest({ client: clientInfo(request) });
+      if (!issued.guest || issued.guest.kind !== PrincipalKind.PRINCIPAL_KIND_GUEST) {
+        throw new Error('identity service answered without a guest');
+      }
+      reply.code(201);
+      return {
+        id: issued.guest.id,
+        kind: 'guest' as const,
+        token: issued.token,
+        tokenExpiresAt: (issued.tokenExpiresAt ?? new Date(0)).toISOString(),
+      };
+    },
+  );
+
+  app.delete(
+    '/api/v1/sessions/current',
+    {
+      preHandler: requireCaller(clients),
+      schema: {
+        summary: 'Revoke the token this request carries',
+        tags: ['identity'],
+        security: [{ bearer: [] }],
+        response: {
+          204: Type.Null({ description: 'Revoked: the token authenticates no more' }),
+          401: problemResponse('No bearer token, or it is already invalid'),
+          503: problemResponse('The identity service is unreachable'),
+        },
+      },
+    },
+    async (request, reply) => {
+      await clients.identity.revokeToken({ token: request.bearerToken ?? '' });
+      return reply.code(204).send();
+    },
+  );
+}

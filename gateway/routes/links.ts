@@ -1,0 +1,203 @@
+// /api/v1/links: shorten, list, look up and delete the caller's links.
+import '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { Link as LinkMessage } from '../../gen/shortener/v1/link.ts';
+import type { Principal } from '../../gen/shortener/v1/principal.ts';
+import { unauthenticated } from '../../lib/errors.ts';
+import { requireCaller } from '../auth.ts';
+import { clientInfo } from '../client-info.ts';
+import type { MeshClients } from '../clients.ts';
+import { problemResponse } from '../problems.ts';
+
+export const LinkJson = Type.Object(
+  {
+    id: Type.String({ description: 'Snowflake id (64-bit, as a decimal string)' }),
+    code: Type.String({ description: 'The short code (case-sensitive)' }),
+    shortUrl: Type.String({ description: 'The short link to hand out' }),
+    targetUrl: Type.String({ description: 'Where the short link redirects' }),
+    ownerId: Type.String({ description: 'Id of the guest or member who owns the link' }),
+    createdAt: Type.String({ format: 'date-time' }),
+    expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+      description: 'When the link stops redirecting; null if never by date',
+    }),
+  },
+  { $id: 'Link' },
+);
+
+const CreateBody = Type.Object(
+  {
+    targetUrl: Type.String({
+      description: 'Absolute http(s) URL to shorten; no credentials, no private addresses',
+      examples: ['https://example.com/some/long/path?with=query'],
+    }),
+    expiresAt: Type.Optional(
+      Type.String({ format: 'date-time', description: 'Optional expiry; must be in the future' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const CodeParams = Type.Object({ code: Type.String({ description: 'The short code' }) });
+
+const ListQuery = Type.Object(
+  {
+    pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+    pageToken: Type.Optional(Type.String({ description: 'nextPageToken of the previous page' })),
+  },
+  { additionalProperties: false },
+);
+
+const LinkRef = { $ref: 'Link#' };
+const security = [{ bearer: [] }];
+const authErrors = {
+  401: problemResponse('No bearer token, or it is invalid, revoked or expired'),
+  503: problemResponse('A service the gateway depends on is unreachable'),
+};
+
+function principalOf(request: { principal: Principal | null }): Principal {
+  if (!request.principal) throw unauthenticated();
+  return request.principal;
+}
+
+export function linkRoutes(
+  app: FastifyInstance,
+  clients: MeshClients,
+  publicBaseUrl: string,
+): void {
+  const toJson = (link: LinkMessage | undefined) => {
+    if (!link) throw new Error('link service answered without a link');
+    return {
+      id: link.id,
+      code: link.code,
+      shortUrl: `${publicBaseUrl}/${link.code}`,
+      targetUrl: link.targetUrl,
+      ownerId: link.ownerId,
+      createdAt: (link.createdAt ?? new Date(0)).toISOString(),
+      expiresAt: link.expiresAt ? link.expiresAt.toISOString() : null,
+    };
+  };
+  const preHandler = requireCaller(clients);
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  api.post(
+    '/api/v1/links',
+    {
+      preHandler,
+      schema: {
+        summary: 'Shorten a URL',
+        description:
+          'Creates a short link owned by the caller. Shortening a URL the caller already has a live ' +
+          'link for returns that link with 200 instead of 201. Rate limited per caller and per client IP.',
+        tags: ['links'],
+        security,
+        body: CreateBody,
+        response: {
+          201: { ...LinkRef, description: 'Created' },
+          200: { ...LinkRef, description: 'The caller already had a live link for this URL' },
+          400: problemResponse('The body or the URL is not acceptable'),
+          413: problemResponse('The body is too large'),
+          429: problemResponse('Rate limited; see Retry-After'),
+          ...authErrors,
+        },
+      },
+    },
+    async (request, reply) => {
+      const expiresAt = request.body.expiresAt ? new Date(request.body.expiresAt) : undefined;
+      const { link, created } = await clients.link.createLink({
+        caller: principalOf(request),
+        targetUrl: request.body.targetUrl,
+        expiresAt,
+        client: clientInfo(request),
+      });
+      const body = toJson(link);
+      reply.code(created ? 201 : 200);
+      if (created) reply.header('location', `/api/v1/links/${body.code}`);
+      return body;
+    },
+  );
+
+  api.get(
+    '/api/v1/links',
+    {
+      preHandler,
+      schema: {
+        summary: "List the caller's links",
+        description: 'Newest first, deleted links left out, a page at a time.',
+        tags: ['links'],
+        security,
+        querystring: ListQuery,
+        response: {
+          200: Type.Object({
+            links: Type.Array(LinkRef),
+            nextPageToken: Type.Union([Type.String(), Type.Null()], {
+              description: 'Pass as pageToken for the next page; null on the last page',
+            }),
+          }),
+          400: problemResponse('A query parameter is not acceptable'),
+          ...authErrors,
+        },
+      },
+    },
+    async (request) => {
+      const page = await clients.link.listLinks({
+        caller: principalOf(request),
+        pageSize: request.query.pageSize ?? 20,
+        pageToken: request.query.pageToken ?? '',
+      });
+      return { links: page.links.map(toJson), nextPageToken: page.nextPageToken || null };
+    },
+  );
+
+  api.get(
+    '/api/v1/links/:code',
+    {
+      preHandler,
+      schema: {
+        summary: 'Get one of your links',
+        tags: ['links'],
+        security,
+        params: CodeParams,
+        response: {
+          200: LinkRef,
+          403: problemResponse('The link belongs to someone else'),
+          404: problemResponse('No link has this code, or it was deleted'),
+          ...authErrors,
+        },
+      },
+    },
+    async (request) => {
+      const { link } = await clients.link.getLink({
+        caller: principalOf(request),
+        code: request.params.code,
+      });
+      return toJson(link);
+    },
+  );
+
+  api.delete(
+    '/api/v1/links/:code',
+    {
+      preHandler,
+      schema: {
+        summary: 'Delete one of your links',
+        description:
+          'The short link stops redirecting at once, everywhere, and its code is never issued again.',
+        tags: ['links'],
+        security,
+        params: CodeParams,
+        response: {
+          204: Type.Null({ description: 'Deleted' }),
+          403: problemResponse('The link belongs to someone else'),
+          404: problemResponse('No link has this code, or it was already deleted'),
+          ...authErrors,
+        },
+      },
+    },
+    async (request, reply) => {
+      await clients.link.deleteLink({ caller: principalOf(request), code: request.params.code });
+      return reply.code(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,31 @@
+// Rules for short codes that the gateway and the link service share: what a
+// code looks like, and which words are never codes because the gateway uses
+// them as paths.
+
+/** URL-safe, case-sensitive, 1 to 32 characters (generated codes and chosen aliases). */
+export const CODE_PATTERN = /^[0-9A-Za-z_-]{1,32}$/;
+
+/** Compared case-insensitively, so no code can shadow a path of the gateway. */
+export const RESERVED_CODES: ReadonlySet<string> = new Set([
+  'api',
+  'admin',
+  'docs',
+  'healthz',
+  'readyz',
+  'livez',
+  'metrics',
+  'openapi',
+  'problems',
+  'static',
+  'assets',
+  'login',
+  'logout',
+  'signup',
+  'favicon.ico',
+  'robots.txt',
+  '.well-known',
+]);
+
+export function isReserved(code: string): boolean {
+  return RESERVED_CODES.has(code.toLowerCase());
+}

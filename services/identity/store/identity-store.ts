@@ -1,0 +1,67 @@
+// Guests and their tokens through MikroORM.
+import { type Orm, translateDatabaseError as translate } from '../../../lib/db.ts';
+import { AccessTokenRow, GuestRow } from './entities.ts';
+
+export type PrincipalKindName = 'guest' | 'member';
+
+export interface StoredToken {
+  principalId: string;
+  principalKind: PrincipalKindName;
+  expiresAt: Date;
+  revokedAt: Date | null;
+}
+
+export class IdentityStore {
+  readonly #orm: Orm;
+
+  constructor(orm: Orm) {
+    this.#orm = orm;
+  }
+
+  /** Stores a new guest and its first token together. */
+  async insertGuest(
+    guest: { id: string; createdAt: Date },
+    token: { hash: string; expiresAt: Date },
+  ): Promise<void> {
+    try {
+      await this.#orm.em.fork().transactional(async (em) => {
+        await em.insert(GuestRow, guest);
+        await em.insert(AccessTokenRow, {
+          tokenHash: token.hash,
+          principalId: guest.id,
+          principalKind: 'guest',
+          createdAt: guest.createdAt,
+          expiresAt: token.expiresAt,
+          revokedAt: null,
+        });
+      });
+    } catch (error) {
+      translate(error);
+    }
+  }
+
+  async findToken(hash: string): Promise<StoredToken | null> {
+    try {
+      const row = await this.#orm.em.fork().findOne(AccessTokenRow, { tokenHash: hash });
+      if (!row) return null;
+      return {
+        principalId: row.principalId,
+        principalKind: row.principalKind === 'member' ? 'member' : 'guest',
+        expiresAt: row.expiresAt,
+        revokedAt: row.revokedAt ?? null,
+      };
+    } catch (error) {
+      translate(error);
+    }
+  }
+
+  async revokeToken(hash: string, at: Date): Promise<void> {
+    try {
+      await this.#orm.em
+        .fork()
+        .nativeUpdate(AccessTokenRow, { tokenHash: hash, revokedAt: null }, { revokedAt: at });
+    } catch (error) {
+      translate(error);
+    }
+  }
+}
