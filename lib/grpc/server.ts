@@ -13,12 +13,11 @@ import {
   status,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { HealthImplementation } from 'grpc-health-check';
 import { DomainError, isDomainError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { loadFileDescriptorProtos } from './descriptors.ts';
+import { HEALTH_DESCRIPTOR_SET, loadFileDescriptorProtos } from './descriptors.ts';
 import { toStatus } from './status.ts';
 
 /** Stands in for a request whose bytes did not decode. */
@@ -135,15 +134,9 @@ export interface RunningGrpcServer {
 
 function reflectionDefinition() {
   // proto-loader's package-definition shape is all the reflection service
-  // reads: the encoded FileDescriptorProtos. Ours come straight from buf; the
-  // health service's from its own self-contained proto file.
-  const health = loadSync(healthProtoPath);
-  const files = [...loadFileDescriptorProtos()];
-  for (const entry of Object.values(health)) {
-    if ('fileDescriptorProtos' in entry && Array.isArray(entry.fileDescriptorProtos)) {
-      files.push(...entry.fileDescriptorProtos);
-    }
-  }
+  // reads: the encoded FileDescriptorProtos. Both sets come straight from buf
+  // (proto-loader's own descriptors rename files and break imports and maps).
+  const files = [...loadFileDescriptorProtos(), ...loadFileDescriptorProtos(HEALTH_DESCRIPTOR_SET)];
   return { 'descriptor.set': { format: 'descriptor', fileDescriptorProtos: files } } as never;
 }
 

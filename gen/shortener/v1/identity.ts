@@ -28,13 +28,13 @@ export const protobufFileName = "shortener/v1/identity.proto";
 /** Asks for a new guest identity. */
 export interface IssueGuestRequest {
   /** The HTTP client asking for a guest identity; its ip is rate limited. */
-  client: ClientInfo | undefined;
+  client?: ClientInfo | undefined;
 }
 
 /** A newly issued guest and its token. */
 export interface IssueGuestResponse {
   /** The new guest. */
-  guest:
+  guest?:
     | Principal
     | undefined;
   /**
@@ -43,7 +43,7 @@ export interface IssueGuestResponse {
    */
   token: string;
   /** When the token stops authenticating. */
-  tokenExpiresAt: Date | undefined;
+  tokenExpiresAt?: Date | undefined;
 }
 
 /** Asks whom a bearer token belongs to. */
@@ -55,7 +55,7 @@ export interface AuthenticateRequest {
 /** The principal a token authenticates. */
 export interface AuthenticateResponse {
   /** Whom the token belongs to. */
-  principal: Principal | undefined;
+  principal?: Principal | undefined;
 }
 
 /** Asks to revoke a bearer token. */

@@ -61,17 +61,17 @@ export interface Link {
   /** Id of the principal that owns the link. */
   ownerId: string;
   /** When the link was created. */
-  createdAt:
+  createdAt?:
     | Date
     | undefined;
   /** When the link stops redirecting; unset if it has no explicit expiry. */
-  expiresAt: Date | undefined;
+  expiresAt?: Date | undefined;
 }
 
 /** Asks to shorten a URL. */
 export interface CreateLinkRequest {
   /** Who is shortening. Required. */
-  caller:
+  caller?:
     | Principal
     | undefined;
   /**
@@ -80,17 +80,17 @@ export interface CreateLinkRequest {
    */
   targetUrl: string;
   /** Optional expiry; must be in the future. */
-  expiresAt:
+  expiresAt?:
     | Date
     | undefined;
   /** The HTTP client behind the request; its ip feeds the per-IP rate limit. */
-  client: ClientInfo | undefined;
+  client?: ClientInfo | undefined;
 }
 
 /** The caller's link for the URL. */
 export interface CreateLinkResponse {
   /** The link: new, or the caller's existing live link for the same URL. */
-  link:
+  link?:
     | Link
     | undefined;
   /** True if this call created the link; false if it already existed. */
@@ -110,7 +110,7 @@ export interface ResolveLinkResponse {
   /** Where to redirect. */
   targetUrl: string;
   /** When the link stops redirecting, if it has an explicit expiry. */
-  expiresAt: Date | undefined;
+  expiresAt?: Date | undefined;
 }
 
 /** Redirects to resolve together, coalesced by the gateway. */
@@ -124,7 +124,7 @@ export interface ResolveLinksRequest_Item {
   /** The short code from the request path. */
   code: string;
   /** The client that asked for the redirect. */
-  client:
+  client?:
     | ClientInfo
     | undefined;
   /** True for HEAD requests: resolved like GET but not counted as a click. */
@@ -149,13 +149,13 @@ export interface ResolveLinksResponse_Result {
    * When the link stops redirecting, if it has an explicit expiry. A caller
    * that caches the result must not serve it after this time.
    */
-  expiresAt: Date | undefined;
+  expiresAt?: Date | undefined;
 }
 
 /** Asks for one of the caller's links. */
 export interface GetLinkRequest {
   /** Who is asking. Required. */
-  caller:
+  caller?:
     | Principal
     | undefined;
   /** The link's code. */
@@ -165,13 +165,13 @@ export interface GetLinkRequest {
 /** The requested link. */
 export interface GetLinkResponse {
   /** The link. */
-  link: Link | undefined;
+  link?: Link | undefined;
 }
 
 /** Asks for a page of the caller's links. */
 export interface ListLinksRequest {
   /** Whose links. Required. */
-  caller:
+  caller?:
     | Principal
     | undefined;
   /** Links per page, 1 to 100; 0 means 20. */
@@ -191,7 +191,7 @@ export interface ListLinksResponse {
 /** Asks to delete one of the caller's links. */
 export interface DeleteLinkRequest {
   /** Who is deleting. Required; must own the link. */
-  caller:
+  caller?:
     | Principal
     | undefined;
   /** The link's code. */
