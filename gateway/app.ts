@@ -54,6 +54,8 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
     clientErrorHandler: clientError,
     ajv: { customOptions: { removeAdditional: false } },
   });
+  // JSON only: a text/plain body is refused as 415 rather than parsed as a string.
+  app.removeContentTypeParser('text/plain');
   app.decorateRequest('principal', null);
   app.decorateRequest('bearerToken', null);
 

@@ -5,8 +5,8 @@ export const GuestRow = defineEntity({
   name: 'GuestRow',
   tableName: 'guests',
   properties: {
-    id: p.bigint('string').primary().autoincrement(false),
-    createdAt: p.datetime().precision(3),
+    id: p.bigint('string').primary().autoincrement(false).unsigned(false),
+    createdAt: p.datetime().length(3),
   },
 });
 export type GuestRow = InferEntity<typeof GuestRow>;
@@ -16,12 +16,12 @@ export const AccessTokenRow = defineEntity({
   name: 'AccessTokenRow',
   tableName: 'access_tokens',
   properties: {
-    tokenHash: p.string().length(64).primary().ignoreSchemaChanges('collation'),
+    tokenHash: p.string().columnType('char(64)').primary().ignoreSchemaChanges('collation'),
     principalId: p.bigint('string'),
-    principalKind: p.string().length(16),
-    createdAt: p.datetime().precision(3),
-    expiresAt: p.datetime().precision(3),
-    revokedAt: p.datetime().precision(3).nullable(),
+    principalKind: p.string().length(16).ignoreSchemaChanges('collation'),
+    createdAt: p.datetime().length(3),
+    expiresAt: p.datetime().length(3),
+    revokedAt: p.datetime().length(3).nullable(),
   },
   indexes: [{ name: 'access_tokens_principal_index', properties: ['principalId'] }],
 });

@@ -6,20 +6,26 @@ export const LinkRow = defineEntity({
   name: 'LinkRow',
   tableName: 'links',
   properties: {
-    id: p.bigint('string').primary().autoincrement(false),
+    id: p.bigint('string').primary().autoincrement(false).unsigned(false),
     /** Case-sensitive: a binary collation on MySQL (see the migration). */
     code: p.string().length(32).ignoreSchemaChanges('collation'),
-    targetUrl: p.text(),
+    targetUrl: p.text().ignoreSchemaChanges('collation'),
     /**
      * SHA-256 (hex) of the target URL while the link is live; cleared when it
      * is deleted or retired, so (owner, URL) is unique among live links only.
      */
-    urlHash: p.string().length(64).nullable().ignoreSchemaChanges('collation'),
+    // MariaDB reports a nullable column's default as the text NULL, which
+    // MikroORM reads back as the string 'NULL' for string columns: ignore it.
+    urlHash: p
+      .string()
+      .columnType('char(64)')
+      .nullable()
+      .ignoreSchemaChanges('collation', 'default'),
     ownerId: p.bigint('string'),
-    createdAt: p.datetime().precision(3),
-    expiresAt: p.datetime().precision(3).nullable(),
+    createdAt: p.datetime().length(3),
+    expiresAt: p.datetime().length(3).nullable(),
     /** Deleted links stay as tombstones so their code is never issued again. */
-    deletedAt: p.datetime().precision(3).nullable(),
+    deletedAt: p.datetime().length(3).nullable(),
   },
   uniques: [
     { name: 'links_code_unique', properties: ['code'] },

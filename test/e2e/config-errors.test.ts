@@ -1,0 +1,82 @@
+// A process started with a malformed variable stops at once with exit code 2
+// and a message naming the variable, instead of starting half-configured.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'config-errors-'));
+
+/** Runs an entry point with only the given variables (and safe defaults, should it start after all). */
+function run(entry: string, variables: Record<string, string>): Promise<Exit> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [entry], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATA_DIR: dataDir,
+        LINK_GRPC_LISTEN: '127.0.0.1:0',
+        IDENTITY_GRPC_LISTEN: '127.0.0.1:0',
+        GATEWAY_LISTEN: '127.0.0.1:0',
+        LOG_LEVEL: 'warn',
+        ...variables,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    // A process that starts despite the bad value would never exit: stop it.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(guard);
+      resolve({ code, signal, stderr });
+    });
+  });
+}
+
+const CASES: { entry: string; variable: string; value: string }[] = [
+  { entry: 'services/link/main.ts', variable: 'LINK_CODE_LENGTH', value: 'abc' },
+  { entry: 'services/link/main.ts', variable: 'LINK_CODE_LENGTH', value: '4' },
+  { entry: 'services/link/main.ts', variable: 'RATE_LIMIT_CREATE_PER_IP', value: 'lots' },
+  { entry: 'services/link/main.ts', variable: 'LINK_DATABASE_URL', value: 'postgres://db/links' },
+  { entry: 'services/identity/main.ts', variable: 'GUEST_TOKEN_TTL', value: 'forever' },
+  { entry: 'gateway/main.ts', variable: 'GATEWAY_LISTEN', value: 'nowhere' },
+  { entry: 'gateway/main.ts', variable: 'RATE_LIMIT_CREATE_PER_IP', value: 'lots' },
+  { entry: 'gateway/main.ts', variable: 'TRUSTED_PROXIES', value: 'yes' },
+];
+
+describe('malformed configuration', () => {
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  test.each(CASES)(
+    'when $entry starts with $variable=$value, then it exits with code 2 naming the variable',
+    async ({ entry, variable, value }) => {
+      const exit = await run(entry, { [variable]: value });
+      expect(exit.signal, exit.stderr).toBeNull();
+      expect(exit.code, exit.stderr).toBe(2);
+      expect(exit.stderr).toContain(variable);
+      expect(exit.stderr).toContain(JSON.stringify(value));
+    },
+  );
+
+  test('when the mesh starts with two malformed variables, then it exits with code 2 naming both', async () => {
+    const exit = await run('mesh.ts', { LINK_CODE_LENGTH: 'abc', GATEWAY_LISTEN: 'nowhere' });
+    expect(exit.signal, exit.stderr).toBeNull();
+    expect(exit.code, exit.stderr).toBe(2);
+    expect(exit.stderr).toContain('LINK_CODE_LENGTH');
+    expect(exit.stderr).toContain('GATEWAY_LISTEN');
+  });
+});

@@ -1,0 +1,217 @@
+// The link store on real databases, straight through the ORM and the
+// migrations the service runs: codes are case-sensitive (MariaDB's default
+// collation is not), tombstones keep a deleted code from ever coming back,
+// and 64-bit ids survive exactly.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { MemoryCache } from '../../lib/cache/memory-cache.ts';
+import { type Dialect, DuplicateKey, type Orm, openDatabase } from '../../lib/db.ts';
+import type { Link } from '../../services/link/domain/link.ts';
+import { LinkResolver } from '../../services/link/domain/resolve-links.ts';
+import { urlHash } from '../../services/link/domain/target-url.ts';
+import { LinkRow } from '../../services/link/store/entities.ts';
+import { LinkCache } from '../../services/link/store/link-cache.ts';
+import { LinkStore } from '../../services/link/store/link-store.ts';
+import { MYSQL_MIGRATIONS } from '../../services/link/store/migrations/mysql.ts';
+import { SQLITE_MIGRATIONS } from '../../services/link/store/migrations/sqlite.ts';
+import { MYSQL_URL, uniqueName } from '../support/env.ts';
+import { testLog } from '../support/logger.ts';
+import { dropDatabases } from '../support/mesh.ts';
+
+const DIALECTS: Dialect[] = ['mysql', 'sqlite'];
+
+/** Above 2^53: a JS number cannot hold these. */
+const BIG_ID = '9223372036854775807'; // 2^63 - 1, the largest int64
+const BIG_ID_2 = '9007199254740993'; // 2^53 + 1
+const BIG_ID_3 = '9007199254740995';
+const BIG_OWNER = '9007199254740997';
+
+let nextId = 7_000_000_000_000_000_000n;
+const freshId = () => String(nextId++);
+
+function link(overrides: Partial<Link> & Pick<Link, 'code'>): Link {
+  return {
+    id: freshId(),
+    targetUrl: `https://example.com/${overrides.code}`,
+    ownerId: '100000000000000001',
+    createdAt: new Date(),
+    expiresAt: null,
+    ...overrides,
+  };
+}
+
+async function insert(store: LinkStore, value: Link): Promise<void> {
+  await store.insert(value, urlHash(value.targetUrl));
+}
+
+interface OpenedDatabase {
+  orm: Orm;
+  url: string;
+  close(): Promise<void>;
+}
+
+async function open(dialect: Dialect): Promise<OpenedDatabase> {
+  const options = {
+    entities: [LinkRow],
+    migrations: { mysql: MYSQL_MIGRATIONS, sqlite: SQLITE_MIGRATIONS },
+    log: testLog,
+  };
+  if (dialect === 'mysql') {
+    const name = uniqueName('links');
+    const url = `${MYSQL_URL}/${name}`;
+    const orm = await openDatabase({ ...options, url });
+    return {
+      orm,
+      url,
+      async close() {
+        await orm.close();
+        await dropDatabases([name]);
+      },
+    };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'link-store-'));
+  const url = `sqlite:${join(dir, 'link.sqlite')}`;
+  const orm = await openDatabase({ ...options, url });
+  return {
+    orm,
+    url,
+    async close() {
+      await orm.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe.each(DIALECTS)('link store (%s)', (dialect) => {
+  let db: OpenedDatabase;
+  let store: LinkStore;
+
+  beforeAll(async () => {
+    db = await open(dialect);
+    store = new LinkStore(db.orm);
+  });
+  afterAll(() => db?.close());
+
+  test('when two codes differ only in case, then both are stored and each resolves to its own target', async () => {
+    const lower = link({ code: 'aBcDeF1', targetUrl: 'https://example.com/first' });
+    const upper = link({ code: 'AbCdEf1', targetUrl: 'https://example.com/second' });
+    await insert(store, lower);
+    await insert(store, upper);
+
+    expect((await store.findByCode('aBcDeF1'))?.targetUrl).toBe('https://example.com/first');
+    expect((await store.findByCode('AbCdEf1'))?.targetUrl).toBe('https://example.com/second');
+    expect(await store.findByCode('abcdef1')).toBeNull();
+    expect(await store.findByCode('ABCDEF1')).toBeNull();
+    const both = await store.findByCodes(['aBcDeF1', 'AbCdEf1', 'abcdef1']);
+    expect(both.map((row) => [row.code, row.targetUrl]).sort()).toEqual([
+      ['AbCdEf1', 'https://example.com/second'],
+      ['aBcDeF1', 'https://example.com/first'],
+    ]);
+
+    const cache = new LinkCache(new MemoryCache(), {
+      ttlMs: 60_000,
+      negativeTtlMs: 60_000,
+      log: testLog,
+    });
+    const resolver = new LinkResolver(store, cache);
+    // Twice: from the database, then from the cache the first pass filled.
+    for (let pass = 0; pass < 2; pass++) {
+      const [first, second, neither] = await resolver.resolveMany([
+        'aBcDeF1',
+        'AbCdEf1',
+        'abcdef1',
+      ]);
+      expect(first).toMatchObject({ status: 'found', targetUrl: 'https://example.com/first' });
+      expect(second).toMatchObject({ status: 'found', targetUrl: 'https://example.com/second' });
+      expect(neither).toEqual({ status: 'not_found' });
+    }
+    cache.close();
+  });
+
+  test('when two URL hashes differ only in case for one owner, then both links are stored', async () => {
+    // Hashes are hex and never differ only in case, but the column must not
+    // fold case either: an owner's (owner, hash) pair is compared byte for byte.
+    const owner = '100000000000000777';
+    const a = link({ code: 'hashCs1', ownerId: owner });
+    const b = link({ code: 'hashCs2', ownerId: owner });
+    await store.insert(a, 'ab'.repeat(32));
+    await store.insert(b, 'AB'.repeat(32));
+    expect((await store.findByOwnerAndUrl(owner, 'ab'.repeat(32)))?.code).toBe('hashCs1');
+    expect((await store.findByOwnerAndUrl(owner, 'AB'.repeat(32)))?.code).toBe('hashCs2');
+  });
+
+  test('when a link is deleted, then its code can never be inserted again and the tombstone stays', async () => {
+    const original = link({ code: 'GoneFor', targetUrl: 'https://example.com/original' });
+    await insert(store, original);
+    expect(await store.markDeleted(original.id, original.ownerId, new Date())).toBe(true);
+
+    const impostor = link({
+      code: 'GoneFor',
+      ownerId: '100000000000000002',
+      targetUrl: 'https://example.com/impostor',
+    });
+    await expect(insert(store, impostor)).rejects.toBeInstanceOf(DuplicateKey);
+    // Not even its original owner gets it back for the same URL.
+    await expect(
+      insert(store, { ...original, id: freshId(), createdAt: new Date() }),
+    ).rejects.toBeInstanceOf(DuplicateKey);
+
+    const tombstone = await store.findByCode('GoneFor');
+    expect(tombstone).not.toBeNull();
+    expect(tombstone?.id).toBe(original.id);
+    expect(tombstone?.targetUrl).toBe('https://example.com/original');
+    expect(tombstone?.deletedAt).toBeInstanceOf(Date);
+    expect(await store.findByCodes(['GoneFor'])).toHaveLength(1);
+    // Deleted means deleted for every reader: the list and the resolver skip it.
+    const listed = await store.listByOwner(original.ownerId, null, 100);
+    expect(listed.map((row) => row.code)).not.toContain('GoneFor');
+    const cache = new LinkCache(new MemoryCache(), {
+      ttlMs: 60_000,
+      negativeTtlMs: 60_000,
+      log: testLog,
+    });
+    expect(await new LinkResolver(store, cache).resolve('GoneFor')).toEqual({
+      status: 'not_found',
+    });
+    cache.close();
+    // And deleting again changes nothing.
+    expect(await store.markDeleted(original.id, original.ownerId, new Date())).toBe(false);
+  });
+
+  test('when ids are above 2^53, then they round-trip exactly', async () => {
+    const createdAt = new Date('2026-03-04T05:06:07.089Z');
+    const expiresAt = new Date('2027-03-04T05:06:07.123Z');
+    const rows = [
+      link({ code: 'BigId01', id: BIG_ID, ownerId: BIG_OWNER, createdAt, expiresAt }),
+      link({ code: 'BigId02', id: BIG_ID_2, ownerId: BIG_OWNER, createdAt }),
+      link({ code: 'BigId03', id: BIG_ID_3, ownerId: BIG_OWNER, createdAt }),
+    ];
+    for (const row of rows) await insert(store, row);
+
+    const read = await store.findByCode('BigId01');
+    expect(read?.id).toBe(BIG_ID);
+    expect(read?.ownerId).toBe(BIG_OWNER);
+    expect(read?.createdAt.toISOString()).toBe(createdAt.toISOString());
+    expect(read?.expiresAt?.toISOString()).toBe(expiresAt.toISOString());
+    expect((await store.findByCode('BigId02'))?.id).toBe(BIG_ID_2);
+    expect((await store.findByCode('BigId03'))?.id).toBe(BIG_ID_3);
+
+    const byUrl = await store.findByOwnerAndUrl(BIG_OWNER, urlHash(rows[1]?.targetUrl ?? ''));
+    expect(byUrl?.id).toBe(BIG_ID_2);
+
+    // Paging by id compares the 64-bit values, not rounded ones: 2^53+1 and
+    // 2^53+3 are one double apart, yet ordered and separated exactly.
+    const newestFirst = await store.listByOwner(BIG_OWNER, null, 10);
+    expect(newestFirst.map((row) => row.id)).toEqual([BIG_ID, BIG_ID_3, BIG_ID_2]);
+    const below = await store.listByOwner(BIG_OWNER, BIG_ID_3, 10);
+    expect(below.map((row) => row.id)).toEqual([BIG_ID_2]);
+
+    expect(await store.markDeleted(BIG_ID_3, BIG_OWNER, new Date())).toBe(true);
+    expect((await store.listByOwner(BIG_OWNER, null, 10)).map((row) => row.id)).toEqual([
+      BIG_ID,
+      BIG_ID_2,
+    ]);
+  });
+});

@@ -1,0 +1,54 @@
+// The schema comes only from the migrations; the entities must describe
+// exactly what they create, on both dialects, or the ORM would read and write
+// columns it misunderstands (and a generated migration would undo ours).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { type Dialect, openDatabase } from '../../lib/db.ts';
+import { AccessTokenRow, GuestRow } from '../../services/identity/store/entities.ts';
+import { MYSQL_MIGRATIONS as IDENTITY_MYSQL } from '../../services/identity/store/migrations/mysql.ts';
+import { SQLITE_MIGRATIONS as IDENTITY_SQLITE } from '../../services/identity/store/migrations/sqlite.ts';
+import { LinkRow } from '../../services/link/store/entities.ts';
+import { MYSQL_MIGRATIONS as LINK_MYSQL } from '../../services/link/store/migrations/mysql.ts';
+import { SQLITE_MIGRATIONS as LINK_SQLITE } from '../../services/link/store/migrations/sqlite.ts';
+import { MYSQL_URL, uniqueName } from '../support/env.ts';
+import { testLog } from '../support/logger.ts';
+import { dropDatabases } from '../support/mesh.ts';
+
+const SERVICES = [
+  { name: 'link', entities: [LinkRow], migrations: { mysql: LINK_MYSQL, sqlite: LINK_SQLITE } },
+  {
+    name: 'identity',
+    entities: [GuestRow, AccessTokenRow],
+    migrations: { mysql: IDENTITY_MYSQL, sqlite: IDENTITY_SQLITE },
+  },
+];
+const DIALECTS: Dialect[] = ['mysql', 'sqlite'];
+
+describe.each(SERVICES)('$name schema', (service) => {
+  test.each(DIALECTS)(
+    'when the %s migrations have run, then the entities match them exactly',
+    async (dialect) => {
+      const name = uniqueName(`schema_${service.name}`);
+      const dir = mkdtempSync(join(tmpdir(), 'schema-'));
+      const url = dialect === 'mysql' ? `${MYSQL_URL}/${name}` : `sqlite:${join(dir, 'db.sqlite')}`;
+      const orm = await openDatabase({
+        url,
+        entities: service.entities,
+        migrations: service.migrations,
+        log: testLog,
+      });
+      try {
+        const pending = await orm.migrator.getPending();
+        expect(pending).toEqual([]);
+        const drift = await orm.schema.getUpdateSchemaSQL({ wrap: false });
+        expect(drift.replace(/set names \w+;/i, '').trim()).toBe('');
+      } finally {
+        await orm.close();
+        if (dialect === 'mysql') await dropDatabases([name]);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+});
