@@ -54,7 +54,18 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     near,
     async stop() {
       state.accepting = false;
-      await app.close();
+      // Requests in flight finish; their keep-alive connections go as soon as
+      // they are idle (Fastify only closes those idle when closing starts),
+      // and whatever is still open at the deadline is cut.
+      const closing = app.close();
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+      const deadline = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
+      try {
+        await closing;
+      } finally {
+        clearInterval(sweep);
+        clearTimeout(deadline);
+      }
       stopFollowing();
       clients.close();
     },

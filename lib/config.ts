@@ -56,6 +56,14 @@ const address = z
     'expected host:port, e.g. 127.0.0.1:8080',
   );
 
+/** Where a client dials: host:port, or a gRPC target URI (dns:///name:port, ipv4:, unix:). */
+const target = z
+  .string()
+  .regex(
+    /^((dns|ipv4|ipv6|unix|unix-abstract):\S+|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/,
+    'expected host:port or a gRPC target such as dns:///link:50051',
+  );
+
 const databaseUrl = z
   .string()
   .refine(
@@ -93,8 +101,8 @@ const schema = z.object({
 
   GATEWAY_LISTEN: address.default('127.0.0.1:8080'),
   PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
-  LINK_GRPC_TARGET: address.optional(),
-  IDENTITY_GRPC_TARGET: address.optional(),
+  LINK_GRPC_TARGET: target.optional(),
+  IDENTITY_GRPC_TARGET: target.optional(),
   TRUSTED_PROXIES: integer(0, 16).default(0),
   GATEWAY_BODY_LIMIT: integer(1_024, 1_048_576).default(16_384),
   GATEWAY_HEADER_LIMIT: integer(1_024, 65_536).default(16_384),

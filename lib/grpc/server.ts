@@ -40,11 +40,29 @@ function contextOf(call: ServerUnaryCall<unknown, unknown>, method: string): Cal
   };
 }
 
+/** When each (method, error code) was last logged: an outage fails every call, one line says so. */
+const lastLogged = new Map<string, number>();
+const LOG_EVERY_MS = 10_000;
+
+function logThrottled(log: Logger, error: DomainError, method: string): void {
+  const key = `${method}:${error.code}`;
+  const now = Date.now();
+  if (now - (lastLogged.get(key) ?? 0) < LOG_EVERY_MS) return;
+  lastLogged.set(key, now);
+  log.warn(
+    {
+      method,
+      code: error.code,
+      cause: error.cause instanceof Error ? error.cause.message : undefined,
+    },
+    `call failed: ${error.message} (repeats are not logged for ${LOG_EVERY_MS / 1_000} s)`,
+  );
+}
+
 function toServerError(error: unknown, log: Logger, method: string): Partial<ServerErrorResponse> {
   if (isDomainError(error)) {
-    if (error.kind === 'internal' || error.kind === 'unavailable') {
-      log.warn({ err: error, method }, 'call failed');
-    }
+    if (error.kind === 'internal') log.error({ err: error, method }, 'call failed');
+    else if (error.kind === 'unavailable') logThrottled(log, error, method);
     return toStatus(error);
   }
   log.error({ err: error, method }, 'unexpected error in handler');
@@ -153,6 +171,11 @@ export async function startGrpcServer(options: {
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+    // Clients resolve DNS again only when a connection ends: ageing connections
+    // out lets callers discover replicas added since they connected. Calls in
+    // flight get the grace period; long-lived streams are re-opened by callers.
+    'grpc.max_connection_age_ms': 5 * 60_000,
+    'grpc.max_connection_age_grace_ms': 30_000,
   });
   const health = new HealthImplementation({ '': 'SERVING' });
   for (const service of options.services) {

@@ -50,6 +50,7 @@ export class WorkerLease implements WorkerIdSource {
   #validUntil = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  #failures = 0;
 
   private constructor(store: LeaseStore, options: WorkerLeaseOptions) {
     this.#store = store;
@@ -152,8 +153,20 @@ export class WorkerLease implements WorkerIdSource {
       }
       this.#schedule(this.#ttlMs / 3);
     } catch (error) {
-      this.#log.warn({ err: error, workerId: this.#workerId }, 'worker id lease renewal failed');
+      if (this.#failures++ === 0) {
+        this.#log.warn(
+          {
+            workerId: this.#workerId,
+            cause: error instanceof Error ? error.message : String(error),
+          },
+          'worker id lease renewal failed; retrying',
+        );
+      }
       this.#schedule(Math.min(500, this.#ttlMs / 10));
+      return;
     }
+    if (this.#failures > 0)
+      this.#log.info({ workerId: this.#workerId }, 'worker id lease renewal works again');
+    this.#failures = 0;
   }
 }

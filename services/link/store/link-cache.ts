@@ -132,6 +132,9 @@ export class LinkCache {
     const now = Date.now();
     if (now - this.#lastWarning < 10_000) return;
     this.#lastWarning = now;
-    this.#options.log.warn({ err: error }, message);
+    this.#options.log.warn(
+      { cause: error instanceof Error ? error.message : String(error) },
+      message,
+    );
   }
 }

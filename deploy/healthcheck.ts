@@ -1,0 +1,128 @@
+// The image's health check, for `docker run` and compose (Kubernetes probes the
+// processes itself). One image runs every process, so the check first finds out
+// which one this container runs (the role named on its command line, else the
+// entry point PID 1 was started with), then asks it the way it answers: the
+// gateway (also the all-in-one mesh) with GET /healthz, link and identity with
+// grpc.health.v1 for their service. Exits 0 when healthy, 1 when not.
+import { readFileSync } from 'node:fs';
+import { credentials, loadPackageDefinition, type ServiceError } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { IdentityServiceService } from '../gen/shortener/v1/identity.ts';
+import { LinkServiceService } from '../gen/shortener/v1/link.ts';
+import { type Config, dialable, loadConfig } from '../lib/config.ts';
+
+export type Role = 'gateway' | 'link' | 'identity';
+
+/** Entry points of the image, relative to its working directory, and how each is checked. */
+export const ENTRY_POINTS: Record<string, Role> = {
+  'gateway/main.ts': 'gateway',
+  'services/link/main.ts': 'link',
+  'services/identity/main.ts': 'identity',
+  'mesh.ts': 'gateway',
+};
+
+/** `shortener.v1.LinkService` etc., from the generated method paths. */
+function serviceName(definition: Record<string, { path: string }>): string {
+  const [method] = Object.values(definition);
+  return method?.path.split('/')[1] ?? '';
+}
+
+/** The fully qualified gRPC service each gRPC role reports in grpc.health.v1. */
+export const HEALTH_SERVICES: Record<Exclude<Role, 'gateway'>, string> = {
+  link: serviceName(LinkServiceService),
+  identity: serviceName(IdentityServiceService),
+};
+
+/** The role of a process started with these arguments, if it runs one of our entry points. */
+export function roleOf(argv: string[]): Role | undefined {
+  for (const arg of argv) {
+    for (const [entry, role] of Object.entries(ENTRY_POINTS)) {
+      if (arg === entry || arg.endsWith(`/${entry}`)) return role;
+    }
+  }
+  return undefined;
+}
+
+/** Where a role listens, as a client on the same host dials it. */
+export function addressOf(role: Role, config: Config): string {
+  const listen =
+    role === 'gateway'
+      ? config.gateway.listen
+      : role === 'link'
+        ? config.link.listen
+        : config.identity.listen;
+  return dialable(listen);
+}
+
+interface HealthClient {
+  check(
+    request: { service: string },
+    options: { deadline: number },
+    callback: (error: ServiceError | null, response?: { status: string }) => void,
+  ): void;
+  close(): void;
+}
+
+type HealthClientConstructor = new (
+  target: string,
+  creds: ReturnType<typeof credentials.createInsecure>,
+) => HealthClient;
+
+function grpcServing(address: string, service: string, timeoutMs: number): Promise<boolean> {
+  const definition = loadPackageDefinition(
+    loadSync(healthProtoPath, { enums: String }),
+  ) as unknown as {
+    grpc: { health: { v1: { Health: HealthClientConstructor } } };
+  };
+  const client = new definition.grpc.health.v1.Health(address, credentials.createInsecure());
+  return new Promise((resolve) => {
+    client.check({ service }, { deadline: Date.now() + timeoutMs }, (error, response) => {
+      client.close();
+      resolve(!error && response?.status === 'SERVING');
+    });
+  });
+}
+
+async function httpHealthy(address: string, timeoutMs: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://${address}/healthz`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Is the process of this role, listening at host:port, healthy? */
+export function checkHealth(role: Role, address: string, timeoutMs = 3_000): Promise<boolean> {
+  return role === 'gateway'
+    ? httpHealthy(address, timeoutMs)
+    : grpcServing(address, HEALTH_SERVICES[role], timeoutMs);
+}
+
+function pid1Arguments(): string[] {
+  try {
+    return readFileSync('/proc/1/cmdline', 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
+
+if (import.meta.main) {
+  const named = process.argv[2];
+  const role =
+    named === 'gateway' || named === 'link' || named === 'identity'
+      ? named
+      : roleOf(pid1Arguments());
+  if (role === undefined) {
+    process.stderr.write('healthcheck: name the role (gateway, link or identity)\n');
+    process.exit(1);
+  }
+  const address = addressOf(role, loadConfig());
+  const healthy = await checkHealth(role, address);
+  if (!healthy) process.stderr.write(`healthcheck: ${role} at ${address} is not healthy\n`);
+  process.exit(healthy ? 0 : 1);
+}

@@ -1,0 +1,783 @@
+// The deployment files in deploy/ checked against the code they run, with no
+// Docker engine and no cluster: every variable they set is one the services
+// read and holds a value the services accept, the ports agree across listen
+// addresses, published ports, probes and Services, commands name entry points
+// the image contains, and every kustomization lists the manifests beside it.
+// The files are parsed here, not applied; the kustomize features resolved are
+// the ones deploy/k8s uses (the test says so when it meets another).
+import { execFile } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, relative } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, test } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import {
+  addressOf,
+  checkHealth,
+  ENTRY_POINTS,
+  HEALTH_SERVICES,
+  type Role,
+  roleOf,
+} from '../../deploy/healthcheck.ts';
+import { CONFIG_VARIABLES, type Config, loadConfig, parseDuration } from '../../lib/config.ts';
+import { startTestMesh } from '../support/mesh.ts';
+
+const run = promisify(execFile);
+const ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
+const DEPLOY = join(ROOT, 'deploy');
+const K8S = join(DEPLOY, 'k8s');
+const OVERLAYS = ['production', 'dev'];
+const KNOWN = new Set<string>(CONFIG_VARIABLES);
+
+type Env = Record<string, string>;
+
+const read = (path: string) => readFileSync(path, 'utf8');
+const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
+const hostOf = (address: string) => address.slice(0, address.lastIndexOf(':'));
+
+function listenOf(role: Role, config: Config): string {
+  if (role === 'gateway') return config.gateway.listen;
+  return role === 'link' ? config.link.listen : config.identity.listen;
+}
+
+/** Computed on first use, so a file that does not load fails the tests that need it, by name. */
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => {
+    made ??= { value: make() };
+    return made.value;
+  };
+}
+
+function unknownVariables(env: Env): string[] {
+  return Object.keys(env).filter((name) => !KNOWN.has(name) && !name.startsWith('OTEL_'));
+}
+
+// ---------------------------------------------------------------- Dockerfile
+
+interface Instruction {
+  op: string;
+  args: string;
+}
+
+/** Every instruction, comments dropped and continuation lines joined. */
+function dockerfile(): Instruction[] {
+  const lines = read(join(DEPLOY, 'Dockerfile'))
+    .split('\n')
+    .filter((line) => !line.trim().startsWith('#'));
+  return lines
+    .join('\n')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const [op = '', ...rest] = line.split(/\s+/);
+      return { op: op.toUpperCase(), args: rest.join(' ') };
+    });
+}
+
+const instructions = dockerfile();
+/** The final stage: what the image is. */
+const stage = instructions.slice(instructions.map((i) => i.op).lastIndexOf('FROM'));
+const only = (op: string) => stage.filter((i) => i.op === op);
+const jsonArgs = (op: string): string[] => JSON.parse(only(op).at(-1)?.args ?? '[]');
+
+/** Image path (relative to WORKDIR) → repository path, for each COPY from the build context. */
+function copies(from: Instruction[]): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const copy of from.filter((i) => i.op === 'COPY')) {
+    const words = copy.args.split(/\s+/);
+    if (words.some((word) => word.startsWith('--from'))) continue;
+    const [destination = '', ...sources] = words.filter((w) => !w.startsWith('--')).reverse();
+    for (const source of sources.reverse()) {
+      const target = destination.endsWith('/') ? `${destination}${basename(source)}` : destination;
+      files.set(target.replace(/^\.\//, ''), source);
+    }
+  }
+  return files;
+}
+
+const IMAGE_FILES = copies(stage);
+
+const IMAGE_ENV: Env = Object.fromEntries(
+  only('ENV').flatMap((env) =>
+    env.args.split(/\s+/).map((pair) => {
+      const index = pair.indexOf('=');
+      if (index < 0) throw new Error(`ENV ${pair}: write ENV NAME=value`);
+      return [pair.slice(0, index), pair.slice(index + 1)];
+    }),
+  ),
+);
+
+const ENTRYPOINT = jsonArgs('ENTRYPOINT');
+
+function inImage(path: string): boolean {
+  const clean = path.replace(/^\.\//, '');
+  return [...IMAGE_FILES.keys()].some((p) => clean === p || clean.startsWith(`${p}/`));
+}
+
+/** The entry point a container runs, checked to exist in the repository and the image. */
+function entryOf(command: string[]): { role: Role; file: string } {
+  const role = roleOf(command);
+  const file = command.find((arg) => Object.keys(ENTRY_POINTS).includes(arg.replace(/^\.\//, '')));
+  if (!role || !file) throw new Error(`${command.join(' ')} runs none of our entry points`);
+  expect(existsSync(join(ROOT, file)), `${file} exists`).toBe(true);
+  expect(inImage(file), `${file} is in the image`).toBe(true);
+  return { role, file };
+}
+
+describe('the image', () => {
+  test('when it is built, then every file it copies exists, keeps its place, and passes the ignore file', () => {
+    expect(IMAGE_FILES.size).toBeGreaterThan(0);
+    const ignore = read(join(DEPLOY, 'Dockerfile.dockerignore'))
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith('#'));
+    // Only the allow-list form is understood here: everything out, then exceptions.
+    expect(ignore[0]).toBe('*');
+    const allowed = ignore.slice(1).map((line) => {
+      expect(line.startsWith('!'), line).toBe(true);
+      return line.slice(1).replace(/\/$/, '');
+    });
+    for (const [target, source] of copies(instructions)) {
+      expect(existsSync(join(ROOT, source)), `${source} exists`).toBe(true);
+      // Modules find their neighbours (gen/descriptor.binpb, …) by relative paths.
+      expect(target, `${source} keeps its path in the image`).toBe(source);
+      expect(
+        allowed.some((a) => source === a || source.startsWith(`${a}/`)),
+        `${source} passes deploy/Dockerfile.dockerignore`,
+      ).toBe(true);
+    }
+    // Dependencies are installed from the lockfile.
+    expect([...copies(instructions).values()]).toContain('package-lock.json');
+  });
+
+  test('when it starts, then it runs node with the telemetry preload, a default entry point and a health check', () => {
+    expect(ENTRYPOINT.slice(0, 2)).toEqual(['node', '--import']);
+    const preload = ENTRYPOINT[2] ?? '';
+    expect(existsSync(join(ROOT, preload))).toBe(true);
+    expect(inImage(preload)).toBe(true);
+    expect(entryOf([...ENTRYPOINT, ...jsonArgs('CMD')]).role).toBe('gateway');
+    const healthcheck = only('HEALTHCHECK').at(-1)?.args ?? '';
+    const check = JSON.parse(healthcheck.slice(healthcheck.indexOf('CMD') + 3)) as string[];
+    expect(check[0]).toBe('node');
+    expect(inImage(check[1] ?? '')).toBe(true);
+    expect(only('USER').at(-1)?.args).toBe('node');
+    expect(unknownVariables(IMAGE_ENV)).toEqual([]);
+    expect(() => loadConfig(IMAGE_ENV)).not.toThrow();
+  });
+
+  test('when only what the image copies is present, then every entry point loads its whole import graph', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'image-'));
+    try {
+      for (const [target, source] of IMAGE_FILES) {
+        cpSync(join(ROOT, source), join(dir, target), { recursive: true });
+      }
+      symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+      const modules = [...Object.keys(ENTRY_POINTS), 'deploy/healthcheck.ts'];
+      const script = `for (const m of ${JSON.stringify(modules)}) await import('./' + m); process.exit(0);`;
+      const { stderr } = await run(
+        process.execPath,
+        [...ENTRYPOINT.slice(1), '--input-type=module', '-e', script],
+        { cwd: dir, env: { PATH: process.env.PATH ?? '' }, timeout: 60_000 },
+      );
+      expect(stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  test('when it installs only production dependencies, then every package its code imports is one', () => {
+    const { dependencies } = JSON.parse(read(join(ROOT, 'package.json'))) as {
+      dependencies: Record<string, string>;
+    };
+    const files = [...IMAGE_FILES.values()].flatMap(function walk(path: string): string[] {
+      const full = join(ROOT, path);
+      if (statSync(full).isDirectory()) {
+        return readdirSync(full).flatMap((name) => walk(join(path, name)));
+      }
+      return path.endsWith('.ts') ? [path] : [];
+    });
+    const runtimeImport =
+      /^(?:import|export)(\s+type)?[^;'"]*?from\s+'([^']+)'|^import\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/gm;
+    const missing = new Set<string>();
+    for (const file of files) {
+      for (const match of read(join(ROOT, file)).matchAll(runtimeImport)) {
+        if (match[1]) continue;
+        const specifier = match[2] ?? match[3] ?? match[4] ?? '';
+        if (specifier.startsWith('.') || specifier.startsWith('node:')) continue;
+        const parts = specifier.split('/');
+        const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? '');
+        if (!(name in dependencies)) missing.add(`${name} (${file})`);
+      }
+    }
+    expect([...missing]).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------- compose
+
+interface ComposeService {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[];
+  environment?: Record<string, string | number | boolean> | string[];
+  ports?: string[];
+  healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string }>;
+  stop_grace_period?: string;
+}
+
+/** Compose's ${NAME}, ${NAME:-default}, ${NAME-default} and $$, with no variables set. */
+function interpolate(value: unknown): unknown {
+  if (typeof value === 'string') {
+    return value.replace(
+      /\$\$|\$\{([A-Za-z_]\w*)(?:(:?[-?])([^}]*))?\}/g,
+      (match, name: string | undefined, operator: string | undefined, fallback = '') => {
+        if (match === '$$') return '$';
+        if (operator?.endsWith('?')) throw new Error(`${name} is required: ${fallback}`);
+        return operator ? fallback : '';
+      },
+    );
+  }
+  if (Array.isArray(value)) return value.map(interpolate);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v)]));
+  }
+  return value;
+}
+
+const compose = interpolate(parse(read(join(DEPLOY, 'compose.yaml')), { merge: true })) as {
+  services: Record<string, ComposeService>;
+};
+
+function composeEnv(service: ComposeService): Env {
+  const environment = service.environment ?? {};
+  const pairs = Array.isArray(environment)
+    ? environment.map((line) => [
+        line.slice(0, line.indexOf('=')),
+        line.slice(line.indexOf('=') + 1),
+      ])
+    : Object.entries(environment).map(([name, value]) => [name, String(value)]);
+  return Object.fromEntries(pairs);
+}
+
+interface OurService {
+  name: string;
+  role: Role;
+  /** As the process sees it: the image's ENV, then the service's. */
+  env: Env;
+  config: Config;
+  service: ComposeService;
+}
+
+const ourServices = once((): OurService[] =>
+  Object.entries(compose.services)
+    .filter(([, service]) => service.build?.dockerfile === 'deploy/Dockerfile')
+    .map(([name, service]) => {
+      const env = { ...IMAGE_ENV, ...composeEnv(service) };
+      const { role } = entryOf([...ENTRYPOINT, ...(service.command ?? jsonArgs('CMD'))]);
+      return { name, role, env, service, config: loadConfig(env) };
+    }),
+);
+
+describe('compose.yaml', () => {
+  test('when compose builds our services, then it builds this image from the repository root', () => {
+    expect(
+      ourServices()
+        .map((s) => s.role)
+        .sort(),
+    ).toEqual(['gateway', 'identity', 'link']);
+    for (const { service } of ourServices()) {
+      expect(join(DEPLOY, service.build?.context ?? '')).toBe(ROOT);
+    }
+  });
+
+  test('when our services start, then every variable they get is one the code reads (or an OTEL_ one) and validates', () => {
+    for (const { name, env } of ourServices()) {
+      expect(unknownVariables(env), name).toEqual([]);
+      expect(() => loadConfig(env), name).not.toThrow();
+      expect(env.OTEL_SERVICE_NAME, name).toBe(`shortener-${name}`);
+    }
+    const jaeger = new URL(ourServices()[0]?.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? '');
+    expect(jaeger.hostname).toBe('jaeger');
+    expect(jaeger.port).toBe('4318');
+    expect(compose.services.jaeger?.ports?.map((p) => p.split(':').at(-1))).toEqual(
+      expect.arrayContaining(['4317', '4318', '16686']),
+    );
+  });
+
+  test('when link and identity start, then they use MariaDB and the shared Redis', () => {
+    for (const { role, config } of ourServices()) {
+      if (role === 'gateway') continue;
+      const database = role === 'link' ? config.link.databaseUrl : config.identity.databaseUrl;
+      expect(new URL(database).protocol).toBe('mysql:');
+      expect(new URL(database).hostname).toBe('mariadb');
+      expect(new URL(config.redisUrl).hostname).toBe('redis');
+    }
+    // Redis keeps nothing on disk, as in production.
+    const redis = compose.services.redis?.command ?? [];
+    const flag = (name: string) =>
+      redis.includes(name) ? redis[redis.indexOf(name) + 1] : undefined;
+    expect(flag('--save')).toBe('');
+    expect(flag('--appendonly')).toBe('no');
+    expect(compose.services.rabbitmq?.image).toMatch(/^rabbitmq:.*management/);
+  });
+
+  test('when the gateway dials link and identity, then it names their services and listen ports', () => {
+    const gateway = ourServices().find((s) => s.role === 'gateway');
+    if (!gateway) throw new Error('no gateway');
+    const published = (gateway.service.ports ?? []).map((p) => Number(p.split(':').at(-1)));
+    expect(published).toContain(portOf(gateway.config.gateway.listen));
+    for (const [target, role] of [
+      [gateway.config.gateway.linkTarget, 'link'],
+      [gateway.config.gateway.identityTarget, 'identity'],
+    ] as const) {
+      const callee = ourServices().find((s) => s.name === hostOf(target));
+      expect(callee?.role, target).toBe(role);
+      if (callee) expect(portOf(target)).toBe(portOf(listenOf(role, callee.config)));
+    }
+  });
+
+  test('when compose waits for health, then each check asks the right process and stopping leaves time to drain', () => {
+    for (const { name, role, service, config } of ourServices()) {
+      const check = service.healthcheck?.test ?? [];
+      expect(check.slice(0, 3), name).toEqual(['CMD', 'node', 'deploy/healthcheck.ts']);
+      expect(roleOf(check) ?? check[3], name).toBe(role);
+      const grace = parseDuration(service.stop_grace_period ?? '10s') ?? 0;
+      expect(grace, name).toBeGreaterThan(config.shutdownTimeoutMs + 5_000);
+    }
+    for (const [name, service] of Object.entries(compose.services)) {
+      for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
+        expect(compose.services[dependency], `${name} → ${dependency}`).toBeDefined();
+        if (condition === 'service_healthy') {
+          expect(compose.services[dependency]?.healthcheck, dependency).toBeDefined();
+        }
+      }
+    }
+  });
+});
+
+// ---------------------------------------------------------------- kubernetes
+
+interface KeyRef {
+  name: string;
+  key: string;
+}
+
+interface Probe {
+  httpGet?: { path: string; port: number | string };
+  grpc?: { port: number; service?: string };
+  periodSeconds?: number;
+}
+
+interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  ports?: { name?: string; containerPort: number }[];
+  env?: {
+    name: string;
+    value?: string;
+    valueFrom?: { configMapKeyRef?: KeyRef; secretKeyRef?: KeyRef; fieldRef?: object };
+  }[];
+  envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
+  startupProbe?: Probe;
+  lifecycle?: { preStop?: { exec?: { command: string[] }; sleep?: { seconds: number } } };
+  resources?: { requests?: Env; limits?: Env };
+  securityContext?: {
+    allowPrivilegeEscalation?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    capabilities?: { drop?: string[] };
+  };
+}
+
+interface Manifest {
+  kind: string;
+  metadata: { name: string; labels?: Env };
+  data?: Env;
+  spec?: {
+    replicas?: number;
+    /** A Service's labels, or a Deployment's or PodDisruptionBudget's matchLabels. */
+    selector?: Env | { matchLabels?: Env };
+    clusterIP?: string;
+    ports?: { name?: string; port: number; targetPort?: number | string }[];
+    maxUnavailable?: number;
+    template?: {
+      metadata: { labels: Env };
+      spec: {
+        containers: Container[];
+        terminationGracePeriodSeconds?: number;
+        securityContext?: { runAsNonRoot?: boolean };
+      };
+    };
+  };
+}
+
+interface Generator {
+  name: string;
+  behavior?: string;
+  literals?: string[];
+  envs?: string[];
+}
+
+interface Kustomization {
+  resources?: string[];
+  patches?: { path?: string; patch?: string }[];
+  configMapGenerator?: Generator[];
+  secretGenerator?: Generator[];
+}
+
+interface Build {
+  manifests: Manifest[];
+  secrets: Map<string, Env>;
+}
+
+const readKustomization = (dir: string) =>
+  parse(read(join(dir, 'kustomization.yaml'))) as Kustomization;
+
+function manifestsIn(text: string): Manifest[] {
+  return parseAllDocuments(text)
+    .map((document): unknown => document.toJS())
+    .filter((value): value is Manifest => Boolean(value));
+}
+
+function envFile(path: string): Env {
+  // A secrets file is not committed: its committed example stands in for it.
+  const file = existsSync(path) ? path : `${path}.example`;
+  return literals(read(file).split('\n'));
+}
+
+function literals(lines: string[]): Env {
+  return Object.fromEntries(
+    lines
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith('#'))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
+}
+
+function generated(dir: string, generator: Generator): Env {
+  const unsupported = Object.keys(generator).filter(
+    (key) => !['name', 'behavior', 'literals', 'envs'].includes(key),
+  );
+  if (unsupported.length) throw new Error(`extend this test for generator ${unsupported}`);
+  return {
+    ...Object.assign({}, ...(generator.envs ?? []).map((file) => envFile(join(dir, file)))),
+    ...literals(generator.literals ?? []),
+  };
+}
+
+/** What `kustomize build dir` would give, as far as env, ports and probes go. */
+function build(dir: string): Build {
+  const kustomization = readKustomization(dir);
+  const result: Build = { manifests: [], secrets: new Map() };
+  for (const resource of kustomization.resources ?? []) {
+    const path = join(dir, resource);
+    if (statSync(path).isDirectory()) {
+      const inner = build(path);
+      result.manifests.push(...inner.manifests);
+      for (const [name, data] of inner.secrets) result.secrets.set(name, data);
+    } else {
+      result.manifests.push(...manifestsIn(read(path)));
+    }
+  }
+  const configMap = (name: string) =>
+    result.manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === name);
+  for (const generator of kustomization.configMapGenerator ?? []) {
+    const data = generated(dir, generator);
+    const existing = configMap(generator.name);
+    if (generator.behavior === 'merge' && existing) existing.data = { ...existing.data, ...data };
+    else result.manifests.push({ kind: 'ConfigMap', metadata: { name: generator.name }, data });
+  }
+  for (const generator of kustomization.secretGenerator ?? []) {
+    const previous = generator.behavior === 'merge' ? result.secrets.get(generator.name) : {};
+    result.secrets.set(generator.name, { ...previous, ...generated(dir, generator) });
+  }
+  for (const patch of kustomization.patches ?? []) {
+    for (const change of manifestsIn(
+      patch.path ? read(join(dir, patch.path)) : (patch.patch ?? ''),
+    )) {
+      const target = configMap(change.metadata.name);
+      if (change.kind !== 'ConfigMap' || !target) {
+        throw new Error(`extend this test for a patch of ${change.kind} ${change.metadata.name}`);
+      }
+      target.data = { ...target.data, ...change.data };
+    }
+  }
+  return result;
+}
+
+/** A container's environment as the process sees it: the image's ENV, envFrom, then env. */
+function podEnv(container: Container, { manifests, secrets }: Build): Env {
+  const configMap = (name: string) => {
+    const found = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === name);
+    if (!found) throw new Error(`no ConfigMap ${name}`);
+    return found.data ?? {};
+  };
+  const secret = (name: string) => {
+    const found = secrets.get(name);
+    if (!found) throw new Error(`no Secret ${name}`);
+    return found;
+  };
+  const env: Env = { ...IMAGE_ENV };
+  for (const source of container.envFrom ?? []) {
+    if (source.configMapRef) Object.assign(env, configMap(source.configMapRef.name));
+    if (source.secretRef) Object.assign(env, secret(source.secretRef.name));
+  }
+  for (const variable of container.env ?? []) {
+    const from = variable.valueFrom;
+    const ref = from?.configMapKeyRef ?? from?.secretKeyRef;
+    const data = ref && (from?.configMapKeyRef ? configMap(ref.name) : secret(ref.name));
+    const value = ref ? data?.[ref.key] : from?.fieldRef ? 'from-the-pod' : variable.value;
+    if (value === undefined) throw new Error(`${variable.name}: ${ref?.name} has no ${ref?.key}`);
+    env[variable.name] = value;
+  }
+  return env;
+}
+
+interface Pod {
+  deployment: Manifest;
+  container: Container;
+  role: Role;
+  env: Env;
+  config: Config;
+}
+
+function ourPods(built: Build): Pod[] {
+  return built.manifests
+    .filter((m) => m.kind === 'Deployment')
+    .flatMap((deployment) =>
+      (deployment.spec?.template?.spec.containers ?? [])
+        .filter((container) => container.image === 'shortener')
+        .map((container) => {
+          const env = podEnv(container, built);
+          const command = container.command ?? [...ENTRYPOINT, ...(container.args ?? [])];
+          return {
+            deployment,
+            container,
+            env,
+            role: entryOf(command).role,
+            config: loadConfig(env),
+          };
+        }),
+    );
+}
+
+/** Does this Service (its selector) or budget (its matchLabels) pick pods with these labels? */
+function selects(manifest: Manifest | undefined, labels: Env): boolean {
+  const selector = manifest?.spec?.selector ?? {};
+  const wanted = 'matchLabels' in selector ? selector.matchLabels : selector;
+  return Object.entries(wanted ?? {}).every(([key, value]) => labels[key] === value);
+}
+
+function kustomizationDirs(dir: string): string[] {
+  const here = existsSync(join(dir, 'kustomization.yaml')) ? [dir] : [];
+  const below = readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .flatMap((entry) => kustomizationDirs(join(dir, entry.name)));
+  return [...here, ...below];
+}
+
+describe('kubernetes manifests', () => {
+  test('when kustomize builds a folder, then its kustomization lists every manifest in it', () => {
+    const dirs = kustomizationDirs(K8S);
+    expect(dirs.map((dir) => relative(K8S, dir)).sort()).toEqual(
+      ['base', ...OVERLAYS.map((o) => `overlays/${o}`)].sort(),
+    );
+    for (const dir of dirs) {
+      const kustomization = readKustomization(dir);
+      const listed = [
+        ...(kustomization.resources ?? []),
+        ...(kustomization.patches ?? []).flatMap((patch) => (patch.path ? [patch.path] : [])),
+      ];
+      for (const entry of listed) expect(existsSync(join(dir, entry)), entry).toBe(true);
+      const manifests = readdirSync(dir).filter(
+        (name) => /\.ya?ml$/.test(name) && name !== 'kustomization.yaml',
+      );
+      expect(listed.filter((entry) => !entry.includes('/')).sort(), relative(K8S, dir)).toEqual(
+        manifests.sort(),
+      );
+    }
+  });
+
+  test('when the production secrets file is written, then git ignores it and its example names every key', async () => {
+    const file = 'deploy/k8s/overlays/production/secrets.env';
+    await expect(run('git', ['check-ignore', '-q', file], { cwd: ROOT })).resolves.toBeDefined();
+    const example = envFile(join(ROOT, `${file}.example`));
+    const wanted = ourPods(build(join(K8S, 'overlays/production'))).flatMap(({ container }) =>
+      (container.env ?? []).flatMap((v) =>
+        v.valueFrom?.secretKeyRef ? [v.valueFrom.secretKeyRef.key] : [],
+      ),
+    );
+    expect(Object.keys(example).sort()).toEqual([...new Set(wanted)].sort());
+  });
+
+  describe.each(OVERLAYS)('the %s overlay', (overlay) => {
+    const built = once(() => build(join(K8S, 'overlays', overlay)));
+    const pods = once(() => ourPods(built()));
+    const services = once(() => built().manifests.filter((m) => m.kind === 'Service'));
+
+    test('when it is applied, then it runs gateway ×2, link ×3 and identity ×2, each with a disruption budget', () => {
+      const replicas = Object.fromEntries(pods().map((p) => [p.role, p.deployment.spec?.replicas]));
+      expect(replicas).toEqual({ gateway: 2, link: 3, identity: 2 });
+      for (const { deployment } of pods()) {
+        const labels = deployment.spec?.template?.metadata.labels ?? {};
+        const budgets = built().manifests.filter(
+          (m) => m.kind === 'PodDisruptionBudget' && selects(m, labels),
+        );
+        expect(budgets, deployment.metadata.name).toHaveLength(1);
+      }
+    });
+
+    test('when a pod starts, then every variable it gets is one the code reads (or an OTEL_ one) and validates', () => {
+      for (const { deployment, env, role, config } of pods()) {
+        const name = deployment.metadata.name;
+        expect(unknownVariables(env), name).toEqual([]);
+        expect(env.OTEL_SERVICE_NAME, name).toBe(`shortener-${role}`);
+        if (role === 'gateway') {
+          expect(env.PUBLIC_BASE_URL, 'the gateway is told its public address').toBeDefined();
+          continue;
+        }
+        // Several replicas: MySQL, and Redis for leases, limits and cache.
+        const database = role === 'link' ? config.link.databaseUrl : config.identity.databaseUrl;
+        expect(database, name).toMatch(/^mysql:\/\//);
+        expect(config.redisUrl, name).toMatch(/^rediss?:\/\//);
+      }
+    });
+
+    test('when traffic and probes arrive, then ports, probes and Services agree with the listen address', () => {
+      for (const { deployment, container, role, config } of pods()) {
+        const port = portOf(listenOf(role, config));
+        const named = (ref: number | string | undefined) =>
+          typeof ref === 'string'
+            ? container.ports?.find((p) => p.name === ref)?.containerPort
+            : ref;
+        expect(
+          container.ports?.map((p) => p.containerPort),
+          container.name,
+        ).toEqual([port]);
+        const probes = [container.readinessProbe, container.livenessProbe, container.startupProbe];
+        for (const probe of probes.filter((p): p is Probe => Boolean(p))) {
+          expect(named(probe.httpGet?.port ?? probe.grpc?.port), container.name).toBe(port);
+        }
+        if (role === 'gateway') {
+          expect(container.readinessProbe?.httpGet?.path).toBe('/readyz');
+          expect(container.livenessProbe?.httpGet?.path).toBe('/healthz');
+        } else {
+          expect(container.readinessProbe?.grpc?.service).toBe(HEALTH_SERVICES[role]);
+          expect(container.livenessProbe?.grpc).toBeDefined();
+        }
+        const labels = deployment.spec?.template?.metadata.labels ?? {};
+        const fronting = services().filter((s) => selects(s, labels));
+        expect(fronting, deployment.metadata.name).toHaveLength(1);
+        for (const servicePort of fronting[0]?.spec?.ports ?? []) {
+          expect(named(servicePort.targetPort ?? servicePort.port)).toBe(port);
+          // Clients of a headless Service connect to the pods' own port.
+          if (fronting[0]?.spec?.clusterIP === 'None') expect(servicePort.port).toBe(port);
+        }
+      }
+    });
+
+    test('when the gateway dials link and identity, then it targets their headless Services on the pods’ ports', () => {
+      const gateway = pods().find((p) => p.role === 'gateway');
+      if (!gateway) throw new Error('no gateway');
+      for (const [target, role] of [
+        [gateway.config.gateway.linkTarget, 'link'],
+        [gateway.config.gateway.identityTarget, 'identity'],
+      ] as const) {
+        const service = services().find((s) => s.metadata.name === hostOf(target).split('.')[0]);
+        expect(service?.spec?.clusterIP, `${target} is headless`).toBe('None');
+        const callee = pods().filter((p) =>
+          selects(service, p.deployment.spec?.template?.metadata.labels ?? {}),
+        );
+        expect(
+          callee.map((p) => p.role),
+          target,
+        ).toEqual([role]);
+        for (const pod of callee) expect(portOf(target)).toBe(portOf(listenOf(role, pod.config)));
+      }
+    });
+
+    test('when a pod is stopped, then it has time to drain, and it runs non-root on a read-only root with bounded resources', () => {
+      for (const { deployment, container, role, config } of pods()) {
+        const name = deployment.metadata.name;
+        const pod = deployment.spec?.template?.spec;
+        const preStop = container.lifecycle?.preStop;
+        const pause = Number(preStop?.sleep?.seconds ?? preStop?.exec?.command.at(-1) ?? 0);
+        if (role === 'gateway')
+          expect(pause, 'the gateway pauses before SIGTERM').toBeGreaterThan(0);
+        expect((pod?.terminationGracePeriodSeconds ?? 30) * 1_000, name).toBeGreaterThan(
+          pause * 1_000 + config.shutdownTimeoutMs + 5_000,
+        );
+        expect(pod?.securityContext?.runAsNonRoot, name).toBe(true);
+        expect(container.securityContext?.readOnlyRootFilesystem, name).toBe(true);
+        expect(container.securityContext?.allowPrivilegeEscalation, name).toBe(false);
+        expect(container.securityContext?.capabilities?.drop, name).toEqual(['ALL']);
+        for (const kind of ['requests', 'limits'] as const) {
+          expect(Object.keys(container.resources?.[kind] ?? {}).sort(), name).toEqual([
+            'cpu',
+            'memory',
+          ]);
+        }
+      }
+    });
+  });
+});
+
+// ---------------------------------------------------------------- health check
+
+describe('the image’s health check', () => {
+  test('when a container’s PID 1 runs one of our entry points, then the check knows which process to ask', () => {
+    const preload = ['node', '--import', './lib/telemetry/preload.ts'];
+    expect(roleOf([...preload, 'gateway/main.ts'])).toBe('gateway');
+    expect(roleOf([...preload, 'services/link/main.ts'])).toBe('link');
+    expect(roleOf([...preload, '/app/services/identity/main.ts'])).toBe('identity');
+    expect(roleOf([...preload, 'mesh.ts'])).toBe('gateway');
+    expect(roleOf(['redis-server'])).toBeUndefined();
+    const config = loadConfig(IMAGE_ENV);
+    expect(addressOf('gateway', config)).toBe('127.0.0.1:8080');
+    expect(addressOf('link', config)).toBe('127.0.0.1:50051');
+    expect(addressOf('identity', config)).toBe('127.0.0.1:50052');
+  });
+
+  test('when the mesh runs, then the check passes for every process; once it has stopped, it fails', async () => {
+    const mesh = await startTestMesh('embedded');
+    const addresses: Record<Role, string> = {
+      gateway: mesh.url.replace('http://', ''),
+      link: mesh.mesh.link.address,
+      identity: mesh.mesh.identity.address,
+    };
+    const cli = () =>
+      run(process.execPath, [join(DEPLOY, 'healthcheck.ts'), 'link'], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', LINK_GRPC_LISTEN: addresses.link },
+      });
+    try {
+      for (const role of ['gateway', 'link', 'identity'] as const) {
+        expect(await checkHealth(role, addresses[role]), role).toBe(true);
+      }
+      await expect(cli()).resolves.toBeDefined();
+    } finally {
+      await mesh.stop();
+    }
+    for (const role of ['gateway', 'link', 'identity'] as const) {
+      expect(await checkHealth(role, addresses[role], 1_000), role).toBe(false);
+    }
+    await expect(cli()).rejects.toMatchObject({ code: 1 });
+  }, 60_000);
+});

@@ -1,0 +1,101 @@
+// Resolving codes in the link service: one database read however many
+// redirects ask for a cold code at once, then the cache answers.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { type Orm, openDatabase } from '../../lib/db.ts';
+import type { SharedState } from '../../lib/shared-state.ts';
+import type { Link } from '../../services/link/domain/link.ts';
+import { LinkResolver } from '../../services/link/domain/resolve-links.ts';
+import { urlHash } from '../../services/link/domain/target-url.ts';
+import { LinkRow } from '../../services/link/store/entities.ts';
+import { LinkCache } from '../../services/link/store/link-cache.ts';
+import { LinkStore } from '../../services/link/store/link-store.ts';
+import { MYSQL_MIGRATIONS } from '../../services/link/store/migrations/mysql.ts';
+import { SQLITE_MIGRATIONS } from '../../services/link/store/migrations/sqlite.ts';
+import { testLog } from '../support/logger.ts';
+import { FLAVOURS } from '../support/shared-state.ts';
+
+class CountingStore extends LinkStore {
+  reads = 0;
+  override async findByCodes(codes: readonly string[]) {
+    this.reads++;
+    return super.findByCodes(codes);
+  }
+}
+
+const link = (code: string, id: string): Link => ({
+  id,
+  code,
+  targetUrl: `https://example.com/${code}`,
+  ownerId: '42',
+  createdAt: new Date(),
+  expiresAt: null,
+});
+
+describe.each(FLAVOURS)('link resolver on the $name cache', (flavour) => {
+  let dir: string;
+  let orm: Orm;
+  let state: SharedState;
+  let store: CountingStore;
+  let resolver: LinkResolver;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'resolver-'));
+    orm = await openDatabase({
+      url: `sqlite:${join(dir, 'link.sqlite')}`,
+      entities: [LinkRow],
+      migrations: { mysql: MYSQL_MIGRATIONS, sqlite: SQLITE_MIGRATIONS },
+      log: testLog,
+    });
+    state = await flavour.open();
+    store = new CountingStore(orm);
+    const cache = new LinkCache(state.cache, {
+      ttlMs: 60_000,
+      negativeTtlMs: 60_000,
+      log: testLog,
+    });
+    resolver = new LinkResolver(store, cache);
+    for (const [i, code] of ['Stamp3d', 'Other01', 'Other02'].entries()) {
+      await store.insert(link(code, String(1_000 + i)), urlHash(code));
+    }
+  });
+  afterAll(async () => {
+    await state.close();
+    await orm.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('when 50 resolves of one cold code arrive at once, then the database is read once', async () => {
+    store.reads = 0;
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => resolver.resolve('Stamp3d')),
+    );
+    expect(store.reads).toBe(1);
+    for (const answer of answers)
+      expect(answer).toMatchObject({ status: 'found', targetUrl: 'https://example.com/Stamp3d' });
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the cache fill is written after the answer
+    expect(await resolver.resolve('Stamp3d')).toMatchObject({ status: 'found' });
+    expect(store.reads).toBe(1);
+  });
+
+  test('when a batch mixes cold, repeated and unknown codes, then one query serves them all', async () => {
+    store.reads = 0;
+    const results = await resolver.resolveMany([
+      'Other01',
+      'Other02',
+      'Other01',
+      'Unknwn1',
+      'bad code!',
+    ]);
+    expect(store.reads).toBe(1);
+    expect(results.map((r) => r.status)).toEqual([
+      'found',
+      'found',
+      'found',
+      'not_found',
+      'not_found',
+    ]);
+  });
+});
