@@ -2,6 +2,7 @@
 // validate, serialise and become the OpenAPI document), problem details for
 // every error, bounded bodies and headers, and the client IP taken from the
 // socket unless the configured number of trusted proxies sits in front.
+import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -9,9 +10,8 @@ import type { Config } from '../lib/config.ts';
 import type { Logger } from '../lib/log.ts';
 import { trustHops } from './client-info.ts';
 import type { MeshClients } from './clients.ts';
-import type { NearCache } from './near-cache.ts';
 import { errorHandler, PROBLEM_TYPE, Problem, problem, sendProblem } from './problems.ts';
-import type { RedirectBatcher } from './redirect-batcher.ts';
+import type { RedirectPath } from './redirect-path.ts';
 import { healthRoutes } from './routes/health.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { LinkJson, linkRoutes } from './routes/links.ts';
@@ -21,8 +21,7 @@ export interface GatewayParts {
   config: Config;
   log: Logger;
   clients: MeshClients;
-  near: NearCache;
-  batcher: RedirectBatcher;
+  redirects: RedirectPath;
   state: { accepting: boolean };
 }
 
@@ -45,10 +44,21 @@ function clientError(error: Error & { code?: string }, socket: Socket): void {
 export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
   const { config, log, clients } = parts;
   const app = Fastify({
+    // Plain redirects are answered before Fastify sees them (redirect-path.ts).
+    serverFactory: (handler) => {
+      const server = createServer(
+        { maxHeaderSize: config.gateway.headerLimitBytes },
+        (request, response) => {
+          if (!parts.redirects.tryServe(request, response)) handler(request, response);
+        },
+      );
+      server.keepAliveTimeout = 72_000;
+      server.requestTimeout = 30_000;
+      return server;
+    },
     logger: false,
     trustProxy: trustHops(config.gateway.trustedProxies),
     bodyLimit: config.gateway.bodyLimitBytes,
-    http: { maxHeaderSize: config.gateway.headerLimitBytes },
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     clientErrorHandler: clientError,
@@ -92,7 +102,7 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
   healthRoutes(app, clients, parts.state);
   identityRoutes(app, clients);
   linkRoutes(app, clients, config.gateway.publicBaseUrl);
-  redirectRoutes(app, parts.near, parts.batcher);
+  redirectRoutes(app, parts.redirects);
   app.get(
     '/api/v1/openapi.json',
     { schema: { summary: 'This API as an OpenAPI 3.1 document', tags: ['operations'] } },

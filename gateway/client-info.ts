@@ -1,7 +1,9 @@
 // What the gateway passes on about the HTTP client: its address (from the
-// socket, or X-Forwarded-For behind the configured number of trusted proxies,
-// which Fastify resolves into request.ip) and a few headers, bounded in size.
-import type { FastifyRequest } from 'fastify';
+// socket, or from X-Forwarded-For behind the configured number of trusted
+// proxies) and a few headers, bounded in size. The redirect path, which runs
+// on plain node:http, and Fastify's routes resolve the address the same way.
+import type { IncomingMessage } from 'node:http';
+import proxyAddr from '@fastify/proxy-addr';
 import type { ClientInfo } from '../gen/shortener/v1/principal.ts';
 
 const MAX_HEADER = 512;
@@ -11,20 +13,28 @@ function header(value: string | string[] | undefined): string {
   return text.length > MAX_HEADER ? text.slice(0, MAX_HEADER) : text;
 }
 
-export function clientInfo(request: FastifyRequest): ClientInfo {
+/** Trust exactly `hops` proxies in front of us: the client is the address before them. */
+export function trustHops(hops: number): false | ((address: string, hop: number) => boolean) {
+  if (hops === 0) return false;
+  return (_address, hop) => hop < hops;
+}
+
+export type ClientAddress = (request: IncomingMessage) => string;
+
+export function clientAddress(hops: number): ClientAddress {
+  const trust = trustHops(hops);
+  if (!trust) return (request) => request.socket.remoteAddress ?? '';
+  return (request) => proxyAddr.all(request, trust).at(-1) ?? '';
+}
+
+export function clientInfo(request: IncomingMessage, ip: string): ClientInfo {
   const headers = request.headers;
   return {
-    ip: request.ip,
+    ip,
     userAgent: header(headers['user-agent']),
     referer: header(headers.referer),
     acceptLanguage: header(headers['accept-language']),
     traceparent: header(headers.traceparent),
     tracestate: header(headers.tracestate),
   };
-}
-
-/** Trust exactly `hops` proxies in front of us: the client is the address before them. */
-export function trustHops(hops: number): boolean | ((address: string, hop: number) => boolean) {
-  if (hops === 0) return false;
-  return (_address, hop) => hop < hops;
 }

@@ -6,9 +6,11 @@ import type { Config } from '../lib/config.ts';
 import { runMain } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
 import { buildApp } from './app.ts';
+import { clientAddress } from './client-info.ts';
 import { connectClients } from './clients.ts';
 import { followLinkChanges, NearCache } from './near-cache.ts';
 import { RedirectBatcher } from './redirect-batcher.ts';
+import { RedirectPath } from './redirect-path.ts';
 
 export interface RunningGateway {
   /** http://host:port actually bound. */
@@ -34,8 +36,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   const near = new NearCache(config.gateway.nearCacheSize, config.gateway.nearCacheTtlMs);
   const stopFollowing = followLinkChanges(clients.linkStreams, near, log);
   const batcher = new RedirectBatcher(clients.linkStreams, near, config.grpcDeadlineMs);
+  const redirects = new RedirectPath(near, batcher, clientAddress(config.gateway.trustedProxies));
   const state = { accepting: true };
-  const app = await buildApp({ config, log, clients, near, batcher, state });
+  const app = await buildApp({ config, log, clients, redirects, state });
   await app.listen(splitListen(config.gateway.listen));
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

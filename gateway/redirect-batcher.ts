@@ -3,8 +3,9 @@
 // (setImmediate, not a timer, so a lone request waits for nothing). The call's
 // deadline is the tightest of its items'. Each item gets its own result, so an
 // unknown code answers 404 and an expired one 410 without failing the rest.
+
+import type { ServerResponse } from 'node:http';
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
-import type { FastifyReply } from 'fastify';
 import {
   type LinkServiceClient,
   type ResolveLinksRequest_Item,
@@ -14,8 +15,8 @@ import {
 import { unavailable } from '../lib/errors.ts';
 import { fromServiceError } from '../lib/grpc/status.ts';
 import type { NearCache } from './near-cache.ts';
-import { problemFromDomain, sendProblem } from './problems.ts';
-import { sendExpired, sendNotFound, sendRedirect } from './redirect-replies.ts';
+import { problemFromDomain } from './problems.ts';
+import { sendExpired, sendNotFound, sendRawProblem, sendRedirect } from './redirect-replies.ts';
 
 /** The link service's limit per call. */
 export const MAX_BATCH = 1024;
@@ -25,7 +26,7 @@ export class RedirectBatcher {
   readonly #near: NearCache;
   readonly #deadlineMs: number;
   #items: ResolveLinksRequest_Item[] = [];
-  #replies: FastifyReply[] = [];
+  #replies: ServerResponse[] = [];
   #oldest = 0;
   #scheduled = false;
   #inFlight = 0;
@@ -45,7 +46,7 @@ export class RedirectBatcher {
     return this.#inFlight + (this.#items.length > 0 ? 1 : 0);
   }
 
-  add(item: ResolveLinksRequest_Item, reply: FastifyReply): void {
+  add(item: ResolveLinksRequest_Item, reply: ServerResponse): void {
     if (this.#items.length === 0) this.#oldest = Date.now();
     this.#items.push(item);
     this.#replies.push(reply);
@@ -77,7 +78,7 @@ export class RedirectBatcher {
 
   #deliver(
     items: ResolveLinksRequest_Item[],
-    replies: FastifyReply[],
+    replies: ServerResponse[],
     epoch: number,
     error: ServiceError | null,
     response: ResolveLinksResponse | undefined,
@@ -86,12 +87,12 @@ export class RedirectBatcher {
       const body = problemFromDomain(
         error ? fromServiceError(error) : unavailable('the link service sent no results'),
       );
-      for (const reply of replies) sendProblem(reply, body);
+      for (const reply of replies) sendRawProblem(reply, body);
       return;
     }
     const results = response.results;
     for (let i = 0; i < replies.length; i++) {
-      const reply = replies[i] as FastifyReply;
+      const reply = replies[i] as ServerResponse;
       const result = results[i];
       if (!result || result.status === ResolveStatus.RESOLVE_STATUS_NOT_FOUND) {
         sendNotFound(reply);

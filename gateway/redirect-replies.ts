@@ -1,6 +1,7 @@
-// The three answers of the redirect path, with their bodies built once.
-import type { FastifyReply } from 'fastify';
-import { PROBLEM_TYPE, problem } from './problems.ts';
+// The answers of the redirect path, written straight to node:http with their
+// bodies built once.
+import type { ServerResponse } from 'node:http';
+import { PROBLEM_TYPE, type ProblemBody, problem } from './problems.ts';
 
 /** Browsers must not cache the redirect: every click has to reach us. */
 const NO_STORE = 'private, no-store, max-age=0';
@@ -8,20 +9,25 @@ const NO_STORE = 'private, no-store, max-age=0';
 const NOT_FOUND = JSON.stringify(problem(404, 'link_not_found', 'no link has this code'));
 const EXPIRED = JSON.stringify(problem(410, 'link_expired', 'this link has expired'));
 
-export function sendRedirect(reply: FastifyReply, location: string): void {
-  reply.code(302).headers({ location, 'cache-control': NO_STORE }).send();
+export function sendRedirect(response: ServerResponse, location: string): void {
+  response.writeHead(302, { location, 'cache-control': NO_STORE, 'content-length': '0' }).end();
 }
 
-export function sendNotFound(reply: FastifyReply): void {
-  reply
-    .code(404)
-    .headers({ 'content-type': PROBLEM_TYPE, 'cache-control': NO_STORE })
-    .send(NOT_FOUND);
+export function sendNotFound(response: ServerResponse): void {
+  response
+    .writeHead(404, { 'content-type': PROBLEM_TYPE, 'cache-control': NO_STORE })
+    .end(NOT_FOUND);
 }
 
-export function sendExpired(reply: FastifyReply): void {
-  reply
-    .code(410)
-    .headers({ 'content-type': PROBLEM_TYPE, 'cache-control': NO_STORE })
-    .send(EXPIRED);
+export function sendExpired(response: ServerResponse): void {
+  response.writeHead(410, { 'content-type': PROBLEM_TYPE, 'cache-control': NO_STORE }).end(EXPIRED);
+}
+
+export function sendRawProblem(response: ServerResponse, body: ProblemBody): void {
+  const headers: Record<string, string> = {
+    'content-type': PROBLEM_TYPE,
+    'cache-control': NO_STORE,
+  };
+  if (body.retryAfterSeconds !== undefined) headers['retry-after'] = String(body.retryAfterSeconds);
+  response.writeHead(body.status, headers).end(JSON.stringify(body));
 }

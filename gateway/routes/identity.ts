@@ -33,7 +33,9 @@ export function identityRoutes(app: FastifyInstance, clients: MeshClients): void
       },
     },
     async (request, reply) => {
-      const issued = await clients.identity.issueGuest({ client: clientInfo(request) });
+      const issued = await clients.identity.issueGuest({
+        client: clientInfo(request.raw, request.ip),
+      });
       if (!issued.guest || issued.guest.kind !== PrincipalKind.PRINCIPAL_KIND_GUEST) {
         throw new Error('identity service answered without a guest');
       }

@@ -109,7 +109,7 @@ export function linkRoutes(
         caller: principalOf(request),
         targetUrl: request.body.targetUrl,
         expiresAt,
-        client: clientInfo(request),
+        client: clientInfo(request.raw, request.ip),
       });
       const body = toJson(link);
       reply.code(created ? 201 : 200);

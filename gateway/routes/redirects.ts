@@ -1,44 +1,17 @@
-// GET /:code (and HEAD): the product. A near-cache hit answers at once; anything
-// else joins this turn's ResolveLinks batch. No JSON parsing, no logging, no
-// closure per request on this path.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+// GET /:code (and HEAD) as Fastify sees it: documented here, and reached only
+// by requests the redirect path does not take on plain node:http (a query
+// string, a reserved word). It hands them back to the same path.
+import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { CODE_PATTERN, isReserved } from '../../lib/codes.ts';
-import { clientInfo } from '../client-info.ts';
-import type { NearCache } from '../near-cache.ts';
 import { problemResponse } from '../problems.ts';
-import type { RedirectBatcher } from '../redirect-batcher.ts';
-import { sendExpired, sendNotFound, sendRedirect } from '../redirect-replies.ts';
+import type { RedirectPath } from '../redirect-path.ts';
 
 const Params = Type.Object({
   code: Type.String({ description: 'The short code (case-sensitive)' }),
 });
 
-export function redirectRoutes(
-  app: FastifyInstance,
-  near: NearCache,
-  batcher: RedirectBatcher,
-): void {
-  function redirect(
-    request: FastifyRequest<{ Params: { code: string } }>,
-    reply: FastifyReply,
-  ): void {
-    const code = request.params.code;
-    if (!CODE_PATTERN.test(code) || isReserved(code)) {
-      sendNotFound(reply);
-      return;
-    }
-    const hit = near.get(code);
-    if (hit === undefined) {
-      batcher.add({ code, client: clientInfo(request), head: request.method === 'HEAD' }, reply);
-    } else if (hit.expiresAt !== null && hit.expiresAt <= Date.now()) {
-      sendExpired(reply);
-    } else {
-      sendRedirect(reply, hit.targetUrl);
-    }
-  }
-
-  app.route({
+export function redirectRoutes(app: FastifyInstance, path: RedirectPath): void {
+  app.route<{ Params: { code: string } }>({
     method: ['GET', 'HEAD'],
     url: '/:code',
     schema: {
@@ -55,6 +28,9 @@ export function redirectRoutes(
         503: problemResponse('The link service is unreachable'),
       },
     },
-    handler: redirect,
+    handler(request, reply) {
+      reply.hijack();
+      path.serve(request.params.code, request.raw, reply.raw);
+    },
   });
 }

@@ -1,0 +1,87 @@
+// Starting and stopping the processes under test, and reading their CPU time.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+const root = new URL('..', import.meta.url).pathname;
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/**
+ * The node arguments of an npm start script (e.g. `start:link`), so the bench
+ * runs each service exactly as `npm run start:link` does.
+ */
+export function startScriptArgs(script: string): string[] {
+  const { scripts } = JSON.parse(
+    readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+  ) as {
+    scripts: Record<string, string>;
+  };
+  const command = scripts[script];
+  if (!command?.startsWith('node ')) throw new Error(`package.json has no node script ${script}`);
+  return command.slice('node '.length).split(/\s+/);
+}
+
+export function startProcess(
+  name: string,
+  nodeArgs: string[],
+  env: Record<string, string>,
+): ChildProcess {
+  const child = spawn(process.execPath, nodeArgs, {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  child.on('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGTERM' && code !== null)
+      console.error(`${name} exited with ${code}`);
+  });
+  return child;
+}
+
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await once(child, 'exit');
+  clearTimeout(timer);
+}
+
+export async function waitForHttp(
+  url: string,
+  ok: (status: number) => boolean,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const start = Date.now();
+  for (;;) {
+    try {
+      const response = await fetch(url, { redirect: 'manual' });
+      await response.arrayBuffer();
+      if (ok(response.status)) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() - start > timeoutMs) throw new Error(`${url} did not come up`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+export function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}

@@ -1,0 +1,97 @@
+// Writes the benchmark report: what ran, how, and the numbers with ratios
+// against the baseline measured in the same run.
+import { cpus, totalmem } from 'node:os';
+import type { LoadResult, LoadSettings } from './wrk.ts';
+
+export interface Measurement {
+  scenario: string;
+  server: string;
+  round: number;
+  result: LoadResult;
+  /** CPU seconds per process during the measured run. */
+  cpu: Record<string, number>;
+}
+
+export interface Scenario {
+  name: string;
+  codes: number;
+  nearCache: boolean;
+  /** Minimum share of the baseline's rate. */
+  target: number;
+}
+
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+export function renderReport(options: {
+  date: Date;
+  generator: string;
+  settings: LoadSettings;
+  warmupSeconds: number;
+  scenarios: Scenario[];
+  measurements: Measurement[];
+  notes: string[];
+}): string {
+  const { settings } = options;
+  const lines: string[] = [];
+  lines.push(`# Redirect throughput: mesh against a single-process baseline`, '');
+  lines.push(`Run ${options.date.toISOString()} by \`npm run bench\`.`, '');
+  lines.push('## Setup', '');
+  lines.push(
+    `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${fmt(totalmem() / 2 ** 30)} GiB; shared and noisy, so only ratios from the same run mean anything.`,
+  );
+  lines.push(`- Node ${process.version}; load generator: ${options.generator}.`);
+  lines.push(
+    `- Load: ${settings.threads} thread, ${settings.connections} connections, ${settings.durationSeconds} s per measurement after a ${options.warmupSeconds} s warm-up; each request is GET /<code> for a code drawn at random from the scenario's set. Rounds alternate baseline and mesh.`,
+  );
+  lines.push(
+    '- Baseline: `bench/baseline-server.ts`, node:http answering 302 from Redis (one GET per request, ioredis auto-pipelining).',
+    '- Mesh: gateway and link service as separate processes (`gateway/main.ts`, `services/link/main.ts`) on the local MariaDB and Redis; the link cache is warmed through ResolveLinks before measuring, as the baseline reads from a full Redis.',
+    '- Both servers, Redis, MariaDB and wrk share the same 2 cores.',
+    '',
+  );
+  for (const scenario of options.scenarios) {
+    const rows = options.measurements.filter((m) => m.scenario === scenario.name);
+    lines.push(`## ${scenario.name}`, '');
+    lines.push(
+      '| round | server | requests/s | p50 ms | p99 ms | errors | share of baseline | CPU s (gateway / link / baseline / redis) |',
+      '|---:|---|---:|---:|---:|---:|---:|---|',
+    );
+    for (const m of rows) {
+      const base = rows.find((r) => r.round === m.round && r.server === 'baseline');
+      const share = base ? m.result.requestsPerSecond / base.result.requestsPerSecond : Number.NaN;
+      const cpu = ['gateway', 'link', 'baseline', 'redis']
+        .map((k) => fmt(m.cpu[k] ?? Number.NaN, 1))
+        .join(' / ');
+      lines.push(
+        `| ${m.round} | ${m.server} | ${fmt(m.result.requestsPerSecond)} | ${fmt(m.result.p50Ms, 2)} | ${fmt(m.result.p99Ms, 2)} | ${m.result.errors} | ${m.server === 'baseline' ? '1.00' : fmt(share, 2)} | ${cpu} |`,
+      );
+    }
+    const shares = rows
+      .filter((m) => m.server === 'mesh')
+      .map((m) => {
+        const base = rows.find((r) => r.round === m.round && r.server === 'baseline');
+        return base ? m.result.requestsPerSecond / base.result.requestsPerSecond : Number.NaN;
+      });
+    const mesh = rows.filter((m) => m.server === 'mesh');
+    const p99 = Math.max(...mesh.map((m) => m.result.p99Ms));
+    const errors = mesh.reduce((sum, m) => sum + m.result.errors, 0);
+    const share = median(shares);
+    const verdict = share >= scenario.target && p99 <= 10 && errors === 0 ? 'met' : 'NOT met';
+    lines.push(
+      '',
+      `Median share of baseline: **${fmt(share, 2)}** (target ≥ ${scenario.target.toFixed(2)}); worst mesh p99 ${fmt(p99, 2)} ms (target ≤ 10 ms); mesh errors ${errors} (target 0). Target ${verdict}.`,
+      '',
+    );
+  }
+  if (options.notes.length > 0) {
+    lines.push('## Notes', '', ...options.notes.map((n) => `- ${n}`), '');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,288 @@
+// npm run bench: the redirect path of the mesh (gateway and link as separate
+// processes, on MariaDB and Redis) against a single-process node:http server
+// answering from Redis, with the same load generator and settings, in one run.
+// Writes docs/benchmarks/<date>-redirects.md.
+//
+// Settings (environment): BENCH_MYSQL_URL (mysql://root@127.0.0.1:3306),
+// BENCH_REDIS_URL (redis://127.0.0.1:6379), BENCH_DURATION (10), BENCH_WARMUP (3),
+// BENCH_CONNECTIONS (64), BENCH_ROUNDS (2).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { createConnection } from 'mysql2/promise';
+import { LinkServiceClient, LinkServiceService } from '../gen/shortener/v1/link.ts';
+import { openDatabase } from '../lib/db.ts';
+import { connect, promiseClient } from '../lib/grpc/client.ts';
+import { createLogger } from '../lib/log.ts';
+import { randomCode } from '../services/link/domain/short-code.ts';
+import { LinkRow } from '../services/link/store/entities.ts';
+import { MYSQL_MIGRATIONS } from '../services/link/store/migrations/mysql.ts';
+import { SQLITE_MIGRATIONS } from '../services/link/store/migrations/sqlite.ts';
+import {
+  cpuSeconds,
+  freePort,
+  startProcess,
+  startScriptArgs,
+  stopProcess,
+  waitForHttp,
+} from './processes.ts';
+import { type Measurement, renderReport, type Scenario } from './report.ts';
+import { type LoadSettings, runWrk, wrkVersion } from './wrk.ts';
+
+const env = process.env;
+const MYSQL_URL = env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
+const REDIS_URL = env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const settings: LoadSettings = {
+  connections: Number(env.BENCH_CONNECTIONS ?? 64),
+  threads: 1,
+  durationSeconds: Number(env.BENCH_DURATION ?? 10),
+};
+const warmupSeconds = Number(env.BENCH_WARMUP ?? 3);
+const rounds = Number(env.BENCH_ROUNDS ?? 2);
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: 'Hot set: 10,000 codes, gateway near cache on',
+    codes: 10_000,
+    nearCache: true,
+    target: 0.4,
+  },
+  {
+    name: 'Wide set: 200,000 codes, near cache off (every redirect crosses gRPC)',
+    codes: 200_000,
+    nearCache: false,
+    target: 0.25,
+  },
+];
+
+const log = createLogger('bench', 'warn');
+const run = `${Date.now().toString(36)}`;
+const database = `shortener_bench_${run}`;
+const prefix = `bench:${run}:`;
+const work = mkdtempSync(join(tmpdir(), 'bench-'));
+
+interface Seeded {
+  codes: string[];
+  targets: Map<string, string>;
+}
+
+async function ensureWrk(): Promise<string> {
+  let version = await wrkVersion();
+  if (!version && process.getuid?.() === 0) {
+    console.log('wrk not found; installing it from the Debian packages (apt-get install -y wrk)');
+    try {
+      execFileSync('apt-get', ['install', '-y', '-q', 'wrk'], { stdio: 'inherit' });
+    } catch {
+      execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit' });
+      execFileSync('apt-get', ['install', '-y', '-q', 'wrk'], { stdio: 'inherit' });
+    }
+    version = await wrkVersion();
+  }
+  if (!version) throw new Error('wrk is required: install it (Debian/Ubuntu: apt-get install wrk)');
+  return version;
+}
+
+async function seed(count: number): Promise<Seeded> {
+  console.log(`seeding ${count} links into ${database} and the baseline's Redis keys`);
+  const orm = await openDatabase({
+    url: `${MYSQL_URL}/${database}`,
+    entities: [LinkRow],
+    migrations: { mysql: MYSQL_MIGRATIONS, sqlite: SQLITE_MIGRATIONS },
+    log,
+  });
+  await orm.close();
+  const codes: string[] = [];
+  const seen = new Set<string>();
+  while (codes.length < count) {
+    const code = randomCode(7);
+    if (!seen.has(code)) {
+      seen.add(code);
+      codes.push(code);
+    }
+  }
+  const targets = new Map(
+    codes.map((code, i) => [code, `https://example.com/bench/${i}?ref=${code}`]),
+  );
+  const db = await createConnection({ uri: `${MYSQL_URL}/${database}` });
+  const owner = '118000000000000000';
+  const now = new Date();
+  for (let i = 0; i < codes.length; i += 5_000) {
+    const rows = codes
+      .slice(i, i + 5_000)
+      .map((code, j) => [
+        (118000000000000000n + BigInt(i + j + 1)).toString(),
+        code,
+        targets.get(code),
+        null,
+        owner,
+        now,
+        null,
+        null,
+      ]);
+    await db.query(
+      'INSERT INTO links (id, code, target_url, url_hash, owner_id, created_at, expires_at, deleted_at) VALUES ?',
+      [rows],
+    );
+  }
+  await db.end();
+  const redis = new Redis(REDIS_URL);
+  for (let i = 0; i < codes.length; i += 10_000) {
+    const pipeline = redis.pipeline();
+    for (const code of codes.slice(i, i + 10_000))
+      pipeline.set(`${prefix}base:${code}`, targets.get(code) as string);
+    await pipeline.exec();
+  }
+  redis.disconnect();
+  return { codes, targets };
+}
+
+async function warmLinkCache(linkAddress: string, codes: string[]): Promise<void> {
+  const client = promiseClient(connect(LinkServiceClient, linkAddress, 30_000), LinkServiceService);
+  for (let i = 0; i < codes.length; i += 1_000) {
+    const batch = codes.slice(i, i + 1_000).map((code) => ({ code, head: false }));
+    const { results } = await client.resolveLinks({ items: batch });
+    if (results.some((r) => r.status !== 1))
+      throw new Error('warming: a seeded code did not resolve');
+  }
+}
+
+async function checkAnswers(base: string, seeded: Seeded, codes: string[]): Promise<void> {
+  for (const code of codes.slice(0, 50)) {
+    const response = await fetch(`${base}/${code}`, { redirect: 'manual' });
+    await response.arrayBuffer();
+    if (response.status !== 302 || response.headers.get('location') !== seeded.targets.get(code)) {
+      throw new Error(
+        `${base}/${code} answered ${response.status} ${response.headers.get('location')}`,
+      );
+    }
+  }
+}
+
+async function redisPid(): Promise<number | undefined> {
+  const redis = new Redis(REDIS_URL);
+  const info = await redis.info('server');
+  redis.disconnect();
+  const pid = /process_id:(\d+)/.exec(info)?.[1];
+  return pid ? Number(pid) : undefined;
+}
+
+async function measure(
+  url: string,
+  pathsFile: string,
+  pids: Record<string, number | undefined>,
+): Promise<{ result: Awaited<ReturnType<typeof runWrk>>; cpu: Record<string, number> }> {
+  await runWrk(url, pathsFile, { ...settings, durationSeconds: warmupSeconds }, work);
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const result = await runWrk(url, pathsFile, settings, work);
+  const cpu = Object.fromEntries(
+    Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid) - (before[k] ?? 0)]),
+  );
+  return { result, cpu };
+}
+
+async function cleanup(): Promise<void> {
+  const db = await createConnection({ uri: MYSQL_URL });
+  await db.query(`DROP DATABASE IF EXISTS \`${database}\``);
+  await db.end();
+  const redis = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 10_000);
+    cursor = next;
+    if (keys.length > 0) await redis.unlink(...keys);
+  } while (cursor !== '0');
+  redis.disconnect();
+}
+
+async function main(): Promise<void> {
+  const generator = await ensureWrk();
+  const seeded = await seed(Math.max(...SCENARIOS.map((s) => s.codes)));
+  const redis = await redisPid();
+  const measurements: Measurement[] = [];
+  const basePort = await freePort();
+  // The baseline runs under the same node flags as the services (GC settings
+  // included), without the telemetry preload, which it has no use for.
+  const gatewayArgs = startScriptArgs('start:gateway');
+  const nodeFlags = gatewayArgs.slice(0, gatewayArgs.indexOf('--import'));
+  const baseline = startProcess(
+    'baseline',
+    [...nodeFlags, 'bench/baseline-server.ts', REDIS_URL, `${prefix}base:`, String(basePort)],
+    {},
+  );
+  const baseUrl = `http://127.0.0.1:${basePort}`;
+  await waitForHttp(`${baseUrl}/-`, (status) => status === 404);
+  await checkAnswers(baseUrl, seeded, seeded.codes);
+  try {
+    for (const scenario of SCENARIOS) {
+      const codes = seeded.codes.slice(0, scenario.codes);
+      const pathsFile = join(work, `paths-${scenario.codes}.txt`);
+      writeFileSync(pathsFile, `${codes.map((c) => `/${c}`).join('\n')}\n`);
+
+      const linkPort = await freePort();
+      const gatewayPort = await freePort();
+      const common = {
+        REDIS_URL,
+        REDIS_KEY_PREFIX: prefix,
+        LINK_DATABASE_URL: `${MYSQL_URL}/${database}`,
+      };
+      const link = startProcess('link', startScriptArgs('start:link'), {
+        ...common,
+        LINK_GRPC_LISTEN: `127.0.0.1:${linkPort}`,
+      });
+      const gateway = startProcess('gateway', startScriptArgs('start:gateway'), {
+        ...common,
+        GATEWAY_LISTEN: `127.0.0.1:${gatewayPort}`,
+        LINK_GRPC_TARGET: `127.0.0.1:${linkPort}`,
+        IDENTITY_GRPC_TARGET: '127.0.0.1:1',
+        NEAR_CACHE_SIZE: scenario.nearCache ? '100000' : '0',
+      });
+      const meshUrl = `http://127.0.0.1:${gatewayPort}`;
+      try {
+        await waitForHttp(`${meshUrl}/readyz`, (status) => status === 200);
+        console.log(`${scenario.name}: warming the link cache`);
+        await warmLinkCache(`127.0.0.1:${linkPort}`, codes);
+        await checkAnswers(meshUrl, seeded, codes);
+        for (let round = 1; round <= rounds; round++) {
+          for (const [server, url] of [
+            ['baseline', baseUrl],
+            ['mesh', meshUrl],
+          ] as const) {
+            const pids = { gateway: gateway.pid, link: link.pid, baseline: baseline.pid, redis };
+            const { result, cpu } = await measure(url, pathsFile, pids);
+            console.log(
+              `${scenario.name} · round ${round} · ${server}: ${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${result.errors}`,
+            );
+            measurements.push({ scenario: scenario.name, server, round, result, cpu });
+          }
+        }
+      } finally {
+        await stopProcess(gateway);
+        await stopProcess(link);
+      }
+    }
+  } finally {
+    await stopProcess(baseline);
+    await cleanup();
+  }
+
+  const date = new Date();
+  const report = renderReport({
+    date,
+    generator,
+    settings,
+    warmupSeconds,
+    scenarios: SCENARIOS,
+    measurements,
+    notes: [],
+  });
+  const dir = new URL('../docs/benchmarks/', import.meta.url).pathname;
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${date.toISOString().slice(0, 10)}-redirects.md`);
+  writeFileSync(file, report);
+  console.log(`\nreport written to ${file}\n`);
+  console.log(report);
+}
+
+await main();

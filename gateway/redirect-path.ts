@@ -1,0 +1,53 @@
+// The redirect path: the product, so it runs on plain node:http ahead of
+// Fastify. A plain GET or HEAD /<code> is answered here: from the near cache
+// at once, or through this turn's ResolveLinks batch. Anything else (a query
+// string, a reserved word, another method) goes to Fastify, whose /:code route
+// comes back here with the same code. No JSON parsing, no logging, no closure
+// per request on this path.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CODE_PATTERN, isReserved } from '../lib/codes.ts';
+import { type ClientAddress, clientInfo } from './client-info.ts';
+import type { NearCache } from './near-cache.ts';
+import type { RedirectBatcher } from './redirect-batcher.ts';
+import { sendExpired, sendNotFound, sendRedirect } from './redirect-replies.ts';
+
+/** A path that is nothing but a code. */
+const PLAIN = /^\/[0-9A-Za-z_-]{1,32}$/;
+
+export class RedirectPath {
+  readonly #near: NearCache;
+  readonly #batcher: RedirectBatcher;
+  readonly #addressOf: ClientAddress;
+
+  constructor(near: NearCache, batcher: RedirectBatcher, addressOf: ClientAddress) {
+    this.#near = near;
+    this.#batcher = batcher;
+    this.#addressOf = addressOf;
+  }
+
+  /** Serves a plain redirect request; false if it is not one (Fastify takes it). */
+  tryServe(request: IncomingMessage, response: ServerResponse): boolean {
+    const method = request.method;
+    if (method !== 'GET' && method !== 'HEAD') return false;
+    const url = request.url ?? '';
+    if (!PLAIN.test(url) || isReserved(url.slice(1))) return false;
+    this.serve(url.slice(1), request, response);
+    return true;
+  }
+
+  serve(code: string, request: IncomingMessage, response: ServerResponse): void {
+    if (!CODE_PATTERN.test(code) || isReserved(code)) {
+      sendNotFound(response);
+      return;
+    }
+    const hit = this.#near.get(code);
+    if (hit === undefined) {
+      const client = clientInfo(request, this.#addressOf(request));
+      this.#batcher.add({ code, client, head: request.method === 'HEAD' }, response);
+    } else if (hit.expiresAt !== null && hit.expiresAt <= Date.now()) {
+      sendExpired(response);
+    } else {
+      sendRedirect(response, hit.targetUrl);
+    }
+  }
+}

@@ -1,0 +1,173 @@
+// What the redirect path hands the link service: one ResolveLinks call for
+// many concurrent redirects, each item carrying the client's details (the
+// address behind exactly the configured number of trusted proxies), HEAD
+// marked as such, and a code with a query string served like any other.
+import { connect, type Socket } from 'node:net';
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { type RunningGateway, startGateway } from '../../gateway/main.ts';
+import {
+  LinkServiceService,
+  type ResolveLinksRequest,
+  type ResolveLinksRequest_Item,
+  type ResolveLinksResponse,
+  ResolveStatus,
+} from '../../gen/shortener/v1/link.ts';
+import { loadConfig } from '../../lib/config.ts';
+import { type RunningGrpcServer, startGrpcServer, unary } from '../../lib/grpc/server.ts';
+import { call } from '../support/http.ts';
+import { testLog } from '../support/logger.ts';
+
+/** A link service that records every ResolveLinks call and resolves every code to /<code>. */
+async function recordingLinkService(delayMs: number) {
+  const calls: ResolveLinksRequest_Item[][] = [];
+  const implementation = {
+    resolveLinks: unary<ResolveLinksRequest, ResolveLinksResponse>(
+      'ResolveLinks',
+      testLog,
+      async (request) => {
+        calls.push(request.items);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        return {
+          results: request.items.map((item) =>
+            item.code === 'gone404'
+              ? { status: ResolveStatus.RESOLVE_STATUS_NOT_FOUND, linkId: '0', targetUrl: '' }
+              : {
+                  status: ResolveStatus.RESOLVE_STATUS_FOUND,
+                  linkId: '1',
+                  targetUrl: `https://example.com/${item.code}`,
+                },
+          ),
+        };
+      },
+    ),
+  } as unknown as UntypedServiceImplementation;
+  const server = await startGrpcServer({
+    listen: '127.0.0.1:0',
+    services: [
+      { name: 'shortener.v1.LinkService', definition: LinkServiceService, implementation },
+    ],
+    log: testLog,
+  });
+  return { server, calls };
+}
+
+describe.each([0, 1])('the redirect path with %i trusted proxies', (trustedProxies) => {
+  let link: { server: RunningGrpcServer; calls: ResolveLinksRequest_Item[][] };
+  let gateway: RunningGateway;
+
+  beforeAll(async () => {
+    link = await recordingLinkService(50);
+    gateway = await startGateway(
+      loadConfig({
+        GATEWAY_LISTEN: '127.0.0.1:0',
+        LINK_GRPC_TARGET: link.server.address,
+        IDENTITY_GRPC_TARGET: '127.0.0.1:1',
+        NEAR_CACHE_SIZE: '0',
+        TRUSTED_PROXIES: String(trustedProxies),
+        LOG_LEVEL: 'error',
+      }),
+      testLog,
+    );
+  });
+  afterAll(async () => {
+    await gateway?.stop();
+    await link?.server.shutdown(1_000);
+  });
+
+  test('when a browser follows a link, then the link service gets its address, agent, referer, language and trace context', async () => {
+    link.calls.length = 0;
+    const headers = {
+      'user-agent': 'Mozilla/5.0 (test)',
+      referer: 'https://news.example/article',
+      'accept-language': 'nl-NL,nl;q=0.9',
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      tracestate: 'vendor=value',
+      'x-forwarded-for': '203.0.113.9, 198.51.100.7',
+    };
+    const answer = await call(gateway.url, 'GET', '/Ab3dEf9', { headers });
+    expect(answer.status).toBe(302);
+    expect(answer.headers.get('location')).toBe('https://example.com/Ab3dEf9');
+    const item = link.calls.flat().find((i) => i.code === 'Ab3dEf9');
+    // Behind one trusted proxy the client is the last address that proxy saw;
+    // with none, X-Forwarded-For is ignored and the socket's address counts.
+    expect(item?.client).toEqual({
+      ip: trustedProxies === 1 ? '198.51.100.7' : '127.0.0.1',
+      userAgent: 'Mozilla/5.0 (test)',
+      referer: 'https://news.example/article',
+      acceptLanguage: 'nl-NL,nl;q=0.9',
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      tracestate: 'vendor=value',
+    });
+    expect(item?.head).toBe(false);
+  });
+
+  test('when a link is checked with HEAD, then it redirects and the item says HEAD', async () => {
+    link.calls.length = 0;
+    const answer = await call(gateway.url, 'HEAD', '/HeadOnly');
+    expect(answer.status).toBe(302);
+    expect(link.calls.flat().find((i) => i.code === 'HeadOnly')?.head).toBe(true);
+  });
+
+  test('when a short link carries a query string, then it redirects the same', async () => {
+    const answer = await call(gateway.url, 'GET', '/WithQry?utm_source=mail');
+    expect(answer.status).toBe(302);
+    expect(answer.headers.get('location')).toBe('https://example.com/WithQry');
+  });
+
+  test('when 100 redirects arrive in the same turn, then one ResolveLinks call carries them all, each answered on its own', async () => {
+    const codes = Array.from({ length: 100 }, (_, i) =>
+      i === 50 ? 'gone404' : `Code${String(i).padStart(3, '0')}`,
+    );
+    const { port } = new URL(gateway.url);
+    const sockets = await Promise.all(
+      codes.map(
+        () =>
+          new Promise<Socket>((resolve, reject) => {
+            const socket = connect(Number(port), '127.0.0.1', () => resolve(socket));
+            socket.on('error', reject);
+          }),
+      ),
+    );
+    /** Writes one request on every socket in one synchronous loop; resolves with each response head. */
+    const round = (paths: string[]) => {
+      const heads = sockets.map(
+        (socket) =>
+          new Promise<string>((resolve) => {
+            let text = '';
+            const onData = (chunk: Buffer) => {
+              text += chunk.toString();
+              if (!text.includes('\r\n\r\n')) return;
+              socket.off('data', onData);
+              resolve(text);
+            };
+            socket.on('data', onData);
+          }),
+      );
+      sockets.forEach((socket, i) => {
+        socket.write(`GET /${paths[i]} HTTP/1.1\r\nHost: test\r\n\r\n`);
+      });
+      return Promise.all(heads);
+    };
+    try {
+      // Warm every keep-alive connection first, as a browser's or a load
+      // balancer's would be; then all 100 redirects arrive in one turn.
+      await round(codes.map(() => 'Warm000'));
+      link.calls.length = 0;
+      const heads = await round(codes);
+      heads.forEach((head, i) => {
+        if (codes[i] === 'gone404') expect(head).toMatch(/^HTTP\/1\.1 404/);
+        else expect(head).toContain(`location: https://example.com/${codes[i]}\r\n`);
+      });
+      expect(
+        link.calls
+          .flat()
+          .map((item) => item.code)
+          .sort(),
+      ).toEqual([...codes].sort());
+      expect(link.calls.length).toBeLessThanOrEqual(2);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+  });
+});
