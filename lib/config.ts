@@ -107,7 +107,7 @@ const schema = z.object({
   GATEWAY_BODY_LIMIT: integer(1_024, 1_048_576).default(16_384),
   GATEWAY_HEADER_LIMIT: integer(1_024, 65_536).default(16_384),
   NEAR_CACHE_SIZE: integer(0, 10_000_000).default(100_000),
-  NEAR_CACHE_TTL: duration.default(60_000),
+  NEAR_CACHE_TTL: duration.default(30_000),
 });
 
 export type ConfigVariable = keyof typeof schema.shape;
