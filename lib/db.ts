@@ -8,7 +8,7 @@ import {
   ConnectionException,
   type Constructor,
   DriverException,
-  type EntitySchema,
+  type Options,
   UniqueConstraintViolationException,
 } from '@mikro-orm/core';
 import { Migration, Migrator } from '@mikro-orm/migrations';
@@ -26,8 +26,7 @@ export { Migration };
 export interface DatabaseOptions {
   /** `mysql://…/database` or `sqlite:<path>` (`sqlite::memory:` for a throwaway one). */
   url: string;
-  // biome-ignore lint/suspicious/noExplicitAny: MikroORM's own signature for a list of schemas of different entities
-  entities: EntitySchema<any>[];
+  entities: Options['entities'];
   migrations: Record<Dialect, Constructor<Migration>[]>;
   log: Logger;
   /** Connections per process (MySQL). */

@@ -1,10 +1,44 @@
 // A small HTTP client for stories told against the gateway.
 
+/**
+ * Every field any of our JSON answers has (problem details, links, pages of
+ * links, guests, the OpenAPI document): a test reads the ones its answer
+ * should have and checks their values.
+ */
+export interface ApiBody {
+  // problem details
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  field: string;
+  retryAfterSeconds: number;
+  // a link
+  id: string;
+  shortUrl: string;
+  targetUrl: string;
+  ownerId: string;
+  createdAt: string;
+  expiresAt: string | null;
+  // a page of links
+  links: ApiBody[];
+  nextPageToken: string | null;
+  // a guest
+  kind: string;
+  token: string;
+  tokenExpiresAt: string;
+  // the OpenAPI document
+  openapi: string;
+  paths: Record<string, Record<string, unknown>>;
+  components: Record<string, Record<string, unknown>>;
+}
+
 export interface Answer {
   status: number;
   headers: Headers;
-  // biome-ignore lint/suspicious/noExplicitAny: JSON bodies are checked field by field in the tests
-  body: any;
+  /** The parsed JSON body, or the text of any other body. */
+  body: ApiBody;
 }
 
 export async function call(
@@ -26,7 +60,7 @@ export async function call(
   return {
     status: response.status,
     headers: response.headers,
-    body: type.includes('json') && text ? JSON.parse(text) : text,
+    body: (type.includes('json') && text ? JSON.parse(text) : text) as ApiBody,
   };
 }
 

@@ -1,0 +1,33 @@
+// A guest's token is long-lived but not eternal: once it expires it no longer
+// authenticates, and nothing it could still do is let through.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { call, newGuest, shorten, within } from '../support/http.ts';
+import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+
+describe.each(MESH_FLAVOURS)('guest tokens with a 1 s lifetime (%s)', (flavour) => {
+  let mesh: TestMesh;
+  beforeAll(async () => {
+    mesh = await startTestMesh(flavour, { GUEST_TOKEN_TTL: '1s' });
+  });
+  afterAll(() => mesh?.stop());
+
+  test('when a guest token has expired, then it gets 401 invalid_token and creates nothing', async () => {
+    const token = await newGuest(mesh.url);
+    const before = await shorten(mesh.url, token, 'https://example.com/while-valid');
+    expect(before.status).toBe(201);
+
+    await within(
+      3_000,
+      async () => (await call(mesh.url, 'GET', '/api/v1/links', { token })).status === 401,
+    );
+    const refused = await shorten(mesh.url, token, 'https://example.com/after-expiry');
+    expect(refused.status).toBe(401);
+    expect(refused.body.code).toBe('invalid_token');
+    expect(refused.headers.get('www-authenticate')).toContain('Bearer');
+
+    // The link made while the token was valid still redirects; a new guest still works.
+    expect((await call(mesh.url, 'GET', `/${before.body.code}`)).status).toBe(302);
+    const fresh = await newGuest(mesh.url);
+    expect((await shorten(mesh.url, fresh, 'https://example.com/after-expiry')).status).toBe(201);
+  });
+});
