@@ -85,12 +85,11 @@ function jsonField(field: string): string {
 
 export function problemFromDomain(error: DomainError): ProblemBody {
   const status = STATUS[error.kind];
-  const body = problem(
-    status,
-    error.code,
-    status >= 500 && error.kind === 'internal' ? 'internal error' : error.message,
-    error.field ? jsonField(error.field) : undefined,
-  );
+  const field = error.field ? jsonField(error.field) : undefined;
+  let detail = error.kind === 'internal' ? 'internal error' : error.message;
+  // The services name fields as the protos do; the JSON API as it spells them.
+  if (error.field && field) detail = detail.replaceAll(error.field, field);
+  const body = problem(status, error.code, detail, field);
   if (error.retryAfterMs !== undefined)
     body.retryAfterSeconds = Math.max(1, Math.ceil(error.retryAfterMs / 1_000));
   return body;

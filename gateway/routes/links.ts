@@ -98,6 +98,7 @@ export function linkRoutes(
           200: { ...LinkRef, description: 'The caller already had a live link for this URL' },
           400: problemResponse('The body or the URL is not acceptable'),
           413: problemResponse('The body is too large'),
+          415: problemResponse('The body is not application/json'),
           429: problemResponse('Rate limited; see Retry-After'),
           ...authErrors,
         },
@@ -161,6 +162,7 @@ export function linkRoutes(
         params: CodeParams,
         response: {
           200: LinkRef,
+          400: problemResponse('The code is malformed'),
           403: problemResponse('The link belongs to someone else'),
           404: problemResponse('No link has this code, or it was deleted'),
           ...authErrors,
@@ -189,6 +191,7 @@ export function linkRoutes(
         params: CodeParams,
         response: {
           204: Type.Null({ description: 'Deleted' }),
+          400: problemResponse('The code is malformed'),
           403: problemResponse('The link belongs to someone else'),
           404: problemResponse('No link has this code, or it was already deleted'),
           ...authErrors,
