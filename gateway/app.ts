@@ -10,6 +10,7 @@ import type { Config } from '../lib/config.ts';
 import type { Logger } from '../lib/log.ts';
 import { trustHops } from './client-info.ts';
 import type { MeshClients } from './clients.ts';
+import type { NearCache } from './near-cache.ts';
 import { errorHandler, PROBLEM_TYPE, Problem, problem, sendProblem } from './problems.ts';
 import type { RedirectPath } from './redirect-path.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -21,6 +22,7 @@ export interface GatewayParts {
   config: Config;
   log: Logger;
   clients: MeshClients;
+  near: NearCache;
   redirects: RedirectPath;
   state: { accepting: boolean };
 }
@@ -101,7 +103,7 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
 
   healthRoutes(app, clients, parts.state);
   identityRoutes(app, clients);
-  linkRoutes(app, clients, config.gateway.publicBaseUrl);
+  linkRoutes(app, clients, config.gateway.publicBaseUrl, parts.near);
   redirectRoutes(app, parts.redirects);
   app.get(
     '/api/v1/openapi.json',

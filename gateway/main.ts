@@ -38,7 +38,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   const batcher = new RedirectBatcher(clients.linkStreams, near, config.grpcDeadlineMs);
   const redirects = new RedirectPath(near, batcher, clientAddress(config.gateway.trustedProxies));
   const state = { accepting: true };
-  const app = await buildApp({ config, log, clients, redirects, state });
+  const app = await buildApp({ config, log, clients, near, redirects, state });
   await app.listen(splitListen(config.gateway.listen));
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

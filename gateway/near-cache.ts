@@ -69,7 +69,15 @@ export class NearCache {
   }
 }
 
-/** Keeps a WatchLinkChanges stream open, feeding the cache; reconnects with backoff. */
+/** A stream that has said nothing for this long is treated as lost (the link service beats every second). */
+export const SILENCE_MS = 3_000;
+
+/**
+ * Keeps a WatchLinkChanges stream open and feeds the cache from it: changed
+ * codes are dropped, a reset empties it and lets it cache, a pause empties it
+ * and stops caching, and a stream that ends or goes silent stops caching until
+ * a new one (reconnected with backoff) says reset.
+ */
 export function followLinkChanges(
   client: LinkServiceClient,
   cache: NearCache,
@@ -78,25 +86,35 @@ export function followLinkChanges(
   let stopped = false;
   let attempt = 0;
   let call: ClientReadableStream<WatchLinkChangesResponse> | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let reconnect: NodeJS.Timeout | undefined;
+  let lastHeard = 0;
+  let streaming = false;
 
   const open = () => {
     const current = client.watchLinkChanges({}, { deadline: Number.POSITIVE_INFINITY });
     call = current;
+    lastHeard = Date.now();
+    streaming = true;
     let ended = false;
     const lost = (reason: unknown) => {
       if (ended) return;
       ended = true;
+      streaming = false;
       cache.suspend();
       if (stopped) return;
       if (attempt === 0)
-        log.warn({ err: reason }, 'link change stream lost; near cache off until it is back');
-      const delay = Math.min(100 * 2 ** attempt++, 2_000);
-      timer = setTimeout(open, delay);
-      timer.unref();
+        log.warn(
+          { cause: String(reason) },
+          'link change stream lost; near cache off until it is back',
+        );
+      reconnect = setTimeout(open, Math.min(100 * 2 ** attempt++, 2_000));
+      reconnect.unref();
     };
     current.on('data', (message: WatchLinkChangesResponse) => {
-      if (message.reset) {
+      lastHeard = Date.now();
+      if (message.paused) {
+        cache.suspend();
+      } else if (message.reset) {
         if (attempt > 0) log.info('link change stream back; near cache on');
         attempt = 0;
         cache.reset();
@@ -107,10 +125,21 @@ export function followLinkChanges(
     current.on('end', () => lost('stream ended'));
   };
 
+  // One timer for the whole stream, not one per message.
+  const watchdog = setInterval(() => {
+    if (streaming && Date.now() - lastHeard > SILENCE_MS) {
+      log.warn('link change stream silent; treating it as lost');
+      cache.suspend();
+      call?.cancel();
+    }
+  }, 500);
+  watchdog.unref();
+
   if (cache.enabled) open();
   return () => {
     stopped = true;
-    clearTimeout(timer);
+    clearInterval(watchdog);
+    clearTimeout(reconnect);
     call?.cancel();
     cache.suspend();
   };

@@ -16,7 +16,13 @@ import { unavailable } from '../lib/errors.ts';
 import { fromServiceError } from '../lib/grpc/status.ts';
 import type { NearCache } from './near-cache.ts';
 import { problemFromDomain } from './problems.ts';
-import { sendExpired, sendNotFound, sendRawProblem, sendRedirect } from './redirect-replies.ts';
+import {
+  sendExpired,
+  sendNotFound,
+  sendRawProblem,
+  sendRedirect,
+  sendUnavailable,
+} from './redirect-replies.ts';
 
 /** The link service's limit per call. */
 export const MAX_BATCH = 1024;
@@ -94,18 +100,32 @@ export class RedirectBatcher {
     for (let i = 0; i < replies.length; i++) {
       const reply = replies[i] as ServerResponse;
       const result = results[i];
-      if (!result || result.status === ResolveStatus.RESOLVE_STATUS_NOT_FOUND) {
-        sendNotFound(reply);
-      } else if (result.status === ResolveStatus.RESOLVE_STATUS_EXPIRED) {
-        sendExpired(reply);
-      } else {
-        const expiresAt = result.expiresAt ? result.expiresAt.getTime() : null;
-        this.#near.fill(
-          (items[i] as ResolveLinksRequest_Item).code,
-          { targetUrl: result.targetUrl, expiresAt },
-          epoch,
-        );
-        sendRedirect(reply, result.targetUrl);
+      try {
+        switch (result?.status) {
+          case ResolveStatus.RESOLVE_STATUS_FOUND:
+            this.#near.fill(
+              (items[i] as ResolveLinksRequest_Item).code,
+              {
+                targetUrl: result.targetUrl,
+                expiresAt: result.expiresAt ? result.expiresAt.getTime() : null,
+              },
+              epoch,
+            );
+            sendRedirect(reply, result.targetUrl);
+            break;
+          case ResolveStatus.RESOLVE_STATUS_NOT_FOUND:
+            sendNotFound(reply);
+            break;
+          case ResolveStatus.RESOLVE_STATUS_EXPIRED:
+            sendExpired(reply);
+            break;
+          default:
+            // Unavailable, or an answer this gateway does not understand.
+            sendUnavailable(reply);
+        }
+      } catch {
+        // The client went away mid-answer; the other replies still go out.
+        reply.destroy();
       }
     }
   }

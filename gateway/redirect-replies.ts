@@ -8,6 +8,10 @@ const NO_STORE = 'private, no-store, max-age=0';
 
 const NOT_FOUND = JSON.stringify(problem(404, 'link_not_found', 'no link has this code'));
 const EXPIRED = JSON.stringify(problem(410, 'link_expired', 'this link has expired'));
+const UNAVAILABLE = JSON.stringify({
+  ...problem(503, 'link_unavailable', 'this link cannot be resolved right now; retry shortly'),
+  retryAfterSeconds: 1,
+});
 
 export function sendRedirect(response: ServerResponse, location: string): void {
   response.writeHead(302, { location, 'cache-control': NO_STORE, 'content-length': '0' }).end();
@@ -21,6 +25,12 @@ export function sendNotFound(response: ServerResponse): void {
 
 export function sendExpired(response: ServerResponse): void {
   response.writeHead(410, { 'content-type': PROBLEM_TYPE, 'cache-control': NO_STORE }).end(EXPIRED);
+}
+
+export function sendUnavailable(response: ServerResponse): void {
+  response
+    .writeHead(503, { 'content-type': PROBLEM_TYPE, 'cache-control': NO_STORE, 'retry-after': '1' })
+    .end(UNAVAILABLE);
 }
 
 export function sendRawProblem(response: ServerResponse, body: ProblemBody): void {

@@ -48,7 +48,7 @@ export async function redisSharedState(options: {
   if (!(await waitForRedis(redis, 3_000))) {
     log.warn({ redis: name }, 'redis not reachable at start-up; continuing without it');
   }
-  const broadcast = new RedisBroadcast(redis, subscriber, keyPrefix);
+  const broadcast = new RedisBroadcast(redis, subscriber, keyPrefix, log);
   return {
     kind: 'redis',
     cache: new RedisCache(redis, keyPrefix),

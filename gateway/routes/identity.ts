@@ -36,15 +36,19 @@ export function identityRoutes(app: FastifyInstance, clients: MeshClients): void
       const issued = await clients.identity.issueGuest({
         client: clientInfo(request.raw, request.ip),
       });
-      if (!issued.guest || issued.guest.kind !== PrincipalKind.PRINCIPAL_KIND_GUEST) {
-        throw new Error('identity service answered without a guest');
+      if (
+        !issued.guest ||
+        issued.guest.kind !== PrincipalKind.PRINCIPAL_KIND_GUEST ||
+        !issued.tokenExpiresAt
+      ) {
+        throw new Error('identity service answered without a guest or its token expiry');
       }
       reply.code(201);
       return {
         id: issued.guest.id,
         kind: 'guest' as const,
         token: issued.token,
-        tokenExpiresAt: (issued.tokenExpiresAt ?? new Date(0)).toISOString(),
+        tokenExpiresAt: issued.tokenExpiresAt.toISOString(),
       };
     },
   );

@@ -9,6 +9,7 @@ import { unauthenticated } from '../../lib/errors.ts';
 import { requireCaller } from '../auth.ts';
 import { clientInfo } from '../client-info.ts';
 import type { MeshClients } from '../clients.ts';
+import type { NearCache } from '../near-cache.ts';
 import { problemResponse } from '../problems.ts';
 
 export const LinkJson = Type.Object(
@@ -65,7 +66,12 @@ export function linkRoutes(
   app: FastifyInstance,
   clients: MeshClients,
   publicBaseUrl: string,
+  near: NearCache,
 ): void {
+  const required = <T>(value: T | undefined, field: string): T => {
+    if (value === undefined) throw new Error(`link service answered a link without ${field}`);
+    return value;
+  };
   const toJson = (link: LinkMessage | undefined) => {
     if (!link) throw new Error('link service answered without a link');
     return {
@@ -74,7 +80,7 @@ export function linkRoutes(
       shortUrl: `${publicBaseUrl}/${link.code}`,
       targetUrl: link.targetUrl,
       ownerId: link.ownerId,
-      createdAt: (link.createdAt ?? new Date(0)).toISOString(),
+      createdAt: required(link.createdAt, 'createdAt').toISOString(),
       expiresAt: link.expiresAt ? link.expiresAt.toISOString() : null,
     };
   };
@@ -200,6 +206,8 @@ export function linkRoutes(
     },
     async (request, reply) => {
       await clients.link.deleteLink({ caller: principalOf(request), code: request.params.code });
+      // Every gateway hears of it within a second; this one knows now.
+      near.invalidate([request.params.code]);
       return reply.code(204).send(null);
     },
   );

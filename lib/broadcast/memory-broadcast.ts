@@ -1,5 +1,6 @@
 import type { Broadcast, BroadcastHandlers } from './broadcast.ts';
 
+/** In one process, delivery never fails: a subscription is live from its first turn. */
 export class MemoryBroadcast implements Broadcast {
   readonly #channels = new Map<string, Set<BroadcastHandlers>>();
 
@@ -10,13 +11,14 @@ export class MemoryBroadcast implements Broadcast {
     for (const handlers of subscribers) queueMicrotask(() => handlers.message(payload));
   }
 
-  async subscribe(channel: string, handlers: BroadcastHandlers) {
+  subscribe(channel: string, handlers: BroadcastHandlers) {
     let subscribers = this.#channels.get(channel);
     if (!subscribers) {
       subscribers = new Set();
       this.#channels.set(channel, subscribers);
     }
     subscribers.add(handlers);
+    queueMicrotask(() => handlers.live(true));
     return async () => {
       subscribers.delete(handlers);
     };

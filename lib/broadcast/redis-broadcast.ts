@@ -1,39 +1,37 @@
-// Redis pub/sub on a dedicated connection. ioredis re-subscribes by itself after
-// a reconnect; whatever was published in between is lost, so subscribers hear
-// a gap both when the connection drops and when it is back.
+// Redis pub/sub on a dedicated connection. A channel is live once Redis has
+// confirmed the SUBSCRIBE; when the connection drops every channel goes
+// not-live, and after a reconnect each is subscribed again and live once
+// confirmed. Subscribing never waits for Redis, so a service starts without it.
 import type { Redis } from 'ioredis';
+import type { Logger } from '../log.ts';
 import type { Broadcast, BroadcastHandlers } from './broadcast.ts';
+
+interface Channel {
+  handlers: Set<BroadcastHandlers>;
+  live: boolean;
+}
 
 export class RedisBroadcast implements Broadcast {
   readonly #publisher: Redis;
   readonly #subscriber: Redis;
   readonly #prefix: string;
-  readonly #channels = new Map<string, Set<BroadcastHandlers>>();
-  #connected: boolean;
+  readonly #log: Logger;
+  readonly #channels = new Map<string, Channel>();
 
-  constructor(publisher: Redis, subscriber: Redis, keyPrefix: string) {
+  constructor(publisher: Redis, subscriber: Redis, keyPrefix: string, log: Logger) {
     this.#publisher = publisher;
     this.#subscriber = subscriber;
     this.#prefix = keyPrefix;
-    this.#connected = subscriber.status === 'ready';
-    subscriber.on('message', (channel: string, payload: string) => {
-      const subscribers = this.#channels.get(channel.slice(this.#prefix.length));
-      if (subscribers) for (const handlers of subscribers) handlers.message(payload);
+    this.#log = log;
+    subscriber.on('message', (name: string, payload: string) => {
+      const channel = this.#channels.get(name.slice(this.#prefix.length));
+      if (channel?.live) for (const handlers of channel.handlers) handlers.message(payload);
     });
-    const gap = () => {
-      for (const subscribers of this.#channels.values()) {
-        for (const handlers of subscribers) handlers.gap();
-      }
-    };
     subscriber.on('close', () => {
-      if (!this.#connected) return;
-      this.#connected = false;
-      gap();
+      for (const channel of this.#channels.values()) this.#setLive(channel, false);
     });
     subscriber.on('ready', () => {
-      const reconnected = !this.#connected;
-      this.#connected = true;
-      if (reconnected) gap();
+      for (const name of this.#channels.keys()) this.#confirm(name);
     });
   }
 
@@ -41,24 +39,43 @@ export class RedisBroadcast implements Broadcast {
     await this.#publisher.publish(this.#prefix + channel, payload);
   }
 
-  async subscribe(channel: string, handlers: BroadcastHandlers) {
-    let subscribers = this.#channels.get(channel);
-    if (!subscribers) {
-      subscribers = new Set();
-      this.#channels.set(channel, subscribers);
-      await this.#subscriber.subscribe(this.#prefix + channel);
+  subscribe(name: string, handlers: BroadcastHandlers) {
+    let channel = this.#channels.get(name);
+    if (!channel) {
+      channel = { handlers: new Set(), live: false };
+      this.#channels.set(name, channel);
+      this.#confirm(name);
+    } else if (channel.live) {
+      queueMicrotask(() => handlers.live(true));
     }
-    subscribers.add(handlers);
+    channel.handlers.add(handlers);
+    const joined = channel;
     return async () => {
-      subscribers.delete(handlers);
-      if (subscribers.size === 0) {
-        this.#channels.delete(channel);
-        await this.#subscriber.unsubscribe(this.#prefix + channel);
-      }
+      joined.handlers.delete(handlers);
+      if (joined.handlers.size > 0 || this.#channels.get(name) !== joined) return;
+      this.#channels.delete(name);
+      await this.#subscriber.unsubscribe(this.#prefix + name).catch(() => {});
     };
   }
 
   async close(): Promise<void> {
     this.#channels.clear();
+  }
+
+  /** (Re)subscribes; the channel is live when Redis confirms. Queued while disconnected. */
+  #confirm(name: string): void {
+    this.#subscriber.subscribe(this.#prefix + name).then(
+      () => {
+        const channel = this.#channels.get(name);
+        if (channel && this.#subscriber.status === 'ready') this.#setLive(channel, true);
+      },
+      (error: unknown) => this.#log.warn({ err: error, channel: name }, 'could not subscribe'),
+    );
+  }
+
+  #setLive(channel: Channel, live: boolean): void {
+    if (channel.live === live) return;
+    channel.live = live;
+    for (const handlers of channel.handlers) handlers.live(live);
   }
 }

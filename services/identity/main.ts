@@ -32,7 +32,7 @@ export async function startIdentityService(
 
   const binding = identityServiceBinding(
     {
-      store: new IdentityStore(orm),
+      store: new IdentityStore(orm, config.grpcDeadlineMs / 2),
       limiter: shared.limiter,
       ids,
       guestsPerIp: config.identity.guestsPerIp,

@@ -11,7 +11,7 @@ import {
 } from '../../gen/shortener/v1/link.ts';
 import { type Principal, PrincipalKind } from '../../gen/shortener/v1/principal.ts';
 import { CODE_PATTERN } from '../../lib/codes.ts';
-import { expired, invalid, notFound, unauthenticated } from '../../lib/errors.ts';
+import { expired, invalid, notFound, unauthenticated, unavailable } from '../../lib/errors.ts';
 import type { ServiceBinding } from '../../lib/grpc/server.ts';
 import { serverStream, unary } from '../../lib/grpc/server.ts';
 import { isSnowflake } from '../../lib/ids/snowflake.ts';
@@ -55,9 +55,13 @@ function toMessage(link: Link): LinkMessage {
 const NOT_FOUND_RESULT = ResolveLinksResponse_Result.fromPartial({
   status: ResolveStatus.RESOLVE_STATUS_NOT_FOUND,
 });
+const UNAVAILABLE_RESULT = ResolveLinksResponse_Result.fromPartial({
+  status: ResolveStatus.RESOLVE_STATUS_UNAVAILABLE,
+});
 
 function toResult(resolution: Resolution): ResolveLinksResponse_Result {
   if (resolution.status === 'not_found') return NOT_FOUND_RESULT;
+  if (resolution.status === 'unavailable') return UNAVAILABLE_RESULT;
   return {
     status:
       resolution.status === 'found'
@@ -69,13 +73,17 @@ function toResult(resolution: Resolution): ResolveLinksResponse_Result {
   };
 }
 
+const HEARTBEAT: WatchLinkChangesResponse = { codes: [], reset: false, paused: false };
+
 function watch(
   changes: LinkChanges,
   call: ServerWritableStream<WatchLinkChangesRequest, WatchLinkChangesResponse>,
 ): void {
   const stop = changes.watch({
-    changed: (codes) => call.write({ codes, reset: false }),
-    reset: () => call.write({ codes: [], reset: true }),
+    changed: (codes) => call.write({ codes, reset: false, paused: false }),
+    reset: () => call.write({ codes: [], reset: true, paused: false }),
+    pause: () => call.write({ codes: [], reset: false, paused: true }),
+    heartbeat: () => call.write(HEARTBEAT),
     end: () => call.end(),
   });
   call.on('cancelled', stop);
@@ -101,6 +109,9 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
       if (resolution.status === 'not_found')
         throw notFound('no link has this code', 'link_not_found');
       if (resolution.status === 'expired') throw expired('this link has expired', 'link_expired');
+      if (resolution.status === 'unavailable') {
+        throw unavailable('the database did not answer', undefined, 'database_unavailable');
+      }
       return {
         linkId: resolution.id,
         targetUrl: resolution.targetUrl,

@@ -15,6 +15,19 @@ import { LinkStore } from './store/link-store.ts';
 import { MYSQL_MIGRATIONS } from './store/migrations/mysql.ts';
 import { SQLITE_MIGRATIONS } from './store/migrations/sqlite.ts';
 
+/** Logs failed database reads of the redirect path, at most once every 10 s. */
+function databaseFailures(log: Logger): (error: unknown) => void {
+  let last = 0;
+  return (error) => {
+    if (Date.now() - last < 10_000) return;
+    last = Date.now();
+    log.warn(
+      { cause: (error as Error).message },
+      'database reads failing; affected codes answer unavailable',
+    );
+  };
+}
+
 export interface RunningLinkService {
   /** host:port the gRPC server listens on. */
   address: string;
@@ -35,14 +48,14 @@ export async function startLinkService(
   const { ids, lease } = await startIdGenerator(shared.leases, config.snowflakeLeaseTtlMs, log);
 
   const now = Date.now;
-  const store = new LinkStore(orm);
+  const store = new LinkStore(orm, config.grpcDeadlineMs / 2);
   const cache = new LinkCache(shared.cache, {
     ttlMs: config.link.cacheTtlMs,
     negativeTtlMs: config.link.negativeCacheTtlMs,
     log,
   });
   const changes = new LinkChanges(shared.broadcast, log);
-  await changes.start();
+  changes.start();
   const binding = linkServiceBinding(
     {
       create: {
@@ -59,7 +72,7 @@ export async function startLinkService(
         now,
       },
       manage: { store, cache, changes, now },
-      resolver: new LinkResolver(store, cache, now),
+      resolver: new LinkResolver(store, cache, { now, onFailure: databaseFailures(log) }),
       changes,
     },
     log,
@@ -79,7 +92,6 @@ export async function startLinkService(
     address: server.address,
     async stop() {
       await server.shutdown(config.shutdownTimeoutMs);
-      cache.close();
       await lease.close();
       await orm.close();
     },

@@ -1,8 +1,28 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Broadcast } from '../../lib/broadcast/broadcast.ts';
 import type { SharedState } from '../../lib/shared-state.ts';
 import { FLAVOURS } from '../support/shared-state.ts';
 
 const nextTurns = () => new Promise((resolve) => setTimeout(resolve, 100));
+
+/** Subscribes and resolves once the subscription is live, with what it has heard. */
+async function listen(broadcast: Broadcast, channel: string) {
+  const heard: string[] = [];
+  const states: boolean[] = [];
+  let live!: () => void;
+  const isLive = new Promise<void>((resolve) => {
+    live = resolve;
+  });
+  const stop = broadcast.subscribe(channel, {
+    message: (payload) => heard.push(payload),
+    live: (state) => {
+      states.push(state);
+      if (state) live();
+    },
+  });
+  await isLive;
+  return { heard, states, stop };
+}
 
 describe.each(FLAVOURS)('broadcast contract ($name)', (flavour) => {
   let state: SharedState;
@@ -11,49 +31,42 @@ describe.each(FLAVOURS)('broadcast contract ($name)', (flavour) => {
   });
   afterAll(() => state.close());
 
-  test('when a message is published, then every subscriber of that channel gets it once', async () => {
-    const first: string[] = [];
-    const second: string[] = [];
-    const other: string[] = [];
-    const stops = await Promise.all([
-      state.broadcast.subscribe('changes', { message: (m) => first.push(m), gap: () => {} }),
-      state.broadcast.subscribe('changes', { message: (m) => second.push(m), gap: () => {} }),
-      state.broadcast.subscribe('elsewhere', { message: (m) => other.push(m), gap: () => {} }),
-    ]);
+  test('when a subscription is made, then it reports live, and only then is delivery promised', async () => {
+    const { states, stop } = await listen(state.broadcast, 'announce');
+    expect(states).toEqual([true]);
+    await stop();
+  });
+
+  test('when a message is published, then every live subscriber of that channel gets it once', async () => {
+    const first = await listen(state.broadcast, 'changes');
+    const second = await listen(state.broadcast, 'changes');
+    const other = await listen(state.broadcast, 'elsewhere');
     await state.broadcast.publish('changes', 'aB3');
     await state.broadcast.publish('changes', 'Xy9');
     await nextTurns();
-    expect(first).toEqual(['aB3', 'Xy9']);
-    expect(second).toEqual(['aB3', 'Xy9']);
-    expect(other).toEqual([]);
-    for (const stop of stops) await stop();
+    expect(first.heard).toEqual(['aB3', 'Xy9']);
+    expect(second.heard).toEqual(['aB3', 'Xy9']);
+    expect(other.heard).toEqual([]);
+    for (const s of [first, second, other]) await s.stop();
   });
 
   test('when a subscriber unsubscribes, then it hears nothing more', async () => {
-    const heard: string[] = [];
-    const stop = await state.broadcast.subscribe('quiet', {
-      message: (m) => heard.push(m),
-      gap: () => {},
-    });
+    const quiet = await listen(state.broadcast, 'quiet');
     await state.broadcast.publish('quiet', 'one');
     await nextTurns();
-    await stop();
+    await quiet.stop();
     await state.broadcast.publish('quiet', 'two');
     await nextTurns();
-    expect(heard).toEqual(['one']);
+    expect(quiet.heard).toEqual(['one']);
   });
 
   test('a publisher is never called back inline', async () => {
-    const heard: string[] = [];
-    const stop = await state.broadcast.subscribe('inline', {
-      message: (m) => heard.push(m),
-      gap: () => {},
-    });
+    const inline = await listen(state.broadcast, 'inline');
     const publishing = state.broadcast.publish('inline', 'later');
-    expect(heard).toEqual([]);
+    expect(inline.heard).toEqual([]);
     await publishing;
     await nextTurns();
-    expect(heard).toEqual(['later']);
-    await stop();
+    expect(inline.heard).toEqual(['later']);
+    await inline.stop();
   });
 });

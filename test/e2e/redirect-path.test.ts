@@ -32,11 +32,13 @@ async function recordingLinkService(delayMs: number) {
           results: request.items.map((item) =>
             item.code === 'gone404'
               ? { status: ResolveStatus.RESOLVE_STATUS_NOT_FOUND, linkId: '0', targetUrl: '' }
-              : {
-                  status: ResolveStatus.RESOLVE_STATUS_FOUND,
-                  linkId: '1',
-                  targetUrl: `https://example.com/${item.code}`,
-                },
+              : item.code === 'dbDown1'
+                ? { status: ResolveStatus.RESOLVE_STATUS_UNAVAILABLE, linkId: '0', targetUrl: '' }
+                : {
+                    status: ResolveStatus.RESOLVE_STATUS_FOUND,
+                    linkId: '1',
+                    targetUrl: `https://example.com/${item.code}`,
+                  },
           ),
         };
       },
@@ -107,6 +109,18 @@ describe.each([0, 1])('the redirect path with %i trusted proxies', (trustedProxi
     const answer = await call(gateway.url, 'HEAD', '/HeadOnly');
     expect(answer.status).toBe(302);
     expect(link.calls.flat().find((i) => i.code === 'HeadOnly')?.head).toBe(true);
+  });
+
+  test('when the link service cannot resolve one code now, then that redirect alone answers 503 with Retry-After', async () => {
+    const [down, fine] = await Promise.all([
+      call(gateway.url, 'GET', '/dbDown1'),
+      call(gateway.url, 'GET', '/FineOne'),
+    ]);
+    expect(down.status).toBe(503);
+    expect(down.headers.get('retry-after')).toBe('1');
+    expect(down.headers.get('content-type')).toContain('application/problem+json');
+    expect(down.body.code).toBe('link_unavailable');
+    expect(fine.status).toBe(302);
   });
 
   test('when a short link carries a query string, then it redirects the same', async () => {

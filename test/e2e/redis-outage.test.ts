@@ -3,8 +3,9 @@
 // recover on their own once it is back, with no restart of any service.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startMesh } from '../../mesh.ts';
 import { call, newGuest, shorten, within } from '../support/http.ts';
-import { startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { startTestMesh, type TestMesh, testConfig } from '../support/mesh.ts';
 import { OwnRedis } from '../support/redis-server.ts';
 
 let redis: OwnRedis;
@@ -72,4 +73,70 @@ test('when Redis restarts mid-traffic, then redirects never fail and the cache a
   await traffic;
   expect(statuses.length).toBeGreaterThan(outageRedirects + 20);
   expect(statuses.filter((status) => status !== 302)).toEqual([]);
+}, 60_000);
+
+test('when the mesh starts while Redis is down, then it redirects from the database, refuses creation, and creates once Redis is back', async () => {
+  const own = await OwnRedis.start();
+  const { config, cleanup } = testConfig('mysql+redis', {
+    REDIS_URL: own.url,
+    NEAR_CACHE_SIZE: '0',
+    SNOWFLAKE_LEASE_TTL: '2s',
+    // The test polls creation until it works again: every try counts.
+    RATE_LIMIT_CREATE_PER_PRINCIPAL: '10000/1m',
+  });
+  let first: Awaited<ReturnType<typeof startMesh>> | undefined = await startMesh(config);
+  let second: Awaited<ReturnType<typeof startMesh>> | undefined;
+  try {
+    const token = await newGuest(first.gateway.url);
+    const code = (await shorten(first.gateway.url, token, 'https://example.com/before-restart'))
+      .body.code;
+    await first.stop();
+    first = undefined;
+
+    await own.kill();
+    second = await startMesh(config);
+    const url = second.gateway.url;
+    const redirect = await call(url, 'GET', `/${code}`);
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.get('location')).toBe('https://example.com/before-restart');
+    expect((await shorten(url, token, 'https://example.com/while-down')).status).toBe(503);
+
+    await own.start();
+    await within(
+      15_000,
+      async () => (await shorten(url, token, 'https://example.com/after')).status === 201,
+    );
+  } finally {
+    await first?.stop();
+    await second?.stop();
+    await cleanup();
+    await own.kill();
+  }
+}, 90_000);
+
+test('when the cache is unreachable, then a delete is refused with 503 and the link keeps working', async () => {
+  const own = await OwnRedis.start();
+  const test = await startTestMesh('mysql+redis', { REDIS_URL: own.url, NEAR_CACHE_SIZE: '0' });
+  try {
+    const token = await newGuest(test.url);
+    const code = (await shorten(test.url, token, 'https://example.com/keep-me')).body.code;
+    await own.kill();
+
+    const refused = await call(test.url, 'DELETE', `/api/v1/links/${code}`, { token });
+    expect(refused.status).toBe(503);
+    expect(refused.body.code).toBe('cache_unavailable');
+    expect((await call(test.url, 'GET', `/${code}`)).status).toBe(302);
+    expect((await call(test.url, 'GET', `/api/v1/links/${code}`, { token })).status).toBe(200);
+
+    await own.start();
+    await within(
+      10_000,
+      async () =>
+        (await call(test.url, 'DELETE', `/api/v1/links/${code}`, { token })).status === 204,
+    );
+    expect((await call(test.url, 'GET', `/${code}`)).status).toBe(404);
+  } finally {
+    await test.stop();
+    await own.kill();
+  }
 }, 60_000);

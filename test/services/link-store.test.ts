@@ -127,7 +127,6 @@ describe.each(DIALECTS)('link store (%s)', (dialect) => {
       expect(second).toMatchObject({ status: 'found', targetUrl: 'https://example.com/second' });
       expect(neither).toEqual({ status: 'not_found' });
     }
-    cache.close();
   });
 
   test('when two URL hashes differ only in case for one owner, then both links are stored', async () => {
@@ -175,7 +174,6 @@ describe.each(DIALECTS)('link store (%s)', (dialect) => {
     expect(await new LinkResolver(store, cache).resolve('GoneFor')).toEqual({
       status: 'not_found',
     });
-    cache.close();
     // And deleting again changes nothing.
     expect(await store.markDeleted(original.id, original.ownerId, new Date())).toBe(false);
   });

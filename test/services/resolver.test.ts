@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Orm, openDatabase } from '../../lib/db.ts';
+import { unavailable } from '../../lib/errors.ts';
 import type { SharedState } from '../../lib/shared-state.ts';
 import type { Link } from '../../services/link/domain/link.ts';
 import { LinkResolver } from '../../services/link/domain/resolve-links.ts';
@@ -19,8 +20,12 @@ import { FLAVOURS } from '../support/shared-state.ts';
 
 class CountingStore extends LinkStore {
   reads = 0;
+  /** While set, reads fail as an unreachable database would. */
+  failing = false;
   override async findByCodes(codes: readonly string[]) {
     this.reads++;
+    if (this.failing)
+      throw unavailable('database is unreachable', undefined, 'database_unavailable');
     return super.findByCodes(codes);
   }
 }
@@ -77,6 +82,20 @@ describe.each(FLAVOURS)('link resolver on the $name cache', (flavour) => {
       expect(answer).toMatchObject({ status: 'found', targetUrl: 'https://example.com/Stamp3d' });
     await new Promise((resolve) => setTimeout(resolve, 50)); // the cache fill is written after the answer
     expect(await resolver.resolve('Stamp3d')).toMatchObject({ status: 'found' });
+    expect(store.reads).toBe(1);
+  });
+
+  test('when the database fails, then only the codes that needed it are unavailable, and the next read works', async () => {
+    await resolver.resolve('Other01'); // cached from here on
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await store.insert(link('Fresh01', '2001'), urlHash('Fresh01'));
+    store.failing = true;
+    const during = await resolver.resolveMany(['Other01', 'Fresh01', 'Fresh01']);
+    expect(during.map((r) => r.status)).toEqual(['found', 'unavailable', 'unavailable']);
+    // Nothing of the failed read is left waiting: the next ask reads again.
+    store.failing = false;
+    store.reads = 0;
+    expect(await resolver.resolve('Fresh01')).toMatchObject({ status: 'found' });
     expect(store.reads).toBe(1);
   });
 

@@ -35,6 +35,7 @@ export class OwnRedis {
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
+    probe.on('error', () => {}); // refused until the server is up: expected
     for (let attempt = 0; ; attempt++) {
       try {
         await probe.connect();

@@ -37,6 +37,11 @@ export const ResolveStatus = {
   RESOLVE_STATUS_NOT_FOUND: 2,
   /** RESOLVE_STATUS_EXPIRED - The link has expired. */
   RESOLVE_STATUS_EXPIRED: 3,
+  /**
+   * RESOLVE_STATUS_UNAVAILABLE - This item could not be resolved now (its lookup needed a database that is
+   * unreachable); other items of the batch are unaffected. Retry later.
+   */
+  RESOLVE_STATUS_UNAVAILABLE: 4,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -47,6 +52,7 @@ export namespace ResolveStatus {
   export type RESOLVE_STATUS_FOUND = typeof ResolveStatus.RESOLVE_STATUS_FOUND;
   export type RESOLVE_STATUS_NOT_FOUND = typeof ResolveStatus.RESOLVE_STATUS_NOT_FOUND;
   export type RESOLVE_STATUS_EXPIRED = typeof ResolveStatus.RESOLVE_STATUS_EXPIRED;
+  export type RESOLVE_STATUS_UNAVAILABLE = typeof ResolveStatus.RESOLVE_STATUS_UNAVAILABLE;
   export type UNRECOGNIZED = typeof ResolveStatus.UNRECOGNIZED;
 }
 
@@ -212,9 +218,14 @@ export interface WatchLinkChangesResponse {
   codes: string[];
   /**
    * Drop every cached resolution: sent first on each stream, and whenever
-   * changes may have been missed.
+   * changes may have been missed. Caching may resume.
    */
   reset: boolean;
+  /**
+   * Drop every cached resolution and cache nothing until the next reset: this
+   * instance cannot hear other instances' changes for now.
+   */
+  paused: boolean;
 }
 
 function createBaseLink(): Link {
@@ -1338,7 +1349,7 @@ export const WatchLinkChangesRequest: MessageFns<WatchLinkChangesRequest> = {
 };
 
 function createBaseWatchLinkChangesResponse(): WatchLinkChangesResponse {
-  return { codes: [], reset: false };
+  return { codes: [], reset: false, paused: false };
 }
 
 export const WatchLinkChangesResponse: MessageFns<WatchLinkChangesResponse> = {
@@ -1348,6 +1359,9 @@ export const WatchLinkChangesResponse: MessageFns<WatchLinkChangesResponse> = {
     }
     if (message.reset !== false) {
       writer.uint32(16).bool(message.reset);
+    }
+    if (message.paused !== false) {
+      writer.uint32(24).bool(message.paused);
     }
     return writer;
   },
@@ -1381,6 +1395,14 @@ export const WatchLinkChangesResponse: MessageFns<WatchLinkChangesResponse> = {
             message.reset = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.paused = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1400,6 +1422,7 @@ export const WatchLinkChangesResponse: MessageFns<WatchLinkChangesResponse> = {
     const message = createBaseWatchLinkChangesResponse();
     message.codes = object.codes?.map((e) => e) || [];
     message.reset = object.reset ?? false;
+    message.paused = object.paused ?? false;
     return message;
   },
 };
@@ -1459,8 +1482,9 @@ export const LinkServiceService = {
   /**
    * Resolves many codes in one call: the redirect path of the gateway, which
    * coalesces concurrent redirects into one call per event-loop turn. Each item
-   * gets its own result in the same position, so one unknown code does not fail
-   * the batch. The call's deadline is the tightest of its items'.
+   * gets its own result in the same position, so one unknown code (or one
+   * lookup the database cannot answer now) does not fail the batch. The call's
+   * deadline is the tightest of its items'.
    * Errors (for the whole batch): INVALID_ARGUMENT (more than 1024 items),
    * UNAVAILABLE.
    */
@@ -1517,10 +1541,13 @@ export const LinkServiceService = {
   },
   /**
    * Streams which codes changed (deleted, expired, retargeted), so a caller
-   * that caches resolutions can drop them. The first message has reset = true;
-   * later messages list changed codes, or say reset = true again when changes
-   * may have been missed. A cache must be emptied on every reset and whenever
-   * the stream ends.
+   * that caches resolutions can drop them. The first message says reset (or
+   * paused); later messages list changed codes, say reset again when changes
+   * may have been missed, or paused while this instance cannot hear the
+   * changes other instances make. A message with nothing in it is a heartbeat,
+   * sent at least every second. A cache must be emptied on every reset, must
+   * not be used from a paused until the next reset, and must be emptied and
+   * not used when the stream ends or no message has come for three seconds.
    */
   watchLinkChanges: {
     path: "/shortener.v1.LinkService/WatchLinkChanges" as const,
@@ -1554,8 +1581,9 @@ export interface LinkServiceServer extends UntypedServiceImplementation {
   /**
    * Resolves many codes in one call: the redirect path of the gateway, which
    * coalesces concurrent redirects into one call per event-loop turn. Each item
-   * gets its own result in the same position, so one unknown code does not fail
-   * the batch. The call's deadline is the tightest of its items'.
+   * gets its own result in the same position, so one unknown code (or one
+   * lookup the database cannot answer now) does not fail the batch. The call's
+   * deadline is the tightest of its items'.
    * Errors (for the whole batch): INVALID_ARGUMENT (more than 1024 items),
    * UNAVAILABLE.
    */
@@ -1579,10 +1607,13 @@ export interface LinkServiceServer extends UntypedServiceImplementation {
   deleteLink: handleUnaryCall<DeleteLinkRequest, DeleteLinkResponse>;
   /**
    * Streams which codes changed (deleted, expired, retargeted), so a caller
-   * that caches resolutions can drop them. The first message has reset = true;
-   * later messages list changed codes, or say reset = true again when changes
-   * may have been missed. A cache must be emptied on every reset and whenever
-   * the stream ends.
+   * that caches resolutions can drop them. The first message says reset (or
+   * paused); later messages list changed codes, say reset again when changes
+   * may have been missed, or paused while this instance cannot hear the
+   * changes other instances make. A message with nothing in it is a heartbeat,
+   * sent at least every second. A cache must be emptied on every reset, must
+   * not be used from a paused until the next reset, and must be emptied and
+   * not used when the stream ends or no message has come for three seconds.
    */
   watchLinkChanges: handleServerStreamingCall<WatchLinkChangesRequest, WatchLinkChangesResponse>;
 }
@@ -1634,8 +1665,9 @@ export interface LinkServiceClient extends Client {
   /**
    * Resolves many codes in one call: the redirect path of the gateway, which
    * coalesces concurrent redirects into one call per event-loop turn. Each item
-   * gets its own result in the same position, so one unknown code does not fail
-   * the batch. The call's deadline is the tightest of its items'.
+   * gets its own result in the same position, so one unknown code (or one
+   * lookup the database cannot answer now) does not fail the batch. The call's
+   * deadline is the tightest of its items'.
    * Errors (for the whole batch): INVALID_ARGUMENT (more than 1024 items),
    * UNAVAILABLE.
    */
@@ -1715,10 +1747,13 @@ export interface LinkServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Streams which codes changed (deleted, expired, retargeted), so a caller
-   * that caches resolutions can drop them. The first message has reset = true;
-   * later messages list changed codes, or say reset = true again when changes
-   * may have been missed. A cache must be emptied on every reset and whenever
-   * the stream ends.
+   * that caches resolutions can drop them. The first message says reset (or
+   * paused); later messages list changed codes, say reset again when changes
+   * may have been missed, or paused while this instance cannot hear the
+   * changes other instances make. A message with nothing in it is a heartbeat,
+   * sent at least every second. A cache must be emptied on every reset, must
+   * not be used from a paused until the next reset, and must be emptied and
+   * not used when the stream ends or no message has come for three seconds.
    */
   watchLinkChanges(
     request: WatchLinkChangesRequest,

@@ -1,5 +1,5 @@
 // Guests and their tokens through MikroORM.
-import { type Orm, translateDatabaseError as translate } from '../../../lib/db.ts';
+import { type Orm, translateDatabaseError as translate, withinTime } from '../../../lib/db.ts';
 import { AccessTokenRow, GuestRow } from './entities.ts';
 
 export type PrincipalKindName = 'guest' | 'member';
@@ -13,9 +13,12 @@ export interface StoredToken {
 
 export class IdentityStore {
   readonly #orm: Orm;
+  readonly #timeoutMs: number;
 
-  constructor(orm: Orm) {
+  /** Every call answers within `timeoutMs`, or fails as `unavailable`. */
+  constructor(orm: Orm, timeoutMs = 1_000) {
     this.#orm = orm;
+    this.#timeoutMs = timeoutMs;
   }
 
   /** Stores a new guest and its first token together. */
@@ -24,7 +27,7 @@ export class IdentityStore {
     token: { hash: string; expiresAt: Date },
   ): Promise<void> {
     try {
-      await this.#orm.em.fork().transactional(async (em) => {
+      const insert = this.#orm.em.fork().transactional(async (em) => {
         await em.insert(GuestRow, guest);
         await em.insert(AccessTokenRow, {
           tokenHash: token.hash,
@@ -35,6 +38,7 @@ export class IdentityStore {
           revokedAt: null,
         });
       });
+      await withinTime(insert, this.#timeoutMs);
     } catch (error) {
       translate(error);
     }
@@ -42,7 +46,10 @@ export class IdentityStore {
 
   async findToken(hash: string): Promise<StoredToken | null> {
     try {
-      const row = await this.#orm.em.fork().findOne(AccessTokenRow, { tokenHash: hash });
+      const row = await withinTime(
+        this.#orm.em.fork().findOne(AccessTokenRow, { tokenHash: hash }),
+        this.#timeoutMs,
+      );
       if (!row) return null;
       return {
         principalId: row.principalId,
@@ -57,9 +64,12 @@ export class IdentityStore {
 
   async revokeToken(hash: string, at: Date): Promise<void> {
     try {
-      await this.#orm.em
-        .fork()
-        .nativeUpdate(AccessTokenRow, { tokenHash: hash, revokedAt: null }, { revokedAt: at });
+      await withinTime(
+        this.#orm.em
+          .fork()
+          .nativeUpdate(AccessTokenRow, { tokenHash: hash, revokedAt: null }, { revokedAt: at }),
+        this.#timeoutMs,
+      );
     } catch (error) {
       translate(error);
     }

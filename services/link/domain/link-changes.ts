@@ -1,16 +1,24 @@
 // Which codes changed (deleted, expired, retargeted), for everyone who caches
 // resolutions: the gateways' near caches, through WatchLinkChanges streams.
 // A change made here reaches this instance's watchers directly and the other
-// link instances through the broadcast; when the broadcast may have dropped
-// messages, every watcher is told to reset.
+// link instances through the broadcast. While the broadcast is not live this
+// instance cannot hear the others, so its watchers are told to pause; when it
+// is live again, to reset. Watchers also get a heartbeat every second, so a
+// stream that silently stalled is noticed.
 import type { Broadcast } from '../../../lib/broadcast/broadcast.ts';
 import type { Logger } from '../../../lib/log.ts';
 
 const CHANNEL = 'link-changes';
+export const HEARTBEAT_MS = 1_000;
+const MAX_UNSENT = 10_000;
 
 export interface ChangeWatcher {
   changed(codes: string[]): void;
+  /** Drop everything cached; caching may go on. */
   reset(): void;
+  /** Drop everything cached and cache nothing until the next reset. */
+  pause(): void;
+  heartbeat(): void;
   /** The service is stopping: the watcher's stream ends. */
   end(): void;
 }
@@ -21,6 +29,11 @@ export class LinkChanges {
   readonly #watchers = new Set<ChangeWatcher>();
   #queued = new Set<string>();
   #flushScheduled = false;
+  #live = false;
+  /** Changes that could not be broadcast yet, retried until they are. */
+  readonly #unsent = new Set<string>();
+  #retry: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
   #unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(broadcast: Broadcast, log: Logger) {
@@ -28,42 +41,73 @@ export class LinkChanges {
     this.#log = log;
   }
 
-  async start(): Promise<void> {
-    this.#unsubscribe = await this.#broadcast.subscribe(CHANNEL, {
+  start(): void {
+    this.#unsubscribe = this.#broadcast.subscribe(CHANNEL, {
       message: (code) => this.#queue(code),
-      gap: () => {
-        this.#log.warn('link change broadcast interrupted; telling watchers to reset');
-        for (const watcher of this.#watchers) watcher.reset();
+      live: (live) => {
+        this.#live = live;
+        if (!live) this.#log.warn('link change broadcast interrupted; watchers pause caching');
+        for (const watcher of this.#watchers) {
+          if (live) watcher.reset();
+          else watcher.pause();
+        }
       },
     });
+    this.#heartbeat = setInterval(() => {
+      for (const watcher of this.#watchers) watcher.heartbeat();
+    }, HEARTBEAT_MS);
+    this.#heartbeat.unref();
   }
 
-  /** Announces a change: local watchers first (no network between them and us), then the rest. */
+  /**
+   * Announces a change: this instance's watchers at once, the other instances
+   * through the broadcast, retried until it goes out.
+   */
   async announce(code: string): Promise<void> {
     this.#queue(code);
     try {
       await this.#broadcast.publish(CHANNEL, code);
     } catch (error) {
-      // Other instances hear a gap from their own broadcast connection and reset.
-      this.#log.warn({ err: error, code }, 'could not broadcast a link change');
+      this.#log.warn(
+        { cause: (error as Error).message, code },
+        'link change not broadcast yet; retrying',
+      );
+      if (this.#unsent.size < MAX_UNSENT) this.#unsent.add(code);
+      this.#scheduleRetry();
     }
   }
 
   watch(watcher: ChangeWatcher): () => void {
     this.#watchers.add(watcher);
-    watcher.reset();
+    if (this.#live) watcher.reset();
+    else watcher.pause();
     return () => this.#watchers.delete(watcher);
-  }
-
-  get watcherCount(): number {
-    return this.#watchers.size;
   }
 
   /** Ends every watcher's stream (they reconnect elsewhere) and stops listening. */
   async stop(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    clearTimeout(this.#retry);
     for (const watcher of this.#watchers) watcher.end();
     this.#watchers.clear();
     await this.#unsubscribe?.();
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retry) return;
+    this.#retry = setTimeout(async () => {
+      this.#retry = undefined;
+      for (const code of [...this.#unsent]) {
+        try {
+          await this.#broadcast.publish(CHANNEL, code);
+          this.#unsent.delete(code);
+        } catch {
+          break;
+        }
+      }
+      if (this.#unsent.size > 0) this.#scheduleRetry();
+    }, 500);
+    this.#retry.unref();
   }
 
   /** Changes arriving in one turn of the event loop go out as one message. */

@@ -65,14 +65,26 @@ export async function listLinks(
   return { links, nextPageToken };
 }
 
+/**
+ * Deletes fail closed, like creation: the shared cache learns first, and if it
+ * cannot, nothing is deleted (503). Then the database; if that fails, the
+ * cache is told to forget the tombstone again. Then everyone caching it.
+ */
 export async function deleteLink(
   deps: ManageLinksDeps,
   caller: Caller,
   code: string,
 ): Promise<void> {
   const link = await ownLink(deps, caller, code);
-  const deleted = await deps.store.markDeleted(link.id, caller.id, new Date(deps.now()));
-  if (!deleted) throw notFound('no link has this code', 'link_not_found');
   await deps.cache.forget(code);
+  let deleted: boolean;
+  try {
+    deleted = await deps.store.markDeleted(link.id, caller.id, new Date(deps.now()));
+  } catch (error) {
+    await deps.cache.unforget(code);
+    throw error;
+  }
+  // Not deleted here means deleted meanwhile by another request: the tombstone stands.
+  if (!deleted) throw notFound('no link has this code', 'link_not_found');
   await deps.changes.announce(code);
 }

@@ -11,9 +11,12 @@ import { isExpired, type Link } from './link.ts';
 export type Resolution =
   | { status: 'found'; id: string; targetUrl: string; expiresAt: number | null }
   | { status: 'expired'; id: string; targetUrl: string; expiresAt: number | null }
-  | { status: 'not_found' };
+  | { status: 'not_found' }
+  /** The lookup needed the database and it did not answer: only this code fails. */
+  | { status: 'unavailable' };
 
 const NOT_FOUND: Resolution = { status: 'not_found' };
+const UNAVAILABLE: Resolution = { status: 'unavailable' };
 
 function fromCached(entry: CachedResolution, now: number): Resolution {
   if (entry.kind === 'absent') return NOT_FOUND;
@@ -43,10 +46,18 @@ export class LinkResolver {
   /** Database reads under way, by code: later askers wait for the same read. */
   readonly #inFlight = new Map<string, Promise<Link | null>>();
 
-  constructor(store: LinkStore, cache: LinkCache, now: () => number = Date.now) {
+  readonly #onFailure: (error: unknown) => void;
+
+  /** `onFailure` hears about database reads that failed (their codes resolve `unavailable`). */
+  constructor(
+    store: LinkStore,
+    cache: LinkCache,
+    options: { now?: () => number; onFailure?: (error: unknown) => void } = {},
+  ) {
     this.#store = store;
     this.#cache = cache;
-    this.#now = now;
+    this.#now = options.now ?? Date.now;
+    this.#onFailure = options.onFailure ?? (() => {});
   }
 
   async resolve(code: string): Promise<Resolution> {
@@ -72,7 +83,15 @@ export class LinkResolver {
     }
     if (misses.length === 0) return results;
 
-    const links = await this.#load(misses.map((i) => codes[i] as string));
+    let links: (Link | null)[];
+    try {
+      links = await this.#load(misses.map((i) => codes[i] as string));
+    } catch (error) {
+      // Cache hits stay answered; only what needed the database fails.
+      this.#onFailure(error);
+      for (const i of misses) results[i] = UNAVAILABLE;
+      return results;
+    }
     for (let j = 0; j < misses.length; j++) {
       results[misses[j] as number] = fromLink(links[j] ?? null, now);
     }

@@ -5,9 +5,11 @@
 // Races with deletion: a delete writes a tombstone (an "absent" entry) instead
 // of removing the key, and cache fills after a database read only ever add to
 // an empty key, so a read that started before the delete cannot put the link
-// back. When the cache is unreachable, deletions that could not be written are
-// kept and retried, and their codes bypass the cache meanwhile.
+// back. A delete whose tombstone cannot be written does not happen at all
+// (see manage-links.ts): otherwise another instance could go on serving the
+// deleted link from the cache for as long as its entry lives.
 import type { Cache } from '../../../lib/cache/cache.ts';
+import { unavailable } from '../../../lib/errors.ts';
 import type { Logger } from '../../../lib/log.ts';
 import type { Link } from '../domain/link.ts';
 
@@ -17,7 +19,6 @@ export type CachedResolution =
 
 const ABSENT = '-';
 const KEY = 'link:';
-const MAX_PENDING = 100_000;
 
 function encode(link: Pick<Link, 'id' | 'targetUrl' | 'expiresAt'>): string {
   return `${link.id}\t${link.expiresAt ? link.expiresAt.getTime() : ''}\t${link.targetUrl}`;
@@ -46,9 +47,6 @@ export interface LinkCacheOptions {
 export class LinkCache {
   readonly #cache: Cache;
   readonly #options: LinkCacheOptions;
-  /** Codes whose deletion could not be written to the cache yet. */
-  readonly #pending = new Set<string>();
-  #retryTimer: NodeJS.Timeout | undefined;
   #lastWarning = 0;
 
   constructor(cache: Cache, options: LinkCacheOptions) {
@@ -65,9 +63,7 @@ export class LinkCache {
       this.#warn(error, 'cache unreachable; resolving from the database');
       return codes.map(() => undefined);
     }
-    return values.map((value, i) =>
-      value === null || this.#pending.has(codes[i] as string) ? undefined : decode(value),
-    );
+    return values.map((value) => (value === null ? undefined : decode(value)));
   }
 
   /** After a database read: caches what was found, never over an existing entry. */
@@ -90,42 +86,30 @@ export class LinkCache {
     }
   }
 
-  /** After a delete: the code resolves to nothing, on every path, from now on. */
+  /**
+   * Before a delete: from now on the code resolves to nothing on every path.
+   * Throws `unavailable` if the cache cannot be told, so the delete is refused.
+   */
   async forget(code: string): Promise<void> {
     try {
       await this.#cache.set(KEY + code, ABSENT, this.#options.negativeTtlMs);
-      this.#pending.delete(code);
     } catch (error) {
-      this.#warn(error, 'cache unreachable; deletion will be written when it is back');
-      if (this.#pending.size < MAX_PENDING) this.#pending.add(code);
-      this.#scheduleRetry();
+      throw unavailable(
+        'the cache is unreachable; nothing was deleted',
+        error,
+        'cache_unavailable',
+      );
     }
   }
 
-  /** Stops retrying pending deletions (on shutdown). */
-  close(): void {
-    clearTimeout(this.#retryTimer);
-  }
-
-  #scheduleRetry(): void {
-    if (this.#retryTimer) return;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      void this.#retryPending();
-    }, 1_000);
-    this.#retryTimer.unref();
-  }
-
-  async #retryPending(): Promise<void> {
-    for (const code of [...this.#pending]) {
-      try {
-        await this.#cache.set(KEY + code, ABSENT, this.#options.negativeTtlMs);
-        this.#pending.delete(code);
-      } catch {
-        break;
-      }
-    }
-    if (this.#pending.size > 0) this.#scheduleRetry();
+  /** A delete that failed after forget(): let the code resolve from the database again. */
+  async unforget(code: string): Promise<void> {
+    await this.#cache.delete([KEY + code]).catch((error: unknown) => {
+      this.#warn(
+        error,
+        'cache unreachable; a failed delete keeps its code unresolvable for a while',
+      );
+    });
   }
 
   #warn(error: unknown, message: string): void {

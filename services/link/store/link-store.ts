@@ -1,7 +1,12 @@
 // Reads and writes links through MikroORM. Every method is one statement; the
 // unique indexes decide races (code taken, same owner + URL), and callers learn
 // which by asking again rather than by parsing driver messages.
-import { DuplicateKey, type Orm, translateDatabaseError as translate } from '../../../lib/db.ts';
+import {
+  DuplicateKey,
+  type Orm,
+  translateDatabaseError as translate,
+  withinTime,
+} from '../../../lib/db.ts';
 import type { Link, StoredLink } from '../domain/link.ts';
 import { LinkRow } from './entities.ts';
 
@@ -21,9 +26,12 @@ function toStored(row: LinkRow): StoredLink {
 
 export class LinkStore {
   readonly #orm: Orm;
+  readonly #timeoutMs: number;
 
-  constructor(orm: Orm) {
+  /** Every call answers within `timeoutMs`, or fails as `unavailable`. */
+  constructor(orm: Orm, timeoutMs = 1_000) {
     this.#orm = orm;
+    this.#timeoutMs = timeoutMs;
   }
 
   #em() {
@@ -33,7 +41,10 @@ export class LinkStore {
   /** The owner's live (not deleted, not retired) link for a URL hash. */
   async findByOwnerAndUrl(ownerId: string, urlHash: string): Promise<StoredLink | null> {
     try {
-      const row = await this.#em().findOne(LinkRow, { ownerId, urlHash });
+      const row = await withinTime(
+        this.#em().findOne(LinkRow, { ownerId, urlHash }),
+        this.#timeoutMs,
+      );
       return row ? toStored(row) : null;
     } catch (error) {
       translate(error);
@@ -43,7 +54,10 @@ export class LinkStore {
   /** Inserts a new link; throws DuplicateKey if its code or (owner, URL) is taken. */
   async insert(link: Link, urlHash: string): Promise<void> {
     try {
-      await this.#em().insert(LinkRow, { ...link, urlHash, deletedAt: null });
+      await withinTime(
+        this.#em().insert(LinkRow, { ...link, urlHash, deletedAt: null }),
+        this.#timeoutMs,
+      );
     } catch (error) {
       translate(error);
     }
@@ -53,7 +67,10 @@ export class LinkStore {
   async findByCodes(codes: readonly string[]): Promise<StoredLink[]> {
     if (codes.length === 0) return [];
     try {
-      const rows = await this.#em().find(LinkRow, { code: { $in: [...codes] } });
+      const rows = await withinTime(
+        this.#em().find(LinkRow, { code: { $in: [...codes] } }),
+        this.#timeoutMs,
+      );
       return rows.map(toStored);
     } catch (error) {
       translate(error);
@@ -71,10 +88,13 @@ export class LinkStore {
     limit: number,
   ): Promise<StoredLink[]> {
     try {
-      const rows = await this.#em().find(
-        LinkRow,
-        { ownerId, deletedAt: null, ...(beforeId ? { id: { $lt: beforeId } } : {}) },
-        { orderBy: { id: 'desc' }, limit },
+      const rows = await withinTime(
+        this.#em().find(
+          LinkRow,
+          { ownerId, deletedAt: null, ...(beforeId ? { id: { $lt: beforeId } } : {}) },
+          { orderBy: { id: 'desc' }, limit },
+        ),
+        this.#timeoutMs,
       );
       return rows.map(toStored);
     } catch (error) {
@@ -85,7 +105,10 @@ export class LinkStore {
   /** Frees the (owner, URL) slot of a link that stays as it is (e.g. an expired one). */
   async retireUrl(id: string): Promise<void> {
     try {
-      await this.#em().nativeUpdate(LinkRow, { id }, { urlHash: null });
+      await withinTime(
+        this.#em().nativeUpdate(LinkRow, { id }, { urlHash: null }),
+        this.#timeoutMs,
+      );
     } catch (error) {
       translate(error);
     }
@@ -94,10 +117,13 @@ export class LinkStore {
   /** Tombstones the owner's live link; false if it was not live (or not theirs). */
   async markDeleted(id: string, ownerId: string, at: Date): Promise<boolean> {
     try {
-      const changed = await this.#em().nativeUpdate(
-        LinkRow,
-        { id, ownerId, deletedAt: null },
-        { deletedAt: at, urlHash: null },
+      const changed = await withinTime(
+        this.#em().nativeUpdate(
+          LinkRow,
+          { id, ownerId, deletedAt: null },
+          { deletedAt: at, urlHash: null },
+        ),
+        this.#timeoutMs,
       );
       return changed > 0;
     } catch (error) {

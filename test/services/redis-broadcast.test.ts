@@ -1,0 +1,57 @@
+// The Redis broadcast when Redis is not there: subscribing never waits for it,
+// a subscription is not live while it is gone, and live again (with delivery)
+// once it is back.
+import { expect, test } from 'vitest';
+import { redisSharedState } from '../../lib/shared-state.ts';
+import { testLog } from '../support/logger.ts';
+import { OwnRedis } from '../support/redis-server.ts';
+
+const until = async (check: () => boolean, timeoutMs: number) => {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error('not in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+
+test('when Redis is down at subscribe time, dies later and comes back, then liveness follows it and delivery resumes', async () => {
+  const redis = await OwnRedis.start();
+  await redis.kill();
+  const state = await redisSharedState({
+    url: redis.url,
+    keyPrefix: 'bcast:',
+    log: testLog,
+    name: 'test',
+  });
+  try {
+    const states: boolean[] = [];
+    const heard: string[] = [];
+    // Returns at once although Redis is down.
+    const stop = state.broadcast.subscribe('changes', {
+      message: (payload) => heard.push(payload),
+      live: (live) => states.push(live),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(states).toEqual([]);
+
+    await redis.start();
+    await until(() => states.at(-1) === true, 10_000);
+    await state.broadcast.publish('changes', 'first');
+    await until(() => heard.includes('first'), 5_000);
+
+    await redis.kill();
+    await until(() => states.at(-1) === false, 5_000);
+
+    await redis.start();
+    await until(() => states.at(-1) === true, 10_000);
+    await until(() => {
+      void state.broadcast.publish('changes', 'second').catch(() => {});
+      return heard.includes('second');
+    }, 10_000);
+    expect(states).toEqual([true, false, true]);
+    await stop();
+  } finally {
+    await state.close();
+    await redis.kill();
+  }
+}, 60_000);
