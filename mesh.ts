@@ -36,10 +36,12 @@ export async function startMesh(config: Config) {
     link,
     identity,
     shared,
+    /** One SHUTDOWN_TIMEOUT for the whole process: the gateway drains first, then both services. */
     async stop() {
-      await gateway.stop();
-      await link.stop();
-      await identity.stop();
+      const deadline = Date.now() + config.shutdownTimeoutMs;
+      const left = () => Math.max(0, deadline - Date.now());
+      await gateway.stop(left());
+      await Promise.all([link.stop(left()), identity.stop(left())]);
       await shared.close();
     },
   };

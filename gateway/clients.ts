@@ -15,8 +15,8 @@ import {
 
 export interface MeshClients {
   link: PromiseClient<LinkServiceClient>;
-  /** For the WatchLinkChanges stream. */
-  linkStreams: LinkServiceClient;
+  /** The generated callback client: the redirect batcher's ResolveLinks (no promise per call) and the WatchLinkChanges stream. */
+  rawLink: LinkServiceClient;
   identity: PromiseClient<IdentityServiceClient>;
   /** grpc.health.v1 Check against the link service: is it there and serving? */
   linkServing(timeoutMs: number): Promise<boolean>;
@@ -75,7 +75,7 @@ export function connectClients(options: {
   const health = healthClient(options.linkTarget);
   return {
     link: promiseClient(link, LinkServiceService),
-    linkStreams: link,
+    rawLink: link,
     identity: promiseClient(identity, IdentityServiceService),
     linkServing: (timeoutMs) =>
       new Promise((resolve) => {

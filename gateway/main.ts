@@ -16,7 +16,8 @@ export interface RunningGateway {
   /** http://host:port actually bound. */
   url: string;
   near: NearCache;
-  stop(): Promise<void>;
+  /** Drains within budgetMs (SHUTDOWN_TIMEOUT unless given). */
+  stop(budgetMs?: number): Promise<void>;
 }
 
 function splitListen(listen: string): { host: string; port: number } {
@@ -34,8 +35,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     deadlineMs: config.grpcDeadlineMs,
   });
   const near = new NearCache(config.gateway.nearCacheSize, config.gateway.nearCacheTtlMs);
-  const stopFollowing = followLinkChanges(clients.linkStreams, near, log);
-  const batcher = new RedirectBatcher(clients.linkStreams, near, config.grpcDeadlineMs);
+  const stopFollowing = followLinkChanges(clients.rawLink, near, log);
+  const batcher = new RedirectBatcher(clients.rawLink, near, config.grpcDeadlineMs);
   const redirects = new RedirectPath(near, batcher, clientAddress(config.gateway.trustedProxies));
   const state = { accepting: true };
   const app = await buildApp({ config, log, clients, near, redirects, state });
@@ -55,14 +56,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   return {
     url,
     near,
-    async stop() {
+    async stop(budgetMs = config.shutdownTimeoutMs) {
       state.accepting = false;
       // Requests in flight finish; their keep-alive connections go as soon as
       // they are idle (Fastify only closes those idle when closing starts),
       // and whatever is still open at the deadline is cut.
       const closing = app.close();
       const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
-      const deadline = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
+      const deadline = setTimeout(() => app.server.closeAllConnections(), budgetMs);
       try {
         await closing;
       } finally {

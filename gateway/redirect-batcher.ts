@@ -12,6 +12,7 @@ import {
   type ResolveLinksResponse,
   ResolveStatus,
 } from '../gen/shortener/v1/link.ts';
+import { MAX_RESOLVE_BATCH } from '../lib/codes.ts';
 import { unavailable } from '../lib/errors.ts';
 import { fromServiceError } from '../lib/grpc/status.ts';
 import type { NearCache } from './near-cache.ts';
@@ -24,9 +25,6 @@ import {
   sendUnavailable,
 } from './redirect-replies.ts';
 
-/** The link service's limit per call. */
-export const MAX_BATCH = 1024;
-
 export class RedirectBatcher {
   readonly #client: LinkServiceClient;
   readonly #near: NearCache;
@@ -35,7 +33,6 @@ export class RedirectBatcher {
   #replies: ServerResponse[] = [];
   #oldest = 0;
   #scheduled = false;
-  #inFlight = 0;
   readonly #flushSoon = () => {
     this.#scheduled = false;
     this.flush();
@@ -47,16 +44,11 @@ export class RedirectBatcher {
     this.#deadlineMs = deadlineMs;
   }
 
-  /** Batches in flight now, for draining on shutdown. */
-  get inFlight(): number {
-    return this.#inFlight + (this.#items.length > 0 ? 1 : 0);
-  }
-
   add(item: ResolveLinksRequest_Item, reply: ServerResponse): void {
     if (this.#items.length === 0) this.#oldest = Date.now();
     this.#items.push(item);
     this.#replies.push(reply);
-    if (this.#items.length >= MAX_BATCH) this.flush();
+    if (this.#items.length >= MAX_RESOLVE_BATCH) this.flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flushSoon);
@@ -70,13 +62,11 @@ export class RedirectBatcher {
     const epoch = this.#near.epoch;
     this.#items = [];
     this.#replies = [];
-    this.#inFlight++;
     this.#client.resolveLinks(
       { items },
       new Metadata(),
       { deadline: this.#oldest + this.#deadlineMs },
       (error, response) => {
-        this.#inFlight--;
         this.#deliver(items, replies, epoch, error, response);
       },
     );

@@ -11,8 +11,8 @@ import type { NearCache } from './near-cache.ts';
 import type { RedirectBatcher } from './redirect-batcher.ts';
 import { sendExpired, sendNotFound, sendRedirect } from './redirect-replies.ts';
 
-/** A path that is nothing but a code. */
-const PLAIN = /^\/[0-9A-Za-z_-]{1,32}$/;
+/** A path that is nothing but a code: CODE_PATTERN after the slash. */
+const PLAIN = new RegExp(`^/${CODE_PATTERN.source.slice(1, -1)}$`);
 
 export class RedirectPath {
   readonly #near: NearCache;
@@ -30,16 +30,20 @@ export class RedirectPath {
     const method = request.method;
     if (method !== 'GET' && method !== 'HEAD') return false;
     const url = request.url ?? '';
-    if (!PLAIN.test(url) || isReserved(url.slice(1))) return false;
-    this.serve(url.slice(1), request, response);
+    if (!PLAIN.test(url)) return false;
+    const code = url.slice(1);
+    if (isReserved(code)) return false;
+    this.#serveValid(code, request, response);
     return true;
   }
 
+  /** Serves a redirect Fastify routed here: the code is checked first. */
   serve(code: string, request: IncomingMessage, response: ServerResponse): void {
-    if (!CODE_PATTERN.test(code) || isReserved(code)) {
-      sendNotFound(response);
-      return;
-    }
+    if (CODE_PATTERN.test(code) && !isReserved(code)) this.#serveValid(code, request, response);
+    else sendNotFound(response);
+  }
+
+  #serveValid(code: string, request: IncomingMessage, response: ServerResponse): void {
     const hit = this.#near.get(code);
     if (hit === undefined) {
       const client = clientInfo(request, this.#addressOf(request));

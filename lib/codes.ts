@@ -2,6 +2,9 @@
 // code looks like, and which words are never codes because the gateway uses
 // them as paths.
 
+/** Most codes one ResolveLinks call may carry (the gateway splits larger batches). */
+export const MAX_RESOLVE_BATCH = 1024;
+
 /** URL-safe, case-sensitive, 1 to 32 characters (generated codes and chosen aliases). */
 export const CODE_PATTERN = /^[0-9A-Za-z_-]{1,32}$/;
 
@@ -26,6 +29,11 @@ export const RESERVED_CODES: ReadonlySet<string> = new Set([
   '.well-known',
 ]);
 
+const RESERVED = new RegExp(
+  `^(${[...RESERVED_CODES].map((word) => word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`,
+  'i',
+);
+
 export function isReserved(code: string): boolean {
-  return RESERVED_CODES.has(code.toLowerCase());
+  return RESERVED.test(code);
 }

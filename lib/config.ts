@@ -80,8 +80,8 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('.data'),
   REDIS_URL: redisUrl.default(''),
   REDIS_KEY_PREFIX: z.string().max(64).default('shortener:'),
-  GRPC_DEADLINE: duration.default(2_000),
-  SHUTDOWN_TIMEOUT: duration.default(10_000),
+  GRPC_DEADLINE: duration.pipe(z.number().min(50).max(60_000)).default(2_000),
+  SHUTDOWN_TIMEOUT: duration.pipe(z.number().min(0).max(600_000)).default(10_000),
   SNOWFLAKE_LEASE_TTL: duration.pipe(z.number().min(1_000).max(300_000)).default(10_000),
 
   LINK_GRPC_LISTEN: address.default('127.0.0.1:50051'),
@@ -89,14 +89,28 @@ const schema = z.object({
   LINK_CODE_LENGTH: integer(5, 16).default(7),
   LINK_MAX_URL_LENGTH: integer(64, 8_192).default(2_048),
   LINK_ALLOW_PRIVATE_TARGETS: boolean.default(false),
-  LINK_CACHE_TTL: duration.default(3_600_000),
-  LINK_NEGATIVE_CACHE_TTL: duration.default(30_000),
+  LINK_CACHE_TTL: duration
+    .pipe(
+      z
+        .number()
+        .min(1_000)
+        .max(30 * 86_400_000),
+    )
+    .default(3_600_000),
+  LINK_NEGATIVE_CACHE_TTL: duration.pipe(z.number().min(100).max(86_400_000)).default(30_000),
   RATE_LIMIT_CREATE_PER_PRINCIPAL: rate.default({ limit: 60, windowMs: 60_000 }),
   RATE_LIMIT_CREATE_PER_IP: rate.default({ limit: 300, windowMs: 60_000 }),
 
   IDENTITY_GRPC_LISTEN: address.default('127.0.0.1:50052'),
   IDENTITY_DATABASE_URL: databaseUrl.optional(),
-  GUEST_TOKEN_TTL: duration.default(365 * 86_400_000),
+  GUEST_TOKEN_TTL: duration
+    .pipe(
+      z
+        .number()
+        .min(1_000)
+        .max(10 * 365 * 86_400_000),
+    )
+    .default(365 * 86_400_000),
   RATE_LIMIT_GUESTS_PER_IP: rate.default({ limit: 20, windowMs: 3_600_000 }),
 
   GATEWAY_LISTEN: address.default('127.0.0.1:8080'),
@@ -107,7 +121,7 @@ const schema = z.object({
   GATEWAY_BODY_LIMIT: integer(1_024, 1_048_576).default(16_384),
   GATEWAY_HEADER_LIMIT: integer(1_024, 65_536).default(16_384),
   NEAR_CACHE_SIZE: integer(0, 10_000_000).default(100_000),
-  NEAR_CACHE_TTL: duration.default(30_000),
+  NEAR_CACHE_TTL: duration.pipe(z.number().min(100).max(3_600_000)).default(30_000),
 });
 
 export type ConfigVariable = keyof typeof schema.shape;

@@ -16,6 +16,7 @@ import { MikroORM as MySqlORM } from '@mikro-orm/mysql';
 import { MikroORM as SqliteORM } from '@mikro-orm/sqlite';
 import Database from 'better-sqlite3';
 import { SqliteDialect } from 'kysely';
+import { createConnection } from 'mysql2/promise';
 import { unavailable } from './errors.ts';
 import type { Logger } from './log.ts';
 
@@ -114,11 +115,36 @@ export async function openDatabase(options: DatabaseOptions): Promise<Orm> {
           clientUrl: options.url,
           pool: { min: 1, max: options.poolSize ?? 10 },
         });
-  const applied = await orm.migrator.up();
+  const applied = await migrateExclusively(orm, dialect, options.url);
   if (applied.length > 0) {
     options.log.info({ migrations: applied.map((m) => m.name) }, 'database migrated');
   }
   return orm;
+}
+
+/**
+ * Runs pending migrations, one process at a time: replicas starting together
+ * would otherwise race through the same DDL (which MySQL does not roll back).
+ * On MySQL an advisory lock named after the database serialises them; the
+ * later ones then find nothing pending. SQLite files belong to one process.
+ */
+async function migrateExclusively(orm: Orm, dialect: Dialect, url: string) {
+  if (dialect === 'sqlite') return orm.migrator.up();
+  // Advisory locks are server-wide: connect without a database (it may not exist yet).
+  const server = new URL(url);
+  const lock = `${server.pathname.slice(1)}:migrations`;
+  server.pathname = '/';
+  const connection = await createConnection({ uri: server.toString() });
+  try {
+    const [rows] = await connection.query('SELECT GET_LOCK(?, 120) AS acquired', [lock]);
+    if ((rows as { acquired: number | null }[])[0]?.acquired !== 1) {
+      throw new Error(`could not take the migration lock ${lock} within 120 s`);
+    }
+    return await orm.migrator.up();
+  } finally {
+    await connection.query('SELECT RELEASE_LOCK(?)', [lock]).catch(() => {});
+    await connection.end();
+  }
 }
 
 /** A unique index refused a row; the caller decides what that means. */

@@ -1,139 +1,18 @@
 // A gRPC server as every service runs it: its own services, grpc.health.v1,
-// and server reflection over the real descriptors; requests that do not decode
-// are answered INVALID_ARGUMENT (grpc-js alone would say INTERNAL); shutdown
-// stops taking calls and lets in-flight ones finish.
+// and server reflection over the real descriptors; shutdown stops taking calls
+// and lets in-flight ones finish.
 import {
-  type handleServerStreamingCall,
-  type handleUnaryCall,
   Server,
   ServerCredentials,
-  type ServerErrorResponse,
-  type ServerUnaryCall,
   type ServiceDefinition,
-  status,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
-import { DomainError, isDomainError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { HEALTH_DESCRIPTOR_SET, loadFileDescriptorProtos } from './descriptors.ts';
-import { toStatus } from './status.ts';
-
-/** Stands in for a request whose bytes did not decode. */
-const MALFORMED: unique symbol = Symbol('malformed request');
-
-export interface CallContext {
-  /** Absolute deadline (ms since epoch) the caller set; Infinity if none. */
-  deadline: number;
-  /** Path of the method, for logs. */
-  method: string;
-}
-
-export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
-
-function contextOf(call: ServerUnaryCall<unknown, unknown>, method: string): CallContext {
-  const deadline = call.getDeadline();
-  return {
-    deadline: deadline instanceof Date ? deadline.getTime() : Number(deadline),
-    method,
-  };
-}
-
-/** When each (method, error code) was last logged: an outage fails every call, one line says so. */
-const lastLogged = new Map<string, number>();
-const LOG_EVERY_MS = 10_000;
-
-function logThrottled(log: Logger, error: DomainError, method: string): void {
-  const key = `${method}:${error.code}`;
-  const now = Date.now();
-  if (now - (lastLogged.get(key) ?? 0) < LOG_EVERY_MS) return;
-  lastLogged.set(key, now);
-  log.warn(
-    {
-      method,
-      code: error.code,
-      cause: error.cause instanceof Error ? error.cause.message : undefined,
-    },
-    `call failed: ${error.message} (repeats are not logged for ${LOG_EVERY_MS / 1_000} s)`,
-  );
-}
-
-function toServerError(error: unknown, log: Logger, method: string): Partial<ServerErrorResponse> {
-  if (isDomainError(error)) {
-    if (error.kind === 'internal') log.error({ err: error, method }, 'call failed');
-    else if (error.kind === 'unavailable') logThrottled(log, error, method);
-    return toStatus(error);
-  }
-  log.error({ err: error, method }, 'unexpected error in handler');
-  return toStatus(new DomainError('internal', 'internal error', { code: 'internal' }));
-}
-
-export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
-
-/** Adapts a promise-returning handler: decode check, deadline context, error mapping. */
-export function unary<Req, Res>(
-  method: string,
-  log: Logger,
-  handler: UnaryHandler<Req, Res>,
-): handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    if ((call.request as unknown) === MALFORMED) {
-      callback({
-        code: status.INVALID_ARGUMENT,
-        details: 'request is not a valid protobuf message',
-      });
-      return;
-    }
-    handler(call.request, contextOf(call, method)).then(
-      (response) => callback(null, response),
-      (error: unknown) => callback(toServerError(error, log, method)),
-    );
-  };
-}
-
-/** Adapts a server-streaming handler; it owns the call until it ends it. */
-export function serverStream<Req, Res>(
-  method: string,
-  log: Logger,
-  handler: (call: Parameters<handleServerStreamingCall<Req, Res>>[0]) => void,
-): handleServerStreamingCall<Req, Res> {
-  return (call) => {
-    if ((call.request as unknown) === MALFORMED) {
-      call.destroy(
-        Object.assign(new Error('request is not a valid protobuf message'), {
-          code: status.INVALID_ARGUMENT,
-        }),
-      );
-      return;
-    }
-    try {
-      handler(call);
-    } catch (error) {
-      const e = toServerError(error, log, method);
-      call.destroy(Object.assign(new Error(e.details ?? 'internal error'), e));
-    }
-  };
-}
-
-/** Copies a service definition so undecodable requests reach the handler as MALFORMED. */
-function tolerant(definition: ServiceDefinition): ServiceDefinition {
-  const copy: Record<string, ServiceDefinition[string]> = {};
-  for (const [name, method] of Object.entries(definition)) {
-    const decode = method.requestDeserialize;
-    copy[name] = {
-      ...method,
-      requestDeserialize: (bytes: Buffer) => {
-        try {
-          return decode(bytes);
-        } catch {
-          return MALFORMED;
-        }
-      },
-    };
-  }
-  return copy as ServiceDefinition;
-}
+import { MAX_MESSAGE_BYTES, tolerant } from './handlers.ts';
 
 export interface ServiceBinding {
   /** Fully qualified name, e.g. shortener.v1.LinkService, for health status. */
@@ -155,7 +34,9 @@ function reflectionDefinition() {
   // reads: the encoded FileDescriptorProtos. Both sets come straight from buf
   // (proto-loader's own descriptors rename files and break imports and maps).
   const files = [...loadFileDescriptorProtos(), ...loadFileDescriptorProtos(HEALTH_DESCRIPTOR_SET)];
-  return { 'descriptor.set': { format: 'descriptor', fileDescriptorProtos: files } } as never;
+  // Only fileDescriptorProtos is read; the entry stands in for proto-loader's.
+  const definition = { 'descriptor.set': { format: 'descriptor', fileDescriptorProtos: files } };
+  return definition as unknown as PackageDefinition;
 }
 
 export async function startGrpcServer(options: {
@@ -174,7 +55,7 @@ export async function startGrpcServer(options: {
     // Clients resolve DNS again only when a connection ends: ageing connections
     // out lets callers discover replicas added since they connected. Calls in
     // flight get the grace period; long-lived streams are re-opened by callers.
-    'grpc.max_connection_age_ms': 5 * 60_000,
+    'grpc.max_connection_age_ms': 15 * 60_000,
     'grpc.max_connection_age_grace_ms': 30_000,
   });
   const health = new HealthImplementation({ '': 'SERVING' });

@@ -43,7 +43,18 @@ function trailer(error: ServiceError, key: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** Turns a failed call's status back into a domain error, keeping its code and retry delay. */
+/** What callers are told when the failure did not come from our code (no `error-code`). */
+const GENERIC: Partial<Record<ErrorKind, string>> = {
+  unavailable: 'a service this request needs is unreachable',
+  deadline: 'a service this request needs did not answer in time',
+  internal: 'internal error',
+};
+
+/**
+ * Turns a failed call's status back into a domain error, keeping its code and
+ * retry delay. A status our services did not produce (transport failures,
+ * whose details name internal addresses) keeps its text only as the cause.
+ */
 export function fromServiceError(error: ServiceError): DomainError {
   const kind: ErrorKind =
     error.code === status.CANCELLED
@@ -52,14 +63,12 @@ export function fromServiceError(error: ServiceError): DomainError {
         (error.code === status.UNKNOWN ? 'internal' : 'unavailable'));
   const retryAfter = trailer(error, 'retry-after-ms');
   const field = trailer(error, 'error-field');
-  return new DomainError(kind, error.details || error.message, {
-    code: trailer(error, 'error-code') ?? kind,
+  const code = trailer(error, 'error-code');
+  const message = code === undefined ? (GENERIC[kind] ?? kind) : error.details || error.message;
+  return new DomainError(kind, message, {
+    code: code ?? kind,
     ...(field === undefined ? {} : { field }),
     ...(retryAfter === undefined ? {} : { retryAfterMs: Number(retryAfter) }),
     cause: error,
   });
-}
-
-export function isServiceError(error: unknown): error is ServiceError {
-  return error instanceof Error && typeof (error as Partial<ServiceError>).code === 'number';
 }

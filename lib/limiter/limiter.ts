@@ -6,9 +6,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limite
 import type { RateRule } from '../config.ts';
 import { unavailable } from '../errors.ts';
 
-export type LimitDecision =
-  | { allowed: true; remaining: number }
-  | { allowed: false; retryAfterMs: number };
+export type LimitDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
 
 /** Port: where counters live. */
 export interface RateLimiter {
@@ -31,8 +29,8 @@ abstract class FlexibleLimiter implements RateLimiter {
       this.#backends.set(id, backend);
     }
     try {
-      const result = await backend.consume(key);
-      return { allowed: true, remaining: result.remainingPoints };
+      await backend.consume(key);
+      return { allowed: true };
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) {
         return { allowed: false, retryAfterMs: Math.max(1, rejection.msBeforeNext) };

@@ -21,7 +21,8 @@ export function createRedis({ url, log, name, subscriber = false }: RedisOptions
     enableOfflineQueue: subscriber,
     enableAutoPipelining: !subscriber,
     maxRetriesPerRequest: subscriber ? null : 0,
-    commandTimeout: subscriber ? undefined : 1_000,
+    // Redis answers in well under a millisecond; past this, fall back or fail.
+    commandTimeout: subscriber ? undefined : 300,
     connectTimeout: 2_000,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1_000),
   });

@@ -7,16 +7,12 @@ import {
   PrincipalKind,
   type Principal as PrincipalMessage,
 } from '../../gen/shortener/v1/principal.ts';
+import { unary } from '../../lib/grpc/handlers.ts';
 import type { ServiceBinding } from '../../lib/grpc/server.ts';
-import { unary } from '../../lib/grpc/server.ts';
 import type { Logger } from '../../lib/log.ts';
-import {
-  authenticate,
-  type GuestDeps,
-  issueGuest,
-  type Principal,
-  revokeToken,
-} from './domain/guests.ts';
+import { authenticate, revokeToken } from './domain/authentication.ts';
+import { type GuestDeps, issueGuest } from './domain/guests.ts';
+import type { Principal } from './domain/principal.ts';
 
 function toMessage(principal: Principal): PrincipalMessage {
   return {

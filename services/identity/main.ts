@@ -14,7 +14,8 @@ import { SQLITE_MIGRATIONS } from './store/migrations/sqlite.ts';
 
 export interface RunningIdentityService {
   address: string;
-  stop(): Promise<void>;
+  /** Drains within budgetMs (SHUTDOWN_TIMEOUT unless given). */
+  stop(budgetMs?: number): Promise<void>;
 }
 
 export async function startIdentityService(
@@ -52,8 +53,8 @@ export async function startIdentityService(
   );
   return {
     address: server.address,
-    async stop() {
-      await server.shutdown(config.shutdownTimeoutMs);
+    async stop(budgetMs = config.shutdownTimeoutMs) {
+      await server.shutdown(budgetMs);
       await lease.close();
       await orm.close();
     },

@@ -10,10 +10,10 @@ import {
   type WatchLinkChangesResponse,
 } from '../../gen/shortener/v1/link.ts';
 import { type Principal, PrincipalKind } from '../../gen/shortener/v1/principal.ts';
-import { CODE_PATTERN } from '../../lib/codes.ts';
+import { CODE_PATTERN, MAX_RESOLVE_BATCH } from '../../lib/codes.ts';
 import { expired, invalid, notFound, unauthenticated, unavailable } from '../../lib/errors.ts';
+import { serverStream, unary } from '../../lib/grpc/handlers.ts';
 import type { ServiceBinding } from '../../lib/grpc/server.ts';
-import { serverStream, unary } from '../../lib/grpc/server.ts';
 import { isSnowflake } from '../../lib/ids/snowflake.ts';
 import type { Logger } from '../../lib/log.ts';
 import { type CreateLinkDeps, createLink } from './domain/create-link.ts';
@@ -21,8 +21,6 @@ import type { Caller, Link } from './domain/link.ts';
 import type { LinkChanges } from './domain/link-changes.ts';
 import { deleteLink, getLink, listLinks, type ManageLinksDeps } from './domain/manage-links.ts';
 import type { LinkResolver, Resolution } from './domain/resolve-links.ts';
-
-export const MAX_BATCH = 1024;
 
 export interface LinkHandlerDeps {
   create: CreateLinkDeps;
@@ -120,8 +118,8 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
     }),
 
     resolveLinks: unary('ResolveLinks', log, async (request) => {
-      if (request.items.length > MAX_BATCH) {
-        throw invalid(`at most ${MAX_BATCH} items per call`, 'batch_too_large', 'items');
+      if (request.items.length > MAX_RESOLVE_BATCH) {
+        throw invalid(`at most ${MAX_RESOLVE_BATCH} items per call`, 'batch_too_large', 'items');
       }
       const resolutions = await deps.resolver.resolveMany(request.items.map((item) => item.code));
       return { results: resolutions.map(toResult) };

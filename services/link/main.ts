@@ -31,7 +31,8 @@ function databaseFailures(log: Logger): (error: unknown) => void {
 export interface RunningLinkService {
   /** host:port the gRPC server listens on. */
   address: string;
-  stop(): Promise<void>;
+  /** Drains within budgetMs (SHUTDOWN_TIMEOUT unless given). */
+  stop(budgetMs?: number): Promise<void>;
 }
 
 export async function startLinkService(
@@ -90,8 +91,8 @@ export async function startLinkService(
 
   return {
     address: server.address,
-    async stop() {
-      await server.shutdown(config.shutdownTimeoutMs);
+    async stop(budgetMs = config.shutdownTimeoutMs) {
+      await server.shutdown(budgetMs);
       await lease.close();
       await orm.close();
     },

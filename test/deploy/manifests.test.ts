@@ -421,6 +421,10 @@ interface Manifest {
     selector?: Env | { matchLabels?: Env };
     clusterIP?: string;
     ports?: { name?: string; port: number; targetPort?: number | string }[];
+    /** A NetworkPolicy's pods and who may reach them. */
+    podSelector?: { matchLabels?: Env };
+    policyTypes?: string[];
+    ingress?: { from?: { podSelector?: { matchLabels?: Env } }[]; ports?: { port: number }[] }[];
     maxUnavailable?: number;
     template?: {
       metadata: { labels: Env };
@@ -694,6 +698,35 @@ describe('kubernetes manifests', () => {
           expect(named(servicePort.targetPort ?? servicePort.port)).toBe(port);
           // Clients of a headless Service connect to the pods' own port.
           if (fronting[0]?.spec?.clusterIP === 'None') expect(servicePort.port).toBe(port);
+        }
+      }
+    });
+
+    test('when anything but the gateway calls link or identity, then a network policy keeps it out', () => {
+      const gateway = pods().find((p) => p.role === 'gateway');
+      const gatewayLabels = gateway?.deployment.spec?.template?.metadata.labels ?? {};
+      for (const { deployment, role, config } of pods().filter((p) => p.role !== 'gateway')) {
+        const labels = deployment.spec?.template?.metadata.labels ?? {};
+        const policies = built().manifests.filter(
+          (m) =>
+            m.kind === 'NetworkPolicy' &&
+            Object.entries(m.spec?.podSelector?.matchLabels ?? { none: 'none' }).every(
+              ([key, value]) => labels[key] === value,
+            ),
+        );
+        expect(policies, deployment.metadata.name).toHaveLength(1);
+        const policy = policies[0];
+        expect(policy?.spec?.policyTypes).toContain('Ingress');
+        for (const rule of policy?.spec?.ingress ?? []) {
+          expect(rule.ports?.map((p) => p.port)).toEqual([portOf(listenOf(role, config))]);
+          for (const source of rule.from ?? []) {
+            const allowed = source.podSelector?.matchLabels ?? {};
+            expect(Object.keys(allowed).length, 'a pod selector, not everyone').toBeGreaterThan(0);
+            expect(
+              Object.entries(allowed).every(([key, value]) => gatewayLabels[key] === value),
+              `${deployment.metadata.name} admits only the gateway`,
+            ).toBe(true);
+          }
         }
       }
     });

@@ -14,6 +14,19 @@ import { call, newGuest, shorten, within } from '../support/http.ts';
 import { testLog } from '../support/logger.ts';
 import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
 
+const opened: LinkServiceClient[] = [];
+
+/** A LinkService client on the given address, closed when the file is done. */
+function linkApi(address: string) {
+  const raw = connect(LinkServiceClient, dialable(address), 2_000);
+  opened.push(raw);
+  return promiseClient(raw, LinkServiceService);
+}
+
+afterAll(() => {
+  for (const client of opened) client.close();
+});
+
 /** Runs SQL against the link database behind the service's back. */
 async function sql(mesh: TestMesh, statement: string, params: (string | number)[]): Promise<void> {
   const url = mesh.linkDatabaseUrl;
@@ -68,10 +81,7 @@ describe.each(MESH_FLAVOURS)('caches and invalidation (%s)', (flavour) => {
 
   test('when a link was resolved once, then the link service answers it from the cache', async () => {
     const created = await shorten(mesh.url, token, 'https://example.com/cached');
-    const client = promiseClient(
-      connect(LinkServiceClient, dialable(mesh.mesh.link.address), 2_000),
-      LinkServiceService,
-    );
+    const client = linkApi(mesh.mesh.link.address);
     expect((await client.resolveLink({ code: created.body.code })).targetUrl).toBe(
       'https://example.com/cached',
     );
@@ -86,10 +96,7 @@ describe.each(MESH_FLAVOURS)('caches and invalidation (%s)', (flavour) => {
   });
 
   test('when an unknown code was asked for, then the next asks are answered from the negative cache', async () => {
-    const client = promiseClient(
-      connect(LinkServiceClient, dialable(mesh.mesh.link.address), 2_000),
-      LinkServiceService,
-    );
+    const client = linkApi(mesh.mesh.link.address);
     await expect(client.resolveLink({ code: 'Neg4tiv' })).rejects.toMatchObject({
       kind: 'not_found',
     });
@@ -135,10 +142,7 @@ describe.each(MESH_FLAVOURS)('caches and invalidation (%s)', (flavour) => {
     for (const ms of elapsed) expect(ms).toBeLessThanOrEqual(1_000);
     // And it stays gone on every path: HEAD, the second link instance directly.
     expect((await call(secondGateway.url, 'HEAD', `/${code}`)).status).toBe(404);
-    const direct = promiseClient(
-      connect(LinkServiceClient, dialable(secondLink.address), 2_000),
-      LinkServiceService,
-    );
+    const direct = linkApi(secondLink.address);
     await expect(direct.resolveLink({ code })).rejects.toMatchObject({ kind: 'not_found' });
   });
 

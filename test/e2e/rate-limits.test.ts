@@ -61,6 +61,31 @@ describe.each(MESH_FLAVOURS)('creates per caller: 10/1h (%s)', (flavour) => {
   });
 });
 
+describe.each(MESH_FLAVOURS)('a caller over its own limit (%s)', (flavour) => {
+  let mesh: TestMesh;
+  beforeAll(async () => {
+    mesh = await startTestMesh(flavour, {
+      RATE_LIMIT_CREATE_PER_PRINCIPAL: '2/1h',
+      RATE_LIMIT_CREATE_PER_IP: '5/1h',
+    });
+  });
+  afterAll(() => mesh?.stop());
+
+  test('when one guest keeps creating past its own limit, then its neighbours behind the same address keep their share', async () => {
+    const greedy = await newGuest(mesh.url);
+    const answers = [];
+    for (let i = 0; i < 10; i++)
+      answers.push(await shorten(mesh.url, greedy, `https://example.com/greedy/${i}`));
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(2);
+    // Refused by its own limit, it spent none of the address's budget: 5 - 2 remain.
+    const neighbour = await newGuest(mesh.url);
+    const theirs = [];
+    for (let i = 0; i < 4; i++)
+      theirs.push(await shorten(mesh.url, neighbour, `https://example.com/nb/${i}`));
+    expect(theirs.map((a) => a.status)).toEqual([201, 201, 429, 429]);
+  });
+});
+
 describe.each(MESH_FLAVOURS)('creates per client IP: 5/1h (%s)', (flavour) => {
   let mesh: TestMesh;
   beforeAll(async () => {

@@ -14,7 +14,8 @@ import {
   ResolveStatus,
 } from '../../gen/shortener/v1/link.ts';
 import { loadConfig } from '../../lib/config.ts';
-import { type RunningGrpcServer, startGrpcServer, unary } from '../../lib/grpc/server.ts';
+import { unary } from '../../lib/grpc/handlers.ts';
+import { type RunningGrpcServer, startGrpcServer } from '../../lib/grpc/server.ts';
 import { call } from '../support/http.ts';
 import { testLog } from '../support/logger.ts';
 
@@ -121,6 +122,14 @@ describe.each([0, 1])('the redirect path with %i trusted proxies', (trustedProxi
     expect(down.headers.get('content-type')).toContain('application/problem+json');
     expect(down.body.code).toBe('link_unavailable');
     expect(fine.status).toBe(302);
+  });
+
+  test('when a service behind the gateway is unreachable, then the answer is 503 and names no internal address', async () => {
+    // identity is configured on a port where nothing listens.
+    const answer = await call(gateway.url, 'POST', '/api/v1/guests');
+    expect(answer.status).toBe(503);
+    expect(answer.body.detail).toBe('a service this request needs is unreachable');
+    expect(JSON.stringify(answer.body)).not.toMatch(/\d+\.\d+\.\d+\.\d+|ECONNREFUSED|localhost/);
   });
 
   test('when a short link carries a query string, then it redirects the same', async () => {

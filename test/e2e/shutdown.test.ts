@@ -17,7 +17,8 @@ import {
 } from '../../gen/shortener/v1/link.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { connect, promiseClient } from '../../lib/grpc/client.ts';
-import { startGrpcServer, unary } from '../../lib/grpc/server.ts';
+import { unary } from '../../lib/grpc/handlers.ts';
+import { startGrpcServer } from '../../lib/grpc/server.ts';
 import { testLog } from '../support/logger.ts';
 import { freePort } from '../support/ports.ts';
 

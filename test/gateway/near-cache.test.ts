@@ -14,12 +14,8 @@ import {
   type WatchLinkChangesResponse,
 } from '../../gen/shortener/v1/link.ts';
 import { loadConfig } from '../../lib/config.ts';
-import {
-  type RunningGrpcServer,
-  serverStream,
-  startGrpcServer,
-  unary,
-} from '../../lib/grpc/server.ts';
+import { serverStream, unary } from '../../lib/grpc/handlers.ts';
+import { type RunningGrpcServer, startGrpcServer } from '../../lib/grpc/server.ts';
 import { call, within } from '../support/http.ts';
 import { testLog } from '../support/logger.ts';
 

@@ -28,6 +28,28 @@ function files(dir: string): string[] {
   });
 }
 
+async function sha(ref: string): Promise<string | undefined> {
+  const result = await run('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+  return result.code === 0 ? result.output.trim() : undefined;
+}
+
+/**
+ * What the working tree must stay compatible with: on a branch, the commit
+ * where it left main; on main itself, main's previous commit (comparing main
+ * with main would check nothing), so every commit is held to the one before.
+ */
+async function compatibilityBaseline(): Promise<string> {
+  const head = await sha('HEAD');
+  const main = (await sha('refs/heads/main')) ?? (await sha('refs/remotes/origin/main'));
+  if (!head || !main) throw new Error('no main branch to compare the protos with');
+  if (head !== main) {
+    const base = await run('git', ['merge-base', 'HEAD', main]);
+    if (base.code === 0) return base.output.trim();
+    return main;
+  }
+  return (await sha('HEAD~1')) ?? head;
+}
+
 describe('protobuf contracts', () => {
   test('buf lint passes', async () => {
     const result = await run(buf, ['lint']);
@@ -55,26 +77,32 @@ describe('protobuf contracts', () => {
   });
 
   test('the protos keep wire and JSON compatibility with main', async () => {
-    const main =
-      (await run('git', ['rev-parse', '--verify', '--quiet', 'refs/heads/main'])).code === 0
-        ? 'main'
-        : 'origin/main';
-    const against = main === 'main' ? '.git#branch=main' : '.git#ref=origin/main';
-    const result = await run(buf, ['breaking', '--against', against]);
+    const result = await run(buf, [
+      'breaking',
+      '--against',
+      `.git#ref=${await compatibilityBaseline()}`,
+    ]);
     expect(result.output).toBe('');
     expect(result.code).toBe(0);
   });
 
   test('a breaking change is caught by the same check', async () => {
-    const changed = mkdtempSync(join(tmpdir(), 'proto-'));
-    cpSync(join(root, 'proto'), join(changed, 'proto'), { recursive: true });
-    cpSync(join(root, 'buf.yaml'), join(changed, 'buf.yaml'));
-    const link = join(changed, 'proto/shortener/v1/link.proto');
+    // A throwaway repository holding today's protos as its previous commit.
+    const repo = mkdtempSync(join(tmpdir(), 'proto-'));
+    cpSync(join(root, 'proto'), join(repo, 'proto'), { recursive: true });
+    cpSync(join(root, 'buf.yaml'), join(repo, 'buf.yaml'));
+    const git = (...args: string[]) =>
+      run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], repo);
+    await git('init', '-q');
+    await git('add', '.');
+    await git('commit', '-qm', 'baseline');
+    const baseline = (await run('git', ['rev-parse', 'HEAD'], repo)).output.trim();
+    const link = join(repo, 'proto/shortener/v1/link.proto');
     writeFileSync(
       link,
       readFileSync(link, 'utf8').replace('string target_url = 3;', 'int64 target_url = 3;'),
     );
-    const result = await run(buf, ['breaking', '--against', join(root, 'proto')], changed);
+    const result = await run(buf, ['breaking', '--against', `.git#ref=${baseline}`], repo);
     expect(result.code).toBe(100);
     expect(result.output).toMatch(/target_url/);
   });

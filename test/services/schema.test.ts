@@ -52,3 +52,28 @@ describe.each(SERVICES)('$name schema', (service) => {
     },
   );
 });
+
+describe('migrations at start', () => {
+  test('when three replicas start at once on an empty MariaDB database, then each migration runs exactly once and all start', async () => {
+    const name = uniqueName('replicas');
+    const url = `${MYSQL_URL}/${name}`;
+    const open = () =>
+      openDatabase({
+        url,
+        entities: [LinkRow],
+        migrations: { mysql: LINK_MYSQL, sqlite: LINK_SQLITE },
+        log: testLog,
+      });
+    const orms = await Promise.all([open(), open(), open()]);
+    try {
+      const applied = (await orms[0]?.em
+        .getConnection()
+        .execute('select name from schema_migrations order by name')) as { name: string }[];
+      expect(applied.map((row) => row.name)).toEqual(['0001_create_links']);
+      for (const orm of orms) expect(await orm.migrator.getPending()).toEqual([]);
+    } finally {
+      for (const orm of orms) await orm.close();
+      await dropDatabases([name]);
+    }
+  });
+});

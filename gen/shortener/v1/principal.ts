@@ -33,9 +33,9 @@ export namespace PrincipalKind {
 
 /**
  * Who is calling. The gateway fills this in from the caller's bearer token, as
- * authenticated by IdentityService; internal services trust it because only the
- * gateway (and other internal services) can reach them, and the gateway never
- * copies a principal from the public request.
+ * authenticated by IdentityService, and never copies a principal from the
+ * public request. Internal services trust it because only the gateway can reach
+ * them: deploy/k8s enforces that with network policies.
  */
 export interface Principal {
   /** Guest or member id: a 64-bit Snowflake id (a decimal string in JSON). */

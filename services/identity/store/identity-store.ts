@@ -1,12 +1,11 @@
 // Guests and their tokens through MikroORM.
 import { type Orm, translateDatabaseError as translate, withinTime } from '../../../lib/db.ts';
+import type { PrincipalKind } from '../domain/principal.ts';
 import { AccessTokenRow, GuestRow } from './entities.ts';
-
-export type PrincipalKindName = 'guest' | 'member';
 
 export interface StoredToken {
   principalId: string;
-  principalKind: PrincipalKindName;
+  principalKind: PrincipalKind;
   expiresAt: Date;
   revokedAt: Date | null;
 }

@@ -32,19 +32,22 @@ export interface CreateLinkInput {
 
 const CODE_ATTEMPTS = 5;
 
+/**
+ * The caller's own budget first: a caller over its limit is refused without
+ * spending the budget it shares with everyone behind the same address. A
+ * request without an address (an internal caller) shares one bucket.
+ */
 async function spendBudget(deps: CreateLinkDeps, caller: Caller, clientIp: string): Promise<void> {
-  if (clientIp) {
-    const perIp = await deps.limiter.consume('create-ip', deps.limits.perIp, clientIp);
-    if (!perIp.allowed) {
-      throw exhausted('too many links created from this address', perIp.retryAfterMs);
-    }
-  }
   const perCaller = await deps.limiter.consume(
     'create-principal',
     deps.limits.perPrincipal,
     caller.id,
   );
   if (!perCaller.allowed) throw exhausted('too many links created', perCaller.retryAfterMs);
+  const perIp = await deps.limiter.consume('create-ip', deps.limits.perIp, clientIp || 'unknown');
+  if (!perIp.allowed) {
+    throw exhausted('too many links created from this address', perIp.retryAfterMs);
+  }
 }
 
 export async function createLink(

@@ -36,6 +36,26 @@ for (const [network, prefix] of [
   PRIVATE.addSubnet(network, prefix, 'ipv6');
 }
 
+/**
+ * The IPv4 address an IPv6 address carries, in the forms that reach it:
+ * IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), NAT64
+ * (64:ff9b::a.b.c.d) and 6to4 (2002:AABB:CCDD::).
+ */
+function embeddedIpv4(ipv6: string): string | undefined {
+  const dotted = /^(::ffff:|::|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/i.exec(ipv6)?.[2];
+  if (dotted) return dotted;
+  const hex = (high: string, low: string) => {
+    const h = Number.parseInt(high, 16);
+    const l = Number.parseInt(low, 16);
+    return `${h >> 8}.${h & 255}.${l >> 8}.${l & 255}`;
+  };
+  const tail = /^(::ffff:|::|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(ipv6);
+  if (tail) return hex(tail[2] as string, tail[3] as string);
+  const sixToFour = /^2002:([0-9a-f]{1,4}):([0-9a-f]{1,4})(:|$)/i.exec(ipv6);
+  if (sixToFour) return hex(sixToFour[1] as string, sixToFour[2] as string);
+  return undefined;
+}
+
 const LOCAL_SUFFIXES = ['.localhost', '.local', '.internal', '.lan', '.home.arpa'];
 
 function isPrivateHost(hostname: string): boolean {
@@ -45,12 +65,8 @@ function isPrivateHost(hostname: string): boolean {
   if (version === 6) {
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host)?.[1];
     if (mapped) return PRIVATE.check(mapped, 'ipv4');
-    const mappedHex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(host);
-    if (mappedHex) {
-      const high = Number.parseInt(mappedHex[1] as string, 16);
-      const low = Number.parseInt(mappedHex[2] as string, 16);
-      return PRIVATE.check(`${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`, 'ipv4');
-    }
+    const embedded = embeddedIpv4(host);
+    if (embedded && PRIVATE.check(embedded, 'ipv4')) return true;
     return PRIVATE.check(host, 'ipv6');
   }
   const name = host.replace(/\.$/, '');

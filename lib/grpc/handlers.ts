@@ -1,0 +1,140 @@
+// Handler adapters every service's gRPC handlers use: promise-returning
+// functions in, grpc-js callbacks out, with undecodable requests answered
+// INVALID_ARGUMENT (grpc-js alone would say INTERNAL), calls whose deadline has
+// already passed refused, and domain errors mapped to status codes once.
+import {
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  type ServerErrorResponse,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+  status,
+} from '@grpc/grpc-js';
+import { DomainError, isDomainError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { toStatus } from './status.ts';
+
+/** Stands in for a request whose bytes did not decode. */
+const MALFORMED: unique symbol = Symbol('malformed request');
+
+export interface CallContext {
+  /** Absolute deadline (ms since epoch) the caller set; Infinity if none. */
+  deadline: number;
+  /** Path of the method, for logs. */
+  method: string;
+}
+
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+function contextOf(call: ServerUnaryCall<unknown, unknown>, method: string): CallContext {
+  const deadline = call.getDeadline();
+  return {
+    deadline: deadline instanceof Date ? deadline.getTime() : Number(deadline),
+    method,
+  };
+}
+
+/** When each (method, error code) was last logged: an outage fails every call, one line says so. */
+const lastLogged = new Map<string, number>();
+const LOG_EVERY_MS = 10_000;
+
+function logThrottled(log: Logger, error: DomainError, method: string): void {
+  const key = `${method}:${error.code}`;
+  const now = Date.now();
+  if (now - (lastLogged.get(key) ?? 0) < LOG_EVERY_MS) return;
+  lastLogged.set(key, now);
+  log.warn(
+    {
+      method,
+      code: error.code,
+      cause: error.cause instanceof Error ? error.cause.message : undefined,
+    },
+    `call failed: ${error.message} (repeats are not logged for ${LOG_EVERY_MS / 1_000} s)`,
+  );
+}
+
+function toServerError(error: unknown, log: Logger, method: string): Partial<ServerErrorResponse> {
+  if (isDomainError(error)) {
+    if (error.kind === 'internal') log.error({ err: error, method }, 'call failed');
+    else if (error.kind === 'unavailable') logThrottled(log, error, method);
+    return toStatus(error);
+  }
+  log.error({ err: error, method }, 'unexpected error in handler');
+  return toStatus(new DomainError('internal', 'internal error', { code: 'internal' }));
+}
+
+export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
+
+/** Adapts a promise-returning handler: decode check, deadline context, error mapping. */
+export function unary<Req, Res>(
+  method: string,
+  log: Logger,
+  handler: UnaryHandler<Req, Res>,
+): handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    if ((call.request as unknown) === MALFORMED) {
+      callback({
+        code: status.INVALID_ARGUMENT,
+        details: 'request is not a valid protobuf message',
+      });
+      return;
+    }
+    const context = contextOf(call, method);
+    // The caller has given up already: doing the work would only load the
+    // service when it is most likely overloaded.
+    if (context.deadline <= Date.now()) {
+      callback({
+        code: status.DEADLINE_EXCEEDED,
+        details: 'the deadline passed before the call started',
+      });
+      return;
+    }
+    handler(call.request, context).then(
+      (response) => callback(null, response),
+      (error: unknown) => callback(toServerError(error, log, method)),
+    );
+  };
+}
+
+/** Adapts a server-streaming handler; it owns the call until it ends it. */
+export function serverStream<Req, Res>(
+  method: string,
+  log: Logger,
+  handler: (call: Parameters<handleServerStreamingCall<Req, Res>>[0]) => void,
+): handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    if ((call.request as unknown) === MALFORMED) {
+      call.destroy(
+        Object.assign(new Error('request is not a valid protobuf message'), {
+          code: status.INVALID_ARGUMENT,
+        }),
+      );
+      return;
+    }
+    try {
+      handler(call);
+    } catch (error) {
+      const e = toServerError(error, log, method);
+      call.destroy(Object.assign(new Error(e.details ?? 'internal error'), e));
+    }
+  };
+}
+
+/** Copies a service definition so undecodable requests reach the handler as MALFORMED. */
+export function tolerant(definition: ServiceDefinition): ServiceDefinition {
+  const copy: Record<string, ServiceDefinition[string]> = {};
+  for (const [name, method] of Object.entries(definition)) {
+    const decode = method.requestDeserialize;
+    copy[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return decode(bytes);
+        } catch {
+          return MALFORMED;
+        }
+      },
+    };
+  }
+  return copy as ServiceDefinition;
+}
