@@ -32,6 +32,8 @@ const median = (values: number[]) => {
 export function renderReport(options: {
   date: Date;
   generator: string;
+  /** Node flags every process ran with (those of the npm start scripts). */
+  nodeFlags: string[];
   settings: LoadSettings;
   warmupSeconds: number;
   scenarios: Scenario[];
@@ -46,7 +48,9 @@ export function renderReport(options: {
   lines.push(
     `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${fmt(totalmem() / 2 ** 30)} GiB; shared and noisy, so only ratios from the same run mean anything.`,
   );
-  lines.push(`- Node ${process.version}; load generator: ${options.generator}.`);
+  lines.push(
+    `- Node ${process.version}, every process (baseline included) with the node flags of the npm start scripts: \`${options.nodeFlags.join(' ')}\`; load generator: ${options.generator}.`,
+  );
   lines.push(
     `- Load: ${settings.threads} thread, ${settings.connections} connections, ${settings.durationSeconds} s per measurement after a ${options.warmupSeconds} s warm-up; each request is GET /<code> for a code drawn at random from the scenario's set. Rounds alternate baseline and mesh.`,
   );
