@@ -20,9 +20,9 @@ import { randomCode } from '../services/link/domain/short-code.ts';
 import { LinkRow } from '../services/link/store/entities.ts';
 import { MYSQL_MIGRATIONS } from '../services/link/store/migrations/mysql.ts';
 import { SQLITE_MIGRATIONS } from '../services/link/store/migrations/sqlite.ts';
+import { freePort } from '../test/support/ports.ts';
 import {
   cpuSeconds,
-  freePort,
   startProcess,
   startScriptArgs,
   stopProcess,

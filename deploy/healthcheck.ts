@@ -5,12 +5,10 @@
 // gateway (also the all-in-one mesh) with GET /healthz, link and identity with
 // grpc.health.v1 for their service. Exits 0 when healthy, 1 when not.
 import { readFileSync } from 'node:fs';
-import { credentials, loadPackageDefinition, type ServiceError } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
-import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { IdentityServiceService } from '../gen/shortener/v1/identity.ts';
 import { LinkServiceService } from '../gen/shortener/v1/link.ts';
 import { type Config, dialable, loadConfig } from '../lib/config.ts';
+import { healthChecker } from '../lib/grpc/health-client.ts';
 
 export type Role = 'gateway' | 'link' | 'identity';
 
@@ -55,33 +53,13 @@ export function addressOf(role: Role, config: Config): string {
   return dialable(listen);
 }
 
-interface HealthClient {
-  check(
-    request: { service: string },
-    options: { deadline: number },
-    callback: (error: ServiceError | null, response?: { status: string }) => void,
-  ): void;
-  close(): void;
-}
-
-type HealthClientConstructor = new (
-  target: string,
-  creds: ReturnType<typeof credentials.createInsecure>,
-) => HealthClient;
-
-function grpcServing(address: string, service: string, timeoutMs: number): Promise<boolean> {
-  const definition = loadPackageDefinition(
-    loadSync(healthProtoPath, { enums: String }),
-  ) as unknown as {
-    grpc: { health: { v1: { Health: HealthClientConstructor } } };
-  };
-  const client = new definition.grpc.health.v1.Health(address, credentials.createInsecure());
-  return new Promise((resolve) => {
-    client.check({ service }, { deadline: Date.now() + timeoutMs }, (error, response) => {
-      client.close();
-      resolve(!error && response?.status === 'SERVING');
-    });
-  });
+async function grpcServing(address: string, service: string, timeoutMs: number): Promise<boolean> {
+  const checker = healthChecker(address);
+  try {
+    return await checker.serving(service, timeoutMs);
+  } finally {
+    checker.close();
+  }
 }
 
 async function httpHealthy(address: string, timeoutMs: number): Promise<boolean> {

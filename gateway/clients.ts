@@ -1,9 +1,7 @@
 // The gateway's gRPC clients: one long-lived channel per service, a default
 // deadline on every call, round-robin over every address the target resolves
 // to (so several link replicas behind one DNS name share the load).
-import { credentials, loadPackageDefinition, type ServiceError } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
-import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { credentials } from '@grpc/grpc-js';
 import { IdentityServiceClient, IdentityServiceService } from '../gen/shortener/v1/identity.ts';
 import { LinkServiceClient, LinkServiceService } from '../gen/shortener/v1/link.ts';
 import {
@@ -12,6 +10,7 @@ import {
   type PromiseClient,
   promiseClient,
 } from '../lib/grpc/client.ts';
+import { healthChecker } from '../lib/grpc/health-client.ts';
 
 export interface MeshClients {
   link: PromiseClient<LinkServiceClient>;
@@ -24,33 +23,6 @@ export interface MeshClients {
 }
 
 const SERVICE_CONFIG = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
-
-interface HealthClient {
-  check(
-    request: { service: string },
-    options: { deadline: number },
-    callback: (error: ServiceError | null, response?: { status: string }) => void,
-  ): void;
-  close(): void;
-}
-
-function healthClient(target: string): HealthClient {
-  const definition = loadPackageDefinition(
-    loadSync(healthProtoPath, { enums: String }),
-  ) as unknown as {
-    grpc: {
-      health: {
-        v1: {
-          Health: new (
-            target: string,
-            creds: ReturnType<typeof credentials.createInsecure>,
-          ) => HealthClient;
-        };
-      };
-    };
-  };
-  return new definition.grpc.health.v1.Health(target, credentials.createInsecure());
-}
 
 export function connectClients(options: {
   linkTarget: string;
@@ -72,19 +44,12 @@ export function connectClients(options: {
     credentials.createInsecure(),
     channelOptions,
   );
-  const health = healthClient(options.linkTarget);
+  const health = healthChecker(options.linkTarget);
   return {
     link: promiseClient(link, LinkServiceService),
     rawLink: link,
     identity: promiseClient(identity, IdentityServiceService),
-    linkServing: (timeoutMs) =>
-      new Promise((resolve) => {
-        health.check(
-          { service: 'shortener.v1.LinkService' },
-          { deadline: Date.now() + timeoutMs },
-          (error, response) => resolve(!error && response?.status === 'SERVING'),
-        );
-      }),
+    linkServing: (timeoutMs) => health.serving('shortener.v1.LinkService', timeoutMs),
     close() {
       link.close();
       identity.close();

@@ -1,4 +1,4 @@
-// The services' gRPC edges as any client sees them: undecodable requests are
+// The services' gRPC edges as every client sees them: undecodable requests are
 // the caller's fault (INVALID_ARGUMENT, not INTERNAL) and harm nothing, errors
 // carry the documented status and trailers, and every call made through the
 // shared client helper carries a deadline the callee can see.
