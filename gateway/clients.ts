@@ -1,15 +1,9 @@
-// The gateway's gRPC clients: one long-lived channel per service, a default
-// deadline on every call, round-robin over every address the target resolves
-// to (so several link replicas behind one DNS name share the load).
-import { credentials } from '@grpc/grpc-js';
+// The gateway's gRPC clients: one long-lived channel per service, made as
+// every caller makes them (lib/grpc/client.ts: a default deadline on every
+// call, round-robin over every address the target resolves to).
 import { IdentityServiceClient, IdentityServiceService } from '../gen/shortener/v1/identity.ts';
 import { LinkServiceClient, LinkServiceService } from '../gen/shortener/v1/link.ts';
-import {
-  CHANNEL_OPTIONS,
-  deadlineInterceptor,
-  type PromiseClient,
-  promiseClient,
-} from '../lib/grpc/client.ts';
+import { connect, type PromiseClient, promiseClient } from '../lib/grpc/client.ts';
 import { healthChecker } from '../lib/grpc/health-client.ts';
 
 export interface MeshClients {
@@ -22,28 +16,13 @@ export interface MeshClients {
   close(): void;
 }
 
-const SERVICE_CONFIG = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
-
 export function connectClients(options: {
   linkTarget: string;
   identityTarget: string;
   deadlineMs: number;
 }): MeshClients {
-  const channelOptions = {
-    ...CHANNEL_OPTIONS,
-    'grpc.service_config': SERVICE_CONFIG,
-    interceptors: [deadlineInterceptor(options.deadlineMs)],
-  };
-  const link = new LinkServiceClient(
-    options.linkTarget,
-    credentials.createInsecure(),
-    channelOptions,
-  );
-  const identity = new IdentityServiceClient(
-    options.identityTarget,
-    credentials.createInsecure(),
-    channelOptions,
-  );
+  const link = connect(LinkServiceClient, options.linkTarget, options.deadlineMs);
+  const identity = connect(IdentityServiceClient, options.identityTarget, options.deadlineMs);
   const health = healthChecker(options.linkTarget);
   return {
     link: promiseClient(link, LinkServiceService),

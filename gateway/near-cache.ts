@@ -125,6 +125,7 @@ export function followLinkChanges(
     current.on('end', () => lost('stream ended'));
   };
 
+  if (!cache.enabled) return () => {};
   // One timer for the whole stream, not one per message.
   const watchdog = setInterval(() => {
     if (streaming && Date.now() - lastHeard > SILENCE_MS) {
@@ -135,7 +136,7 @@ export function followLinkChanges(
   }, 500);
   watchdog.unref();
 
-  if (cache.enabled) open();
+  open();
   return () => {
     stopped = true;
     clearInterval(watchdog);

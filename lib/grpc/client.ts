@@ -31,14 +31,14 @@ export type PromiseClient<C> = {
     : never;
 };
 
-export function deadlineInterceptor(defaultMs: number): Interceptor {
+function deadlineInterceptor(defaultMs: number): Interceptor {
   return (options, nextCall) => {
     const deadline = options.deadline ?? Date.now() + defaultMs;
     return new InterceptingCall(nextCall({ ...options, deadline }));
   };
 }
 
-export const CHANNEL_OPTIONS: ClientOptions = {
+const CHANNEL_OPTIONS: ClientOptions = {
   'grpc.keepalive_time_ms': 30_000,
   'grpc.keepalive_timeout_ms': 10_000,
   'grpc.keepalive_permit_without_calls': 1,
@@ -46,6 +46,9 @@ export const CHANNEL_OPTIONS: ClientOptions = {
   // Reconnect quickly after a restart of the callee; calls fail fast meanwhile.
   'grpc.initial_reconnect_backoff_ms': 200,
   'grpc.max_reconnect_backoff_ms': 2_000,
+  // Spread calls over every address the target resolves to (several replicas
+  // behind one DNS name), not just the first.
+  'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
 };
 
 type ClientConstructor<C extends Client> = new (
