@@ -1,54 +1,80 @@
 // The whole mesh in one process: identity, link and the gateway, each service
 // a real gRPC server on loopback, sharing one in-process cache, limiter and
 // lease store (or Redis, when REDIS_URL is set). `npm start` runs this.
-
-import { startGateway } from './gateway/main.ts';
-import { type Config, dialable } from './lib/config.ts';
+import { gatewaySettings } from './gateway/config.ts';
+import { type RunningGateway, startGateway } from './gateway/main.ts';
+import { type ConfigOf, loadConfig, variablesOf } from './lib/config/load.ts';
+import { dialable } from './lib/config/parsers.ts';
 import { runMain } from './lib/lifecycle.ts';
 import { createLogger } from './lib/log.ts';
-import { openSharedState } from './lib/shared-state.ts';
-import { startIdentityService } from './services/identity/main.ts';
-import { startLinkService } from './services/link/main.ts';
+import { type RunningService, type ServiceDefinition, startService } from './lib/service.ts';
+import { openSharedState, type SharedState } from './lib/shared-state.ts';
+import { ShutdownStack } from './lib/shutdown.ts';
+import { identityService } from './services/identity/main.ts';
+import { linkService } from './services/link/main.ts';
 
-export async function startMesh(config: Config) {
+/** Every part's settings: the mesh reads them all. */
+export const MESH_SETTINGS = {
+  link: linkService.settings,
+  identity: identityService.settings,
+  gateway: gatewaySettings,
+};
+export type MeshConfig = ConfigOf<typeof MESH_SETTINGS>;
+/** Every variable any process of the mesh reads, for documentation and checks. */
+export const MESH_VARIABLES = variablesOf(MESH_SETTINGS);
+
+export interface RunningMesh {
+  gateway: RunningGateway;
+  link: RunningService;
+  identity: RunningService;
+  shared: SharedState;
+  /** One SHUTDOWN_TIMEOUT for the whole process: the gateway drains first, then each service. */
+  stop(): Promise<void>;
+}
+
+export async function startMesh(config: MeshConfig): Promise<RunningMesh> {
   const log = (name: string) => createLogger(name, config.logLevel);
-  const shared = await openSharedState({
-    redisUrl: config.redisUrl,
-    keyPrefix: config.redisKeyPrefix,
-    log: log('mesh'),
-    name: 'mesh',
-  });
-  const identity = await startIdentityService(config, log('identity'), shared);
-  const link = await startLinkService(config, log('link'), shared);
-  const gateway = await startGateway(
-    {
-      ...config,
-      gateway: {
+  const stack = new ShutdownStack(log('mesh'));
+  try {
+    const shared = await openSharedState({
+      redisUrl: config.redisUrl,
+      keyPrefix: config.redisKeyPrefix,
+      log: log('mesh'),
+      name: 'mesh',
+    });
+    stack.push('shared state', () => shared.close());
+    const start = async <C>(definition: ServiceDefinition<C>, part: C) => {
+      const service = await startService(definition, part, config, log(definition.name), shared);
+      stack.push(definition.name, (budgetMs) => service.stop(budgetMs));
+      return service;
+    };
+    const identity = await start(identityService, config.identity);
+    const link = await start(linkService, config.link);
+    const gateway = await startGateway(
+      {
         ...config.gateway,
         linkTarget: dialable(link.address),
         identityTarget: dialable(identity.address),
       },
-    },
-    log('gateway'),
-  );
-  return {
-    gateway,
-    link,
-    identity,
-    shared,
-    /** One SHUTDOWN_TIMEOUT for the whole process: the gateway drains first, then both services. */
-    async stop() {
-      const deadline = Date.now() + config.shutdownTimeoutMs;
-      const left = () => Math.max(0, deadline - Date.now());
-      await gateway.stop(left());
-      await Promise.all([link.stop(left()), identity.stop(left())]);
-      await shared.close();
-    },
-  };
+      config,
+      log('gateway'),
+    );
+    stack.push('gateway', (budgetMs) => gateway.stop(budgetMs));
+    return {
+      gateway,
+      link,
+      identity,
+      shared,
+      stop: () => stack.unwind(config.shutdownTimeoutMs),
+    };
+  } catch (error) {
+    await stack.unwind(config.shutdownTimeoutMs);
+    throw error;
+  }
 }
 
 if (import.meta.main) {
-  await runMain('mesh', async (config, log) => {
+  await runMain('mesh', MESH_SETTINGS, async (config, log) => {
     const mesh = await startMesh(config);
     log.info(
       { url: mesh.gateway.url, sharedState: mesh.shared.kind },
@@ -56,4 +82,9 @@ if (import.meta.main) {
     );
     return mesh;
   });
+}
+
+/** The mesh's configuration from `env` (the process environment unless given). */
+export function loadMeshConfig(env: Record<string, string | undefined> = process.env): MeshConfig {
+  return loadConfig(MESH_SETTINGS, env);
 }

@@ -13,13 +13,11 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import { LinkServiceClient, LinkServiceService } from '../gen/shortener/v1/link.ts';
-import { openDatabase } from '../lib/db.ts';
+import { openDatabase } from '../lib/db/open.ts';
 import { connect, promiseClient } from '../lib/grpc/client.ts';
 import { createLogger } from '../lib/log.ts';
 import { randomCode } from '../services/link/domain/short-code.ts';
-import { LinkRow } from '../services/link/store/entities.ts';
-import { MYSQL_MIGRATIONS } from '../services/link/store/migrations/mysql.ts';
-import { SQLITE_MIGRATIONS } from '../services/link/store/migrations/sqlite.ts';
+import { linkSchema } from '../services/link/store/schema.ts';
 import { freePort } from '../test/support/ports.ts';
 import {
   cpuSeconds,
@@ -88,8 +86,7 @@ async function seed(count: number): Promise<Seeded> {
   console.log(`seeding ${count} links into ${database} and the baseline's Redis keys`);
   const orm = await openDatabase({
     url: `${MYSQL_URL}/${database}`,
-    entities: [LinkRow],
-    migrations: { mysql: MYSQL_MIGRATIONS, sqlite: SQLITE_MIGRATIONS },
+    schema: linkSchema,
     log,
   });
   await orm.close();

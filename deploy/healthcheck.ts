@@ -5,10 +5,14 @@
 // gateway (also the all-in-one mesh) with GET /healthz, link and identity with
 // grpc.health.v1 for their service. Exits 0 when healthy, 1 when not.
 import { readFileSync } from 'node:fs';
+import { gatewaySettings } from '../gateway/config.ts';
 import { IdentityServiceService } from '../gen/shortener/v1/identity.ts';
 import { LinkServiceService } from '../gen/shortener/v1/link.ts';
-import { type Config, dialable, loadConfig } from '../lib/config.ts';
+import { type ConfigOf, loadConfig } from '../lib/config/load.ts';
+import { dialable } from '../lib/config/parsers.ts';
 import { healthChecker } from '../lib/grpc/health-client.ts';
+import { identitySettings } from '../services/identity/config.ts';
+import { linkSettings } from '../services/link/config.ts';
 
 export type Role = 'gateway' | 'link' | 'identity';
 
@@ -43,7 +47,10 @@ export function roleOf(argv: string[]): Role | undefined {
 }
 
 /** Where a role listens, as a client on the same host dials it. */
-export function addressOf(role: Role, config: Config): string {
+/** Only the settings, not the services: the check runs every few seconds and must start fast. */
+const SETTINGS = { link: linkSettings, identity: identitySettings, gateway: gatewaySettings };
+
+export function addressOf(role: Role, config: ConfigOf<typeof SETTINGS>): string {
   const listen =
     role === 'gateway'
       ? config.gateway.listen
@@ -99,7 +106,7 @@ if (import.meta.main) {
     process.stderr.write('healthcheck: name the role (gateway, link or identity)\n');
     process.exit(1);
   }
-  const address = addressOf(role, loadConfig());
+  const address = addressOf(role, loadConfig(SETTINGS));
   const healthy = await checkHealth(role, address);
   if (!healthy) process.stderr.write(`healthcheck: ${role} at ${address} is not healthy\n`);
   process.exit(healthy ? 0 : 1);

@@ -6,10 +6,10 @@ import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Config } from '../lib/config.ts';
 import type { Logger } from '../lib/log.ts';
-import { trustHops } from './client-info.ts';
-import type { MeshClients } from './clients.ts';
+import type { GatewayConfig } from './config.ts';
+import type { ServiceClients } from './grpc-clients.ts';
+import { trustHops } from './http-caller.ts';
 import type { NearCache } from './near-cache.ts';
 import { errorHandler, PROBLEM_TYPE, Problem, problem, sendProblem } from './problems.ts';
 import type { RedirectPath } from './redirect-path.ts';
@@ -19,9 +19,9 @@ import { LinkJson, linkRoutes } from './routes/links.ts';
 import { redirectRoutes } from './routes/redirects.ts';
 
 export interface GatewayParts {
-  config: Config;
+  config: GatewayConfig;
   log: Logger;
-  clients: MeshClients;
+  clients: ServiceClients;
   near: NearCache;
   redirects: RedirectPath;
   state: { accepting: boolean };
@@ -49,7 +49,7 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
     // Plain redirects are answered before Fastify sees them (redirect-path.ts).
     serverFactory: (handler) => {
       const server = createServer(
-        { maxHeaderSize: config.gateway.headerLimitBytes },
+        { maxHeaderSize: config.headerLimitBytes },
         (request, response) => {
           if (!parts.redirects.tryServe(request, response)) handler(request, response);
         },
@@ -59,8 +59,8 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
       return server;
     },
     logger: false,
-    trustProxy: trustHops(config.gateway.trustedProxies),
-    bodyLimit: config.gateway.bodyLimitBytes,
+    trustProxy: trustHops(config.trustedProxies),
+    bodyLimit: config.bodyLimitBytes,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     clientErrorHandler: clientError,
@@ -103,7 +103,7 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
 
   healthRoutes(app, clients, parts.state);
   identityRoutes(app, clients);
-  linkRoutes(app, clients, config.gateway.publicBaseUrl, parts.near);
+  linkRoutes(app, clients, config.publicBaseUrl, parts.near);
   redirectRoutes(app, parts.redirects);
   app.get(
     '/api/v1/openapi.json',

@@ -4,7 +4,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../gen/shortener/v1/principal.ts';
 import { unauthenticated } from '../lib/errors.ts';
-import type { MeshClients } from './clients.ts';
+import type { ServiceClients } from './grpc-clients.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -21,7 +21,7 @@ export function bearerToken(request: FastifyRequest): string | null {
 }
 
 /** preHandler for routes that need a caller. */
-export function requireCaller(clients: MeshClients) {
+export function requireCaller(clients: ServiceClients) {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const token = bearerToken(request);
     if (!token) {

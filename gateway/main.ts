@@ -1,13 +1,15 @@
-// Composition root of the gateway: config → gRPC clients → near cache and
-// redirect batcher → HTTP. On SIGTERM it stops being ready, stops accepting,
-// lets in-flight requests (and their batches) finish, then closes its channels.
+// Composition root of the gateway: gRPC clients → near cache and redirect
+// batcher → HTTP. On SIGTERM it stops being ready, stops accepting, lets
+// in-flight requests (and their batches) finish, then closes its channels.
 import type { AddressInfo } from 'node:net';
-import type { Config } from '../lib/config.ts';
+import type { RuntimeConfig } from '../lib/config/load.ts';
 import { runMain } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
+import { ShutdownStack } from '../lib/shutdown.ts';
 import { buildApp } from './app.ts';
-import { clientAddress } from './client-info.ts';
-import { connectClients } from './clients.ts';
+import { type GatewayConfig, gatewaySettings } from './config.ts';
+import { connectServices } from './grpc-clients.ts';
+import { callerAddress } from './http-caller.ts';
 import { followLinkChanges, NearCache } from './near-cache.ts';
 import { RedirectBatcher } from './redirect-batcher.ts';
 import { RedirectPath } from './redirect-path.ts';
@@ -28,52 +30,59 @@ function splitListen(listen: string): { host: string; port: number } {
   };
 }
 
-export async function startGateway(config: Config, log: Logger): Promise<RunningGateway> {
-  const clients = connectClients({
-    linkTarget: config.gateway.linkTarget,
-    identityTarget: config.gateway.identityTarget,
-    deadlineMs: config.grpcDeadlineMs,
+export async function startGateway(
+  config: GatewayConfig,
+  runtime: RuntimeConfig,
+  log: Logger,
+): Promise<RunningGateway> {
+  const stack = new ShutdownStack(log);
+  const clients = connectServices({
+    linkTarget: config.linkTarget,
+    identityTarget: config.identityTarget,
+    deadlineMs: runtime.grpcDeadlineMs,
   });
-  const near = new NearCache(config.gateway.nearCacheSize, config.gateway.nearCacheTtlMs);
-  const stopFollowing = followLinkChanges(clients.rawLink, near, log);
-  const batcher = new RedirectBatcher(clients.rawLink, near, config.grpcDeadlineMs);
-  const redirects = new RedirectPath(near, batcher, clientAddress(config.gateway.trustedProxies));
+  stack.push('gRPC clients', () => clients.close());
+  const near = new NearCache(config.nearCacheSize, config.nearCacheTtlMs);
+  stack.push('link change follower', followLinkChanges(clients.rawLink, near, log));
+  const batcher = new RedirectBatcher(clients.rawLink, near, runtime.grpcDeadlineMs);
+  const redirects = new RedirectPath(near, batcher, callerAddress(config.trustedProxies));
   const state = { accepting: true };
   const app = await buildApp({ config, log, clients, near, redirects, state });
-  await app.listen(splitListen(config.gateway.listen));
+  await app.listen(splitListen(config.listen)).catch(async (error: unknown) => {
+    await stack.unwind(0);
+    throw error;
+  });
+  stack.push('HTTP server', async (budgetMs) => {
+    state.accepting = false;
+    // Requests in flight finish; their keep-alive connections go as soon as
+    // they are idle (Fastify only closes those idle when closing starts),
+    // and whatever is still open at the deadline is cut.
+    const closing = app.close();
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+    const deadline = setTimeout(() => app.server.closeAllConnections(), budgetMs);
+    try {
+      await closing;
+    } finally {
+      clearInterval(sweep);
+      clearTimeout(deadline);
+    }
+  });
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   log.info(
-    {
-      url,
-      link: config.gateway.linkTarget,
-      identity: config.gateway.identityTarget,
-      nearCache: near.enabled,
-    },
+    { url, link: config.linkTarget, identity: config.identityTarget, nearCache: near.enabled },
     'gateway listening',
   );
   return {
     url,
     near,
-    async stop(budgetMs = config.shutdownTimeoutMs) {
-      state.accepting = false;
-      // Requests in flight finish; their keep-alive connections go as soon as
-      // they are idle (Fastify only closes those idle when closing starts),
-      // and whatever is still open at the deadline is cut.
-      const closing = app.close();
-      const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
-      const deadline = setTimeout(() => app.server.closeAllConnections(), budgetMs);
-      try {
-        await closing;
-      } finally {
-        clearInterval(sweep);
-        clearTimeout(deadline);
-      }
-      stopFollowing();
-      clients.close();
-    },
+    stop: (budgetMs = runtime.shutdownTimeoutMs) => stack.unwind(budgetMs),
   };
 }
 
-if (import.meta.main) await runMain('gateway', (config, log) => startGateway(config, log));
+if (import.meta.main) {
+  await runMain('gateway', { gateway: gatewaySettings }, (config, log) =>
+    startGateway(config.gateway, config, log),
+  );
+}

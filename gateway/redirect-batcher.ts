@@ -12,9 +12,9 @@ import {
   type ResolveLinksResponse,
   ResolveStatus,
 } from '../gen/shortener/v1/link.ts';
-import { MAX_RESOLVE_BATCH } from '../lib/codes.ts';
 import { unavailable } from '../lib/errors.ts';
 import { fromServiceError } from '../lib/grpc/status.ts';
+import { MAX_RESOLVE_BATCH } from '../lib/short-code-rules.ts';
 import type { NearCache } from './near-cache.ts';
 import { problemFromDomain } from './problems.ts';
 import {

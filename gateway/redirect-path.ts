@@ -5,8 +5,8 @@
 // comes back here with the same code. No JSON parsing, no logging, no closure
 // per request on this path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CODE_PATTERN, isReserved } from '../lib/codes.ts';
-import { type ClientAddress, clientInfo } from './client-info.ts';
+import { CODE_PATTERN, isReserved } from '../lib/short-code-rules.ts';
+import { type CallerAddress, callerDetails } from './http-caller.ts';
 import type { NearCache } from './near-cache.ts';
 import type { RedirectBatcher } from './redirect-batcher.ts';
 import { sendExpired, sendNotFound, sendRedirect } from './redirect-replies.ts';
@@ -17,9 +17,9 @@ const PLAIN = new RegExp(`^/${CODE_PATTERN.source.slice(1, -1)}$`);
 export class RedirectPath {
   readonly #near: NearCache;
   readonly #batcher: RedirectBatcher;
-  readonly #addressOf: ClientAddress;
+  readonly #addressOf: CallerAddress;
 
-  constructor(near: NearCache, batcher: RedirectBatcher, addressOf: ClientAddress) {
+  constructor(near: NearCache, batcher: RedirectBatcher, addressOf: CallerAddress) {
     this.#near = near;
     this.#batcher = batcher;
     this.#addressOf = addressOf;
@@ -46,7 +46,7 @@ export class RedirectPath {
   #serveValid(code: string, request: IncomingMessage, response: ServerResponse): void {
     const hit = this.#near.get(code);
     if (hit === undefined) {
-      const client = clientInfo(request, this.#addressOf(request));
+      const client = callerDetails(request, this.#addressOf(request));
       this.#batcher.add({ code, client, head: request.method === 'HEAD' }, response);
     } else if (hit.expiresAt !== null && hit.expiresAt <= Date.now()) {
       sendExpired(response);

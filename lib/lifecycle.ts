@@ -1,22 +1,22 @@
 // How every process runs: configuration validated once (a bad value stops the
 // process naming the variable), a structured logger, start, and on SIGTERM or
 // SIGINT a drain within the configured time before exiting.
-import { type Config, ConfigError, loadConfig } from './config.ts';
+import { ConfigError, type ConfigOf, loadConfig, type Settings } from './config/load.ts';
 import { createLogger, flushLogs, type Logger } from './log.ts';
-import { openSharedState, type SharedState } from './shared-state.ts';
 import { shutdownTelemetry } from './telemetry/preload.ts';
 
 export interface Running {
   stop(): Promise<void>;
 }
 
-export async function runMain(
+export async function runMain<P extends Record<string, Settings<unknown>>>(
   name: string,
-  start: (config: Config, log: Logger) => Promise<Running>,
+  settings: P,
+  start: (config: ConfigOf<P>, log: Logger) => Promise<Running>,
 ): Promise<void> {
-  let config: Config;
+  let config: ConfigOf<P>;
   try {
-    config = loadConfig();
+    config = loadConfig(settings);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${name}: ${error.message}\n`);
@@ -59,26 +59,4 @@ export async function runMain(
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
-}
-
-/** Runs one service as its own process, with its own connections to the shared state. */
-export function runService(
-  name: string,
-  start: (config: Config, log: Logger, shared: SharedState) => Promise<Running>,
-): Promise<void> {
-  return runMain(name, async (config, log) => {
-    const shared = await openSharedState({
-      redisUrl: config.redisUrl,
-      keyPrefix: config.redisKeyPrefix,
-      log,
-      name,
-    });
-    const service = await start(config, log, shared);
-    return {
-      async stop() {
-        await service.stop();
-        await shared.close();
-      },
-    };
-  });
 }

@@ -35,3 +35,30 @@ export function flushLogs(): void {
     // Not yet open or already closed: nothing buffered to lose.
   }
 }
+
+/**
+ * For warnings that repeat while a dependency is down (every call fails the
+ * same way): one line per key at most every `everyMs`, saying how many like
+ * it were held back since the last.
+ */
+export class ThrottledLog {
+  readonly #log: Logger;
+  readonly #everyMs: number;
+  readonly #last = new Map<string, { at: number; held: number }>();
+
+  constructor(log: Logger, everyMs = 10_000) {
+    this.#log = log;
+    this.#everyMs = everyMs;
+  }
+
+  warn(key: string, fields: Record<string, unknown>, message: string): void {
+    const now = Date.now();
+    const last = this.#last.get(key);
+    if (last && now - last.at < this.#everyMs) {
+      last.held++;
+      return;
+    }
+    this.#last.set(key, { at: now, held: 0 });
+    this.#log.warn({ ...fields, ...(last?.held ? { heldBack: last.held } : {}) }, message);
+  }
+}

@@ -2,14 +2,14 @@
 // answers its health check) and is not shutting down.
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { MeshClients } from '../clients.ts';
+import type { ServiceClients } from '../grpc-clients.ts';
 import { problem, problemResponse, sendProblem } from '../problems.ts';
 
 const Status = Type.Object({ status: Type.String() });
 
 export function healthRoutes(
   app: FastifyInstance,
-  clients: MeshClients,
+  clients: ServiceClients,
   state: { accepting: boolean },
 ): void {
   app.get(

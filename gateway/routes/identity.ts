@@ -4,8 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { PrincipalKind } from '../../gen/shortener/v1/principal.ts';
 import { requireCaller } from '../auth.ts';
-import { clientInfo } from '../client-info.ts';
-import type { MeshClients } from '../clients.ts';
+import type { ServiceClients } from '../grpc-clients.ts';
+import { callerDetails } from '../http-caller.ts';
 import { problemResponse } from '../problems.ts';
 
 const Guest = Type.Object({
@@ -15,7 +15,7 @@ const Guest = Type.Object({
   tokenExpiresAt: Type.String({ format: 'date-time' }),
 });
 
-export function identityRoutes(app: FastifyInstance, clients: MeshClients): void {
+export function identityRoutes(app: FastifyInstance, clients: ServiceClients): void {
   app.post(
     '/api/v1/guests',
     {
@@ -34,7 +34,7 @@ export function identityRoutes(app: FastifyInstance, clients: MeshClients): void
     },
     async (request, reply) => {
       const issued = await clients.identity.issueGuest({
-        client: clientInfo(request.raw, request.ip),
+        client: callerDetails(request.raw, request.ip),
       });
       if (
         !issued.guest ||

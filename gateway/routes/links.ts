@@ -7,8 +7,8 @@ import type { Link as LinkMessage } from '../../gen/shortener/v1/link.ts';
 import type { Principal } from '../../gen/shortener/v1/principal.ts';
 import { unauthenticated } from '../../lib/errors.ts';
 import { requireCaller } from '../auth.ts';
-import { clientInfo } from '../client-info.ts';
-import type { MeshClients } from '../clients.ts';
+import type { ServiceClients } from '../grpc-clients.ts';
+import { callerDetails } from '../http-caller.ts';
 import type { NearCache } from '../near-cache.ts';
 import { problemResponse } from '../problems.ts';
 
@@ -64,7 +64,7 @@ function principalOf(request: { principal: Principal | null }): Principal {
 
 export function linkRoutes(
   app: FastifyInstance,
-  clients: MeshClients,
+  clients: ServiceClients,
   publicBaseUrl: string,
   near: NearCache,
 ): void {
@@ -116,7 +116,7 @@ export function linkRoutes(
         caller: principalOf(request),
         targetUrl: request.body.targetUrl,
         expiresAt,
-        client: clientInfo(request.raw, request.ip),
+        client: callerDetails(request.raw, request.ip),
       });
       const body = toJson(link);
       reply.code(created ? 201 : 200);

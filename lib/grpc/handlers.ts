@@ -11,7 +11,7 @@ import {
   status,
 } from '@grpc/grpc-js';
 import { DomainError, isDomainError } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { type Logger, ThrottledLog } from '../log.ts';
 import { toStatus } from './status.ts';
 
 /** Stands in for a request whose bytes did not decode. */
@@ -34,29 +34,28 @@ function contextOf(call: ServerUnaryCall<unknown, unknown>, method: string): Cal
   };
 }
 
-/** When each (method, error code) was last logged: an outage fails every call, one line says so. */
-const lastLogged = new Map<string, number>();
-const LOG_EVERY_MS = 10_000;
-
-function logThrottled(log: Logger, error: DomainError, method: string): void {
-  const key = `${method}:${error.code}`;
-  const now = Date.now();
-  if (now - (lastLogged.get(key) ?? 0) < LOG_EVERY_MS) return;
-  lastLogged.set(key, now);
-  log.warn(
-    {
-      method,
-      code: error.code,
-      cause: error.cause instanceof Error ? error.cause.message : undefined,
-    },
-    `call failed: ${error.message} (repeats are not logged for ${LOG_EVERY_MS / 1_000} s)`,
-  );
-}
+/** One throttle per service logger: an outage fails every call, one line a while says so. */
+const repeatsByLog = new WeakMap<Logger, ThrottledLog>();
 
 function toServerError(error: unknown, log: Logger, method: string): Partial<ServerErrorResponse> {
+  let repeats = repeatsByLog.get(log);
+  if (!repeats) {
+    repeats = new ThrottledLog(log);
+    repeatsByLog.set(log, repeats);
+  }
   if (isDomainError(error)) {
     if (error.kind === 'internal') log.error({ err: error, method }, 'call failed');
-    else if (error.kind === 'unavailable') logThrottled(log, error, method);
+    else if (error.kind === 'unavailable') {
+      repeats.warn(
+        `${method}:${error.code}`,
+        {
+          method,
+          code: error.code,
+          cause: error.cause instanceof Error ? error.cause.message : undefined,
+        },
+        `call failed: ${error.message}`,
+      );
+    }
     return toStatus(error);
   }
   log.error({ err: error, method }, 'unexpected error in handler');

@@ -19,6 +19,8 @@ export interface ServiceBinding {
   name: string;
   definition: ServiceDefinition;
   implementation: UntypedServiceImplementation;
+  /** Called first on shutdown: ends the service's long-lived streams so the server can drain. */
+  onShutdown?: () => void;
 }
 
 export interface RunningGrpcServer {
@@ -43,8 +45,6 @@ export async function startGrpcServer(options: {
   listen: string;
   services: ServiceBinding[];
   log: Logger;
-  /** Called first on shutdown, e.g. to end long-lived streams. */
-  onShutdown?: () => void;
 }): Promise<RunningGrpcServer> {
   const server = new Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
@@ -82,7 +82,7 @@ export async function startGrpcServer(options: {
     async shutdown(timeoutMs) {
       health.setStatus('', 'NOT_SERVING');
       for (const service of options.services) health.setStatus(service.name, 'NOT_SERVING');
-      options.onShutdown?.();
+      for (const service of options.services) service.onShutdown?.();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           options.log.warn('in-flight calls did not finish in time; cancelling them');

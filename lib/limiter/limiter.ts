@@ -3,7 +3,7 @@
 // a Map in process). A store failure throws `unavailable`: limits fail closed.
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { RateRule } from '../config.ts';
+import type { RateRule } from '../config/parsers.ts';
 import { unavailable } from '../errors.ts';
 
 export type LimitDecision = { allowed: true } | { allowed: false; retryAfterMs: number };

@@ -10,15 +10,15 @@ import {
   type WatchLinkChangesResponse,
 } from '../../gen/shortener/v1/link.ts';
 import { type Principal, PrincipalKind } from '../../gen/shortener/v1/principal.ts';
-import { CODE_PATTERN, MAX_RESOLVE_BATCH } from '../../lib/codes.ts';
 import { expired, invalid, notFound, unauthenticated, unavailable } from '../../lib/errors.ts';
 import { serverStream, unary } from '../../lib/grpc/handlers.ts';
 import type { ServiceBinding } from '../../lib/grpc/server.ts';
 import { isSnowflake } from '../../lib/ids/snowflake.ts';
 import type { Logger } from '../../lib/log.ts';
+import { CODE_PATTERN, MAX_RESOLVE_BATCH } from '../../lib/short-code-rules.ts';
+import type { LinkChanges } from './changes/link-changes.ts';
 import { type CreateLinkDeps, createLink } from './domain/create-link.ts';
 import type { Caller, Link } from './domain/link.ts';
-import type { LinkChanges } from './domain/link-changes.ts';
 import { deleteLink, getLink, listLinks, type ManageLinksDeps } from './domain/manage-links.ts';
 import type { LinkResolver, Resolution } from './domain/resolve-links.ts';
 
@@ -144,5 +144,11 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
 
     watchLinkChanges: serverStream('WatchLinkChanges', log, (call) => watch(deps.changes, call)),
   };
-  return { name: 'shortener.v1.LinkService', definition: LinkServiceService, implementation };
+  return {
+    name: 'shortener.v1.LinkService',
+    definition: LinkServiceService,
+    implementation,
+    // Watchers' streams end first, so they reconnect elsewhere and the server can drain.
+    onShutdown: () => void deps.changes.stop(),
+  };
 }

@@ -29,7 +29,8 @@ import {
   type Role,
   roleOf,
 } from '../../deploy/healthcheck.ts';
-import { CONFIG_VARIABLES, type Config, loadConfig, parseDuration } from '../../lib/config.ts';
+import { parseDuration } from '../../lib/config/parsers.ts';
+import { loadMeshConfig as loadConfig, MESH_VARIABLES, type MeshConfig } from '../../mesh.ts';
 import { startTestMesh } from '../support/mesh.ts';
 
 const run = promisify(execFile);
@@ -37,7 +38,7 @@ const ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
 const DEPLOY = join(ROOT, 'deploy');
 const K8S = join(DEPLOY, 'k8s');
 const OVERLAYS = ['production', 'dev'];
-const KNOWN = new Set<string>(CONFIG_VARIABLES);
+const KNOWN = new Set<string>(MESH_VARIABLES);
 
 type Env = Record<string, string>;
 
@@ -45,7 +46,7 @@ const read = (path: string) => readFileSync(path, 'utf8');
 const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
 const hostOf = (address: string) => address.slice(0, address.lastIndexOf(':'));
 
-function listenOf(role: Role, config: Config): string {
+function listenOf(role: Role, config: MeshConfig): string {
   if (role === 'gateway') return config.gateway.listen;
   return role === 'link' ? config.link.listen : config.identity.listen;
 }
@@ -283,7 +284,7 @@ interface OurService {
   role: Role;
   /** As the process sees it: the image's ENV, then the service's. */
   env: Env;
-  config: Config;
+  config: MeshConfig;
   service: ComposeService;
 }
 
@@ -564,7 +565,7 @@ interface Pod {
   container: Container;
   role: Role;
   env: Env;
-  config: Config;
+  config: MeshConfig;
 }
 
 function ourPods(built: Build): Pod[] {

@@ -54,7 +54,7 @@ const CASES: { entry: string; variable: string; value: string }[] = [
   { entry: 'services/link/main.ts', variable: 'LINK_DATABASE_URL', value: 'postgres://db/links' },
   { entry: 'services/identity/main.ts', variable: 'GUEST_TOKEN_TTL', value: 'forever' },
   { entry: 'gateway/main.ts', variable: 'GATEWAY_LISTEN', value: 'nowhere' },
-  { entry: 'gateway/main.ts', variable: 'RATE_LIMIT_CREATE_PER_IP', value: 'lots' },
+  { entry: 'gateway/main.ts', variable: 'GRPC_DEADLINE', value: 'soon' },
   { entry: 'gateway/main.ts', variable: 'TRUSTED_PROXIES', value: 'yes' },
 ];
 

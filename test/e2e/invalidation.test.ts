@@ -6,10 +6,11 @@ import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type RunningGateway, startGateway } from '../../gateway/main.ts';
 import { LinkServiceClient, LinkServiceService } from '../../gen/shortener/v1/link.ts';
-import { dialable } from '../../lib/config.ts';
+import { dialable } from '../../lib/config/parsers.ts';
 import { connect, promiseClient } from '../../lib/grpc/client.ts';
+import { type RunningService, startService } from '../../lib/service.ts';
 import { redisSharedState, type SharedState } from '../../lib/shared-state.ts';
-import { type RunningLinkService, startLinkService } from '../../services/link/main.ts';
+import { linkService } from '../../services/link/main.ts';
 import { call, newGuest, shorten, within } from '../support/http.ts';
 import { testLog } from '../support/logger.ts';
 import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
@@ -45,7 +46,7 @@ describe.each(MESH_FLAVOURS)('caches and invalidation (%s)', (flavour) => {
   let mesh: TestMesh;
   let token: string;
   let secondShared: SharedState;
-  let secondLink: RunningLinkService;
+  let secondLink: RunningService;
   let secondGateway: RunningGateway;
 
   beforeAll(async () => {
@@ -62,12 +63,16 @@ describe.each(MESH_FLAVOURS)('caches and invalidation (%s)', (flavour) => {
             log: testLog,
             name: 'second',
           });
-    secondLink = await startLinkService(mesh.config, testLog, secondShared);
+    secondLink = await startService(
+      linkService,
+      mesh.config.link,
+      mesh.config,
+      testLog,
+      secondShared,
+    );
     secondGateway = await startGateway(
-      {
-        ...mesh.config,
-        gateway: { ...mesh.config.gateway, linkTarget: dialable(secondLink.address) },
-      },
+      { ...mesh.config.gateway, linkTarget: dialable(secondLink.address) },
+      mesh.config,
       testLog,
     );
     await within(5_000, async () => mesh.mesh.gateway.near.live && secondGateway.near.live);

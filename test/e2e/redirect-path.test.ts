@@ -5,7 +5,7 @@
 import { connect, type Socket } from 'node:net';
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type RunningGateway, startGateway } from '../../gateway/main.ts';
+import type { RunningGateway } from '../../gateway/main.ts';
 import {
   LinkServiceService,
   type ResolveLinksRequest,
@@ -13,11 +13,11 @@ import {
   type ResolveLinksResponse,
   ResolveStatus,
 } from '../../gen/shortener/v1/link.ts';
-import { loadConfig } from '../../lib/config.ts';
 import { unary } from '../../lib/grpc/handlers.ts';
 import { type RunningGrpcServer, startGrpcServer } from '../../lib/grpc/server.ts';
 import { call } from '../support/http.ts';
 import { testLog } from '../support/logger.ts';
+import { startGatewayWith } from '../support/mesh.ts';
 
 /** A link service that records every ResolveLinks call and resolves every code to /<code>. */
 async function recordingLinkService(delayMs: number) {
@@ -61,15 +61,15 @@ describe.each([0, 1])('the redirect path with %i trusted proxies', (trustedProxi
 
   beforeAll(async () => {
     link = await recordingLinkService(50);
-    gateway = await startGateway(
-      loadConfig({
+    gateway = await startGatewayWith(
+      {
         GATEWAY_LISTEN: '127.0.0.1:0',
         LINK_GRPC_TARGET: link.server.address,
         IDENTITY_GRPC_TARGET: '127.0.0.1:1',
         NEAR_CACHE_SIZE: '0',
         TRUSTED_PROXIES: String(trustedProxies),
         LOG_LEVEL: 'error',
-      }),
+      },
       testLog,
     );
   });

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { describe, expect, test } from 'vitest';
-import { startGateway } from '../../gateway/main.ts';
 import {
   LinkServiceClient,
   LinkServiceService,
@@ -15,11 +14,11 @@ import {
   type ResolveLinksResponse,
   ResolveStatus,
 } from '../../gen/shortener/v1/link.ts';
-import { loadConfig } from '../../lib/config.ts';
 import { connect, promiseClient } from '../../lib/grpc/client.ts';
 import { unary } from '../../lib/grpc/handlers.ts';
 import { startGrpcServer } from '../../lib/grpc/server.ts';
 import { testLog } from '../support/logger.ts';
+import { startGatewayWith } from '../support/mesh.ts';
 import { freePort } from '../support/ports.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -55,14 +54,14 @@ async function slowLinkService(delayMs: number) {
 describe('draining', () => {
   test('when the gateway stops with redirects in flight, then they all finish and new ones are refused', async () => {
     const link = await slowLinkService(400);
-    const gateway = await startGateway(
-      loadConfig({
+    const gateway = await startGatewayWith(
+      {
         GATEWAY_LISTEN: '127.0.0.1:0',
         LINK_GRPC_TARGET: link.address,
         IDENTITY_GRPC_TARGET: '127.0.0.1:1',
         NEAR_CACHE_SIZE: '0',
         LOG_LEVEL: 'error',
-      }),
+      },
       testLog,
     );
     try {

@@ -3,7 +3,7 @@
 // exactly those, and a stream gone silent counts as lost.
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type RunningGateway, startGateway } from '../../gateway/main.ts';
+import type { RunningGateway } from '../../gateway/main.ts';
 import { NearCache, SILENCE_MS } from '../../gateway/near-cache.ts';
 import {
   LinkServiceService,
@@ -13,11 +13,11 @@ import {
   type WatchLinkChangesRequest,
   type WatchLinkChangesResponse,
 } from '../../gen/shortener/v1/link.ts';
-import { loadConfig } from '../../lib/config.ts';
 import { serverStream, unary } from '../../lib/grpc/handlers.ts';
 import { type RunningGrpcServer, startGrpcServer } from '../../lib/grpc/server.ts';
 import { call, within } from '../support/http.ts';
 import { testLog } from '../support/logger.ts';
+import { startGatewayWith } from '../support/mesh.ts';
 
 type Stream = ServerWritableStream<WatchLinkChangesRequest, WatchLinkChangesResponse>;
 const say = (stream: Stream | undefined, message: Partial<WatchLinkChangesResponse>) =>
@@ -61,13 +61,13 @@ describe('the near cache and the change stream', () => {
       ],
       log: testLog,
     });
-    gateway = await startGateway(
-      loadConfig({
+    gateway = await startGatewayWith(
+      {
         GATEWAY_LISTEN: '127.0.0.1:0',
         LINK_GRPC_TARGET: link.address,
         IDENTITY_GRPC_TARGET: '127.0.0.1:1',
         LOG_LEVEL: 'error',
-      }),
+      },
       testLog,
     );
     await within(5_000, async () => streams.length === 1);

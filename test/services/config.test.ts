@@ -2,7 +2,10 @@
 // the service (a cache that never expires, a deadline of nothing) are refused
 // with the variable named.
 import { describe, expect, test } from 'vitest';
-import { ConfigError, loadConfig } from '../../lib/config.ts';
+import { gatewaySettings } from '../../gateway/config.ts';
+import { ConfigError, loadConfig as loadParts } from '../../lib/config/load.ts';
+import { linkSettings } from '../../services/link/config.ts';
+import { loadMeshConfig as loadConfig } from '../../mesh.ts';
 
 describe('configuration', () => {
   test.each([
@@ -35,5 +38,13 @@ describe('configuration', () => {
     expect(config.gateway.linkTarget).toBe('127.0.0.1:50051');
     expect(config.gateway.publicBaseUrl).toBe('http://localhost:8080');
     expect(config.link.createPerPrincipal).toEqual({ limit: 60, windowMs: 60_000 });
+  });
+
+  test('when a process runs only the gateway, then it reads the runtime and gateway settings and leaves the services’ to them', () => {
+    const env = { RATE_LIMIT_CREATE_PER_IP: 'lots', GRPC_DEADLINE: '750ms' };
+    const gateway = loadParts({ gateway: gatewaySettings }, env);
+    expect(gateway.grpcDeadlineMs).toBe(750);
+    expect(gateway.gateway.linkTarget).toBe('127.0.0.1:50051');
+    expect(() => loadParts({ link: linkSettings }, env)).toThrowError(/RATE_LIMIT_CREATE_PER_IP=/);
   });
 });

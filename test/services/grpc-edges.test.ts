@@ -88,7 +88,7 @@ const METHODS = [
   },
 ] as const;
 
-const clientInfo = (ip: string) => ({
+const callerDetails = (ip: string) => ({
   ip,
   userAgent: 'grpc-edges test',
   referer: '',
@@ -106,13 +106,13 @@ describe.each(MESH_FLAVOURS)('gRPC edges of a running mesh (%s)', (flavour) => {
 
   const issueGuest = (ip: string) =>
     outcome<IssueGuestResponse>((callback) =>
-      identity.issueGuest({ client: clientInfo(ip) }, callback),
+      identity.issueGuest({ client: callerDetails(ip) }, callback),
     );
 
   const createLink = (caller: Principal | undefined, targetUrl: string) =>
     outcome<CreateLinkResponse>((callback) =>
       link.createLink(
-        { caller, targetUrl, expiresAt: undefined, client: clientInfo('192.0.2.1') },
+        { caller, targetUrl, expiresAt: undefined, client: callerDetails('192.0.2.1') },
         callback,
       ),
     );

@@ -7,15 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MemoryCache } from '../../lib/cache/memory-cache.ts';
-import { type Dialect, DuplicateKey, type Orm, openDatabase } from '../../lib/db.ts';
+import { DuplicateKey } from '../../lib/db/errors.ts';
+import type { Dialect } from '../../lib/db/migrations.ts';
+import { type Orm, openDatabase } from '../../lib/db/open.ts';
 import type { Link } from '../../services/link/domain/link.ts';
 import { LinkResolver } from '../../services/link/domain/resolve-links.ts';
 import { urlHash } from '../../services/link/domain/target-url.ts';
-import { LinkRow } from '../../services/link/store/entities.ts';
 import { LinkCache } from '../../services/link/store/link-cache.ts';
 import { LinkStore } from '../../services/link/store/link-store.ts';
-import { MYSQL_MIGRATIONS } from '../../services/link/store/migrations/mysql.ts';
-import { SQLITE_MIGRATIONS } from '../../services/link/store/migrations/sqlite.ts';
+import { linkSchema } from '../../services/link/store/schema.ts';
 import { MYSQL_URL, uniqueName } from '../support/env.ts';
 import { testLog } from '../support/logger.ts';
 import { dropDatabases } from '../support/mesh.ts';
@@ -54,8 +54,7 @@ interface OpenedDatabase {
 
 async function open(dialect: Dialect): Promise<OpenedDatabase> {
   const options = {
-    entities: [LinkRow],
-    migrations: { mysql: MYSQL_MIGRATIONS, sqlite: SQLITE_MIGRATIONS },
+    schema: linkSchema,
     log: testLog,
   };
   if (dialect === 'mysql') {

@@ -4,17 +4,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Orm, openDatabase } from '../../lib/db.ts';
+import { type Orm, openDatabase } from '../../lib/db/open.ts';
 import { unavailable } from '../../lib/errors.ts';
 import type { SharedState } from '../../lib/shared-state.ts';
 import type { Link } from '../../services/link/domain/link.ts';
 import { LinkResolver } from '../../services/link/domain/resolve-links.ts';
 import { urlHash } from '../../services/link/domain/target-url.ts';
-import { LinkRow } from '../../services/link/store/entities.ts';
 import { LinkCache } from '../../services/link/store/link-cache.ts';
 import { LinkStore } from '../../services/link/store/link-store.ts';
-import { MYSQL_MIGRATIONS } from '../../services/link/store/migrations/mysql.ts';
-import { SQLITE_MIGRATIONS } from '../../services/link/store/migrations/sqlite.ts';
+import { linkSchema } from '../../services/link/store/schema.ts';
 import { testLog } from '../support/logger.ts';
 import { FLAVOURS } from '../support/shared-state.ts';
 
@@ -50,8 +48,7 @@ describe.each(FLAVOURS)('link resolver on the $name cache', (flavour) => {
     dir = mkdtempSync(join(tmpdir(), 'resolver-'));
     orm = await openDatabase({
       url: `sqlite:${join(dir, 'link.sqlite')}`,
-      entities: [LinkRow],
-      migrations: { mysql: MYSQL_MIGRATIONS, sqlite: SQLITE_MIGRATIONS },
+      schema: linkSchema,
       log: testLog,
     });
     state = await flavour.open();

@@ -5,24 +5,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { type Dialect, openDatabase } from '../../lib/db.ts';
-import { AccessTokenRow, GuestRow } from '../../services/identity/store/entities.ts';
-import { MYSQL_MIGRATIONS as IDENTITY_MYSQL } from '../../services/identity/store/migrations/mysql.ts';
-import { SQLITE_MIGRATIONS as IDENTITY_SQLITE } from '../../services/identity/store/migrations/sqlite.ts';
-import { LinkRow } from '../../services/link/store/entities.ts';
-import { MYSQL_MIGRATIONS as LINK_MYSQL } from '../../services/link/store/migrations/mysql.ts';
-import { SQLITE_MIGRATIONS as LINK_SQLITE } from '../../services/link/store/migrations/sqlite.ts';
+import type { Dialect } from '../../lib/db/migrations.ts';
+import { openDatabase } from '../../lib/db/open.ts';
+import { identitySchema } from '../../services/identity/store/schema.ts';
+import { linkSchema } from '../../services/link/store/schema.ts';
 import { MYSQL_URL, uniqueName } from '../support/env.ts';
 import { testLog } from '../support/logger.ts';
 import { dropDatabases } from '../support/mesh.ts';
 
 const SERVICES = [
-  { name: 'link', entities: [LinkRow], migrations: { mysql: LINK_MYSQL, sqlite: LINK_SQLITE } },
-  {
-    name: 'identity',
-    entities: [GuestRow, AccessTokenRow],
-    migrations: { mysql: IDENTITY_MYSQL, sqlite: IDENTITY_SQLITE },
-  },
+  { name: 'link', schema: linkSchema },
+  { name: 'identity', schema: identitySchema },
 ];
 const DIALECTS: Dialect[] = ['mysql', 'sqlite'];
 
@@ -35,8 +28,7 @@ describe.each(SERVICES)('$name schema', (service) => {
       const url = dialect === 'mysql' ? `${MYSQL_URL}/${name}` : `sqlite:${join(dir, 'db.sqlite')}`;
       const orm = await openDatabase({
         url,
-        entities: service.entities,
-        migrations: service.migrations,
+        schema: service.schema,
         log: testLog,
       });
       try {
@@ -60,8 +52,7 @@ describe('migrations at start', () => {
     const open = () =>
       openDatabase({
         url,
-        entities: [LinkRow],
-        migrations: { mysql: LINK_MYSQL, sqlite: LINK_SQLITE },
+        schema: linkSchema,
         log: testLog,
       });
     const orms = await Promise.all([open(), open(), open()]);

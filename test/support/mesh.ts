@@ -6,8 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
-import { type Config, loadConfig } from '../../lib/config.ts';
-import { startMesh } from '../../mesh.ts';
+import { type RunningGateway, startGateway } from '../../gateway/main.ts';
+import type { Logger } from '../../lib/log.ts';
+import { loadMeshConfig, type MeshConfig, type RunningMesh, startMesh } from '../../mesh.ts';
 import { MYSQL_URL, REDIS_URL, uniqueName } from './env.ts';
 
 export type MeshFlavour = 'mysql+redis' | 'embedded';
@@ -16,8 +17,8 @@ export const MESH_FLAVOURS: MeshFlavour[] = ['mysql+redis', 'embedded'];
 export interface TestMesh {
   flavour: MeshFlavour;
   url: string;
-  config: Config;
-  mesh: Awaited<ReturnType<typeof startMesh>>;
+  config: MeshConfig;
+  mesh: RunningMesh;
   /** The link service's database URL, for tests that look at the stored state. */
   linkDatabaseUrl: string;
   stop(): Promise<void>;
@@ -52,7 +53,7 @@ export function testConfig(flavour: MeshFlavour, env: Record<string, string> = {
         }
       : { DATA_DIR: dataDir }),
   };
-  const config = loadConfig({ ...base, ...env });
+  const config = loadMeshConfig({ ...base, ...env });
   const cleanup = async () => {
     if (flavour === 'mysql+redis') await dropDatabases(databases);
     else rmSync(dataDir, { recursive: true, force: true });
@@ -77,4 +78,13 @@ export async function startTestMesh(
       await cleanup();
     },
   };
+}
+
+/** A gateway on its own, configured from `env` as its process would be. */
+export function startGatewayWith(
+  env: Record<string, string>,
+  log: Logger,
+): Promise<RunningGateway> {
+  const config = loadMeshConfig(env);
+  return startGateway(config.gateway, config, log);
 }

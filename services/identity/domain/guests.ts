@@ -1,7 +1,7 @@
 // Guests: callers without an account, known by a Snowflake id and a bearer
 // token. Issuing them is rate limited per client IP, or anyone could mint
 // fresh guests to escape the per-caller limits.
-import type { RateRule } from '../../../lib/config.ts';
+import type { RateRule } from '../../../lib/config/parsers.ts';
 import { exhausted } from '../../../lib/errors.ts';
 import type { SnowflakeGenerator } from '../../../lib/ids/snowflake.ts';
 import type { RateLimiter } from '../../../lib/limiter/limiter.ts';

@@ -1,5 +1,7 @@
 // Guests and their tokens through MikroORM.
-import { type Orm, translateDatabaseError as translate, withinTime } from '../../../lib/db.ts';
+import { translateDatabaseError as translate } from '../../../lib/db/errors.ts';
+import type { Orm } from '../../../lib/db/open.ts';
+import { withinTime } from '../../../lib/db/time-limit.ts';
 import type { PrincipalKind } from '../domain/principal.ts';
 import { AccessTokenRow, GuestRow } from './entities.ts';
 

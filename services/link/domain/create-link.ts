@@ -3,7 +3,7 @@
 // one, otherwise store a new link under a fresh random code. Two requests
 // racing for the same (owner, URL) end with one link: the unique index decides
 // and the loser reads the winner's row.
-import type { RateRule } from '../../../lib/config.ts';
+import type { RateRule } from '../../../lib/config/parsers.ts';
 import { exhausted, invalid, unavailable } from '../../../lib/errors.ts';
 import type { SnowflakeGenerator } from '../../../lib/ids/snowflake.ts';
 import type { RateLimiter } from '../../../lib/limiter/limiter.ts';

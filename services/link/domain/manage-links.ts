@@ -1,12 +1,12 @@
 // A caller's own links: look one up, page through them, delete one.
 
-import { CODE_PATTERN } from '../../../lib/codes.ts';
 import { forbidden, invalid, notFound } from '../../../lib/errors.ts';
 import { isSnowflake } from '../../../lib/ids/snowflake.ts';
+import { CODE_PATTERN } from '../../../lib/short-code-rules.ts';
+import type { LinkChanges } from '../changes/link-changes.ts';
 import type { LinkCache } from '../store/link-cache.ts';
 import type { LinkStore } from '../store/link-store.ts';
 import type { Caller, Link, StoredLink } from './link.ts';
-import type { LinkChanges } from './link-changes.ts';
 
 export interface ManageLinksDeps {
   store: LinkStore;

@@ -3,7 +3,7 @@
 // misses, and single-flight per code so a cold hot key costs one query however
 // many redirects ask for it at the same moment.
 
-import { CODE_PATTERN } from '../../../lib/codes.ts';
+import { CODE_PATTERN } from '../../../lib/short-code-rules.ts';
 import type { CachedResolution, LinkCache } from '../store/link-cache.ts';
 import type { LinkStore } from '../store/link-store.ts';
 import { isExpired, type Link } from './link.ts';

@@ -3,7 +3,7 @@
 // index on code settles the rare collision (the caller retries with a new one).
 // See docs/decisions/0002-short-codes.md.
 import { randomBytes } from 'node:crypto';
-import { isReserved } from '../../../lib/codes.ts';
+import { isReserved } from '../../../lib/short-code-rules.ts';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 // 248 = 4 × 62: bytes at or above it are skipped so every character is equally likely.

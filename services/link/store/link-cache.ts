@@ -10,7 +10,7 @@
 // deleted link from the cache for as long as its entry lives.
 import type { Cache } from '../../../lib/cache/cache.ts';
 import { unavailable } from '../../../lib/errors.ts';
-import type { Logger } from '../../../lib/log.ts';
+import { type Logger, ThrottledLog } from '../../../lib/log.ts';
 import type { Link } from '../domain/link.ts';
 
 export type CachedResolution =
@@ -47,11 +47,12 @@ export interface LinkCacheOptions {
 export class LinkCache {
   readonly #cache: Cache;
   readonly #options: LinkCacheOptions;
-  #lastWarning = 0;
+  readonly #warnings: ThrottledLog;
 
   constructor(cache: Cache, options: LinkCacheOptions) {
     this.#cache = cache;
     this.#options = options;
+    this.#warnings = new ThrottledLog(options.log);
   }
 
   /** Cached resolutions in code order; undefined where the cache cannot be trusted or has nothing. */
@@ -113,10 +114,8 @@ export class LinkCache {
   }
 
   #warn(error: unknown, message: string): void {
-    const now = Date.now();
-    if (now - this.#lastWarning < 10_000) return;
-    this.#lastWarning = now;
-    this.#options.log.warn(
+    this.#warnings.warn(
+      message,
       { cause: error instanceof Error ? error.message : String(error) },
       message,
     );

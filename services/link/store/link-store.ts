@@ -1,12 +1,9 @@
 // Reads and writes links through MikroORM. Every method is one statement; the
 // unique indexes decide races (code taken, same owner + URL), and callers learn
 // which by asking again rather than by parsing driver messages.
-import {
-  DuplicateKey,
-  type Orm,
-  translateDatabaseError as translate,
-  withinTime,
-} from '../../../lib/db.ts';
+import { DuplicateKey, translateDatabaseError as translate } from '../../../lib/db/errors.ts';
+import type { Orm } from '../../../lib/db/open.ts';
+import { withinTime } from '../../../lib/db/time-limit.ts';
 import type { Link, StoredLink } from '../domain/link.ts';
 import { LinkRow } from './entities.ts';
 

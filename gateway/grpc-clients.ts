@@ -6,7 +6,7 @@ import { LinkServiceClient, LinkServiceService } from '../gen/shortener/v1/link.
 import { connect, type PromiseClient, promiseClient } from '../lib/grpc/client.ts';
 import { healthChecker } from '../lib/grpc/health-client.ts';
 
-export interface MeshClients {
+export interface ServiceClients {
   link: PromiseClient<LinkServiceClient>;
   /** The generated callback client: the redirect batcher's ResolveLinks (no promise per call) and the WatchLinkChanges stream. */
   rawLink: LinkServiceClient;
@@ -16,11 +16,11 @@ export interface MeshClients {
   close(): void;
 }
 
-export function connectClients(options: {
+export function connectServices(options: {
   linkTarget: string;
   identityTarget: string;
   deadlineMs: number;
-}): MeshClients {
+}): ServiceClients {
   const link = connect(LinkServiceClient, options.linkTarget, options.deadlineMs);
   const identity = connect(IdentityServiceClient, options.identityTarget, options.deadlineMs);
   const health = healthChecker(options.linkTarget);

@@ -19,15 +19,15 @@ export function trustHops(hops: number): false | ((address: string, hop: number)
   return (_address, hop) => hop < hops;
 }
 
-export type ClientAddress = (request: IncomingMessage) => string;
+export type CallerAddress = (request: IncomingMessage) => string;
 
-export function clientAddress(hops: number): ClientAddress {
+export function callerAddress(hops: number): CallerAddress {
   const trust = trustHops(hops);
   if (!trust) return (request) => request.socket.remoteAddress ?? '';
   return (request) => proxyAddr.all(request, trust).at(-1) ?? '';
 }
 
-export function clientInfo(request: IncomingMessage, ip: string): ClientInfo {
+export function callerDetails(request: IncomingMessage, ip: string): ClientInfo {
   const headers = request.headers;
   return {
     ip,

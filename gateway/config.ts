@@ -1,0 +1,46 @@
+// The gateway's settings. It dials each service at the default address of
+// that service unless told otherwise; the one-process mesh points it at the
+// addresses the services actually bound.
+import { z } from 'zod';
+import { defineSettings } from '../lib/config/load.ts';
+import { address, dialable, duration, integer, target } from '../lib/config/parsers.ts';
+
+export interface GatewayConfig {
+  listen: string;
+  publicBaseUrl: string;
+  linkTarget: string;
+  identityTarget: string;
+  trustedProxies: number;
+  bodyLimitBytes: number;
+  headerLimitBytes: number;
+  nearCacheSize: number;
+  nearCacheTtlMs: number;
+}
+
+export const gatewaySettings = defineSettings(
+  {
+    GATEWAY_LISTEN: address.default('127.0.0.1:8080'),
+    PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+    LINK_GRPC_TARGET: target.default('127.0.0.1:50051'),
+    IDENTITY_GRPC_TARGET: target.default('127.0.0.1:50052'),
+    TRUSTED_PROXIES: integer(0, 16).default(0),
+    GATEWAY_BODY_LIMIT: integer(1_024, 1_048_576).default(16_384),
+    GATEWAY_HEADER_LIMIT: integer(1_024, 65_536).default(16_384),
+    NEAR_CACHE_SIZE: integer(0, 10_000_000).default(100_000),
+    NEAR_CACHE_TTL: duration(100, 3_600_000).default(30_000),
+  },
+  (v): GatewayConfig => {
+    const ownUrl = `http://${dialable(v.GATEWAY_LISTEN).replace(/^127\.0\.0\.1:/, 'localhost:')}`;
+    return {
+      listen: v.GATEWAY_LISTEN,
+      publicBaseUrl: (v.PUBLIC_BASE_URL ?? ownUrl).replace(/\/+$/, ''),
+      linkTarget: v.LINK_GRPC_TARGET,
+      identityTarget: v.IDENTITY_GRPC_TARGET,
+      trustedProxies: v.TRUSTED_PROXIES,
+      bodyLimitBytes: v.GATEWAY_BODY_LIMIT,
+      headerLimitBytes: v.GATEWAY_HEADER_LIMIT,
+      nearCacheSize: v.NEAR_CACHE_SIZE,
+      nearCacheTtlMs: v.NEAR_CACHE_TTL,
+    };
+  },
+);

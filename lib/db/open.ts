@@ -1,0 +1,69 @@
+// Opens a service's database through MikroORM: MySQL/MariaDB for real
+// deployments, SQLite (a file under DATA_DIR) for the embedded mesh. The schema
+// comes only from the store's versioned migrations; nothing is synchronised
+// from entity metadata at run time.
+
+import { Migrator } from '@mikro-orm/migrations';
+import { MikroORM as MySqlORM } from '@mikro-orm/mysql';
+import { MikroORM as SqliteORM } from '@mikro-orm/sqlite';
+import { SqliteDialect } from 'kysely';
+import type { Logger } from '../log.ts';
+import { migrateExclusively } from './migration-lock.ts';
+import { dialectOf, migrationsFor, type Schema } from './migrations.ts';
+import { openSqlite } from './sqlite.ts';
+
+export type Orm = MySqlORM | SqliteORM;
+
+export interface DatabaseOptions {
+  /** `mysql://…/database` or `sqlite:<path>` (`sqlite::memory:` for a throwaway one). */
+  url: string;
+  schema: Schema;
+  log: Logger;
+  /** Connections per process (MySQL). */
+  poolSize?: number;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Orm> {
+  const dialect = dialectOf(options.url);
+  const common = {
+    entities: options.schema.entities,
+    extensions: [Migrator],
+    allowGlobalContext: false,
+    ensureDatabase: dialect === 'mysql',
+    debug: false,
+    migrations: {
+      migrationsList: migrationsFor(options.schema, dialect),
+      snapshot: false,
+      snapshotOnMigrate: false,
+      transactional: true,
+      tableName: 'schema_migrations',
+    },
+    logger: (message: string) => options.log.debug({ orm: message }),
+  };
+  const orm =
+    dialect === 'sqlite'
+      ? await SqliteORM.init({
+          ...common,
+          dbName: options.url.slice('sqlite:'.length),
+          driverOptions: new SqliteDialect({
+            database: openSqlite(options.url.slice('sqlite:'.length)),
+          }),
+        })
+      : await MySqlORM.init({
+          ...common,
+          clientUrl: options.url,
+          pool: { min: 1, max: options.poolSize ?? 10 },
+        });
+  const applied = await migrateExclusively(orm, dialect, options.url);
+  if (applied.length > 0) {
+    options.log.info({ migrations: applied.map((m) => m.name) }, 'database migrated');
+  }
+  return orm;
+}
+
+/** host:port/database of a URL, without credentials, for logs. */
+export function describeDatabase(url: string): string {
+  if (dialectOf(url) === 'sqlite') return url;
+  const parsed = new URL(url);
+  return `mysql://${parsed.host}${parsed.pathname}`;
+}
