@@ -12,6 +12,7 @@ import type { ServiceClients } from './grpc-clients.ts';
 import { trustHops } from './http-caller.ts';
 import type { NearCache } from './near-cache.ts';
 import { errorHandler, PROBLEM_TYPE, Problem, problem, sendProblem } from './problems.ts';
+import type { ReadinessProbe } from './readiness.ts';
 import type { RedirectPath } from './redirect-path.ts';
 import { healthRoutes } from './routes/health.ts';
 import { identityRoutes } from './routes/identity.ts';
@@ -24,6 +25,7 @@ export interface GatewayParts {
   clients: ServiceClients;
   near: NearCache;
   redirects: RedirectPath;
+  readiness: ReadinessProbe;
   state: { accepting: boolean };
 }
 
@@ -101,7 +103,7 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
     ),
   );
 
-  healthRoutes(app, clients, parts.state);
+  healthRoutes(app, parts.readiness, parts.state);
   identityRoutes(app, clients);
   linkRoutes(app, clients, config.publicBaseUrl, parts.near);
   redirectRoutes(app, parts.redirects);

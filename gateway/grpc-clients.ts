@@ -4,15 +4,12 @@
 import { IdentityServiceClient, IdentityServiceService } from '../gen/shortener/v1/identity.ts';
 import { LinkServiceClient, LinkServiceService } from '../gen/shortener/v1/link.ts';
 import { connect, type PromiseClient, promiseClient } from '../lib/grpc/client.ts';
-import { healthChecker } from '../lib/grpc/health-client.ts';
 
 export interface ServiceClients {
   link: PromiseClient<LinkServiceClient>;
   /** The generated callback client: the redirect batcher's ResolveLinks (no promise per call) and the WatchLinkChanges stream. */
   rawLink: LinkServiceClient;
   identity: PromiseClient<IdentityServiceClient>;
-  /** grpc.health.v1 Check against the link service: is it there and serving? */
-  linkServing(timeoutMs: number): Promise<boolean>;
   close(): void;
 }
 
@@ -23,16 +20,13 @@ export function connectServices(options: {
 }): ServiceClients {
   const link = connect(LinkServiceClient, options.linkTarget, options.deadlineMs);
   const identity = connect(IdentityServiceClient, options.identityTarget, options.deadlineMs);
-  const health = healthChecker(options.linkTarget);
   return {
     link: promiseClient(link, LinkServiceService),
     rawLink: link,
     identity: promiseClient(identity, IdentityServiceService),
-    linkServing: (timeoutMs) => health.serving('shortener.v1.LinkService', timeoutMs),
     close() {
       link.close();
       identity.close();
-      health.close();
     },
   };
 }

@@ -11,6 +11,7 @@ import { type GatewayConfig, gatewaySettings } from './config.ts';
 import { connectServices } from './grpc-clients.ts';
 import { callerAddress } from './http-caller.ts';
 import { followLinkChanges, NearCache } from './near-cache.ts';
+import { readinessProbe } from './readiness.ts';
 import { RedirectBatcher } from './redirect-batcher.ts';
 import { RedirectPath } from './redirect-path.ts';
 
@@ -46,8 +47,10 @@ export async function startGateway(
   stack.push('link change follower', followLinkChanges(clients.rawLink, near, log));
   const batcher = new RedirectBatcher(clients.rawLink, near, runtime.grpcDeadlineMs);
   const redirects = new RedirectPath(near, batcher, callerAddress(config.trustedProxies));
+  const readiness = readinessProbe({ link: config.linkTarget, identity: config.identityTarget });
+  stack.push('health checks', () => readiness.close());
   const state = { accepting: true };
-  const app = await buildApp({ config, log, clients, near, redirects, state });
+  const app = await buildApp({ config, log, clients, near, redirects, readiness, state });
   await app.listen(splitListen(config.listen)).catch(async (error: unknown) => {
     await stack.unwind(0);
     throw error;

@@ -48,6 +48,11 @@ export const Problem = Type.Object(
     code: Type.String({ description: 'Stable machine-readable name, e.g. link_expired' }),
     field: Type.Optional(Type.String({ description: 'The request field at fault, if any' })),
     retryAfterSeconds: Type.Optional(Type.Integer()),
+    checks: Type.Optional(
+      Type.Record(Type.String(), Type.String(), {
+        description: 'For readiness: the state of each dependency',
+      }),
+    ),
   },
   { $id: 'Problem', description: 'RFC 9457 problem details' },
 );
@@ -65,6 +70,7 @@ export interface ProblemBody {
   code: string;
   field?: string;
   retryAfterSeconds?: number;
+  checks?: Record<string, string>;
 }
 
 export function problem(status: number, code: string, detail: string, field?: string): ProblemBody {

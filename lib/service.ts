@@ -6,7 +6,8 @@
 import type { RuntimeConfig, Settings } from './config/load.ts';
 import type { Schema } from './db/migrations.ts';
 import { describeDatabase, type Orm, openDatabase } from './db/open.ts';
-import { type ServiceBinding, startGrpcServer } from './grpc/server.ts';
+import { DatabaseProbe, type DatabaseState } from './db/probe.ts';
+import { type RunningGrpcServer, type ServiceBinding, startGrpcServer } from './grpc/server.ts';
 import type { SnowflakeGenerator } from './ids/snowflake.ts';
 import { startIdGenerator } from './ids/start.ts';
 import { runMain } from './lifecycle.ts';
@@ -52,6 +53,7 @@ export async function startService<C>(
 ): Promise<RunningService> {
   const stack = new ShutdownStack(log);
   const databases: string[] = [];
+  const probes: DatabaseProbe[] = [];
   const context: ServiceContext = {
     runtime,
     log,
@@ -60,6 +62,10 @@ export async function startService<C>(
       const orm = await openDatabase({ url, schema, log });
       stack.push('database', () => orm.close());
       databases.push(describeDatabase(url));
+      const probe = new DatabaseProbe(orm, url, log);
+      await probe.start();
+      stack.push('database probe', () => probe.stop());
+      probes.push(probe);
       return orm;
     },
     async leaseIds() {
@@ -77,6 +83,7 @@ export async function startService<C>(
     const services = await definition.start(context, config);
     const server = await startGrpcServer({ listen: definition.listen(config), services, log });
     stack.push('gRPC server', (budgetMs) => server.shutdown(budgetMs));
+    for (const probe of probes) reportDatabase(probe, services, server);
     log.info(
       { address: server.address, databases, sharedState: shared.kind },
       `${definition.name} service ready`,
@@ -89,6 +96,27 @@ export async function startService<C>(
     await stack.unwind(runtime.shutdownTimeoutMs);
     throw error;
   }
+}
+
+/**
+ * What each service's database can do, in grpc.health.v1: `<service>:database`
+ * is NOT_SERVING while it does not answer, `<service>:database-writes` while it
+ * answers but cannot write (disk full, read-only). The service itself stays
+ * SERVING: it still does what needs no write (resolving, authenticating).
+ */
+function reportDatabase(
+  probe: DatabaseProbe,
+  services: ServiceBinding[],
+  server: RunningGrpcServer,
+) {
+  const report = (state: DatabaseState) => {
+    for (const { name } of services) {
+      server.setHealth(`${name}:database`, state !== 'database_unavailable');
+      server.setHealth(`${name}:database-writes`, state === 'ok');
+    }
+  };
+  report(probe.state);
+  probe.onChange(report);
 }
 
 /** Runs one service as its own process, with its own connections to the shared state. */

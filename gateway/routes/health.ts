@@ -1,15 +1,23 @@
-// /healthz: the process is alive. /readyz: it can do its job (the link service
-// answers its health check) and is not shutting down.
+// /healthz: the process is alive. /readyz: it can serve redirects, and what
+// of the rest works (gateway/readiness.ts).
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { ServiceClients } from '../grpc-clients.ts';
 import { problem, problemResponse, sendProblem } from '../problems.ts';
+import type { ReadinessProbe } from '../readiness.ts';
 
 const Status = Type.Object({ status: Type.String() });
 
+const DependencyState = Type.Union(
+  ['ok', 'unavailable', 'database_unavailable', 'database_unwritable'].map((v) => Type.Literal(v)),
+);
+const Ready = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('degraded')]),
+  checks: Type.Object({ link: DependencyState, identity: DependencyState }),
+});
+
 export function healthRoutes(
   app: FastifyInstance,
-  clients: ServiceClients,
+  readiness: ReadinessProbe,
   state: { accepting: boolean },
 ): void {
   app.get(
@@ -22,21 +30,28 @@ export function healthRoutes(
     '/readyz',
     {
       schema: {
-        summary: 'Readiness: serving, and the link service is reachable',
+        summary: 'Readiness: whether this gateway can serve redirects, and what works',
+        description:
+          'Answers 503 only when redirects cannot be served (the gateway is shutting down, or the ' +
+          'link service is not serving). Otherwise 200, with `status` `ready` when every dependency ' +
+          'works and `degraded` when some does not; `checks` names each dependency’s state: `ok`, ' +
+          '`unavailable`, `database_unavailable` or `database_unwritable`.',
         tags: ['operations'],
-        response: { 200: Status, 503: problemResponse('Not ready') },
+        response: { 200: Ready, 503: problemResponse('Cannot serve redirects') },
       },
     },
     async (_request, reply) => {
       if (!state.accepting)
         return sendProblem(reply, problem(503, 'shutting_down', 'the gateway is shutting down'));
-      if (!(await clients.linkServing(500))) {
-        return sendProblem(
-          reply,
-          problem(503, 'link_unavailable', 'the link service is not serving'),
-        );
+      const { servesRedirects, checks } = await readiness.check(500);
+      if (!servesRedirects) {
+        return sendProblem(reply, {
+          ...problem(503, 'link_unavailable', 'the link service is not serving'),
+          checks,
+        });
       }
-      return { status: 'ready' };
+      const degraded = Object.values(checks).some((check) => check !== 'ok');
+      return { status: degraded ? 'degraded' : 'ready', checks };
     },
   );
 }

@@ -48,6 +48,15 @@ export class DuplicateKey extends Error {
   override name = 'DuplicateKey';
 }
 
+const UNWRITABLE =
+  /SQLITE_(FULL|READONLY|IOERR|CANTOPEN)|ER_(RECORD_FILE_FULL|DISK_FULL|OPTION_PREVENTS_STATEMENT|ERROR_ON_WRITE|CANT_CREATE_FILE|READ_ONLY_MODE)/;
+
+/** True for a driver error that says the database cannot write (full, read-only), not that it is gone. */
+export function isUnwritable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && UNWRITABLE.test(code);
+}
+
 export function translateDatabaseError(error: unknown): never {
   if (error instanceof UniqueConstraintViolationException) throw new DuplicateKey(error.message);
   const code = (error as { code?: string }).code;
@@ -56,5 +65,8 @@ export function translateDatabaseError(error: unknown): never {
     (code !== undefined && CONNECTION_CODES.has(code)) ||
     (error instanceof DriverException && /connect|pool|timeout/i.test(error.message));
   if (connection) throw unavailable('database is unreachable', error, 'database_unavailable');
+  if (isUnwritable(error)) {
+    throw unavailable('the database cannot take writes now', error, 'database_unwritable');
+  }
   throw error;
 }

@@ -10,6 +10,10 @@ import { SqliteDialect } from 'kysely';
 import type { Logger } from '../log.ts';
 import { migrateExclusively } from './migration-lock.ts';
 import { dialectOf, migrationsFor, type Schema } from './migrations.ts';
+import {
+  mysqlDriverReleasingOnFailedRollback,
+  releaseOnFailedRollback,
+} from './released-connections.ts';
 import { openSqlite } from './sqlite.ts';
 
 export type Orm = MySqlORM | SqliteORM;
@@ -25,6 +29,11 @@ export interface DatabaseOptions {
 
 export async function openDatabase(options: DatabaseOptions): Promise<Orm> {
   const dialect = dialectOf(options.url);
+  const rollbackFailed = (error: unknown) =>
+    options.log.warn(
+      { cause: error instanceof Error ? error.message : String(error) },
+      'a transaction could not be rolled back (it had ended already); its connection is released',
+    );
   const common = {
     entities: options.schema.entities,
     extensions: [Migrator],
@@ -45,12 +54,14 @@ export async function openDatabase(options: DatabaseOptions): Promise<Orm> {
       ? await SqliteORM.init({
           ...common,
           dbName: options.url.slice('sqlite:'.length),
-          driverOptions: new SqliteDialect({
-            database: openSqlite(options.url.slice('sqlite:'.length)),
-          }),
+          driverOptions: releaseOnFailedRollback(
+            new SqliteDialect({ database: openSqlite(options.url.slice('sqlite:'.length)) }),
+            rollbackFailed,
+          ),
         })
       : await MySqlORM.init({
           ...common,
+          driver: mysqlDriverReleasingOnFailedRollback(rollbackFailed),
           clientUrl: options.url,
           pool: { min: 1, max: options.poolSize ?? 10 },
         });

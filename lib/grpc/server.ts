@@ -29,6 +29,11 @@ export interface RunningGrpcServer {
   port: number;
   /** Stops taking calls, reports NOT_SERVING, waits for in-flight calls up to timeoutMs. */
   shutdown(timeoutMs: number): Promise<void>;
+  /**
+   * Reports a part of the server's work in grpc.health.v1 under `name` (e.g.
+   * `shortener.v1.LinkService:database`), so callers can tell what is degraded.
+   */
+  setHealth(name: string, serving: boolean): void;
 }
 
 function reflectionDefinition() {
@@ -79,6 +84,9 @@ export async function startGrpcServer(options: {
   return {
     address,
     port,
+    setHealth(name, serving) {
+      health.setStatus(name, serving ? 'SERVING' : 'NOT_SERVING');
+    },
     async shutdown(timeoutMs) {
       health.setStatus('', 'NOT_SERVING');
       for (const service of options.services) health.setStatus(service.name, 'NOT_SERVING');

@@ -60,7 +60,10 @@ describe('migrations at start', () => {
       const applied = (await orms[0]?.em
         .getConnection()
         .execute('select name from schema_migrations order by name')) as { name: string }[];
-      expect(applied.map((row) => row.name)).toEqual(['0001_create_links']);
+      expect(applied.map((row) => row.name)).toEqual([
+        '0001_create_links',
+        '0002_create_health_probes',
+      ]);
       for (const orm of orms) expect(await orm.migrator.getPending()).toEqual([]);
     } finally {
       for (const orm of orms) await orm.close();

@@ -1,10 +1,12 @@
 // The link store's schema: what openDatabase needs, for the service, its tests
 // and the benchmark alike. Migrations run in this order; append, never edit.
 import type { Schema } from '../../../lib/db/migrations.ts';
+import { HealthProbeRow } from '../../../lib/db/probe.ts';
 import { LinkRow } from './entities.ts';
 import { createLinks } from './migrations/0001-create-links.ts';
+import { createLinkHealthProbes } from './migrations/0002-create-health-probes.ts';
 
 export const linkSchema: Schema = {
-  entities: [LinkRow],
-  migrations: [createLinks],
+  entities: [LinkRow, HealthProbeRow],
+  migrations: [createLinks, createLinkHealthProbes],
 };

@@ -1,0 +1,60 @@
+// What the gateway depends on, as grpc.health.v1 reports it: each service,
+// and each service's database (`<service>:database` answers,
+// `<service>:database-writes` takes writes; see lib/service.ts). Redirects
+// need only the link service; everything else makes the gateway degraded,
+// not unready.
+import { type HealthChecker, type HealthStatus, healthChecker } from '../lib/grpc/health-client.ts';
+
+/** One dependency: working, or the cause of what does not work. */
+export type DependencyState = 'ok' | 'unavailable' | 'database_unavailable' | 'database_unwritable';
+
+export interface Readiness {
+  /** False when the gateway cannot serve redirects (the link service is not serving). */
+  servesRedirects: boolean;
+  checks: { link: DependencyState; identity: DependencyState };
+}
+
+export interface ReadinessProbe {
+  check(timeoutMs: number): Promise<Readiness>;
+  close(): void;
+}
+
+/** A component a service does not report (an older version) counts as working. */
+const failing = (status: HealthStatus) => status === 'NOT_SERVING' || status === 'unreachable';
+
+async function stateOf(
+  checker: HealthChecker,
+  service: string,
+  timeoutMs: number,
+): Promise<DependencyState> {
+  const [whole, database, writes] = await Promise.all(
+    [service, `${service}:database`, `${service}:database-writes`].map((name) =>
+      checker.status(name, timeoutMs),
+    ),
+  );
+  if (whole !== 'SERVING') return 'unavailable';
+  if (failing(database as HealthStatus)) return 'database_unavailable';
+  if (failing(writes as HealthStatus)) return 'database_unwritable';
+  return 'ok';
+}
+
+export function readinessProbe(targets: { link: string; identity: string }): ReadinessProbe {
+  const link = healthChecker(targets.link);
+  const identity = healthChecker(targets.identity);
+  return {
+    async check(timeoutMs) {
+      const [linkState, identityState] = await Promise.all([
+        stateOf(link, 'shortener.v1.LinkService', timeoutMs),
+        stateOf(identity, 'shortener.v1.IdentityService', timeoutMs),
+      ]);
+      return {
+        servesRedirects: linkState !== 'unavailable',
+        checks: { link: linkState, identity: identityState },
+      };
+    },
+    close() {
+      link.close();
+      identity.close();
+    },
+  };
+}
