@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Broadcast } from '../../lib/broadcast/broadcast.ts';
 import type { SharedState } from '../../lib/shared-state.ts';
 import { FLAVOURS } from '../support/shared-state.ts';
+import { sleep } from '../support/wait.ts';
 
-const nextTurns = () => new Promise((resolve) => setTimeout(resolve, 100));
+const nextTurns = () => sleep(100);
 
 /** Subscribes and resolves once the subscription is live, with what it has heard. */
 async function listen(broadcast: Broadcast, channel: string) {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { SharedState } from '../../lib/shared-state.ts';
 import { FLAVOURS } from '../support/shared-state.ts';
+import { sleep } from '../support/wait.ts';
 
 describe.each(FLAVOURS)('cache contract ($name)', (flavour) => {
   let state: SharedState;
@@ -18,7 +19,7 @@ describe.each(FLAVOURS)('cache contract ($name)', (flavour) => {
   test('when an entry outlives its TTL, then it is gone', async () => {
     await state.cache.set('short', 'lived', 50);
     expect(await state.cache.getMany(['short'])).toEqual(['lived']);
-    await new Promise((resolve) => setTimeout(resolve, 120));
+    await sleep(120);
     expect(await state.cache.getMany(['short'])).toEqual([null]);
   });
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { SharedState } from '../../lib/shared-state.ts';
 import { FLAVOURS } from '../support/shared-state.ts';
+import { sleep } from '../support/wait.ts';
 
 const MAX_ID = 1023;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.each(FLAVOURS)('worker-id lease store contract ($name)', (flavour) => {
   let state: SharedState;

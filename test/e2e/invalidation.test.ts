@@ -10,9 +10,10 @@ import { dialable } from '../../lib/config.ts';
 import { connect, promiseClient } from '../../lib/grpc/client.ts';
 import { redisSharedState, type SharedState } from '../../lib/shared-state.ts';
 import { type RunningLinkService, startLinkService } from '../../services/link/main.ts';
-import { call, newGuest, shorten, within } from '../support/http.ts';
+import { call, newGuest, shorten } from '../support/http.ts';
 import { testLog } from '../support/logger.ts';
 import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { within } from '../support/wait.ts';
 
 const opened: LinkServiceClient[] = [];
 

@@ -18,6 +18,7 @@ import { unary } from '../../lib/grpc/handlers.ts';
 import { type RunningGrpcServer, startGrpcServer } from '../../lib/grpc/server.ts';
 import { call } from '../support/http.ts';
 import { testLog } from '../support/logger.ts';
+import { sleep } from '../support/wait.ts';
 
 /** A link service that records every ResolveLinks call and resolves every code to /<code>. */
 async function recordingLinkService(delayMs: number) {
@@ -28,7 +29,7 @@ async function recordingLinkService(delayMs: number) {
       testLog,
       async (request) => {
         calls.push(request.items);
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        await sleep(delayMs);
         return {
           results: request.items.map((item) =>
             item.code === 'gone404'

@@ -4,9 +4,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startMesh } from '../../mesh.ts';
-import { call, newGuest, shorten, within } from '../support/http.ts';
+import { call, newGuest, shorten } from '../support/http.ts';
 import { startTestMesh, type TestMesh, testConfig } from '../support/mesh.ts';
 import { OwnRedis } from '../support/redis-server.ts';
+import { sleep, within } from '../support/wait.ts';
 
 let redis: OwnRedis;
 let mesh: TestMesh;
@@ -34,14 +35,14 @@ test('when Redis restarts mid-traffic, then redirects never fail and the cache a
     for (let i = 0; running; i++) {
       const answer = await call(mesh.url, 'GET', `/${codes[i % codes.length]}`);
       statuses.push(answer.status);
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await sleep(10);
     }
   })();
 
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await sleep(300);
   await redis.kill();
   const outageStart = statuses.length;
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  await sleep(1_500);
 
   // During the outage: redirects answer from the database, creation fails closed.
   const during = await shorten(mesh.url, token, 'https://example.com/during-outage');

@@ -1,8 +1,9 @@
 // A guest shortens a URL and is redirected through the whole mesh, on MariaDB +
 // Redis and on the embedded default alike.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { call, newGuest, shorten, within } from '../support/http.ts';
+import { call, newGuest, shorten } from '../support/http.ts';
 import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { within } from '../support/wait.ts';
 
 describe.each(MESH_FLAVOURS)('shorten and redirect (%s)', (flavour) => {
   let mesh: TestMesh;

@@ -21,8 +21,7 @@ import { unary } from '../../lib/grpc/handlers.ts';
 import { startGrpcServer } from '../../lib/grpc/server.ts';
 import { testLog } from '../support/logger.ts';
 import { freePort } from '../support/ports.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from '../support/wait.ts';
 
 /** A link service that takes `delayMs` to resolve anything (always to the same target). */
 async function slowLinkService(delayMs: number) {

@@ -1,8 +1,9 @@
 // A guest's token is long-lived but not eternal: once it expires it no longer
 // authenticates, and nothing it could still do is let through.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { call, newGuest, shorten, within } from '../support/http.ts';
+import { call, newGuest, shorten } from '../support/http.ts';
 import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { within } from '../support/wait.ts';
 
 describe.each(MESH_FLAVOURS)('guest tokens with a 1 s lifetime (%s)', (flavour) => {
   let mesh: TestMesh;

@@ -16,8 +16,9 @@ import {
 import { loadConfig } from '../../lib/config.ts';
 import { serverStream, unary } from '../../lib/grpc/handlers.ts';
 import { type RunningGrpcServer, startGrpcServer } from '../../lib/grpc/server.ts';
-import { call, within } from '../support/http.ts';
+import { call } from '../support/http.ts';
 import { testLog } from '../support/logger.ts';
+import { within } from '../support/wait.ts';
 
 type Stream = ServerWritableStream<WatchLinkChangesRequest, WatchLinkChangesResponse>;
 const say = (stream: Stream | undefined, message: Partial<WatchLinkChangesResponse>) =>

@@ -17,6 +17,7 @@ import { MYSQL_MIGRATIONS } from '../../services/link/store/migrations/mysql.ts'
 import { SQLITE_MIGRATIONS } from '../../services/link/store/migrations/sqlite.ts';
 import { testLog } from '../support/logger.ts';
 import { FLAVOURS } from '../support/shared-state.ts';
+import { sleep } from '../support/wait.ts';
 
 class CountingStore extends LinkStore {
   reads = 0;
@@ -80,14 +81,14 @@ describe.each(FLAVOURS)('link resolver on the $name cache', (flavour) => {
     expect(store.reads).toBe(1);
     for (const answer of answers)
       expect(answer).toMatchObject({ status: 'found', targetUrl: 'https://example.com/Stamp3d' });
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the cache fill is written after the answer
+    await sleep(50); // the cache fill is written after the answer
     expect(await resolver.resolve('Stamp3d')).toMatchObject({ status: 'found' });
     expect(store.reads).toBe(1);
   });
 
   test('when the database fails, then only the codes that needed it are unavailable, and the next read works', async () => {
     await resolver.resolve('Other01'); // cached from here on
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     await store.insert(link('Fresh01', '2001'), urlHash('Fresh01'));
     store.failing = true;
     const during = await resolver.resolveMany(['Other01', 'Fresh01', 'Fresh01']);

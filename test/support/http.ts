@@ -77,13 +77,3 @@ export async function newGuest(
 export async function shorten(base: string, token: string, targetUrl: string, extra: object = {}) {
   return call(base, 'POST', '/api/v1/links', { token, json: { targetUrl, ...extra } });
 }
-
-/** Polls until `check` holds, returning how long it took; throws after timeoutMs. */
-export async function within(timeoutMs: number, check: () => Promise<boolean>): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    if (await check()) return performance.now() - start;
-    if (performance.now() - start > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
