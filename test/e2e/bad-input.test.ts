@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Answer, call, newGuest, shorten } from '../support/http.ts';
 import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { expectProblem } from '../support/problems.ts';
 
 interface BadRequest {
   story: string;
@@ -218,23 +219,6 @@ const UNAUTHENTICATED: BadRequest[] = [
   },
 ];
 
-function expectProblem(answer: Answer, status: number, code?: string, field?: string): void {
-  expect(answer.status).toBe(status);
-  expect(answer.headers.get('content-type')).toContain('application/problem+json');
-  expect(answer.body.status).toBe(status);
-  expect(typeof answer.body.title).toBe('string');
-  expect(answer.body.title.length).toBeGreaterThan(0);
-  expect(typeof answer.body.detail).toBe('string');
-  expect(typeof answer.body.code).toBe('string');
-  expect(answer.body.type).toBe(`/problems/${answer.body.code}`);
-  if (code !== undefined) expect(answer.body.code).toBe(code);
-  if (field !== undefined) {
-    expect(answer.body.field).toBe(field);
-    // The detail names the field as the JSON API spells it, never as the protos do.
-    expect(answer.body.detail).not.toMatch(/target_url|expires_at|page_token|page_size/);
-  }
-}
-
 describe.each(MESH_FLAVOURS)('bad input changes nothing (%s)', (flavour) => {
   let mesh: TestMesh;
   let token: string;
@@ -270,7 +254,7 @@ describe.each(MESH_FLAVOURS)('bad input changes nothing (%s)', (flavour) => {
     'when a guest sends $story, then $status and nothing changes',
     async (bad) => {
       const answer = await bad.send(mesh.url, token);
-      expectProblem(answer, bad.status, bad.code, bad.field);
+      expectProblem(answer, bad.status, { code: bad.code, field: bad.field });
       await expectNothingChanged();
     },
   );

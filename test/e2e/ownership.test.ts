@@ -2,16 +2,9 @@
 // its owner's delete is final — the code stops redirecting and is gone from
 // every view of it.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Answer, call, newGuest, shorten } from '../support/http.ts';
+import { call, newGuest, shorten } from '../support/http.ts';
 import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
-
-function expectProblem(answer: Answer, status: number, code?: string): void {
-  expect(answer.status).toBe(status);
-  expect(answer.headers.get('content-type')).toContain('application/problem+json');
-  expect(answer.body.status).toBe(status);
-  expect(answer.body.type).toBe(`/problems/${answer.body.code}`);
-  if (code !== undefined) expect(answer.body.code).toBe(code);
-}
+import { expectProblem } from '../support/problems.ts';
 
 describe.each(MESH_FLAVOURS)('ownership of links (%s)', (flavour) => {
   let mesh: TestMesh;
@@ -36,7 +29,7 @@ describe.each(MESH_FLAVOURS)('ownership of links (%s)', (flavour) => {
     expect(made.status).toBe(201);
 
     const peek = await call(mesh.url, 'GET', `/api/v1/links/${made.body.code}`, { token: bob });
-    expectProblem(peek, 403, 'not_owner');
+    expectProblem(peek, 403, { code: 'not_owner' });
     expect(JSON.stringify(peek.body)).not.toContain('https://example.com/alice/private');
 
     // The owner still sees it.
@@ -53,7 +46,7 @@ describe.each(MESH_FLAVOURS)('ownership of links (%s)', (flavour) => {
     expect((await call(mesh.url, 'GET', `/${code}`)).status).toBe(302);
 
     const attempt = await call(mesh.url, 'DELETE', `/api/v1/links/${code}`, { token: bob });
-    expectProblem(attempt, 403, 'not_owner');
+    expectProblem(attempt, 403, { code: 'not_owner' });
 
     const redirect = await call(mesh.url, 'GET', `/${code}`);
     expect(redirect.status).toBe(302);

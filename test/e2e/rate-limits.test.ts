@@ -4,16 +4,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Answer, call, newGuest, shorten } from '../support/http.ts';
 import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { expectProblem } from '../support/problems.ts';
 
 function expectRateLimited(answer: Answer): void {
-  expect(answer.status).toBe(429);
-  expect(answer.headers.get('content-type')).toContain('application/problem+json');
+  expectProblem(answer, 429, { code: 'rate_limited' });
   const retryAfter = answer.headers.get('retry-after') ?? '';
   expect(retryAfter).toMatch(/^\d+$/);
   expect(Number(retryAfter)).toBeGreaterThan(0);
-  expect(answer.body.status).toBe(429);
-  expect(answer.body.code).toBe('rate_limited');
-  expect(answer.body.type).toBe('/problems/rate_limited');
   expect(answer.body.retryAfterSeconds).toBe(Number(retryAfter));
 }
 

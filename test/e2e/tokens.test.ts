@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { call, newGuest, shorten } from '../support/http.ts';
 import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { expectProblem } from '../support/problems.ts';
 import { within } from '../support/wait.ts';
 
 describe.each(MESH_FLAVOURS)('guest tokens with a 1 s lifetime (%s)', (flavour) => {
@@ -22,8 +23,7 @@ describe.each(MESH_FLAVOURS)('guest tokens with a 1 s lifetime (%s)', (flavour) 
       async () => (await call(mesh.url, 'GET', '/api/v1/links', { token })).status === 401,
     );
     const refused = await shorten(mesh.url, token, 'https://example.com/after-expiry');
-    expect(refused.status).toBe(401);
-    expect(refused.body.code).toBe('invalid_token');
+    expectProblem(refused, 401, { code: 'invalid_token' });
     expect(refused.headers.get('www-authenticate')).toContain('Bearer');
 
     // The link made while the token was valid still redirects; a new guest still works.
