@@ -2,7 +2,7 @@
 // request gets the right problem details and changes nothing — the caller's
 // links stay as they were and the mesh keeps redirecting.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Answer, call, newGuest, shorten } from '../support/http.ts';
+import { type Answer, call, linksOf, newGuest, shorten } from '../support/http.ts';
 import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
 import { expectProblem } from '../support/problems.ts';
 
@@ -225,15 +225,9 @@ describe.each(MESH_FLAVOURS)('bad input changes nothing (%s)', (flavour) => {
   let known: { code: string; targetUrl: string };
   let before: unknown[];
 
-  const listOf = async (who: string) => {
-    const answer = await call(mesh.url, 'GET', '/api/v1/links?pageSize=100', { token: who });
-    expect(answer.status).toBe(200);
-    return answer.body.links as unknown[];
-  };
-
   /** The caller's links are exactly as before, and the known link still redirects. */
   const expectNothingChanged = async () => {
-    expect(await listOf(token)).toEqual(before);
+    expect(await linksOf(mesh.url, token)).toEqual(before);
     const redirect = await call(mesh.url, 'GET', `/${known.code}`);
     expect(redirect.status).toBe(302);
     expect(redirect.headers.get('location')).toBe(known.targetUrl);
@@ -245,7 +239,7 @@ describe.each(MESH_FLAVOURS)('bad input changes nothing (%s)', (flavour) => {
     const created = await shorten(mesh.url, token, 'https://example.com/known/link');
     expect(created.status).toBe(201);
     known = { code: created.body.code, targetUrl: created.body.targetUrl };
-    before = await listOf(token);
+    before = await linksOf(mesh.url, token);
     expect(before).toHaveLength(1);
   });
   afterAll(() => mesh?.stop());
@@ -295,7 +289,7 @@ describe.each(MESH_FLAVOURS)('bad input changes nothing (%s)', (flavour) => {
     const fresh = await newGuest(mesh.url);
     const created = await shorten(mesh.url, fresh, 'https://example.com/after-revoke');
     expect(created.status).toBe(201);
-    expect(await listOf(fresh)).toHaveLength(1);
+    expect(await linksOf(mesh.url, fresh)).toHaveLength(1);
     await expectNothingChanged();
   });
 });

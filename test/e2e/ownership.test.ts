@@ -2,7 +2,7 @@
 // its owner's delete is final — the code stops redirecting and is gone from
 // every view of it.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { call, newGuest, shorten } from '../support/http.ts';
+import { call, linksOf, newGuest, shorten } from '../support/http.ts';
 import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
 import { expectProblem } from '../support/problems.ts';
 
@@ -11,11 +11,8 @@ describe.each(MESH_FLAVOURS)('ownership of links (%s)', (flavour) => {
   let alice: string;
   let bob: string;
 
-  const codesOf = async (token: string): Promise<string[]> => {
-    const answer = await call(mesh.url, 'GET', '/api/v1/links?pageSize=100', { token });
-    expect(answer.status).toBe(200);
-    return answer.body.links.map((link: { code: string }) => link.code);
-  };
+  const codesOf = async (token: string): Promise<string[]> =>
+    (await linksOf(mesh.url, token)).map((link) => link.code);
 
   beforeAll(async () => {
     mesh = await startTestMesh(flavour);

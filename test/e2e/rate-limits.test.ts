@@ -2,7 +2,7 @@
 // answer 429 with a retry delay. The client is the socket's address unless a
 // configured number of trusted proxies stands in front.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Answer, call, newGuest, shorten } from '../support/http.ts';
+import { type Answer, call, linksOf, newGuest, shorten } from '../support/http.ts';
 import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
 import { expectProblem } from '../support/problems.ts';
 
@@ -15,9 +15,7 @@ function expectRateLimited(answer: Answer): void {
 }
 
 async function linkCount(url: string, token: string): Promise<number> {
-  const answer = await call(url, 'GET', '/api/v1/links?pageSize=100', { token });
-  expect(answer.status).toBe(200);
-  return answer.body.links.length;
+  return (await linksOf(url, token)).length;
 }
 
 const guest = (url: string, headers: Record<string, string> = {}) =>

@@ -1,4 +1,5 @@
 // A small HTTP client for stories told against the gateway.
+import { expect } from 'vitest';
 
 /**
  * Every field any of our JSON answers has (problem details, links, pages of
@@ -76,4 +77,11 @@ export async function newGuest(
 
 export async function shorten(base: string, token: string, targetUrl: string, extra: object = {}) {
   return call(base, 'POST', '/api/v1/links', { token, json: { targetUrl, ...extra } });
+}
+
+/** The first 100 links the token's owner has, newest first. */
+export async function linksOf(base: string, token: string): Promise<ApiBody[]> {
+  const answer = await call(base, 'GET', '/api/v1/links?pageSize=100', { token });
+  expect(answer.status).toBe(200);
+  return answer.body.links;
 }
