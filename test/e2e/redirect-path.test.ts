@@ -3,77 +3,40 @@
 // address behind exactly the configured number of trusted proxies), HEAD
 // marked as such, and a code with a query string served like any other.
 import { connect, type Socket } from 'node:net';
-import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type RunningGateway, startGateway } from '../../gateway/main.ts';
+import type { RunningGateway } from '../../gateway/main.ts';
+import { ResolveStatus } from '../../gen/shortener/v1/link.ts';
 import {
-  LinkServiceService,
-  type ResolveLinksRequest,
-  type ResolveLinksRequest_Item,
-  type ResolveLinksResponse,
-  ResolveStatus,
-} from '../../gen/shortener/v1/link.ts';
-import { loadConfig } from '../../lib/config.ts';
-import { unary } from '../../lib/grpc/handlers.ts';
-import { type RunningGrpcServer, startGrpcServer } from '../../lib/grpc/server.ts';
+  type FakeLinkService,
+  found,
+  startFakeLinkService,
+  startGatewayFor,
+} from '../support/fake-link-service.ts';
 import { call } from '../support/http.ts';
-import { testLog } from '../support/logger.ts';
 import { expectProblem } from '../support/problems.ts';
-import { sleep } from '../support/wait.ts';
 
 /** A link service that records every ResolveLinks call and resolves every code to /<code>. */
-async function recordingLinkService(delayMs: number) {
-  const calls: ResolveLinksRequest_Item[][] = [];
-  const implementation = {
-    resolveLinks: unary<ResolveLinksRequest, ResolveLinksResponse>(
-      'ResolveLinks',
-      testLog,
-      async (request) => {
-        calls.push(request.items);
-        await sleep(delayMs);
-        return {
-          results: request.items.map((item) =>
-            item.code === 'gone404'
-              ? { status: ResolveStatus.RESOLVE_STATUS_NOT_FOUND, linkId: '0', targetUrl: '' }
-              : item.code === 'dbDown1'
-                ? { status: ResolveStatus.RESOLVE_STATUS_UNAVAILABLE, linkId: '0', targetUrl: '' }
-                : {
-                    status: ResolveStatus.RESOLVE_STATUS_FOUND,
-                    linkId: '1',
-                    targetUrl: `https://example.com/${item.code}`,
-                  },
-          ),
-        };
-      },
-    ),
-  } as unknown as UntypedServiceImplementation;
-  const server = await startGrpcServer({
-    listen: '127.0.0.1:0',
-    services: [
-      { name: 'shortener.v1.LinkService', definition: LinkServiceService, implementation },
-    ],
-    log: testLog,
+const recordingLinkService = (delayMs: number) =>
+  startFakeLinkService({
+    delayMs,
+    resolve: (item) =>
+      item.code === 'gone404'
+        ? { status: ResolveStatus.RESOLVE_STATUS_NOT_FOUND, linkId: '0', targetUrl: '' }
+        : item.code === 'dbDown1'
+          ? { status: ResolveStatus.RESOLVE_STATUS_UNAVAILABLE, linkId: '0', targetUrl: '' }
+          : found(`https://example.com/${item.code}`),
   });
-  return { server, calls };
-}
 
 describe.each([0, 1])('the redirect path with %i trusted proxies', (trustedProxies) => {
-  let link: { server: RunningGrpcServer; calls: ResolveLinksRequest_Item[][] };
+  let link: FakeLinkService;
   let gateway: RunningGateway;
 
   beforeAll(async () => {
     link = await recordingLinkService(50);
-    gateway = await startGateway(
-      loadConfig({
-        GATEWAY_LISTEN: '127.0.0.1:0',
-        LINK_GRPC_TARGET: link.server.address,
-        IDENTITY_GRPC_TARGET: '127.0.0.1:1',
-        NEAR_CACHE_SIZE: '0',
-        TRUSTED_PROXIES: String(trustedProxies),
-        LOG_LEVEL: 'error',
-      }),
-      testLog,
-    );
+    gateway = await startGatewayFor(link, {
+      NEAR_CACHE_SIZE: '0',
+      TRUSTED_PROXIES: String(trustedProxies),
+    });
   });
   afterAll(async () => {
     await gateway?.stop();

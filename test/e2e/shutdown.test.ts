@@ -5,65 +5,21 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { describe, expect, test } from 'vitest';
-import { startGateway } from '../../gateway/main.ts';
-import {
-  LinkServiceClient,
-  LinkServiceService,
-  type ResolveLinksRequest,
-  type ResolveLinksResponse,
-  ResolveStatus,
-} from '../../gen/shortener/v1/link.ts';
-import { loadConfig } from '../../lib/config.ts';
+import { LinkServiceClient, LinkServiceService } from '../../gen/shortener/v1/link.ts';
 import { connect, promiseClient } from '../../lib/grpc/client.ts';
-import { unary } from '../../lib/grpc/handlers.ts';
-import { startGrpcServer } from '../../lib/grpc/server.ts';
-import { testLog } from '../support/logger.ts';
+import { found, startFakeLinkService, startGatewayFor } from '../support/fake-link-service.ts';
 import { freePort } from '../support/ports.ts';
 import { sleep } from '../support/wait.ts';
 
 /** A link service that takes `delayMs` to resolve anything (always to the same target). */
-async function slowLinkService(delayMs: number) {
-  const implementation = {
-    resolveLinks: unary<ResolveLinksRequest, ResolveLinksResponse>(
-      'ResolveLinks',
-      testLog,
-      async (request) => {
-        await sleep(delayMs);
-        return {
-          results: request.items.map(() => ({
-            status: ResolveStatus.RESOLVE_STATUS_FOUND,
-            linkId: '1',
-            targetUrl: 'https://example.com/slow',
-            expiresAt: undefined,
-          })),
-        };
-      },
-    ),
-  } as unknown as UntypedServiceImplementation;
-  return startGrpcServer({
-    listen: '127.0.0.1:0',
-    services: [
-      { name: 'shortener.v1.LinkService', definition: LinkServiceService, implementation },
-    ],
-    log: testLog,
-  });
-}
+const slowLinkService = (delayMs: number) =>
+  startFakeLinkService({ delayMs, resolve: () => found('https://example.com/slow') });
 
 describe('draining', () => {
   test('when the gateway stops with redirects in flight, then they all finish and new ones are refused', async () => {
     const link = await slowLinkService(400);
-    const gateway = await startGateway(
-      loadConfig({
-        GATEWAY_LISTEN: '127.0.0.1:0',
-        LINK_GRPC_TARGET: link.address,
-        IDENTITY_GRPC_TARGET: '127.0.0.1:1',
-        NEAR_CACHE_SIZE: '0',
-        LOG_LEVEL: 'error',
-      }),
-      testLog,
-    );
+    const gateway = await startGatewayFor(link, { NEAR_CACHE_SIZE: '0' });
     try {
       const inFlight = Array.from({ length: 20 }, (_, i) =>
         fetch(`${gateway.url}/code${i}`, { redirect: 'manual' }).then((r) => r.status),
@@ -75,7 +31,7 @@ describe('draining', () => {
       await stopping;
       await expect(fetch(`${gateway.url}/late`, { redirect: 'manual' })).rejects.toThrow();
     } finally {
-      await link.shutdown(1_000);
+      await link.server.shutdown(1_000);
     }
   });
 
@@ -87,7 +43,7 @@ describe('draining', () => {
     );
     const call = client.resolveLinks({ items: [{ code: 'abc', head: false }] });
     await sleep(100);
-    const shutdown = link.shutdown(5_000);
+    const shutdown = link.server.shutdown(5_000);
     const answer = await call;
     expect(answer.results[0]?.targetUrl).toBe('https://example.com/slow');
     await shutdown;
