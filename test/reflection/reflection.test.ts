@@ -10,10 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createFileRegistry, type DescService, fromBinary } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { bindLocally } from '../support/grpc.ts';
 import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
 
 const PYTHON = '/usr/bin/python3';
@@ -233,12 +234,7 @@ describe('the same client against the known trap', () => {
     server = new Server();
     const definition = loadSync('shortener/v1/link.proto', { includeDirs: [PROTO_DIR] });
     new ReflectionService(definition, { services: [LINK] }).addToServer(server);
-    const port = await new Promise<number>((resolve, reject) =>
-      server?.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
-        error ? reject(error) : resolve(bound),
-      ),
-    );
-    const summary = await runPythonClient([`127.0.0.1:${port}=${LINK}`]);
+    const summary = await runPythonClient([`${await bindLocally(server)}=${LINK}`]);
     expect(summary.ok).toBe(false);
     expect(summary.error).toMatch(
       /describing shortener\.v1\.LinkService: cannot load shortener_v1\.proto into a DescriptorPool/,
