@@ -1,21 +1,12 @@
 // Resolving codes in the link service: one database read however many
 // redirects ask for a cold code at once, then the cache answers.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Orm, openDatabase } from '../../lib/db.ts';
 import { unavailable } from '../../lib/errors.ts';
 import type { SharedState } from '../../lib/shared-state.ts';
-import type { Link } from '../../services/link/domain/link.ts';
 import { LinkResolver } from '../../services/link/domain/resolve-links.ts';
-import { urlHash } from '../../services/link/domain/target-url.ts';
-import { LinkRow } from '../../services/link/store/entities.ts';
-import { LinkCache } from '../../services/link/store/link-cache.ts';
 import { LinkStore } from '../../services/link/store/link-store.ts';
-import { MYSQL_MIGRATIONS } from '../../services/link/store/migrations/mysql.ts';
-import { SQLITE_MIGRATIONS } from '../../services/link/store/migrations/sqlite.ts';
-import { testLog } from '../support/logger.ts';
+import { openTestDatabase, type TestDatabase } from '../support/databases.ts';
+import { aLink, LINK_SCHEMA, linkCacheOver, storeLink } from '../support/links.ts';
 import { FLAVOURS } from '../support/shared-state.ts';
 import { sleep } from '../support/wait.ts';
 
@@ -31,46 +22,22 @@ class CountingStore extends LinkStore {
   }
 }
 
-const link = (code: string, id: string): Link => ({
-  id,
-  code,
-  targetUrl: `https://example.com/${code}`,
-  ownerId: '42',
-  createdAt: new Date(),
-  expiresAt: null,
-});
-
 describe.each(FLAVOURS)('link resolver on the $name cache', (flavour) => {
-  let dir: string;
-  let orm: Orm;
+  let db: TestDatabase;
   let state: SharedState;
   let store: CountingStore;
   let resolver: LinkResolver;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'resolver-'));
-    orm = await openDatabase({
-      url: `sqlite:${join(dir, 'link.sqlite')}`,
-      entities: [LinkRow],
-      migrations: { mysql: MYSQL_MIGRATIONS, sqlite: SQLITE_MIGRATIONS },
-      log: testLog,
-    });
+    db = await openTestDatabase('sqlite', LINK_SCHEMA, 'resolver');
     state = await flavour.open();
-    store = new CountingStore(orm);
-    const cache = new LinkCache(state.cache, {
-      ttlMs: 60_000,
-      negativeTtlMs: 60_000,
-      log: testLog,
-    });
-    resolver = new LinkResolver(store, cache);
-    for (const [i, code] of ['Stamp3d', 'Other01', 'Other02'].entries()) {
-      await store.insert(link(code, String(1_000 + i)), urlHash(code));
-    }
+    store = new CountingStore(db.orm);
+    resolver = new LinkResolver(store, linkCacheOver(state.cache));
+    for (const code of ['Stamp3d', 'Other01', 'Other02']) await storeLink(store, aLink({ code }));
   });
   afterAll(async () => {
     await state.close();
-    await orm.close();
-    rmSync(dir, { recursive: true, force: true });
+    await db.close();
   });
 
   test('when 50 resolves of one cold code arrive at once, then the database is read once', async () => {
@@ -89,7 +56,7 @@ describe.each(FLAVOURS)('link resolver on the $name cache', (flavour) => {
   test('when the database fails, then only the codes that needed it are unavailable, and the next read works', async () => {
     await resolver.resolve('Other01'); // cached from here on
     await sleep(50);
-    await store.insert(link('Fresh01', '2001'), urlHash('Fresh01'));
+    await storeLink(store, aLink({ code: 'Fresh01' }));
     store.failing = true;
     const during = await resolver.resolveMany(['Other01', 'Fresh01', 'Fresh01']);
     expect(during.map((r) => r.status)).toEqual(['found', 'unavailable', 'unavailable']);

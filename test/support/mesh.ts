@@ -5,9 +5,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConnection } from 'mysql2/promise';
 import { type Config, loadConfig } from '../../lib/config.ts';
 import { startMesh } from '../../mesh.ts';
+import { dropDatabases } from './databases.ts';
 import { MYSQL_URL, REDIS_URL, uniqueName } from './env.ts';
 
 export type MeshFlavour = 'mysql+redis' | 'embedded';
@@ -21,15 +21,6 @@ export interface TestMesh {
   /** The link service's database URL, for tests that look at the stored state. */
   linkDatabaseUrl: string;
   stop(): Promise<void>;
-}
-
-export async function dropDatabases(names: string[]): Promise<void> {
-  const connection = await createConnection({ uri: MYSQL_URL });
-  try {
-    for (const name of names) await connection.query(`DROP DATABASE IF EXISTS \`${name}\``);
-  } finally {
-    await connection.end();
-  }
 }
 
 /** Configuration for a test mesh: env overrides win over the flavour's defaults. */

@@ -1,0 +1,61 @@
+// Databases of a test's own, opened through the ORM and the migrations the
+// services run: on the machine's MariaDB (dropped afterwards) or in a SQLite
+// file (deleted afterwards).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createConnection } from 'mysql2/promise';
+import { type DatabaseOptions, type Dialect, type Orm, openDatabase } from '../../lib/db.ts';
+import { MYSQL_URL, uniqueName } from './env.ts';
+import { testLog } from './logger.ts';
+
+export async function dropDatabases(names: string[]): Promise<void> {
+  const connection = await createConnection({ uri: MYSQL_URL });
+  try {
+    for (const name of names) await connection.query(`DROP DATABASE IF EXISTS \`${name}\``);
+  } finally {
+    await connection.end();
+  }
+}
+
+/** What a service's store is made of: its entities and its migrations per dialect. */
+export type Schema = Pick<DatabaseOptions, 'entities' | 'migrations'>;
+
+export interface TestDatabase {
+  orm: Orm;
+  url: string;
+  /** Closes the ORM and removes the database. */
+  close(): Promise<void>;
+}
+
+/** A new, empty database of `dialect` with `schema`'s migrations run, named after `label`. */
+export async function openTestDatabase(
+  dialect: Dialect,
+  { entities, migrations }: Schema,
+  label: string,
+): Promise<TestDatabase> {
+  if (dialect === 'mysql') {
+    const name = uniqueName(label);
+    const url = `${MYSQL_URL}/${name}`;
+    const orm = await openDatabase({ url, entities, migrations, log: testLog });
+    return {
+      orm,
+      url,
+      async close() {
+        await orm.close();
+        await dropDatabases([name]);
+      },
+    };
+  }
+  const dir = mkdtempSync(join(tmpdir(), `${label}-`));
+  const url = `sqlite:${join(dir, 'db.sqlite')}`;
+  const orm = await openDatabase({ url, entities, migrations, log: testLog });
+  return {
+    orm,
+    url,
+    async close() {
+      await orm.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
