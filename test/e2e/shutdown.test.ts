@@ -1,7 +1,5 @@
 // Stopping drains: work already accepted finishes, new work is refused, and a
 // SIGTERM ends the process cleanly.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +8,8 @@ import { LinkServiceClient, LinkServiceService } from '../../gen/shortener/v1/li
 import { connect, promiseClient } from '../../lib/grpc/client.ts';
 import { found, startFakeLinkService, startGatewayFor } from '../support/fake-link-service.ts';
 import { freePort } from '../support/ports.ts';
-import { sleep } from '../support/wait.ts';
+import { startNode } from '../support/processes.ts';
+import { sleep, within } from '../support/wait.ts';
 
 /** A link service that takes `delayMs` to resolve anything (always to the same target). */
 const slowLinkService = (delayMs: number) =>
@@ -53,38 +52,29 @@ describe('draining', () => {
   test('when the mesh process gets SIGTERM, then it drains and exits 0', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sigterm-'));
     const gatewayPort = await freePort();
-    const child = spawn(process.execPath, ['--import', './lib/telemetry/preload.ts', 'mesh.ts'], {
-      cwd: new URL('../..', import.meta.url).pathname,
-      env: {
-        ...process.env,
-        DATA_DIR: dataDir,
-        GATEWAY_LISTEN: `127.0.0.1:${gatewayPort}`,
-        LINK_GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
-        IDENTITY_GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
+    const mesh = startNode(['--import', './lib/telemetry/preload.ts', 'mesh.ts'], {
+      ...process.env,
+      DATA_DIR: dataDir,
+      GATEWAY_LISTEN: `127.0.0.1:${gatewayPort}`,
+      LINK_GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
+      IDENTITY_GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
+      LOG_LEVEL: 'info',
     });
     try {
-      for (let i = 0; ; i++) {
-        const ready = await fetch(`http://127.0.0.1:${gatewayPort}/readyz`).then(
+      await within(15_000, () =>
+        fetch(`http://127.0.0.1:${gatewayPort}/readyz`).then(
           (r) => r.status === 200,
           () => false,
-        );
-        if (ready) break;
-        if (i > 200) throw new Error(`mesh did not become ready:\n${output}`);
-        await sleep(50);
-      }
-      child.kill('SIGTERM');
-      const [code] = (await once(child, 'exit')) as [number | null];
+        ),
+      ).catch(() => {
+        throw new Error(`mesh did not become ready:\n${mesh.stdout()}`);
+      });
+      mesh.child.kill('SIGTERM');
+      const { code } = await mesh.exited;
       expect(code).toBe(0);
-      expect(output).toMatch(/"msg":"stopped"/);
+      expect(mesh.stdout()).toMatch(/"msg":"stopped"/);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (mesh.child.exitCode === null) mesh.child.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
