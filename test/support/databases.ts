@@ -34,28 +34,27 @@ export async function openTestDatabase(
   { entities, migrations }: Schema,
   label: string,
 ): Promise<TestDatabase> {
-  if (dialect === 'mysql') {
-    const name = uniqueName(label);
-    const url = `${MYSQL_URL}/${name}`;
-    const orm = await openDatabase({ url, entities, migrations, log: testLog });
-    return {
-      orm,
-      url,
-      async close() {
-        await orm.close();
-        await dropDatabases([name]);
-      },
-    };
-  }
-  const dir = mkdtempSync(join(tmpdir(), `${label}-`));
-  const url = `sqlite:${join(dir, 'db.sqlite')}`;
+  const { url, remove } = dialect === 'mysql' ? onMariaDb(label) : inSqliteFile(label);
   const orm = await openDatabase({ url, entities, migrations, log: testLog });
   return {
     orm,
     url,
     async close() {
       await orm.close();
-      rmSync(dir, { recursive: true, force: true });
+      await remove();
     },
+  };
+}
+
+function onMariaDb(label: string) {
+  const name = uniqueName(label);
+  return { url: `${MYSQL_URL}/${name}`, remove: () => dropDatabases([name]) };
+}
+
+function inSqliteFile(label: string) {
+  const dir = mkdtempSync(join(tmpdir(), `${label}-`));
+  return {
+    url: `sqlite:${join(dir, 'db.sqlite')}`,
+    remove: async () => rmSync(dir, { recursive: true, force: true }),
   };
 }
