@@ -1,9 +1,9 @@
 // Bad input at the HTTP edge: every malformed, hostile or unauthenticated
 // request gets the right problem details and changes nothing — the caller's
 // links stay as they were and the mesh keeps redirecting.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { type Answer, call, linksOf, newGuest, shorten } from '../support/http.ts';
-import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
 import { expectProblem } from '../support/problems.ts';
 
 interface BadRequest {
@@ -220,7 +220,7 @@ const UNAUTHENTICATED: BadRequest[] = [
 ];
 
 describe.each(MESH_FLAVOURS)('bad input changes nothing (%s)', (flavour) => {
-  let mesh: TestMesh;
+  const mesh = meshForSuite(flavour);
   let token: string;
   let known: { code: string; targetUrl: string };
   let before: unknown[];
@@ -234,7 +234,6 @@ describe.each(MESH_FLAVOURS)('bad input changes nothing (%s)', (flavour) => {
   };
 
   beforeAll(async () => {
-    mesh = await startTestMesh(flavour);
     token = await newGuest(mesh.url);
     const created = await shorten(mesh.url, token, 'https://example.com/known/link');
     expect(created.status).toBe(201);
@@ -242,7 +241,6 @@ describe.each(MESH_FLAVOURS)('bad input changes nothing (%s)', (flavour) => {
     before = await linksOf(mesh.url, token);
     expect(before).toHaveLength(1);
   });
-  afterAll(() => mesh?.stop());
 
   test.each(BAD_REQUESTS)(
     'when a guest sends $story, then $status and nothing changes',

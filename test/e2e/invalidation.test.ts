@@ -12,7 +12,7 @@ import { redisSharedState, type SharedState } from '../../lib/shared-state.ts';
 import { type RunningLinkService, startLinkService } from '../../services/link/main.ts';
 import { call, newGuest, shorten } from '../support/http.ts';
 import { testLog } from '../support/logger.ts';
-import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { MESH_FLAVOURS, meshForSuite, type SuiteMesh } from '../support/mesh.ts';
 import { within } from '../support/wait.ts';
 
 const opened: LinkServiceClient[] = [];
@@ -29,7 +29,7 @@ afterAll(() => {
 });
 
 /** Runs SQL against the link database behind the service's back. */
-async function sql(mesh: TestMesh, statement: string, params: (string | number)[]): Promise<void> {
+async function sql(mesh: SuiteMesh, statement: string, params: (string | number)[]): Promise<void> {
   const url = mesh.linkDatabaseUrl;
   if (url.startsWith('sqlite:')) {
     const db = new Database(url.slice('sqlite:'.length));
@@ -43,14 +43,13 @@ async function sql(mesh: TestMesh, statement: string, params: (string | number)[
 }
 
 describe.each(MESH_FLAVOURS)('caches and invalidation (%s)', (flavour) => {
-  let mesh: TestMesh;
+  const mesh = meshForSuite(flavour);
   let token: string;
   let secondShared: SharedState;
   let secondLink: RunningLinkService;
   let secondGateway: RunningGateway;
 
   beforeAll(async () => {
-    mesh = await startTestMesh(flavour);
     token = await newGuest(mesh.url);
     // A second link instance and a second gateway in front of it: the way
     // replicas run, sharing the database and (on Redis) the shared state.
@@ -77,7 +76,6 @@ describe.each(MESH_FLAVOURS)('caches and invalidation (%s)', (flavour) => {
     await secondGateway?.stop();
     await secondLink?.stop();
     if (flavour !== 'embedded') await secondShared?.close();
-    await mesh?.stop();
   });
 
   test('when a link was resolved once, then the link service answers it from the cache', async () => {

@@ -1,13 +1,13 @@
 // A link belongs to whoever made it: others can neither see nor delete it, and
 // its owner's delete is final — the code stops redirecting and is gone from
 // every view of it.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { call, linksOf, newGuest, shorten } from '../support/http.ts';
-import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
 import { expectProblem } from '../support/problems.ts';
 
 describe.each(MESH_FLAVOURS)('ownership of links (%s)', (flavour) => {
-  let mesh: TestMesh;
+  const mesh = meshForSuite(flavour);
   let alice: string;
   let bob: string;
 
@@ -15,11 +15,9 @@ describe.each(MESH_FLAVOURS)('ownership of links (%s)', (flavour) => {
     (await linksOf(mesh.url, token)).map((link) => link.code);
 
   beforeAll(async () => {
-    mesh = await startTestMesh(flavour);
     alice = await newGuest(mesh.url);
     bob = await newGuest(mesh.url);
   });
-  afterAll(() => mesh?.stop());
 
   test("when a guest looks up another guest's link, then 403 not_owner", async () => {
     const made = await shorten(mesh.url, alice, 'https://example.com/alice/private');

@@ -1,20 +1,18 @@
 // A guest shortens a URL and is redirected through the whole mesh, on MariaDB +
 // Redis and on the embedded default alike.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { call, newGuest, shorten } from '../support/http.ts';
-import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
 import { expectProblem } from '../support/problems.ts';
 import { within } from '../support/wait.ts';
 
 describe.each(MESH_FLAVOURS)('shorten and redirect (%s)', (flavour) => {
-  let mesh: TestMesh;
+  const mesh = meshForSuite(flavour, { RATE_LIMIT_CREATE_PER_PRINCIPAL: '1000/1m' });
   let token: string;
   beforeAll(async () => {
     // These stories create many links with one guest: room enough for all of them.
-    mesh = await startTestMesh(flavour, { RATE_LIMIT_CREATE_PER_PRINCIPAL: '1000/1m' });
     token = await newGuest(mesh.url);
   });
-  afterAll(() => mesh?.stop());
 
   test('when a guest shortens a URL, then its 7-character code redirects there with 302 and no-store', async () => {
     const created = await shorten(mesh.url, token, 'https://example.com/docs?page=1#intro');

@@ -1,17 +1,13 @@
 // A guest's token is long-lived but not eternal: once it expires it no longer
 // authenticates, and nothing it could still do is let through.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { call, newGuest, shorten } from '../support/http.ts';
-import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
 import { expectProblem } from '../support/problems.ts';
 import { within } from '../support/wait.ts';
 
 describe.each(MESH_FLAVOURS)('guest tokens with a 1 s lifetime (%s)', (flavour) => {
-  let mesh: TestMesh;
-  beforeAll(async () => {
-    mesh = await startTestMesh(flavour, { GUEST_TOKEN_TTL: '1s' });
-  });
-  afterAll(() => mesh?.stop());
+  const mesh = meshForSuite(flavour, { GUEST_TOKEN_TTL: '1s' });
 
   test('when a guest token has expired, then it gets 401 invalid_token and creates nothing', async () => {
     const token = await newGuest(mesh.url);

@@ -15,7 +15,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { bindLocally } from '../support/grpc.ts';
-import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./grpc_client.py', import.meta.url));
@@ -121,17 +121,15 @@ function targetOf(summary: ClientSummary, address: string): TargetSummary {
 }
 
 describe.each(MESH_FLAVOURS)('a client in another language, through reflection (%s)', (flavour) => {
-  let mesh: TestMesh;
+  const mesh = meshForSuite(flavour);
   let summary: ClientSummary;
   let link: string;
   let identity: string;
   beforeAll(async () => {
-    mesh = await startTestMesh(flavour);
     link = mesh.mesh.link.address;
     identity = mesh.mesh.identity.address;
     summary = await runPythonClient([`${link}=${LINK}`, `${identity}=${IDENTITY}`]);
   });
-  afterAll(() => mesh?.stop());
 
   test('a Python client holding only the addresses gets through every check without an error', () => {
     expect(summary.error).toBeUndefined();

@@ -26,7 +26,7 @@ import { type Principal, PrincipalKind } from '../../gen/shortener/v1/principal.
 import { DomainError } from '../../lib/errors.ts';
 import { connect, promiseClient } from '../../lib/grpc/client.ts';
 import { bindLocally, outcome, sendRaw, trailer } from '../support/grpc.ts';
-import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
 
 const MALFORMED: [string, Buffer][] = [
   [
@@ -56,7 +56,7 @@ const clientInfo = (ip: string) => ({
 });
 
 describe.each(MESH_FLAVOURS)('gRPC edges of a running mesh (%s)', (flavour) => {
-  let mesh: TestMesh;
+  const mesh = meshForSuite(flavour, { RATE_LIMIT_GUESTS_PER_IP: '2/1h' });
   let link: LinkServiceClient;
   let identity: IdentityServiceClient;
   let ipCounter = 0;
@@ -92,14 +92,12 @@ describe.each(MESH_FLAVOURS)('gRPC edges of a running mesh (%s)', (flavour) => {
   };
 
   beforeAll(async () => {
-    mesh = await startTestMesh(flavour, { RATE_LIMIT_GUESTS_PER_IP: '2/1h' });
     link = connect(LinkServiceClient, mesh.mesh.link.address, 5_000);
     identity = connect(IdentityServiceClient, mesh.mesh.identity.address, 5_000);
   });
   afterAll(async () => {
     link?.close();
     identity?.close();
-    await mesh?.stop();
   });
 
   for (const method of METHODS) {

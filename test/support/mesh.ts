@@ -9,6 +9,7 @@ import { type Config, loadConfig } from '../../lib/config.ts';
 import { startMesh } from '../../mesh.ts';
 import { dropDatabases } from './databases.ts';
 import { MYSQL_URL, REDIS_URL, uniqueName } from './env.ts';
+import { suiteResource } from './suite.ts';
 
 export type MeshFlavour = 'mysql+redis' | 'embedded';
 export const MESH_FLAVOURS: MeshFlavour[] = ['mysql+redis', 'embedded'];
@@ -68,4 +69,16 @@ export async function startTestMesh(
       await cleanup();
     },
   };
+}
+
+/** A test mesh as a describe block sees it: started and stopped for it. */
+export type SuiteMesh = Omit<TestMesh, 'stop'>;
+
+/** A mesh of `flavour` for the enclosing describe block, started before its own hooks run. */
+export function meshForSuite(flavour: MeshFlavour, env: Record<string, string> = {}): SuiteMesh {
+  return suiteResource(
+    () => startTestMesh(flavour, env),
+    (mesh) => mesh.stop(),
+    ['flavour', 'url', 'config', 'mesh', 'linkDatabaseUrl'],
+  );
 }
