@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { Broadcast } from '../../lib/broadcast/broadcast.ts';
-import type { SharedState } from '../../lib/shared-state.ts';
-import { FLAVOURS } from '../support/shared-state.ts';
+import { FLAVOURS, sharedStateForSuite } from '../support/shared-state.ts';
 import { sleep } from '../support/wait.ts';
 
 const nextTurns = () => sleep(100);
@@ -26,11 +25,7 @@ async function listen(broadcast: Broadcast, channel: string) {
 }
 
 describe.each(FLAVOURS)('broadcast contract ($name)', (flavour) => {
-  let state: SharedState;
-  beforeAll(async () => {
-    state = await flavour.open();
-  });
-  afterAll(() => state.close());
+  const state = sharedStateForSuite(flavour);
 
   test('when a subscription is made, then it reports live, and only then is delivery promised', async () => {
     const { states, stop } = await listen(state.broadcast, 'announce');

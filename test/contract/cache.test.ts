@@ -1,14 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { SharedState } from '../../lib/shared-state.ts';
-import { FLAVOURS } from '../support/shared-state.ts';
+import { describe, expect, test } from 'vitest';
+import { FLAVOURS, sharedStateForSuite } from '../support/shared-state.ts';
 import { sleep } from '../support/wait.ts';
 
 describe.each(FLAVOURS)('cache contract ($name)', (flavour) => {
-  let state: SharedState;
-  beforeAll(async () => {
-    state = await flavour.open();
-  });
-  afterAll(() => state.close());
+  const state = sharedStateForSuite(flavour);
 
   test('when values are set, then getMany returns them in key order with null for misses', async () => {
     await state.cache.set('a', 'alpha', 60_000);

@@ -2,12 +2,11 @@
 // redirects ask for a cold code at once, then the cache answers.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { unavailable } from '../../lib/errors.ts';
-import type { SharedState } from '../../lib/shared-state.ts';
 import { LinkResolver } from '../../services/link/domain/resolve-links.ts';
 import { LinkStore } from '../../services/link/store/link-store.ts';
 import { openTestDatabase, type TestDatabase } from '../support/databases.ts';
 import { aLink, LINK_SCHEMA, linkCacheOver, storeLink } from '../support/links.ts';
-import { FLAVOURS } from '../support/shared-state.ts';
+import { FLAVOURS, sharedStateForSuite } from '../support/shared-state.ts';
 import { sleep } from '../support/wait.ts';
 
 class CountingStore extends LinkStore {
@@ -24,21 +23,17 @@ class CountingStore extends LinkStore {
 
 describe.each(FLAVOURS)('link resolver on the $name cache', (flavour) => {
   let db: TestDatabase;
-  let state: SharedState;
+  const state = sharedStateForSuite(flavour);
   let store: CountingStore;
   let resolver: LinkResolver;
 
   beforeAll(async () => {
     db = await openTestDatabase('sqlite', LINK_SCHEMA, 'resolver');
-    state = await flavour.open();
     store = new CountingStore(db.orm);
     resolver = new LinkResolver(store, linkCacheOver(state.cache));
     for (const code of ['Stamp3d', 'Other01', 'Other02']) await storeLink(store, aLink({ code }));
   });
-  afterAll(async () => {
-    await state.close();
-    await db.close();
-  });
+  afterAll(() => db?.close());
 
   test('when 50 resolves of one cold code arrive at once, then the database is read once', async () => {
     store.reads = 0;
