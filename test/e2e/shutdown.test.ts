@@ -4,9 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { LinkServiceClient, LinkServiceService } from '../../gen/shortener/v1/link.ts';
-import { connect, promiseClient } from '../../lib/grpc/client.ts';
 import { found, startFakeLinkService, startGatewayFor } from '../support/fake-link-service.ts';
+import { linkClientForTest } from '../support/grpc.ts';
 import { freePort } from '../support/ports.ts';
 import { startNode } from '../support/processes.ts';
 import { sleep, within } from '../support/wait.ts';
@@ -36,10 +35,7 @@ describe('draining', () => {
 
   test('when a gRPC server shuts down with a call in flight, then the call completes and later calls fail', async () => {
     const link = await slowLinkService(300);
-    const client = promiseClient(
-      connect(LinkServiceClient, link.address, 5_000),
-      LinkServiceService,
-    );
+    const client = linkClientForTest(link.address, 5_000);
     const call = client.resolveLinks({ items: [{ code: 'abc', head: false }] });
     await sleep(100);
     const shutdown = link.server.shutdown(5_000);

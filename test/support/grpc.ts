@@ -1,5 +1,5 @@
-// gRPC as a client outside our helpers sees it: callback-style calls with
-// their raw error, trailers, undecoded bytes, and a bare grpc-js server.
+// gRPC from a test's side: callback-style calls with their raw error,
+// trailers, undecoded bytes, a link client, and a bare grpc-js server.
 import {
   Client,
   credentials,
@@ -8,6 +8,10 @@ import {
   ServerCredentials,
   type ServiceError,
 } from '@grpc/grpc-js';
+import { onTestFinished } from 'vitest';
+import { LinkServiceClient, LinkServiceService } from '../../gen/shortener/v1/link.ts';
+import { dialable } from '../../lib/config.ts';
+import { connect, promiseClient } from '../../lib/grpc/client.ts';
 
 export interface Outcome<Res> {
   error: ServiceError | null;
@@ -41,6 +45,13 @@ export function sendRaw(address: string, path: string, bytes: Buffer): Promise<O
       callback,
     ),
   ).finally(() => client.close());
+}
+
+/** A LinkService client as the gateway holds one, closed when the calling test finishes. */
+export function linkClientForTest(address: string, defaultDeadlineMs = 2_000) {
+  const client = connect(LinkServiceClient, dialable(address), defaultDeadlineMs);
+  onTestFinished(() => client.close());
+  return promiseClient(client, LinkServiceService);
 }
 
 /** Binds a bare grpc-js server to a free local port; its address. */
