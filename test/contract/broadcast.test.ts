@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { Broadcast } from '../../lib/broadcast/broadcast.ts';
-import type { SharedState } from '../../lib/shared-state.ts';
-import { FLAVOURS } from '../support/shared-state.ts';
+import { FLAVOURS, sharedStateForSuite } from '../support/shared-state.ts';
+import { sleep } from '../support/wait.ts';
 
-const nextTurns = () => new Promise((resolve) => setTimeout(resolve, 100));
+const nextTurns = () => sleep(100);
 
 /** Subscribes and resolves once the subscription is live, with what it has heard. */
 async function listen(broadcast: Broadcast, channel: string) {
@@ -25,11 +25,7 @@ async function listen(broadcast: Broadcast, channel: string) {
 }
 
 describe.each(FLAVOURS)('broadcast contract ($name)', (flavour) => {
-  let state: SharedState;
-  beforeAll(async () => {
-    state = await flavour.open();
-  });
-  afterAll(() => state.close());
+  const state = sharedStateForSuite(flavour);
 
   test('when a subscription is made, then it reports live, and only then is delivery promised', async () => {
     const { states, stop } = await listen(state.broadcast, 'announce');

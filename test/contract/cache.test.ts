@@ -1,13 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { SharedState } from '../../lib/shared-state.ts';
-import { FLAVOURS } from '../support/shared-state.ts';
+import { describe, expect, test } from 'vitest';
+import { FLAVOURS, sharedStateForSuite } from '../support/shared-state.ts';
+import { sleep } from '../support/wait.ts';
 
 describe.each(FLAVOURS)('cache contract ($name)', (flavour) => {
-  let state: SharedState;
-  beforeAll(async () => {
-    state = await flavour.open();
-  });
-  afterAll(() => state.close());
+  const state = sharedStateForSuite(flavour);
 
   test('when values are set, then getMany returns them in key order with null for misses', async () => {
     await state.cache.set('a', 'alpha', 60_000);
@@ -18,7 +14,7 @@ describe.each(FLAVOURS)('cache contract ($name)', (flavour) => {
   test('when an entry outlives its TTL, then it is gone', async () => {
     await state.cache.set('short', 'lived', 50);
     expect(await state.cache.getMany(['short'])).toEqual(['lived']);
-    await new Promise((resolve) => setTimeout(resolve, 120));
+    await sleep(120);
     expect(await state.cache.getMany(['short'])).toEqual([null]);
   });
 

@@ -1,16 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { SharedState } from '../../lib/shared-state.ts';
-import { FLAVOURS } from '../support/shared-state.ts';
+import { describe, expect, test } from 'vitest';
+import { FLAVOURS, sharedStateForSuite } from '../support/shared-state.ts';
+import { sleep } from '../support/wait.ts';
 
 const MAX_ID = 1023;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.each(FLAVOURS)('worker-id lease store contract ($name)', (flavour) => {
-  let state: SharedState;
-  beforeAll(async () => {
-    state = await flavour.open();
-  });
-  afterAll(() => state.close());
+  const state = sharedStateForSuite(flavour);
 
   test('when many owners claim at once, then each gets a different id', async () => {
     const claims = await Promise.all(

@@ -1,13 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { SharedState } from '../../lib/shared-state.ts';
-import { FLAVOURS } from '../support/shared-state.ts';
+import { describe, expect, test } from 'vitest';
+import { FLAVOURS, sharedStateForSuite } from '../support/shared-state.ts';
+import { sleep } from '../support/wait.ts';
 
 describe.each(FLAVOURS)('rate limiter contract ($name)', (flavour) => {
-  let state: SharedState;
-  beforeAll(async () => {
-    state = await flavour.open();
-  });
-  afterAll(() => state.close());
+  const state = sharedStateForSuite(flavour);
 
   test('with a limit of 50, exactly 50 of 200 concurrent requests are admitted', async () => {
     const rule = { limit: 50, windowMs: 3_600_000 };
@@ -37,7 +33,7 @@ describe.each(FLAVOURS)('rate limiter contract ($name)', (flavour) => {
     expect(refused.allowed).toBe(false);
     const wait = refused.allowed ? 0 : refused.retryAfterMs;
     expect(wait).toBeLessThanOrEqual(1_000);
-    await new Promise((resolve) => setTimeout(resolve, wait + 50));
+    await sleep(wait + 50);
     expect((await state.limiter.consume('window', rule, 'w')).allowed).toBe(true);
   });
 });

@@ -1,9 +1,10 @@
 // Bad input at the HTTP edge: every malformed, hostile or unauthenticated
 // request gets the right problem details and changes nothing — the caller's
 // links stay as they were and the mesh keeps redirecting.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Answer, call, newGuest, shorten } from '../support/http.ts';
-import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { type Answer, call, linksOf, newGuest, shorten } from '../support/http.ts';
+import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
+import { expectProblem } from '../support/problems.ts';
 
 interface BadRequest {
   story: string;
@@ -218,59 +219,34 @@ const UNAUTHENTICATED: BadRequest[] = [
   },
 ];
 
-function expectProblem(answer: Answer, status: number, code?: string, field?: string): void {
-  expect(answer.status).toBe(status);
-  expect(answer.headers.get('content-type')).toContain('application/problem+json');
-  expect(answer.body.status).toBe(status);
-  expect(typeof answer.body.title).toBe('string');
-  expect(answer.body.title.length).toBeGreaterThan(0);
-  expect(typeof answer.body.detail).toBe('string');
-  expect(typeof answer.body.code).toBe('string');
-  expect(answer.body.type).toBe(`/problems/${answer.body.code}`);
-  if (code !== undefined) expect(answer.body.code).toBe(code);
-  if (field !== undefined) {
-    expect(answer.body.field).toBe(field);
-    // The detail names the field as the JSON API spells it, never as the protos do.
-    expect(answer.body.detail).not.toMatch(/target_url|expires_at|page_token|page_size/);
-  }
-}
-
 describe.each(MESH_FLAVOURS)('bad input changes nothing (%s)', (flavour) => {
-  let mesh: TestMesh;
+  const mesh = meshForSuite(flavour);
   let token: string;
   let known: { code: string; targetUrl: string };
   let before: unknown[];
 
-  const listOf = async (who: string) => {
-    const answer = await call(mesh.url, 'GET', '/api/v1/links?pageSize=100', { token: who });
-    expect(answer.status).toBe(200);
-    return answer.body.links as unknown[];
-  };
-
   /** The caller's links are exactly as before, and the known link still redirects. */
   const expectNothingChanged = async () => {
-    expect(await listOf(token)).toEqual(before);
+    expect(await linksOf(mesh.url, token)).toEqual(before);
     const redirect = await call(mesh.url, 'GET', `/${known.code}`);
     expect(redirect.status).toBe(302);
     expect(redirect.headers.get('location')).toBe(known.targetUrl);
   };
 
   beforeAll(async () => {
-    mesh = await startTestMesh(flavour);
     token = await newGuest(mesh.url);
     const created = await shorten(mesh.url, token, 'https://example.com/known/link');
     expect(created.status).toBe(201);
     known = { code: created.body.code, targetUrl: created.body.targetUrl };
-    before = await listOf(token);
+    before = await linksOf(mesh.url, token);
     expect(before).toHaveLength(1);
   });
-  afterAll(() => mesh?.stop());
 
   test.each(BAD_REQUESTS)(
     'when a guest sends $story, then $status and nothing changes',
     async (bad) => {
       const answer = await bad.send(mesh.url, token);
-      expectProblem(answer, bad.status, bad.code, bad.field);
+      expectProblem(answer, bad.status, { code: bad.code, field: bad.field });
       await expectNothingChanged();
     },
   );
@@ -311,7 +287,7 @@ describe.each(MESH_FLAVOURS)('bad input changes nothing (%s)', (flavour) => {
     const fresh = await newGuest(mesh.url);
     const created = await shorten(mesh.url, fresh, 'https://example.com/after-revoke');
     expect(created.status).toBe(201);
-    expect(await listOf(fresh)).toHaveLength(1);
+    expect(await linksOf(mesh.url, fresh)).toHaveLength(1);
     await expectNothingChanged();
   });
 });

@@ -1,50 +1,34 @@
 // A process started with a malformed variable stops at once with exit code 2
 // and a message naming the variable, instead of starting half-configured.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-
-const ROOT = new URL('../../', import.meta.url).pathname;
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
+import { type Exit, startNode } from '../support/processes.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'config-errors-'));
 
 /** Runs an entry point with only the given variables (and safe defaults, should it start after all). */
-function run(entry: string, variables: Record<string, string>): Promise<Exit> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [entry], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        DATA_DIR: dataDir,
-        LINK_GRPC_LISTEN: '127.0.0.1:0',
-        IDENTITY_GRPC_LISTEN: '127.0.0.1:0',
-        GATEWAY_LISTEN: '127.0.0.1:0',
-        LOG_LEVEL: 'warn',
-        ...variables,
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    // A process that starts despite the bad value would never exit: stop it.
-    const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(guard);
-      resolve({ code, signal, stderr });
-    });
+async function run(
+  entry: string,
+  variables: Record<string, string>,
+): Promise<Exit & { stderr: string }> {
+  const started = startNode([entry], {
+    PATH: process.env.PATH ?? '',
+    DATA_DIR: dataDir,
+    LINK_GRPC_LISTEN: '127.0.0.1:0',
+    IDENTITY_GRPC_LISTEN: '127.0.0.1:0',
+    GATEWAY_LISTEN: '127.0.0.1:0',
+    LOG_LEVEL: 'warn',
+    ...variables,
   });
+  // A process that starts despite the bad value would never exit: stop it.
+  const guard = setTimeout(() => started.child.kill('SIGKILL'), 20_000);
+  try {
+    return { ...(await started.exited), stderr: started.stderr() };
+  } finally {
+    clearTimeout(guard);
+  }
 }
 
 const CASES: { entry: string; variable: string; value: string }[] = [

@@ -7,8 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { call, newGuest, shorten, within } from '../support/http.ts';
+import { call, newGuest, shorten } from '../support/http.ts';
 import { startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { within } from '../support/wait.ts';
 
 /** Mounts a tmpfs of `size` at a fresh folder; throws, saying why, where mounting is refused. */
 function mountSmallDisk(size: string): string {

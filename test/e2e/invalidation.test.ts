@@ -5,31 +5,18 @@ import Database from 'better-sqlite3';
 import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type RunningGateway, startGateway } from '../../gateway/main.ts';
-import { LinkServiceClient, LinkServiceService } from '../../gen/shortener/v1/link.ts';
 import { dialable } from '../../lib/config/parsers.ts';
-import { connect, promiseClient } from '../../lib/grpc/client.ts';
 import { type RunningService, startService } from '../../lib/service.ts';
 import { redisSharedState, type SharedState } from '../../lib/shared-state.ts';
 import { linkService } from '../../services/link/main.ts';
-import { call, newGuest, shorten, within } from '../support/http.ts';
+import { linkClientForTest } from '../support/grpc.ts';
+import { call, newGuest, shorten } from '../support/http.ts';
 import { testLog } from '../support/logger.ts';
-import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
-
-const opened: LinkServiceClient[] = [];
-
-/** A LinkService client on the given address, closed when the file is done. */
-function linkApi(address: string) {
-  const raw = connect(LinkServiceClient, dialable(address), 2_000);
-  opened.push(raw);
-  return promiseClient(raw, LinkServiceService);
-}
-
-afterAll(() => {
-  for (const client of opened) client.close();
-});
+import { MESH_FLAVOURS, meshForSuite, type SuiteMesh } from '../support/mesh.ts';
+import { within } from '../support/wait.ts';
 
 /** Runs SQL against the link database behind the service's back. */
-async function sql(mesh: TestMesh, statement: string, params: (string | number)[]): Promise<void> {
+async function sql(mesh: SuiteMesh, statement: string, params: (string | number)[]): Promise<void> {
   const url = mesh.linkDatabaseUrl;
   if (url.startsWith('sqlite:')) {
     const db = new Database(url.slice('sqlite:'.length));
@@ -43,14 +30,13 @@ async function sql(mesh: TestMesh, statement: string, params: (string | number)[
 }
 
 describe.each(MESH_FLAVOURS)('caches and invalidation (%s)', (flavour) => {
-  let mesh: TestMesh;
+  const mesh = meshForSuite(flavour);
   let token: string;
   let secondShared: SharedState;
   let secondLink: RunningService;
   let secondGateway: RunningGateway;
 
   beforeAll(async () => {
-    mesh = await startTestMesh(flavour);
     token = await newGuest(mesh.url);
     // A second link instance and a second gateway in front of it: the way
     // replicas run, sharing the database and (on Redis) the shared state.
@@ -81,12 +67,11 @@ describe.each(MESH_FLAVOURS)('caches and invalidation (%s)', (flavour) => {
     await secondGateway?.stop();
     await secondLink?.stop();
     if (flavour !== 'embedded') await secondShared?.close();
-    await mesh?.stop();
   });
 
   test('when a link was resolved once, then the link service answers it from the cache', async () => {
     const created = await shorten(mesh.url, token, 'https://example.com/cached');
-    const client = linkApi(mesh.mesh.link.address);
+    const client = linkClientForTest(mesh.mesh.link.address);
     expect((await client.resolveLink({ code: created.body.code })).targetUrl).toBe(
       'https://example.com/cached',
     );
@@ -101,7 +86,7 @@ describe.each(MESH_FLAVOURS)('caches and invalidation (%s)', (flavour) => {
   });
 
   test('when an unknown code was asked for, then the next asks are answered from the negative cache', async () => {
-    const client = linkApi(mesh.mesh.link.address);
+    const client = linkClientForTest(mesh.mesh.link.address);
     await expect(client.resolveLink({ code: 'Neg4tiv' })).rejects.toMatchObject({
       kind: 'not_found',
     });
@@ -147,7 +132,7 @@ describe.each(MESH_FLAVOURS)('caches and invalidation (%s)', (flavour) => {
     for (const ms of elapsed) expect(ms).toBeLessThanOrEqual(1_000);
     // And it stays gone on every path: HEAD, the second link instance directly.
     expect((await call(secondGateway.url, 'HEAD', `/${code}`)).status).toBe(404);
-    const direct = linkApi(secondLink.address);
+    const direct = linkClientForTest(secondLink.address);
     await expect(direct.resolveLink({ code })).rejects.toMatchObject({ kind: 'not_found' });
   });
 

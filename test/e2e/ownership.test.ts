@@ -1,42 +1,30 @@
 // A link belongs to whoever made it: others can neither see nor delete it, and
 // its owner's delete is final — the code stops redirecting and is gone from
 // every view of it.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Answer, call, newGuest, shorten } from '../support/http.ts';
-import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
-
-function expectProblem(answer: Answer, status: number, code?: string): void {
-  expect(answer.status).toBe(status);
-  expect(answer.headers.get('content-type')).toContain('application/problem+json');
-  expect(answer.body.status).toBe(status);
-  expect(answer.body.type).toBe(`/problems/${answer.body.code}`);
-  if (code !== undefined) expect(answer.body.code).toBe(code);
-}
+import { beforeAll, describe, expect, test } from 'vitest';
+import { call, linksOf, newGuest, shorten } from '../support/http.ts';
+import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
+import { expectProblem } from '../support/problems.ts';
 
 describe.each(MESH_FLAVOURS)('ownership of links (%s)', (flavour) => {
-  let mesh: TestMesh;
+  const mesh = meshForSuite(flavour);
   let alice: string;
   let bob: string;
 
-  const codesOf = async (token: string): Promise<string[]> => {
-    const answer = await call(mesh.url, 'GET', '/api/v1/links?pageSize=100', { token });
-    expect(answer.status).toBe(200);
-    return answer.body.links.map((link: { code: string }) => link.code);
-  };
+  const codesOf = async (token: string): Promise<string[]> =>
+    (await linksOf(mesh.url, token)).map((link) => link.code);
 
   beforeAll(async () => {
-    mesh = await startTestMesh(flavour);
     alice = await newGuest(mesh.url);
     bob = await newGuest(mesh.url);
   });
-  afterAll(() => mesh?.stop());
 
   test("when a guest looks up another guest's link, then 403 not_owner", async () => {
     const made = await shorten(mesh.url, alice, 'https://example.com/alice/private');
     expect(made.status).toBe(201);
 
     const peek = await call(mesh.url, 'GET', `/api/v1/links/${made.body.code}`, { token: bob });
-    expectProblem(peek, 403, 'not_owner');
+    expectProblem(peek, 403, { code: 'not_owner' });
     expect(JSON.stringify(peek.body)).not.toContain('https://example.com/alice/private');
 
     // The owner still sees it.
@@ -53,7 +41,7 @@ describe.each(MESH_FLAVOURS)('ownership of links (%s)', (flavour) => {
     expect((await call(mesh.url, 'GET', `/${code}`)).status).toBe(302);
 
     const attempt = await call(mesh.url, 'DELETE', `/api/v1/links/${code}`, { token: bob });
-    expectProblem(attempt, 403, 'not_owner');
+    expectProblem(attempt, 403, { code: 'not_owner' });
 
     const redirect = await call(mesh.url, 'GET', `/${code}`);
     expect(redirect.status).toBe(302);

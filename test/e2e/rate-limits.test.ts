@@ -1,37 +1,28 @@
 // Rate limits hold exactly under concurrency, per caller and per client, and
 // answer 429 with a retry delay. The client is the socket's address unless a
 // configured number of trusted proxies stands in front.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Answer, call, newGuest, shorten } from '../support/http.ts';
-import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { describe, expect, test } from 'vitest';
+import { type Answer, call, linksOf, newGuest, shorten } from '../support/http.ts';
+import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
+import { expectProblem } from '../support/problems.ts';
 
 function expectRateLimited(answer: Answer): void {
-  expect(answer.status).toBe(429);
-  expect(answer.headers.get('content-type')).toContain('application/problem+json');
+  expectProblem(answer, 429, { code: 'rate_limited' });
   const retryAfter = answer.headers.get('retry-after') ?? '';
   expect(retryAfter).toMatch(/^\d+$/);
   expect(Number(retryAfter)).toBeGreaterThan(0);
-  expect(answer.body.status).toBe(429);
-  expect(answer.body.code).toBe('rate_limited');
-  expect(answer.body.type).toBe('/problems/rate_limited');
   expect(answer.body.retryAfterSeconds).toBe(Number(retryAfter));
 }
 
 async function linkCount(url: string, token: string): Promise<number> {
-  const answer = await call(url, 'GET', '/api/v1/links?pageSize=100', { token });
-  expect(answer.status).toBe(200);
-  return answer.body.links.length;
+  return (await linksOf(url, token)).length;
 }
 
 const guest = (url: string, headers: Record<string, string> = {}) =>
   call(url, 'POST', '/api/v1/guests', { headers });
 
 describe.each(MESH_FLAVOURS)('creates per caller: 10/1h (%s)', (flavour) => {
-  let mesh: TestMesh;
-  beforeAll(async () => {
-    mesh = await startTestMesh(flavour, { RATE_LIMIT_CREATE_PER_PRINCIPAL: '10/1h' });
-  });
-  afterAll(() => mesh?.stop());
+  const mesh = meshForSuite(flavour, { RATE_LIMIT_CREATE_PER_PRINCIPAL: '10/1h' });
 
   test('when one guest sends 200 creates at once, then exactly 10 are created and 190 get 429 with Retry-After', async () => {
     const token = await newGuest(mesh.url);
@@ -62,14 +53,10 @@ describe.each(MESH_FLAVOURS)('creates per caller: 10/1h (%s)', (flavour) => {
 });
 
 describe.each(MESH_FLAVOURS)('a caller over its own limit (%s)', (flavour) => {
-  let mesh: TestMesh;
-  beforeAll(async () => {
-    mesh = await startTestMesh(flavour, {
-      RATE_LIMIT_CREATE_PER_PRINCIPAL: '2/1h',
-      RATE_LIMIT_CREATE_PER_IP: '5/1h',
-    });
+  const mesh = meshForSuite(flavour, {
+    RATE_LIMIT_CREATE_PER_PRINCIPAL: '2/1h',
+    RATE_LIMIT_CREATE_PER_IP: '5/1h',
   });
-  afterAll(() => mesh?.stop());
 
   test('when one guest keeps creating past its own limit, then its neighbours behind the same address keep their share', async () => {
     const greedy = await newGuest(mesh.url);
@@ -87,11 +74,7 @@ describe.each(MESH_FLAVOURS)('a caller over its own limit (%s)', (flavour) => {
 });
 
 describe.each(MESH_FLAVOURS)('creates per client IP: 5/1h (%s)', (flavour) => {
-  let mesh: TestMesh;
-  beforeAll(async () => {
-    mesh = await startTestMesh(flavour, { RATE_LIMIT_CREATE_PER_IP: '5/1h' });
-  });
-  afterAll(() => mesh?.stop());
+  const mesh = meshForSuite(flavour, { RATE_LIMIT_CREATE_PER_IP: '5/1h' });
 
   test('when two guests from the same client create at once, then together they get exactly 5', async () => {
     const first = await newGuest(mesh.url);
@@ -116,11 +99,7 @@ describe.each(MESH_FLAVOURS)('creates per client IP: 5/1h (%s)', (flavour) => {
 });
 
 describe.each(MESH_FLAVOURS)('guests per client IP: 3/1h (%s)', (flavour) => {
-  let mesh: TestMesh;
-  beforeAll(async () => {
-    mesh = await startTestMesh(flavour, { RATE_LIMIT_GUESTS_PER_IP: '3/1h' });
-  });
-  afterAll(() => mesh?.stop());
+  const mesh = meshForSuite(flavour, { RATE_LIMIT_GUESTS_PER_IP: '3/1h' });
 
   test('when one client asks for a 4th guest identity, then 429 and the first three still work', async () => {
     const tokens: string[] = [];
@@ -137,14 +116,10 @@ describe.each(MESH_FLAVOURS)('guests per client IP: 3/1h (%s)', (flavour) => {
 });
 
 describe.each(MESH_FLAVOURS)('behind one trusted proxy (%s)', (flavour) => {
-  let mesh: TestMesh;
-  beforeAll(async () => {
-    mesh = await startTestMesh(flavour, {
-      TRUSTED_PROXIES: '1',
-      RATE_LIMIT_GUESTS_PER_IP: '3/1h',
-    });
+  const mesh = meshForSuite(flavour, {
+    TRUSTED_PROXIES: '1',
+    RATE_LIMIT_GUESTS_PER_IP: '3/1h',
   });
-  afterAll(() => mesh?.stop());
 
   test('when the proxy forwards a different client address, then that client has a budget of its own', async () => {
     const first = { 'x-forwarded-for': '203.0.113.10' };
@@ -163,11 +138,7 @@ describe.each(MESH_FLAVOURS)('behind one trusted proxy (%s)', (flavour) => {
 });
 
 describe.each(MESH_FLAVOURS)('with no trusted proxy (%s)', (flavour) => {
-  let mesh: TestMesh;
-  beforeAll(async () => {
-    mesh = await startTestMesh(flavour, { RATE_LIMIT_GUESTS_PER_IP: '3/1h' });
-  });
-  afterAll(() => mesh?.stop());
+  const mesh = meshForSuite(flavour, { RATE_LIMIT_GUESTS_PER_IP: '3/1h' });
 
   test('when a client spoofs X-Forwarded-For, then it does not escape its limit', async () => {
     for (let i = 0; i < 3; i++) {

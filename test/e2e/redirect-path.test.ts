@@ -3,75 +3,40 @@
 // address behind exactly the configured number of trusted proxies), HEAD
 // marked as such, and a code with a query string served like any other.
 import { connect, type Socket } from 'node:net';
-import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { RunningGateway } from '../../gateway/main.ts';
+import { ResolveStatus } from '../../gen/shortener/v1/link.ts';
 import {
-  LinkServiceService,
-  type ResolveLinksRequest,
-  type ResolveLinksRequest_Item,
-  type ResolveLinksResponse,
-  ResolveStatus,
-} from '../../gen/shortener/v1/link.ts';
-import { unary } from '../../lib/grpc/handlers.ts';
-import { type RunningGrpcServer, startGrpcServer } from '../../lib/grpc/server.ts';
+  type FakeLinkService,
+  found,
+  startFakeLinkService,
+  startGatewayFor,
+} from '../support/fake-link-service.ts';
 import { call } from '../support/http.ts';
-import { testLog } from '../support/logger.ts';
-import { startGatewayWith } from '../support/mesh.ts';
+import { expectProblem } from '../support/problems.ts';
 
 /** A link service that records every ResolveLinks call and resolves every code to /<code>. */
-async function recordingLinkService(delayMs: number) {
-  const calls: ResolveLinksRequest_Item[][] = [];
-  const implementation = {
-    resolveLinks: unary<ResolveLinksRequest, ResolveLinksResponse>(
-      'ResolveLinks',
-      testLog,
-      async (request) => {
-        calls.push(request.items);
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-        return {
-          results: request.items.map((item) =>
-            item.code === 'gone404'
-              ? { status: ResolveStatus.RESOLVE_STATUS_NOT_FOUND, linkId: '0', targetUrl: '' }
-              : item.code === 'dbDown1'
-                ? { status: ResolveStatus.RESOLVE_STATUS_UNAVAILABLE, linkId: '0', targetUrl: '' }
-                : {
-                    status: ResolveStatus.RESOLVE_STATUS_FOUND,
-                    linkId: '1',
-                    targetUrl: `https://example.com/${item.code}`,
-                  },
-          ),
-        };
-      },
-    ),
-  } as unknown as UntypedServiceImplementation;
-  const server = await startGrpcServer({
-    listen: '127.0.0.1:0',
-    services: [
-      { name: 'shortener.v1.LinkService', definition: LinkServiceService, implementation },
-    ],
-    log: testLog,
+const recordingLinkService = (delayMs: number) =>
+  startFakeLinkService({
+    delayMs,
+    resolve: (item) =>
+      item.code === 'gone404'
+        ? { status: ResolveStatus.RESOLVE_STATUS_NOT_FOUND, linkId: '0', targetUrl: '' }
+        : item.code === 'dbDown1'
+          ? { status: ResolveStatus.RESOLVE_STATUS_UNAVAILABLE, linkId: '0', targetUrl: '' }
+          : found(`https://example.com/${item.code}`),
   });
-  return { server, calls };
-}
 
 describe.each([0, 1])('the redirect path with %i trusted proxies', (trustedProxies) => {
-  let link: { server: RunningGrpcServer; calls: ResolveLinksRequest_Item[][] };
+  let link: FakeLinkService;
   let gateway: RunningGateway;
 
   beforeAll(async () => {
     link = await recordingLinkService(50);
-    gateway = await startGatewayWith(
-      {
-        GATEWAY_LISTEN: '127.0.0.1:0',
-        LINK_GRPC_TARGET: link.server.address,
-        IDENTITY_GRPC_TARGET: '127.0.0.1:1',
-        NEAR_CACHE_SIZE: '0',
-        TRUSTED_PROXIES: String(trustedProxies),
-        LOG_LEVEL: 'error',
-      },
-      testLog,
-    );
+    gateway = await startGatewayFor(link, {
+      NEAR_CACHE_SIZE: '0',
+      TRUSTED_PROXIES: String(trustedProxies),
+    });
   });
   afterAll(async () => {
     await gateway?.stop();
@@ -117,17 +82,15 @@ describe.each([0, 1])('the redirect path with %i trusted proxies', (trustedProxi
       call(gateway.url, 'GET', '/dbDown1'),
       call(gateway.url, 'GET', '/FineOne'),
     ]);
-    expect(down.status).toBe(503);
+    expectProblem(down, 503, { code: 'link_unavailable' });
     expect(down.headers.get('retry-after')).toBe('1');
-    expect(down.headers.get('content-type')).toContain('application/problem+json');
-    expect(down.body.code).toBe('link_unavailable');
     expect(fine.status).toBe(302);
   });
 
   test('when a service behind the gateway is unreachable, then the answer is 503 and names no internal address', async () => {
     // identity is configured on a port where nothing listens.
     const answer = await call(gateway.url, 'POST', '/api/v1/guests');
-    expect(answer.status).toBe(503);
+    expectProblem(answer, 503);
     expect(answer.body.detail).toBe('a service this request needs is unreachable');
     expect(JSON.stringify(answer.body)).not.toMatch(/\d+\.\d+\.\d+\.\d+|ECONNREFUSED|localhost/);
   });

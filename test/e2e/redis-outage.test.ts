@@ -4,9 +4,11 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startMesh } from '../../mesh.ts';
-import { call, newGuest, shorten, within } from '../support/http.ts';
+import { call, newGuest, shorten } from '../support/http.ts';
 import { startTestMesh, type TestMesh, testConfig } from '../support/mesh.ts';
+import { expectProblem } from '../support/problems.ts';
 import { OwnRedis } from '../support/redis-server.ts';
+import { sleep, within } from '../support/wait.ts';
 
 let redis: OwnRedis;
 let mesh: TestMesh;
@@ -34,19 +36,18 @@ test('when Redis restarts mid-traffic, then redirects never fail and the cache a
     for (let i = 0; running; i++) {
       const answer = await call(mesh.url, 'GET', `/${codes[i % codes.length]}`);
       statuses.push(answer.status);
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await sleep(10);
     }
   })();
 
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await sleep(300);
   await redis.kill();
   const outageStart = statuses.length;
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  await sleep(1_500);
 
   // During the outage: redirects answer from the database, creation fails closed.
   const during = await shorten(mesh.url, token, 'https://example.com/during-outage');
-  expect(during.status).toBe(503);
-  expect(during.body.code).toBe('limiter_unavailable');
+  expectProblem(during, 503, { code: 'limiter_unavailable' });
   const outageRedirects = statuses.length - outageStart;
   expect(outageRedirects).toBeGreaterThan(10);
 
@@ -123,8 +124,7 @@ test('when the cache is unreachable, then a delete is refused with 503 and the l
     await own.kill();
 
     const refused = await call(test.url, 'DELETE', `/api/v1/links/${code}`, { token });
-    expect(refused.status).toBe(503);
-    expect(refused.body.code).toBe('cache_unavailable');
+    expectProblem(refused, 503, { code: 'cache_unavailable' });
     expect((await call(test.url, 'GET', `/${code}`)).status).toBe(302);
     expect((await call(test.url, 'GET', `/api/v1/links/${code}`, { token })).status).toBe(200);
 

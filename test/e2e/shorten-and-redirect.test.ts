@@ -1,18 +1,18 @@
 // A guest shortens a URL and is redirected through the whole mesh, on MariaDB +
 // Redis and on the embedded default alike.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { call, newGuest, shorten, within } from '../support/http.ts';
-import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { call, newGuest, shorten } from '../support/http.ts';
+import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
+import { expectProblem } from '../support/problems.ts';
+import { within } from '../support/wait.ts';
 
 describe.each(MESH_FLAVOURS)('shorten and redirect (%s)', (flavour) => {
-  let mesh: TestMesh;
+  const mesh = meshForSuite(flavour, { RATE_LIMIT_CREATE_PER_PRINCIPAL: '1000/1m' });
   let token: string;
   beforeAll(async () => {
     // These stories create many links with one guest: room enough for all of them.
-    mesh = await startTestMesh(flavour, { RATE_LIMIT_CREATE_PER_PRINCIPAL: '1000/1m' });
     token = await newGuest(mesh.url);
   });
-  afterAll(() => mesh?.stop());
 
   test('when a guest shortens a URL, then its 7-character code redirects there with 302 and no-store', async () => {
     const created = await shorten(mesh.url, token, 'https://example.com/docs?page=1#intro');
@@ -53,11 +53,7 @@ describe.each(MESH_FLAVOURS)('shorten and redirect (%s)', (flavour) => {
 
   test('when a code is unknown, malformed or a reserved word, then 404 as problem details', async () => {
     for (const path of ['/zzzzzzz', '/a.b', '/api', '/healthz/x', `/${'x'.repeat(40)}`]) {
-      const answer = await call(mesh.url, 'GET', path);
-      expect(answer.status, path).toBe(404);
-      expect(answer.headers.get('content-type')).toContain('application/problem+json');
-      expect(answer.body.status).toBe(404);
-      expect(answer.body.type).toMatch(/^\/problems\//);
+      expectProblem(await call(mesh.url, 'GET', path), 404, { label: path });
     }
   });
 
@@ -100,8 +96,7 @@ describe.each(MESH_FLAVOURS)('shorten and redirect (%s)', (flavour) => {
       async () => (await call(mesh.url, 'GET', `/${created.body.code}`)).status === 410,
     );
     const gone = await call(mesh.url, 'GET', `/${created.body.code}`);
-    expect(gone.status).toBe(410);
-    expect(gone.body.code).toBe('link_expired');
+    expectProblem(gone, 410, { code: 'link_expired' });
   });
 
   test('when a guest shortens a URL their expired link pointed at, then they get a fresh link', async () => {

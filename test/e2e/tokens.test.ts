@@ -1,15 +1,13 @@
 // A guest's token is long-lived but not eternal: once it expires it no longer
 // authenticates, and nothing it could still do is let through.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { call, newGuest, shorten, within } from '../support/http.ts';
-import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { describe, expect, test } from 'vitest';
+import { call, newGuest, shorten } from '../support/http.ts';
+import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
+import { expectProblem } from '../support/problems.ts';
+import { within } from '../support/wait.ts';
 
 describe.each(MESH_FLAVOURS)('guest tokens with a 1 s lifetime (%s)', (flavour) => {
-  let mesh: TestMesh;
-  beforeAll(async () => {
-    mesh = await startTestMesh(flavour, { GUEST_TOKEN_TTL: '1s' });
-  });
-  afterAll(() => mesh?.stop());
+  const mesh = meshForSuite(flavour, { GUEST_TOKEN_TTL: '1s' });
 
   test('when a guest token has expired, then it gets 401 invalid_token and creates nothing', async () => {
     const token = await newGuest(mesh.url);
@@ -21,8 +19,7 @@ describe.each(MESH_FLAVOURS)('guest tokens with a 1 s lifetime (%s)', (flavour) 
       async () => (await call(mesh.url, 'GET', '/api/v1/links', { token })).status === 401,
     );
     const refused = await shorten(mesh.url, token, 'https://example.com/after-expiry');
-    expect(refused.status).toBe(401);
-    expect(refused.body.code).toBe('invalid_token');
+    expectProblem(refused, 401, { code: 'invalid_token' });
     expect(refused.headers.get('www-authenticate')).toContain('Bearer');
 
     // The link made while the token was valid still redirects; a new guest still works.

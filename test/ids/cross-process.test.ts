@@ -1,22 +1,23 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { expect, test } from 'vitest';
 import { decodeSnowflake } from '../../lib/ids/snowflake.ts';
 import { REDIS_URL, uniqueName } from '../support/env.ts';
+import { startNode } from '../support/processes.ts';
 
-const run = promisify(execFile);
 const script = new URL('./generate-ids.ts', import.meta.url).pathname;
 
 test('two generator processes leasing from one Redis produce no duplicate among 1M ids', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ids-'));
   const prefix = `${uniqueName('ids')}:`;
   const outputs = [join(dir, 'a.txt'), join(dir, 'b.txt')];
-  await Promise.all(
-    outputs.map((out) => run(process.execPath, [script, REDIS_URL, prefix, '500000', out])),
+  const generators = outputs.map((out) =>
+    startNode([script, REDIS_URL, prefix, '500000', out], process.env),
   );
+  for (const generator of generators) {
+    expect(await generator.exited, generator.stderr()).toEqual({ code: 0, signal: null });
+  }
   const [a, b] = outputs.map((out) => readFileSync(out, 'utf8').trim().split('\n'));
   if (!a || !b) throw new Error('missing output');
   expect(a).toHaveLength(500_000);

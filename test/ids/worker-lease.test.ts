@@ -3,6 +3,7 @@ import { MemoryLeaseStore } from '../../lib/ids/lease-store-memory.ts';
 import { SnowflakeGenerator } from '../../lib/ids/snowflake.ts';
 import { WorkerLease } from '../../lib/ids/worker-lease.ts';
 import { testLog } from '../support/logger.ts';
+import { within } from '../support/wait.ts';
 
 describe('worker lease', () => {
   test('when started, then it becomes valid and the generator issues ids under its worker id', async () => {
@@ -38,7 +39,7 @@ describe('worker lease', () => {
     for (let i = 0; i <= 1023; i++) rival.push((await store.claim('rival', 1e9, 1023)).workerId);
     expect(rival).toContain(stolen);
     for (const id of rival) if (id !== stolen) await store.release(id, 'rival', 0);
-    await until(() => lease.workerId !== stolen && lease.isValid(), 3_000);
+    await within(3_000, () => lease.workerId !== stolen && lease.isValid());
     expect(new SnowflakeGenerator(lease).next()).toMatch(/^\d+$/);
     await lease.close();
   });
@@ -52,11 +53,3 @@ describe('worker lease', () => {
     expect(() => new SnowflakeGenerator(lease).next()).toThrowError(/worker lease/);
   });
 });
-
-async function until(condition: () => boolean, timeoutMs: number) {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
+import { REPO_ROOT } from '../support/processes.ts';
 
 const exec = promisify(execFile);
-const root = new URL('../..', import.meta.url).pathname;
-const buf = join(root, 'node_modules/.bin/buf');
+const buf = join(REPO_ROOT, 'node_modules/.bin/buf');
 
-async function run(command: string, args: string[], cwd = root) {
+async function run(command: string, args: string[], cwd = REPO_ROOT) {
   try {
     const { stdout, stderr } = await exec(command, args, { cwd });
     return { code: 0, output: stdout + stderr };
@@ -59,18 +59,18 @@ describe('protobuf contracts', () => {
 
   test('the committed gen/ is exactly what the protos generate', async () => {
     const out = mkdtempSync(join(tmpdir(), 'gen-'));
-    const generated = await run(join(root, 'scripts/gen-contracts.sh'), [out]);
+    const generated = await run(join(REPO_ROOT, 'scripts/gen-contracts.sh'), [out]);
     expect(generated.code, generated.output).toBe(0);
     const fresh = files(join(out, 'gen'))
       .map((f) => relative(join(out, 'gen'), f))
       .sort();
-    const committed = files(join(root, 'gen'))
-      .map((f) => relative(join(root, 'gen'), f))
+    const committed = files(join(REPO_ROOT, 'gen'))
+      .map((f) => relative(join(REPO_ROOT, 'gen'), f))
       .sort();
     expect(committed, 'files in gen/ (run `npm run gen`)').toEqual(fresh);
     for (const file of fresh) {
       const same = readFileSync(join(out, 'gen', file)).equals(
-        readFileSync(join(root, 'gen', file)),
+        readFileSync(join(REPO_ROOT, 'gen', file)),
       );
       expect(same, `gen/${file} is stale: run \`npm run gen\``).toBe(true);
     }
@@ -89,8 +89,8 @@ describe('protobuf contracts', () => {
   test('a breaking change is caught by the same check', async () => {
     // A throwaway repository holding today's protos as its previous commit.
     const repo = mkdtempSync(join(tmpdir(), 'proto-'));
-    cpSync(join(root, 'proto'), join(repo, 'proto'), { recursive: true });
-    cpSync(join(root, 'buf.yaml'), join(repo, 'buf.yaml'));
+    cpSync(join(REPO_ROOT, 'proto'), join(repo, 'proto'), { recursive: true });
+    cpSync(join(REPO_ROOT, 'buf.yaml'), join(repo, 'buf.yaml'));
     const git = (...args: string[]) =>
       run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], repo);
     await git('init', '-q');

@@ -10,11 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createFileRegistry, type DescService, fromBinary } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { bindLocally } from '../support/grpc.ts';
+import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./grpc_client.py', import.meta.url));
@@ -120,17 +121,15 @@ function targetOf(summary: ClientSummary, address: string): TargetSummary {
 }
 
 describe.each(MESH_FLAVOURS)('a client in another language, through reflection (%s)', (flavour) => {
-  let mesh: TestMesh;
+  const mesh = meshForSuite(flavour);
   let summary: ClientSummary;
   let link: string;
   let identity: string;
   beforeAll(async () => {
-    mesh = await startTestMesh(flavour);
     link = mesh.mesh.link.address;
     identity = mesh.mesh.identity.address;
     summary = await runPythonClient([`${link}=${LINK}`, `${identity}=${IDENTITY}`]);
   });
-  afterAll(() => mesh?.stop());
 
   test('a Python client holding only the addresses gets through every check without an error', () => {
     expect(summary.error).toBeUndefined();
@@ -233,12 +232,7 @@ describe('the same client against the known trap', () => {
     server = new Server();
     const definition = loadSync('shortener/v1/link.proto', { includeDirs: [PROTO_DIR] });
     new ReflectionService(definition, { services: [LINK] }).addToServer(server);
-    const port = await new Promise<number>((resolve, reject) =>
-      server?.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
-        error ? reject(error) : resolve(bound),
-      ),
-    );
-    const summary = await runPythonClient([`127.0.0.1:${port}=${LINK}`]);
+    const summary = await runPythonClient([`${await bindLocally(server)}=${LINK}`]);
     expect(summary.ok).toBe(false);
     expect(summary.error).toMatch(
       /describing shortener\.v1\.LinkService: cannot load shortener_v1\.proto into a DescriptorPool/,

@@ -2,18 +2,8 @@
 // the caller's fault (INVALID_ARGUMENT, not INTERNAL) and harm nothing, errors
 // carry the documented status and trailers, and every call made through the
 // shared client helper carries a deadline the callee can see.
-import {
-  Client,
-  credentials,
-  Metadata,
-  Server,
-  ServerCredentials,
-  type ServerUnaryCall,
-  type ServiceError,
-  type sendUnaryData,
-  status,
-} from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Metadata, Server, type ServerUnaryCall, type sendUnaryData, status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import {
   type AuthenticateRequest,
   type AuthenticateResponse,
@@ -35,40 +25,8 @@ import {
 import { type Principal, PrincipalKind } from '../../gen/shortener/v1/principal.ts';
 import { DomainError } from '../../lib/errors.ts';
 import { connect, promiseClient } from '../../lib/grpc/client.ts';
-import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
-
-interface Outcome<Res> {
-  error: ServiceError | null;
-  response: Res | undefined;
-}
-
-/** Runs one callback-style call and hands back its error or response. */
-function outcome<Res>(
-  start: (callback: (error: ServiceError | null, response?: Res) => void) => void,
-): Promise<Outcome<Res>> {
-  return new Promise((resolve) => start((error, response) => resolve({ error, response })));
-}
-
-function trailer(error: ServiceError | null, key: string): string | undefined {
-  const value = error?.metadata?.get(key)[0];
-  return typeof value === 'string' ? value : undefined;
-}
-
-/** Sends raw bytes to a method, bypassing every serialiser. */
-function sendRaw(address: string, path: string, bytes: Buffer): Promise<Outcome<Buffer>> {
-  const client = new Client(address, credentials.createInsecure());
-  return outcome<Buffer>((callback) =>
-    client.makeUnaryRequest(
-      path,
-      (value: Buffer) => value,
-      (value: Buffer) => value,
-      bytes,
-      new Metadata(),
-      { deadline: Date.now() + 5_000 },
-      callback,
-    ),
-  ).finally(() => client.close());
-}
+import { bindLocally, outcome, sendRaw, trailer } from '../support/grpc.ts';
+import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
 
 const MALFORMED: [string, Buffer][] = [
   [
@@ -98,7 +56,7 @@ const callerDetails = (ip: string) => ({
 });
 
 describe.each(MESH_FLAVOURS)('gRPC edges of a running mesh (%s)', (flavour) => {
-  let mesh: TestMesh;
+  const mesh = meshForSuite(flavour, { RATE_LIMIT_GUESTS_PER_IP: '2/1h' });
   let link: LinkServiceClient;
   let identity: IdentityServiceClient;
   let ipCounter = 0;
@@ -134,14 +92,12 @@ describe.each(MESH_FLAVOURS)('gRPC edges of a running mesh (%s)', (flavour) => {
   };
 
   beforeAll(async () => {
-    mesh = await startTestMesh(flavour, { RATE_LIMIT_GUESTS_PER_IP: '2/1h' });
     link = connect(LinkServiceClient, mesh.mesh.link.address, 5_000);
     identity = connect(IdentityServiceClient, mesh.mesh.identity.address, 5_000);
   });
   afterAll(async () => {
     link?.close();
     identity?.close();
-    await mesh?.stop();
   });
 
   for (const method of METHODS) {
@@ -274,74 +230,64 @@ describe('deadlines on calls made through connect()', () => {
         callback: sendUnaryData<RevokeTokenResponse>,
       ) => callback(null, {}),
     });
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
-        error ? reject(error) : resolve(bound),
-      ),
-    );
-    target = `127.0.0.1:${port}`;
+    target = await bindLocally(server);
   });
   afterAll(() => server?.forceShutdown());
 
-  test('when the callee never answers, then the call fails with DEADLINE_EXCEEDED well within 2 s', async () => {
-    const client = connect(IdentityServiceClient, target, 300);
-    try {
-      const started = performance.now();
-      const answer = await outcome<IssueGuestResponse>((callback) =>
-        client.issueGuest({ client: undefined }, callback),
-      );
-      const elapsed = performance.now() - started;
-      expect(answer.error?.code).toBe(status.DEADLINE_EXCEEDED);
-      expect(elapsed).toBeLessThan(2_000);
-      expect(hanging.length).toBeGreaterThan(0);
+  /** A client of the hand-made server whose calls default to `deadlineMs`, closed after the test. */
+  const identityClient = (deadlineMs: number) => {
+    const client = connect(IdentityServiceClient, target, deadlineMs);
+    onTestFinished(() => client.close());
+    return client;
+  };
 
-      // Through the promise wrapper the failure is a domain error of kind `deadline`.
-      const wrapped = promiseClient(client, IdentityServiceService);
-      const failure = await wrapped.issueGuest({ client: undefined }).then(
-        () => undefined,
-        (error: unknown) => error,
-      );
-      expect(failure).toBeInstanceOf(DomainError);
-      expect((failure as DomainError).kind).toBe('deadline');
-    } finally {
-      client.close();
-    }
+  test('when the callee never answers, then the call fails with DEADLINE_EXCEEDED well within 2 s', async () => {
+    const client = identityClient(300);
+    const started = performance.now();
+    const answer = await outcome<IssueGuestResponse>((callback) =>
+      client.issueGuest({ client: undefined }, callback),
+    );
+    const elapsed = performance.now() - started;
+    expect(answer.error?.code).toBe(status.DEADLINE_EXCEEDED);
+    expect(elapsed).toBeLessThan(2_000);
+    expect(hanging.length).toBeGreaterThan(0);
+
+    // Through the promise wrapper the failure is a domain error of kind `deadline`.
+    const wrapped = promiseClient(client, IdentityServiceService);
+    const failure = await wrapped.issueGuest({ client: undefined }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(DomainError);
+    expect((failure as DomainError).kind).toBe('deadline');
   });
 
   test('when a call carries the default deadline, then the callee sees about now + 300 ms', async () => {
-    const client = connect(IdentityServiceClient, target, 300);
-    try {
-      const before = Date.now();
-      const answer = await outcome<AuthenticateResponse>((callback) =>
-        client.authenticate({ token: 'x' }, callback),
-      );
-      expect(answer.error).toBeNull();
-      const last = seen.at(-1);
-      expect(last).toBeDefined();
-      const budget = (last?.deadline ?? Number.POSITIVE_INFINITY) - before;
-      expect(Number.isFinite(budget)).toBe(true);
-      expect(budget).toBeGreaterThan(200);
-      expect(budget).toBeLessThanOrEqual(320);
-      // What is left when the handler runs is the remaining budget, not a fresh one.
-      expect((last?.deadline ?? 0) - (last?.at ?? 0)).toBeLessThanOrEqual(300);
-    } finally {
-      client.close();
-    }
+    const client = identityClient(300);
+    const before = Date.now();
+    const answer = await outcome<AuthenticateResponse>((callback) =>
+      client.authenticate({ token: 'x' }, callback),
+    );
+    expect(answer.error).toBeNull();
+    const last = seen.at(-1);
+    expect(last).toBeDefined();
+    const budget = (last?.deadline ?? Number.POSITIVE_INFINITY) - before;
+    expect(Number.isFinite(budget)).toBe(true);
+    expect(budget).toBeGreaterThan(200);
+    expect(budget).toBeLessThanOrEqual(320);
+    // What is left when the handler runs is the remaining budget, not a fresh one.
+    expect((last?.deadline ?? 0) - (last?.at ?? 0)).toBeLessThanOrEqual(300);
   });
 
   test('when the caller sets a tighter deadline, then the callee sees that one', async () => {
-    const client = connect(IdentityServiceClient, target, 5_000);
-    try {
-      const before = Date.now();
-      const answer = await outcome<AuthenticateResponse>((callback) =>
-        client.authenticate({ token: 'x' }, new Metadata(), { deadline: before + 150 }, callback),
-      );
-      expect(answer.error).toBeNull();
-      const budget = (seen.at(-1)?.deadline ?? Number.POSITIVE_INFINITY) - before;
-      expect(budget).toBeGreaterThan(50);
-      expect(budget).toBeLessThanOrEqual(170);
-    } finally {
-      client.close();
-    }
+    const client = identityClient(5_000);
+    const before = Date.now();
+    const answer = await outcome<AuthenticateResponse>((callback) =>
+      client.authenticate({ token: 'x' }, new Metadata(), { deadline: before + 150 }, callback),
+    );
+    expect(answer.error).toBeNull();
+    const budget = (seen.at(-1)?.deadline ?? Number.POSITIVE_INFINITY) - before;
+    expect(budget).toBeGreaterThan(50);
+    expect(budget).toBeLessThanOrEqual(170);
   });
 });

@@ -2,23 +2,15 @@
 // migrations the service runs: codes are case-sensitive (MariaDB's default
 // collation is not), tombstones keep a deleted code from ever coming back,
 // and 64-bit ids survive exactly.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { MemoryCache } from '../../lib/cache/memory-cache.ts';
 import { DuplicateKey } from '../../lib/db/errors.ts';
 import type { Dialect } from '../../lib/db/migrations.ts';
-import { type Orm, openDatabase } from '../../lib/db/open.ts';
-import type { Link } from '../../services/link/domain/link.ts';
 import { LinkResolver } from '../../services/link/domain/resolve-links.ts';
 import { urlHash } from '../../services/link/domain/target-url.ts';
-import { LinkCache } from '../../services/link/store/link-cache.ts';
 import { LinkStore } from '../../services/link/store/link-store.ts';
 import { linkSchema } from '../../services/link/store/schema.ts';
-import { MYSQL_URL, uniqueName } from '../support/env.ts';
-import { testLog } from '../support/logger.ts';
-import { dropDatabases } from '../support/mesh.ts';
+import { openTestDatabase, type TestDatabase } from '../support/databases.ts';
+import { aLink, freshLinkId, linkCacheOver, storeLink } from '../support/links.ts';
 
 const DIALECTS: Dialect[] = ['mysql', 'sqlite'];
 
@@ -28,76 +20,21 @@ const BIG_ID_2 = '9007199254740993'; // 2^53 + 1
 const BIG_ID_3 = '9007199254740995';
 const BIG_OWNER = '9007199254740997';
 
-let nextId = 7_000_000_000_000_000_000n;
-const freshId = () => String(nextId++);
-
-function link(overrides: Partial<Link> & Pick<Link, 'code'>): Link {
-  return {
-    id: freshId(),
-    targetUrl: `https://example.com/${overrides.code}`,
-    ownerId: '100000000000000001',
-    createdAt: new Date(),
-    expiresAt: null,
-    ...overrides,
-  };
-}
-
-async function insert(store: LinkStore, value: Link): Promise<void> {
-  await store.insert(value, urlHash(value.targetUrl));
-}
-
-interface OpenedDatabase {
-  orm: Orm;
-  url: string;
-  close(): Promise<void>;
-}
-
-async function open(dialect: Dialect): Promise<OpenedDatabase> {
-  const options = {
-    schema: linkSchema,
-    log: testLog,
-  };
-  if (dialect === 'mysql') {
-    const name = uniqueName('links');
-    const url = `${MYSQL_URL}/${name}`;
-    const orm = await openDatabase({ ...options, url });
-    return {
-      orm,
-      url,
-      async close() {
-        await orm.close();
-        await dropDatabases([name]);
-      },
-    };
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'link-store-'));
-  const url = `sqlite:${join(dir, 'link.sqlite')}`;
-  const orm = await openDatabase({ ...options, url });
-  return {
-    orm,
-    url,
-    async close() {
-      await orm.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 describe.each(DIALECTS)('link store (%s)', (dialect) => {
-  let db: OpenedDatabase;
+  let db: TestDatabase;
   let store: LinkStore;
 
   beforeAll(async () => {
-    db = await open(dialect);
+    db = await openTestDatabase(dialect, linkSchema, 'link_store');
     store = new LinkStore(db.orm);
   });
   afterAll(() => db?.close());
 
   test('when two codes differ only in case, then both are stored and each resolves to its own target', async () => {
-    const lower = link({ code: 'aBcDeF1', targetUrl: 'https://example.com/first' });
-    const upper = link({ code: 'AbCdEf1', targetUrl: 'https://example.com/second' });
-    await insert(store, lower);
-    await insert(store, upper);
+    const lower = aLink({ code: 'aBcDeF1', targetUrl: 'https://example.com/first' });
+    const upper = aLink({ code: 'AbCdEf1', targetUrl: 'https://example.com/second' });
+    await storeLink(store, lower);
+    await storeLink(store, upper);
 
     expect((await store.findByCode('aBcDeF1'))?.targetUrl).toBe('https://example.com/first');
     expect((await store.findByCode('AbCdEf1'))?.targetUrl).toBe('https://example.com/second');
@@ -109,12 +46,7 @@ describe.each(DIALECTS)('link store (%s)', (dialect) => {
       ['aBcDeF1', 'https://example.com/first'],
     ]);
 
-    const cache = new LinkCache(new MemoryCache(), {
-      ttlMs: 60_000,
-      negativeTtlMs: 60_000,
-      log: testLog,
-    });
-    const resolver = new LinkResolver(store, cache);
+    const resolver = new LinkResolver(store, linkCacheOver());
     // Twice: from the database, then from the cache the first pass filled.
     for (let pass = 0; pass < 2; pass++) {
       const [first, second, neither] = await resolver.resolveMany([
@@ -132,8 +64,8 @@ describe.each(DIALECTS)('link store (%s)', (dialect) => {
     // Hashes are hex and never differ only in case, but the column must not
     // fold case either: an owner's (owner, hash) pair is compared byte for byte.
     const owner = '100000000000000777';
-    const a = link({ code: 'hashCs1', ownerId: owner });
-    const b = link({ code: 'hashCs2', ownerId: owner });
+    const a = aLink({ code: 'hashCs1', ownerId: owner });
+    const b = aLink({ code: 'hashCs2', ownerId: owner });
     await store.insert(a, 'ab'.repeat(32));
     await store.insert(b, 'AB'.repeat(32));
     expect((await store.findByOwnerAndUrl(owner, 'ab'.repeat(32)))?.code).toBe('hashCs1');
@@ -141,19 +73,19 @@ describe.each(DIALECTS)('link store (%s)', (dialect) => {
   });
 
   test('when a link is deleted, then its code can never be inserted again and the tombstone stays', async () => {
-    const original = link({ code: 'GoneFor', targetUrl: 'https://example.com/original' });
-    await insert(store, original);
+    const original = aLink({ code: 'GoneFor', targetUrl: 'https://example.com/original' });
+    await storeLink(store, original);
     expect(await store.markDeleted(original.id, original.ownerId, new Date())).toBe(true);
 
-    const impostor = link({
+    const impostor = aLink({
       code: 'GoneFor',
       ownerId: '100000000000000002',
       targetUrl: 'https://example.com/impostor',
     });
-    await expect(insert(store, impostor)).rejects.toBeInstanceOf(DuplicateKey);
+    await expect(storeLink(store, impostor)).rejects.toBeInstanceOf(DuplicateKey);
     // Not even its original owner gets it back for the same URL.
     await expect(
-      insert(store, { ...original, id: freshId(), createdAt: new Date() }),
+      storeLink(store, { ...original, id: freshLinkId(), createdAt: new Date() }),
     ).rejects.toBeInstanceOf(DuplicateKey);
 
     const tombstone = await store.findByCode('GoneFor');
@@ -165,12 +97,7 @@ describe.each(DIALECTS)('link store (%s)', (dialect) => {
     // Deleted means deleted for every reader: the list and the resolver skip it.
     const listed = await store.listByOwner(original.ownerId, null, 100);
     expect(listed.map((row) => row.code)).not.toContain('GoneFor');
-    const cache = new LinkCache(new MemoryCache(), {
-      ttlMs: 60_000,
-      negativeTtlMs: 60_000,
-      log: testLog,
-    });
-    expect(await new LinkResolver(store, cache).resolve('GoneFor')).toEqual({
+    expect(await new LinkResolver(store, linkCacheOver()).resolve('GoneFor')).toEqual({
       status: 'not_found',
     });
     // And deleting again changes nothing.
@@ -181,11 +108,11 @@ describe.each(DIALECTS)('link store (%s)', (dialect) => {
     const createdAt = new Date('2026-03-04T05:06:07.089Z');
     const expiresAt = new Date('2027-03-04T05:06:07.123Z');
     const rows = [
-      link({ code: 'BigId01', id: BIG_ID, ownerId: BIG_OWNER, createdAt, expiresAt }),
-      link({ code: 'BigId02', id: BIG_ID_2, ownerId: BIG_OWNER, createdAt }),
-      link({ code: 'BigId03', id: BIG_ID_3, ownerId: BIG_OWNER, createdAt }),
+      aLink({ code: 'BigId01', id: BIG_ID, ownerId: BIG_OWNER, createdAt, expiresAt }),
+      aLink({ code: 'BigId02', id: BIG_ID_2, ownerId: BIG_OWNER, createdAt }),
+      aLink({ code: 'BigId03', id: BIG_ID_3, ownerId: BIG_OWNER, createdAt }),
     ];
-    for (const row of rows) await insert(store, row);
+    for (const row of rows) await storeLink(store, row);
 
     const read = await store.findByCode('BigId01');
     expect(read?.id).toBe(BIG_ID);

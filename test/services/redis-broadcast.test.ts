@@ -5,14 +5,7 @@ import { expect, test } from 'vitest';
 import { redisSharedState } from '../../lib/shared-state.ts';
 import { testLog } from '../support/logger.ts';
 import { OwnRedis } from '../support/redis-server.ts';
-
-const until = async (check: () => boolean, timeoutMs: number) => {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('not in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-};
+import { sleep, within } from '../support/wait.ts';
 
 test('when Redis is down at subscribe time, dies later and comes back, then liveness follows it and delivery resumes', async () => {
   const redis = await OwnRedis.start();
@@ -31,23 +24,23 @@ test('when Redis is down at subscribe time, dies later and comes back, then live
       message: (payload) => heard.push(payload),
       live: (live) => states.push(live),
     });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     expect(states).toEqual([]);
 
     await redis.start();
-    await until(() => states.at(-1) === true, 10_000);
+    await within(10_000, () => states.at(-1) === true);
     await state.broadcast.publish('changes', 'first');
-    await until(() => heard.includes('first'), 5_000);
+    await within(5_000, () => heard.includes('first'));
 
     await redis.kill();
-    await until(() => states.at(-1) === false, 5_000);
+    await within(5_000, () => states.at(-1) === false);
 
     await redis.start();
-    await until(() => states.at(-1) === true, 10_000);
-    await until(() => {
+    await within(10_000, () => states.at(-1) === true);
+    await within(10_000, () => {
       void state.broadcast.publish('changes', 'second').catch(() => {});
       return heard.includes('second');
-    }, 10_000);
+    });
     expect(states).toEqual([true, false, true]);
     await stop();
   } finally {

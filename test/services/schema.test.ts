@@ -1,17 +1,14 @@
 // The schema comes only from the migrations; the entities must describe
 // exactly what they create, on both dialects, or the ORM would read and write
 // columns it misunderstands (and a generated migration would undo ours).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { Dialect } from '../../lib/db/migrations.ts';
 import { openDatabase } from '../../lib/db/open.ts';
 import { identitySchema } from '../../services/identity/store/schema.ts';
 import { linkSchema } from '../../services/link/store/schema.ts';
+import { dropDatabases, openTestDatabase } from '../support/databases.ts';
 import { MYSQL_URL, uniqueName } from '../support/env.ts';
 import { testLog } from '../support/logger.ts';
-import { dropDatabases } from '../support/mesh.ts';
 
 const SERVICES = [
   { name: 'link', schema: linkSchema },
@@ -23,23 +20,18 @@ describe.each(SERVICES)('$name schema', (service) => {
   test.each(DIALECTS)(
     'when the %s migrations have run, then the entities match them exactly',
     async (dialect) => {
-      const name = uniqueName(`schema_${service.name}`);
-      const dir = mkdtempSync(join(tmpdir(), 'schema-'));
-      const url = dialect === 'mysql' ? `${MYSQL_URL}/${name}` : `sqlite:${join(dir, 'db.sqlite')}`;
-      const orm = await openDatabase({
-        url,
-        schema: service.schema,
-        log: testLog,
-      });
+      const { orm, close } = await openTestDatabase(
+        dialect,
+        service.schema,
+        `schema_${service.name}`,
+      );
       try {
         const pending = await orm.migrator.getPending();
         expect(pending).toEqual([]);
         const drift = await orm.schema.getUpdateSchemaSQL({ wrap: false });
         expect(drift.replace(/set names \w+;/i, '').trim()).toBe('');
       } finally {
-        await orm.close();
-        if (dialect === 'mysql') await dropDatabases([name]);
-        rmSync(dir, { recursive: true, force: true });
+        await close();
       }
     },
   );
@@ -49,12 +41,7 @@ describe('migrations at start', () => {
   test('when three replicas start at once on an empty MariaDB database, then each migration runs exactly once and all start', async () => {
     const name = uniqueName('replicas');
     const url = `${MYSQL_URL}/${name}`;
-    const open = () =>
-      openDatabase({
-        url,
-        schema: linkSchema,
-        log: testLog,
-      });
+    const open = () => openDatabase({ url, schema: linkSchema, log: testLog });
     const orms = await Promise.all([open(), open(), open()]);
     try {
       const applied = (await orms[0]?.em

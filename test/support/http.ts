@@ -1,4 +1,5 @@
 // A small HTTP client for stories told against the gateway.
+import { expect } from 'vitest';
 
 /**
  * Every field any of our JSON answers has (problem details, links, pages of
@@ -78,12 +79,9 @@ export async function shorten(base: string, token: string, targetUrl: string, ex
   return call(base, 'POST', '/api/v1/links', { token, json: { targetUrl, ...extra } });
 }
 
-/** Polls until `check` holds, returning how long it took; throws after timeoutMs. */
-export async function within(timeoutMs: number, check: () => Promise<boolean>): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    if (await check()) return performance.now() - start;
-    if (performance.now() - start > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/** The first 100 links the token's owner has, newest first. */
+export async function linksOf(base: string, token: string): Promise<ApiBody[]> {
+  const answer = await call(base, 'GET', '/api/v1/links?pageSize=100', { token });
+  expect(answer.status).toBe(200);
+  return answer.body.links;
 }

@@ -5,11 +5,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConnection } from 'mysql2/promise';
-import { type RunningGateway, startGateway } from '../../gateway/main.ts';
-import type { Logger } from '../../lib/log.ts';
 import { loadMeshConfig, type MeshConfig, type RunningMesh, startMesh } from '../../mesh.ts';
+import { dropDatabases } from './databases.ts';
 import { MYSQL_URL, REDIS_URL, uniqueName } from './env.ts';
+import { suiteResource } from './suite.ts';
 
 export type MeshFlavour = 'mysql+redis' | 'embedded';
 export const MESH_FLAVOURS: MeshFlavour[] = ['mysql+redis', 'embedded'];
@@ -22,15 +21,6 @@ export interface TestMesh {
   /** The link service's database URL, for tests that look at the stored state. */
   linkDatabaseUrl: string;
   stop(): Promise<void>;
-}
-
-export async function dropDatabases(names: string[]): Promise<void> {
-  const connection = await createConnection({ uri: MYSQL_URL });
-  try {
-    for (const name of names) await connection.query(`DROP DATABASE IF EXISTS \`${name}\``);
-  } finally {
-    await connection.end();
-  }
 }
 
 /** Configuration for a test mesh: env overrides win over the flavour's defaults. */
@@ -80,11 +70,14 @@ export async function startTestMesh(
   };
 }
 
-/** A gateway on its own, configured from `env` as its process would be. */
-export function startGatewayWith(
-  env: Record<string, string>,
-  log: Logger,
-): Promise<RunningGateway> {
-  const config = loadMeshConfig(env);
-  return startGateway(config.gateway, config, log);
+/** A test mesh as a describe block sees it: started and stopped for it. */
+export type SuiteMesh = Omit<TestMesh, 'stop'>;
+
+/** A mesh of `flavour` for the enclosing describe block, started before its own hooks run. */
+export function meshForSuite(flavour: MeshFlavour, env: Record<string, string> = {}): SuiteMesh {
+  return suiteResource(
+    () => startTestMesh(flavour, env),
+    (mesh) => mesh.stop(),
+    ['flavour', 'url', 'config', 'mesh', 'linkDatabaseUrl'],
+  );
 }

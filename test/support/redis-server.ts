@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { freePort } from './ports.ts';
+import { sleep } from './wait.ts';
 
 export class OwnRedis {
   readonly port: number;
@@ -45,7 +46,7 @@ export class OwnRedis {
       } catch {
         probe.disconnect();
         if (attempt > 100) throw new Error(`redis-server on ${this.port} did not start`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
     }
   }

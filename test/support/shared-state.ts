@@ -2,6 +2,7 @@
 import { memorySharedState, redisSharedState, type SharedState } from '../../lib/shared-state.ts';
 import { REDIS_URL, uniqueName } from './env.ts';
 import { testLog } from './logger.ts';
+import { suiteResource } from './suite.ts';
 
 export interface Flavour {
   name: 'memory' | 'redis';
@@ -21,3 +22,15 @@ export const FLAVOURS: Flavour[] = [
       }),
   },
 ];
+
+/** Shared state as a describe block sees it: opened and closed for it. */
+export type SuiteSharedState = Omit<SharedState, 'close'>;
+
+/** The flavour's shared state for the enclosing describe block, open before its own hooks run. */
+export function sharedStateForSuite(flavour: Flavour): SuiteSharedState {
+  return suiteResource(
+    () => flavour.open(),
+    (state) => state.close(),
+    ['kind', 'cache', 'limiter', 'leases', 'broadcast'],
+  );
+}
