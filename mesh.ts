@@ -6,8 +6,13 @@ import { type RunningGateway, startGateway } from './gateway/main.ts';
 import { type ConfigOf, loadConfig, variablesOf } from './lib/config/load.ts';
 import { dialable } from './lib/config/parsers.ts';
 import { runMain } from './lib/lifecycle.ts';
-import { createLogger } from './lib/log.ts';
-import { type RunningService, type ServiceDefinition, startService } from './lib/service.ts';
+import { createLogger, flushLogs } from './lib/log.ts';
+import {
+  isStopped,
+  type RunningService,
+  type ServiceDefinition,
+  startService,
+} from './lib/service.ts';
 import { openSharedState, type SharedState } from './lib/shared-state.ts';
 import { ShutdownStack } from './lib/shutdown.ts';
 import { identityService } from './services/identity/main.ts';
@@ -28,11 +33,16 @@ export interface RunningMesh {
   link: RunningService;
   identity: RunningService;
   shared: SharedState;
+  /** Resolves when every service serves (startMesh waits for it unless told not to). */
+  ready: Promise<void>;
   /** One SHUTDOWN_TIMEOUT for the whole process: the gateway drains first, then each service. */
   stop(): Promise<void>;
 }
 
-export async function startMesh(config: MeshConfig): Promise<RunningMesh> {
+export async function startMesh(
+  config: MeshConfig,
+  options: { waitUntilReady?: boolean } = {},
+): Promise<RunningMesh> {
   const log = (name: string) => createLogger(name, config.logLevel);
   const stack = new ShutdownStack(log('mesh'));
   try {
@@ -60,11 +70,14 @@ export async function startMesh(config: MeshConfig): Promise<RunningMesh> {
       log('gateway'),
     );
     stack.push('gateway', (budgetMs) => gateway.stop(budgetMs));
+    const ready = Promise.all([identity.ready, link.ready]).then(() => {});
+    if (options.waitUntilReady ?? true) await ready;
     return {
       gateway,
       link,
       identity,
       shared,
+      ready,
       stop: () => stack.unwind(config.shutdownTimeoutMs),
     };
   } catch (error) {
@@ -75,10 +88,22 @@ export async function startMesh(config: MeshConfig): Promise<RunningMesh> {
 
 if (import.meta.main) {
   await runMain('mesh', MESH_SETTINGS, async (config, log) => {
-    const mesh = await startMesh(config);
-    log.info(
-      { url: mesh.gateway.url, sharedState: mesh.shared.kind },
-      `mesh ready: curl -X POST ${config.gateway.publicBaseUrl}/api/v1/guests`,
+    const mesh = await startMesh(config, { waitUntilReady: false });
+    log.info({ url: mesh.gateway.url }, 'gateway listening; the services are starting');
+    // Signals are handled from here on, also while a service waits for its database.
+    mesh.ready.then(
+      () =>
+        log.info(
+          { url: mesh.gateway.url, sharedState: mesh.shared.kind },
+          `mesh ready: curl -X POST ${config.gateway.publicBaseUrl}/api/v1/guests`,
+        ),
+      async (error: unknown) => {
+        if (isStopped(error)) return;
+        log.fatal({ err: error }, 'could not start');
+        await mesh.stop().catch(() => {});
+        flushLogs();
+        process.exit(1);
+      },
     );
     return mesh;
   });

@@ -1,8 +1,13 @@
-// What every gRPC service shares, written once: its database opened and
-// migrated, a leased worker id, its gRPC server with health and reflection,
-// the ready line, and stopping in reverse order of starting. A service's
+// What every gRPC service shares, written once: its gRPC server with health
+// and reflection, its database opened and migrated, a leased worker id, the
+// ready line, and stopping in reverse order of starting. A service's
 // definition names only what is its own: its settings, its schema, its
 // handlers and workers (see services/link/main.ts).
+//
+// The server listens first and answers health checks (NOT_SERVING) while the
+// rest starts; a database that cannot be opened yet (unreachable, a read-only
+// or full disk) is retried until it can, so a service comes up by itself when
+// the cause is gone instead of exiting.
 import type { RuntimeConfig, Settings } from './config/load.ts';
 import type { Schema } from './db/migrations.ts';
 import { describeDatabase, type Orm, openDatabase } from './db/open.ts';
@@ -11,7 +16,7 @@ import { type RunningGrpcServer, type ServiceBinding, startGrpcServer } from './
 import type { SnowflakeGenerator } from './ids/snowflake.ts';
 import { startIdGenerator } from './ids/start.ts';
 import { runMain } from './lifecycle.ts';
-import type { Logger } from './log.ts';
+import { flushLogs, type Logger, ThrottledLog } from './log.ts';
 import { openSharedState, type SharedState } from './shared-state.ts';
 import { ShutdownStack, type StopStep } from './shutdown.ts';
 
@@ -19,7 +24,7 @@ export interface ServiceContext {
   readonly runtime: RuntimeConfig;
   readonly log: Logger;
   readonly shared: SharedState;
-  /** Opens the service's database and runs its pending migrations; it closes after everything started later. */
+  /** Opens the service's database (waiting until it can) and runs its pending migrations; it closes after everything started later. */
   openDatabase(url: string, schema: Schema): Promise<Orm>;
   /** An id generator on a leased worker id; the lease is given back on stop. */
   leaseIds(): Promise<SnowflakeGenerator>;
@@ -40,8 +45,28 @@ export interface ServiceDefinition<C> {
 export interface RunningService {
   /** host:port the gRPC server listens on. */
   address: string;
+  /** Resolves when the service serves; rejects if it cannot start at all. */
+  ready: Promise<void>;
   /** Drains within budgetMs (SHUTDOWN_TIMEOUT unless given). */
   stop(budgetMs?: number): Promise<void>;
+}
+
+class Stopped extends Error {
+  override name = 'Stopped';
+}
+
+/** True for the error a service's `ready` rejects with when it was stopped before it served. */
+export function isStopped(error: unknown): boolean {
+  return error instanceof Stopped;
+}
+
+/** Opening failed for a cause that may pass: the database is down, or its disk is full or read-only. */
+function mayPass(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  const text = `${typeof code === 'string' ? code : ''} ${(error as Error).message ?? ''}`;
+  return /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EROFS|EACCES|ENOSPC|ENOENT|SQLITE_(CANTOPEN|READONLY|FULL|IOERR)|unable to open database|readonly database|disk is full|ER_CON_COUNT_ERROR|PROTOCOL_CONNECTION_LOST/i.test(
+    text,
+  );
 }
 
 export async function startService<C>(
@@ -51,15 +76,36 @@ export async function startService<C>(
   log: Logger,
   shared: SharedState,
 ): Promise<RunningService> {
+  const server = await startGrpcServer({ listen: definition.listen(config), log });
   const stack = new ShutdownStack(log);
   const databases: string[] = [];
   const probes: DatabaseProbe[] = [];
+  const waiting = new ThrottledLog(log, 30_000);
+  let stopping = false;
+
+  const openWhenPossible = async (url: string, schema: Schema): Promise<Orm> => {
+    for (let attempt = 0; ; attempt++) {
+      if (stopping) throw new Stopped(`${definition.name} stopped before its database opened`);
+      try {
+        return await openDatabase({ url, schema, log });
+      } catch (error) {
+        if (!mayPass(error)) throw error;
+        waiting.warn(
+          'database',
+          { database: describeDatabase(url), cause: (error as Error).message },
+          'database cannot be opened yet; retrying (the service answers NOT_SERVING meanwhile)',
+        );
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 2_000)));
+      }
+    }
+  };
+
   const context: ServiceContext = {
     runtime,
     log,
     shared,
     async openDatabase(url, schema) {
-      const orm = await openDatabase({ url, schema, log });
+      const orm = await openWhenPossible(url, schema);
       stack.push('database', () => orm.close());
       databases.push(describeDatabase(url));
       const probe = new DatabaseProbe(orm, url, log);
@@ -79,23 +125,31 @@ export async function startService<C>(
     },
     onStop: (name, stop) => stack.push(name, stop),
   };
-  try {
+
+  const ready = (async () => {
     const services = await definition.start(context, config);
-    const server = await startGrpcServer({ listen: definition.listen(config), services, log });
-    stack.push('gRPC server', (budgetMs) => server.shutdown(budgetMs));
+    if (stopping) throw new Stopped(`${definition.name} stopped while starting`);
+    server.serve(services);
     for (const probe of probes) reportDatabase(probe, services, server);
     log.info(
       { address: server.address, databases, sharedState: shared.kind },
       `${definition.name} service ready`,
     );
-    return {
-      address: server.address,
-      stop: (budgetMs = runtime.shutdownTimeoutMs) => stack.unwind(budgetMs),
-    };
-  } catch (error) {
-    await stack.unwind(runtime.shutdownTimeoutMs);
-    throw error;
-  }
+  })();
+  // A stop while starting is not a failure of the service.
+  ready.catch(() => {});
+
+  return {
+    address: server.address,
+    ready,
+    async stop(budgetMs = runtime.shutdownTimeoutMs) {
+      stopping = true;
+      const deadline = Date.now() + budgetMs;
+      await server.shutdown(budgetMs);
+      await ready.catch(() => {});
+      await stack.unwind(Math.max(0, deadline - Date.now()));
+    },
+  };
 }
 
 /**
@@ -108,7 +162,7 @@ function reportDatabase(
   probe: DatabaseProbe,
   services: ServiceBinding[],
   server: RunningGrpcServer,
-) {
+): void {
   const report = (state: DatabaseState) => {
     for (const { name } of services) {
       server.setHealth(`${name}:database`, state !== 'database_unavailable');
@@ -128,17 +182,19 @@ export function runServiceProcess<C>(definition: ServiceDefinition<C>): Promise<
       log,
       name: definition.name,
     });
-    const service = await startService(definition, config.service, config, log, shared).catch(
-      async (error: unknown) => {
-        await shared.close();
-        throw error;
-      },
-    );
-    return {
-      async stop() {
-        await service.stop();
-        await shared.close();
-      },
+    const service = await startService(definition, config.service, config, log, shared);
+    const stop = async () => {
+      await service.stop();
+      await shared.close();
     };
+    // Signals are handled from here on, also while the service waits for its database.
+    service.ready.catch(async (error: unknown) => {
+      if (error instanceof Stopped) return;
+      log.fatal({ err: error }, 'could not start');
+      await stop().catch(() => {});
+      flushLogs();
+      process.exit(1);
+    });
+    return { stop };
   });
 }

@@ -65,7 +65,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Orm> {
           clientUrl: options.url,
           pool: { min: 1, max: options.poolSize ?? 10 },
         });
-  const applied = await migrateExclusively(orm, dialect, options.url);
+  const applied = await migrateExclusively(orm, dialect, options.url).catch(
+    async (error: unknown) => {
+      await orm.close();
+      throw error;
+    },
+  );
   if (applied.length > 0) {
     options.log.info({ migrations: applied.map((m) => m.name) }, 'database migrated');
   }

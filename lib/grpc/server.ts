@@ -27,6 +27,8 @@ export interface RunningGrpcServer {
   /** host:port actually bound (port 0 resolved). */
   address: string;
   port: number;
+  /** Starts serving these services (once): added, in reflection, and SERVING in grpc.health.v1. */
+  serve(services: ServiceBinding[]): void;
   /** Stops taking calls, reports NOT_SERVING, waits for in-flight calls up to timeoutMs. */
   shutdown(timeoutMs: number): Promise<void>;
   /**
@@ -48,7 +50,8 @@ function reflectionDefinition() {
 
 export async function startGrpcServer(options: {
   listen: string;
-  services: ServiceBinding[];
+  /** Served from the start; or later, through serve(), once the service has started. */
+  services?: ServiceBinding[];
   log: Logger;
 }): Promise<RunningGrpcServer> {
   const server = new Server({
@@ -63,15 +66,11 @@ export async function startGrpcServer(options: {
     'grpc.max_connection_age_ms': 15 * 60_000,
     'grpc.max_connection_age_grace_ms': 30_000,
   });
-  const health = new HealthImplementation({ '': 'SERVING' });
-  for (const service of options.services) {
-    server.addService(tolerant(service.definition), service.implementation);
-    health.setStatus(service.name, 'SERVING');
-  }
+  // Until serve(), the server answers health checks only: NOT_SERVING.
+  const health = new HealthImplementation({ '': 'NOT_SERVING' });
   health.addToServer(server);
-  new ReflectionService(reflectionDefinition(), {
-    services: [...options.services.map((s) => s.name), 'grpc.health.v1.Health'],
-  }).addToServer(server);
+  let served: ServiceBinding[] | undefined;
+  let stopping = false;
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(options.listen, ServerCredentials.createInsecure(), (error, bound) =>
@@ -79,18 +78,32 @@ export async function startGrpcServer(options: {
     ),
   );
   const address = options.listen.replace(/:\d+$/, `:${port}`);
-  options.log.info({ address, services: options.services.map((s) => s.name) }, 'gRPC listening');
 
-  return {
+  const running: RunningGrpcServer = {
     address,
     port,
+    serve(services) {
+      if (served) throw new Error('this server serves its services already');
+      served = services;
+      for (const service of services) {
+        server.addService(tolerant(service.definition), service.implementation);
+      }
+      new ReflectionService(reflectionDefinition(), {
+        services: [...services.map((s) => s.name), 'grpc.health.v1.Health'],
+      }).addToServer(server);
+      if (stopping) return;
+      for (const service of services) health.setStatus(service.name, 'SERVING');
+      health.setStatus('', 'SERVING');
+      options.log.info({ address, services: services.map((s) => s.name) }, 'gRPC serving');
+    },
     setHealth(name, serving) {
-      health.setStatus(name, serving ? 'SERVING' : 'NOT_SERVING');
+      if (!stopping) health.setStatus(name, serving ? 'SERVING' : 'NOT_SERVING');
     },
     async shutdown(timeoutMs) {
+      stopping = true;
       health.setStatus('', 'NOT_SERVING');
-      for (const service of options.services) health.setStatus(service.name, 'NOT_SERVING');
-      for (const service of options.services) service.onShutdown?.();
+      for (const service of served ?? []) health.setStatus(service.name, 'NOT_SERVING');
+      for (const service of served ?? []) service.onShutdown?.();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           options.log.warn('in-flight calls did not finish in time; cancelling them');
@@ -104,4 +117,6 @@ export async function startGrpcServer(options: {
       });
     },
   };
+  if (options.services) running.serve(options.services);
+  return running;
 }
