@@ -1,20 +1,22 @@
 // The link store on real databases, straight through the ORM and the
 // migrations the service runs: codes are case-sensitive (MariaDB's default
 // collation is not), tombstones keep a deleted code from ever coming back,
-// and 64-bit ids survive exactly.
+// a lost race for a unique index is an answer (which index), and 64-bit ids
+// survive exactly.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MemoryCache } from '../../lib/cache/memory-cache.ts';
-import { DuplicateKey } from '../../lib/db/errors.ts';
+import { violatedUnique } from '../../lib/db/errors.ts';
 import type { Dialect } from '../../lib/db/migrations.ts';
 import { type Orm, openDatabase } from '../../lib/db/open.ts';
 import type { Link } from '../../services/link/domain/link.ts';
 import { LinkResolver } from '../../services/link/domain/resolve-links.ts';
 import { urlHash } from '../../services/link/domain/target-url.ts';
+import { LinkRow } from '../../services/link/store/entities.ts';
 import { LinkCache } from '../../services/link/store/link-cache.ts';
-import { LinkStore } from '../../services/link/store/link-store.ts';
+import { type InsertOutcome, LinkStore } from '../../services/link/store/link-store.ts';
 import { linkSchema } from '../../services/link/store/schema.ts';
 import { MYSQL_URL, uniqueName } from '../support/env.ts';
 import { testLog } from '../support/logger.ts';
@@ -42,8 +44,8 @@ function link(overrides: Partial<Link> & Pick<Link, 'code'>): Link {
   };
 }
 
-async function insert(store: LinkStore, value: Link): Promise<void> {
-  await store.insert(value, urlHash(value.targetUrl));
+function insert(store: LinkStore, value: Link): Promise<InsertOutcome> {
+  return store.insert(value, urlHash(value.targetUrl));
 }
 
 interface OpenedDatabase {
@@ -96,8 +98,8 @@ describe.each(DIALECTS)('link store (%s)', (dialect) => {
   test('when two codes differ only in case, then both are stored and each resolves to its own target', async () => {
     const lower = link({ code: 'aBcDeF1', targetUrl: 'https://example.com/first' });
     const upper = link({ code: 'AbCdEf1', targetUrl: 'https://example.com/second' });
-    await insert(store, lower);
-    await insert(store, upper);
+    expect(await insert(store, lower)).toBe('inserted');
+    expect(await insert(store, upper)).toBe('inserted');
 
     expect((await store.findByCode('aBcDeF1'))?.targetUrl).toBe('https://example.com/first');
     expect((await store.findByCode('AbCdEf1'))?.targetUrl).toBe('https://example.com/second');
@@ -150,11 +152,11 @@ describe.each(DIALECTS)('link store (%s)', (dialect) => {
       ownerId: '100000000000000002',
       targetUrl: 'https://example.com/impostor',
     });
-    await expect(insert(store, impostor)).rejects.toBeInstanceOf(DuplicateKey);
+    expect(await insert(store, impostor)).toBe('code_taken');
     // Not even its original owner gets it back for the same URL.
-    await expect(
-      insert(store, { ...original, id: freshId(), createdAt: new Date() }),
-    ).rejects.toBeInstanceOf(DuplicateKey);
+    expect(await insert(store, { ...original, id: freshId(), createdAt: new Date() })).toBe(
+      'code_taken',
+    );
 
     const tombstone = await store.findByCode('GoneFor');
     expect(tombstone).not.toBeNull();
@@ -175,6 +177,47 @@ describe.each(DIALECTS)('link store (%s)', (dialect) => {
     });
     // And deleting again changes nothing.
     expect(await store.markDeleted(original.id, original.ownerId, new Date())).toBe(false);
+  });
+
+  test('when an owner stores the same URL twice under two codes, then the second insert answers url_taken and stores nothing', async () => {
+    const owner = '100000000000000888';
+    const first = link({ code: 'Twice01', ownerId: owner, targetUrl: 'https://example.com/twice' });
+    const second = { ...first, id: freshId(), code: 'Twice02' };
+    expect(await insert(store, first)).toBe('inserted');
+    expect(await insert(store, second)).toBe('url_taken');
+    expect(await store.findByCode('Twice02')).toBeNull();
+    expect((await store.findByOwnerAndUrl(owner, urlHash(first.targetUrl)))?.code).toBe('Twice01');
+    // Another owner may shorten the same URL.
+    const theirs = { ...second, ownerId: '100000000000000889' };
+    expect(await insert(store, theirs)).toBe('inserted');
+  });
+
+  test('when a taken code looks like the name of another index, then the violation is still read as the code index', async () => {
+    const code = 'links_owner_url_unique';
+    expect(await insert(store, link({ code, ownerId: '100000000000000901' }))).toBe('inserted');
+    let refusal: unknown;
+    try {
+      await db.orm.em.fork().insert(LinkRow, {
+        ...link({ code, ownerId: '100000000000000902' }),
+        urlHash: urlHash('https://example.com/other'),
+        deletedAt: null,
+      });
+    } catch (error) {
+      refusal = error;
+    }
+    // Whatever order the indexes are asked in, only the index the database names counts.
+    const columns = {
+      links_code_unique: ['code'],
+      links_owner_url_unique: ['owner_id', 'url_hash'],
+    };
+    expect(violatedUnique(refusal, columns)).toBe('links_code_unique');
+    const reversed = {
+      links_owner_url_unique: ['owner_id', 'url_hash'],
+      links_code_unique: ['code'],
+    };
+    expect(violatedUnique(refusal, reversed)).toBe('links_code_unique');
+    expect(violatedUnique(refusal, { links_other_unique: ['other'] })).toBe('unknown');
+    expect(violatedUnique(new Error('not a database error'), columns)).toBeUndefined();
   });
 
   test('when ids are above 2^53, then they round-trip exactly', async () => {

@@ -8,7 +8,7 @@ import { exhausted, invalid, unavailable } from '../../../lib/errors.ts';
 import type { SnowflakeGenerator } from '../../../lib/ids/snowflake.ts';
 import type { RateLimiter } from '../../../lib/limiter/limiter.ts';
 import type { LinkCache } from '../store/link-cache.ts';
-import { DuplicateKey, type LinkStore } from '../store/link-store.ts';
+import type { LinkStore } from '../store/link-store.ts';
 import { type Caller, isExpired, type Link } from './link.ts';
 import { randomCode } from './short-code.ts';
 import { checkTarget, type TargetPolicy, urlHash } from './target-url.ts';
@@ -78,15 +78,20 @@ export async function createLink(
       createdAt: new Date(deps.now()),
       expiresAt: input.expiresAt,
     };
-    try {
-      await deps.store.insert(link, hash);
-      await deps.cache.put(link);
-      return { link, created: true };
-    } catch (error) {
-      if (!(error instanceof DuplicateKey)) throw error;
-      const winner = await deps.store.findByOwnerAndUrl(caller.id, hash);
-      if (winner) return { link: winner, created: false };
-      // Otherwise the code was taken: draw another.
+    switch (await deps.store.insert(link, hash)) {
+      case 'inserted':
+        await deps.cache.put(link);
+        return { link, created: true };
+      case 'url_taken': {
+        // A concurrent request of the same owner stored the URL first: theirs is the link.
+        const winner = await deps.store.findByOwnerAndUrl(caller.id, hash);
+        if (winner) return { link: winner, created: false };
+        // The winner was deleted or retired meanwhile: try again with a new code.
+        break;
+      }
+      case 'code_taken':
+        // Draw another code.
+        break;
     }
   }
   throw unavailable('could not find a free short code', undefined, 'code_space_exhausted');
