@@ -12,8 +12,8 @@ import {
   type ResolveLinksResponse,
   ResolveStatus,
 } from '../gen/shortener/v1/link.ts';
-import { unavailable } from '../lib/errors.ts';
 import { fromServiceError } from '../lib/grpc/status.ts';
+import { runtimeErrors } from '../lib/runtime-errors.ts';
 import { MAX_RESOLVE_BATCH } from '../lib/short-code-rules.ts';
 import type { NearCache } from './near-cache.ts';
 import { problemFromDomain } from './problems.ts';
@@ -80,9 +80,7 @@ export class RedirectBatcher {
     response: ResolveLinksResponse | undefined,
   ): void {
     if (error || !response) {
-      const body = problemFromDomain(
-        error ? fromServiceError(error) : unavailable('the link service sent no results'),
-      );
+      const body = problemFromDomain(error ? fromServiceError(error) : runtimeErrors.unavailable());
       for (const reply of replies) sendRawProblem(reply, body);
       return;
     }

@@ -2,8 +2,9 @@
 // answers its health check) and is not shutting down.
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { gatewayErrors } from '../errors.ts';
 import type { ServiceClients } from '../grpc-clients.ts';
-import { problem, problemResponse, sendProblem } from '../problems.ts';
+import { problemFromDomain, problemResponse, sendProblem } from '../problems.ts';
 
 const Status = Type.Object({ status: Type.String() });
 
@@ -29,12 +30,9 @@ export function healthRoutes(
     },
     async (_request, reply) => {
       if (!state.accepting)
-        return sendProblem(reply, problem(503, 'shutting_down', 'the gateway is shutting down'));
+        return sendProblem(reply, problemFromDomain(gatewayErrors.shutting_down()));
       if (!(await clients.linkServing(500))) {
-        return sendProblem(
-          reply,
-          problem(503, 'link_unavailable', 'the link service is not serving'),
-        );
+        return sendProblem(reply, problemFromDomain(gatewayErrors.link_unavailable()));
       }
       return { status: 'ready' };
     },

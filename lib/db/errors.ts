@@ -6,7 +6,7 @@ import {
   DriverException,
   UniqueConstraintViolationException,
 } from '@mikro-orm/core';
-import { unavailable } from '../errors.ts';
+import { runtimeErrors } from '../runtime-errors.ts';
 
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
@@ -60,6 +60,6 @@ export function translateDatabaseError(error: unknown): never {
     error instanceof ConnectionException ||
     (code !== undefined && CONNECTION_CODES.has(code)) ||
     (error instanceof DriverException && /connect|pool|timeout/i.test(error.message));
-  if (connection) throw unavailable('database is unreachable', error, 'database_unavailable');
+  if (connection) throw runtimeErrors.database_unavailable({ cause: error });
   throw error;
 }

@@ -10,17 +10,18 @@ import {
   type WatchLinkChangesResponse,
 } from '../../gen/shortener/v1/link.ts';
 import { type Principal, PrincipalKind } from '../../gen/shortener/v1/principal.ts';
-import { expired, invalid, notFound, unauthenticated, unavailable } from '../../lib/errors.ts';
 import { serverStream, unary } from '../../lib/grpc/handlers.ts';
 import type { ServiceBinding } from '../../lib/grpc/server.ts';
 import { isSnowflake } from '../../lib/ids/snowflake.ts';
 import type { Logger } from '../../lib/log.ts';
+import { runtimeErrors } from '../../lib/runtime-errors.ts';
 import { CODE_PATTERN, MAX_RESOLVE_BATCH } from '../../lib/short-code-rules.ts';
 import type { LinkChanges } from './changes/link-changes.ts';
 import { type CreateLinkDeps, createLink } from './domain/create-link.ts';
 import type { Caller, Link } from './domain/link.ts';
 import { deleteLink, getLink, listLinks, type ManageLinksDeps } from './domain/manage-links.ts';
 import type { LinkResolver, Resolution } from './domain/resolve-links.ts';
+import { linkErrors } from './errors.ts';
 
 export interface LinkHandlerDeps {
   create: CreateLinkDeps;
@@ -30,13 +31,12 @@ export interface LinkHandlerDeps {
 }
 
 function callerOf(principal: Principal | undefined): Caller {
-  if (!principal || !isSnowflake(principal.id))
-    throw unauthenticated('a caller principal is required');
+  if (!principal || !isSnowflake(principal.id)) throw linkErrors.caller_required();
   if (principal.kind === PrincipalKind.PRINCIPAL_KIND_GUEST)
     return { id: principal.id, kind: 'guest' };
   if (principal.kind === PrincipalKind.PRINCIPAL_KIND_MEMBER)
     return { id: principal.id, kind: 'member' };
-  throw unauthenticated('the caller principal has no kind');
+  throw linkErrors.caller_without_kind();
 }
 
 function toMessage(link: Link): LinkMessage {
@@ -101,15 +101,11 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
     }),
 
     resolveLink: unary('ResolveLink', log, async (request) => {
-      if (!CODE_PATTERN.test(request.code))
-        throw invalid('code is malformed', 'invalid_code', 'code');
+      if (!CODE_PATTERN.test(request.code)) throw linkErrors.invalid_code();
       const resolution = await deps.resolver.resolve(request.code);
-      if (resolution.status === 'not_found')
-        throw notFound('no link has this code', 'link_not_found');
-      if (resolution.status === 'expired') throw expired('this link has expired', 'link_expired');
-      if (resolution.status === 'unavailable') {
-        throw unavailable('the database did not answer', undefined, 'database_unavailable');
-      }
+      if (resolution.status === 'not_found') throw linkErrors.link_not_found();
+      if (resolution.status === 'expired') throw linkErrors.link_expired();
+      if (resolution.status === 'unavailable') throw runtimeErrors.database_unavailable();
       return {
         linkId: resolution.id,
         targetUrl: resolution.targetUrl,
@@ -119,7 +115,7 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
 
     resolveLinks: unary('ResolveLinks', log, async (request) => {
       if (request.items.length > MAX_RESOLVE_BATCH) {
-        throw invalid(`at most ${MAX_RESOLVE_BATCH} items per call`, 'batch_too_large', 'items');
+        throw linkErrors.batch_too_large({ max: MAX_RESOLVE_BATCH });
       }
       const resolutions = await deps.resolver.resolveMany(request.items.map((item) => item.code));
       return { results: resolutions.map(toResult) };

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Orm, openDatabase } from '../../lib/db/open.ts';
-import { unavailable } from '../../lib/errors.ts';
+import { runtimeErrors } from '../../lib/runtime-errors.ts';
 import type { SharedState } from '../../lib/shared-state.ts';
 import type { Link } from '../../services/link/domain/link.ts';
 import { LinkResolver } from '../../services/link/domain/resolve-links.ts';
@@ -22,8 +22,7 @@ class CountingStore extends LinkStore {
   failing = false;
   override async findByCodes(codes: readonly string[]) {
     this.reads++;
-    if (this.failing)
-      throw unavailable('database is unreachable', undefined, 'database_unavailable');
+    if (this.failing) throw runtimeErrors.database_unavailable();
     return super.findByCodes(codes);
   }
 }
