@@ -13,7 +13,10 @@ import { gatewayErrors } from './errors.ts';
 
 export const PROBLEM_TYPE = 'application/problem+json';
 
-/** Each kind's HTTP status. */
+/**
+ * Each kind's HTTP status, and the Retry-After a client gets when the error
+ * itself names no delay: what is unavailable now is worth asking again soon.
+ */
 export const HTTP_BY_KIND: Readonly<
   Record<ErrorKind, { status: number; retryAfterSeconds?: number }>
 > = {
@@ -25,7 +28,7 @@ export const HTTP_BY_KIND: Readonly<
   expired: { status: 410 },
   exhausted: { status: 429 },
   internal: { status: 500 },
-  unavailable: { status: 503 },
+  unavailable: { status: 503, retryAfterSeconds: 1 },
   deadline: { status: 504 },
 };
 
@@ -74,7 +77,7 @@ export interface ProblemBody {
   retryAfterSeconds?: number;
 }
 
-export function problem(status: number, code: string, detail: string, field?: string): ProblemBody {
+function problem(status: number, code: string, detail: string, field?: string): ProblemBody {
   return {
     type: `/problems/${code}`,
     title: TITLES[status] ?? 'Error',

@@ -19,7 +19,10 @@ import { call } from '../support/http.ts';
 import { testLog } from '../support/logger.ts';
 import { startGatewayWith } from '../support/mesh.ts';
 
-/** A link service that records every ResolveLinks call and resolves every code to /<code>. */
+/**
+ * A link service that records every ResolveLinks call and resolves every code
+ * to /<code>, but for `gone404` (unknown) and `dbDown1` (its database read failed).
+ */
 async function recordingLinkService(delayMs: number) {
   const calls: ResolveLinksRequest_Item[][] = [];
   const implementation = {
@@ -32,13 +35,27 @@ async function recordingLinkService(delayMs: number) {
         return {
           results: request.items.map((item) =>
             item.code === 'gone404'
-              ? { status: ResolveStatus.RESOLVE_STATUS_NOT_FOUND, linkId: '0', targetUrl: '' }
+              ? {
+                  status: ResolveStatus.RESOLVE_STATUS_NOT_FOUND,
+                  linkId: '0',
+                  targetUrl: '',
+                  errorCode: 'link_not_found',
+                  errorMessage: 'no link has this code',
+                }
               : item.code === 'dbDown1'
-                ? { status: ResolveStatus.RESOLVE_STATUS_UNAVAILABLE, linkId: '0', targetUrl: '' }
+                ? {
+                    status: ResolveStatus.RESOLVE_STATUS_UNAVAILABLE,
+                    linkId: '0',
+                    targetUrl: '',
+                    errorCode: 'database_unavailable',
+                    errorMessage: 'database is unreachable',
+                  }
                 : {
                     status: ResolveStatus.RESOLVE_STATUS_FOUND,
                     linkId: '1',
                     targetUrl: `https://example.com/${item.code}`,
+                    errorCode: '',
+                    errorMessage: '',
                   },
           ),
         };
@@ -112,7 +129,7 @@ describe.each([0, 1])('the redirect path with %i trusted proxies', (trustedProxi
     expect(link.calls.flat().find((i) => i.code === 'HeadOnly')?.head).toBe(true);
   });
 
-  test('when the link service cannot resolve one code now, then that redirect alone answers 503 with Retry-After', async () => {
+  test('when the link service cannot resolve one code now, then that redirect alone answers 503 with Retry-After and the cause the service gave', async () => {
     const [down, fine] = await Promise.all([
       call(gateway.url, 'GET', '/dbDown1'),
       call(gateway.url, 'GET', '/FineOne'),
@@ -120,7 +137,10 @@ describe.each([0, 1])('the redirect path with %i trusted proxies', (trustedProxi
     expect(down.status).toBe(503);
     expect(down.headers.get('retry-after')).toBe('1');
     expect(down.headers.get('content-type')).toContain('application/problem+json');
-    expect(down.body.code).toBe('link_unavailable');
+    // The service's cause, not a code the gateway makes up in its place.
+    expect(down.body.code).toBe('database_unavailable');
+    expect(down.body.type).toBe('/problems/database_unavailable');
+    expect(down.body.detail).toBe('database is unreachable');
     expect(fine.status).toBe(302);
   });
 

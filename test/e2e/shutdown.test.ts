@@ -37,6 +37,8 @@ async function slowLinkService(delayMs: number) {
             linkId: '1',
             targetUrl: 'https://example.com/slow',
             expiresAt: undefined,
+            errorCode: '',
+            errorMessage: '',
           })),
         };
       },

@@ -42,6 +42,8 @@ describe('the near cache and the change stream', () => {
               status: ResolveStatus.RESOLVE_STATUS_FOUND,
               linkId: '1',
               targetUrl: `https://example.com/${item.code}`,
+              errorCode: '',
+              errorMessage: '',
             })),
           };
         },

@@ -88,6 +88,8 @@ describe.each(FLAVOURS)('link resolver on the $name cache', (flavour) => {
     store.failing = true;
     const during = await resolver.resolveMany(['Other01', 'Fresh01', 'Fresh01']);
     expect(during.map((r) => r.status)).toEqual(['found', 'unavailable', 'unavailable']);
+    // Each failed code carries the cause the store gave, for every edge to report.
+    expect(during[1]).toMatchObject({ error: { code: 'database_unavailable' } });
     // Nothing of the failed read is left waiting: the next ask reads again.
     store.failing = false;
     store.reads = 0;
