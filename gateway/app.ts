@@ -8,10 +8,11 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../lib/log.ts';
 import type { GatewayConfig } from './config.ts';
+import { gatewayErrors } from './errors.ts';
 import type { ServiceClients } from './grpc-clients.ts';
 import { trustHops } from './http-caller.ts';
 import type { NearCache } from './near-cache.ts';
-import { errorHandler, PROBLEM_TYPE, Problem, problem, sendProblem } from './problems.ts';
+import { errorHandler, PROBLEM_TYPE, Problem, problemFromDomain, sendProblem } from './problems.ts';
 import type { ReadinessProbe } from './readiness.ts';
 import type { RedirectPath } from './redirect-path.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -36,9 +37,11 @@ function clientError(error: Error & { code?: string }, socket: Socket): void {
     return;
   }
   const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-  const body = JSON.stringify(
-    problem(status, status === 431 ? 'headers_too_large' : 'malformed_request', error.message),
-  );
+  const refused =
+    status === 431
+      ? gatewayErrors.headers_too_large(error)
+      : gatewayErrors.malformed_request(error);
+  const body = JSON.stringify(problemFromDomain(refused, status));
   socket.end(
     `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
       `Content-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
@@ -99,7 +102,9 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
       reply,
-      problem(404, 'not_found', `no route for ${request.method} ${request.url.split('?')[0]}`),
+      problemFromDomain(
+        gatewayErrors.not_found({ method: request.method, path: request.url.split('?')[0] ?? '' }),
+      ),
     ),
   );
 

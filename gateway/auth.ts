@@ -3,7 +3,7 @@
 // from the request itself is ever taken as a principal.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../gen/shortener/v1/principal.ts';
-import { unauthenticated } from '../lib/errors.ts';
+import { gatewayErrors } from './errors.ts';
 import type { ServiceClients } from './grpc-clients.ts';
 
 declare module 'fastify' {
@@ -24,15 +24,11 @@ export function bearerToken(request: FastifyRequest): string | null {
 export function requireCaller(clients: ServiceClients) {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const token = bearerToken(request);
-    if (!token) {
-      throw unauthenticated(
-        'send Authorization: Bearer <token>; POST /api/v1/guests issues one',
-        'missing_token',
-      );
-    }
+    if (!token) throw gatewayErrors.missing_token();
     const { principal } = await clients.identity.authenticate({ token });
-    if (!principal)
-      throw unauthenticated('the token is invalid, revoked or expired', 'invalid_token');
+    // Identity refuses a token with its own error (invalid_token); an answer
+    // without a principal breaks its contract.
+    if (!principal) throw new Error('identity service authenticated a token without a principal');
     request.principal = principal;
     request.bearerToken = token;
   };

@@ -1,25 +1,35 @@
 // Every error at the HTTP edge is an RFC 9457 problem: application/problem+json
 // with a stable `type` per error (`/problems/<code>`), the HTTP status, a human
 // `title` and `detail`, and the same `code` as a member for clients that
-// switch on it. Domain error kinds map to statuses here and nowhere else.
+// switch on it. Domain error kinds map to statuses here and nowhere else; the
+// code is the one the error was raised with, by a service or by the gateway
+// (gateway/errors.ts), never one the gateway makes up in its place.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { DomainError, type ErrorKind, isDomainError } from '../lib/errors.ts';
+import { type DomainError, type ErrorKind, isDomainError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
+import { runtimeErrors } from '../lib/runtime-errors.ts';
+import { gatewayErrors } from './errors.ts';
 
 export const PROBLEM_TYPE = 'application/problem+json';
 
-const STATUS: Record<ErrorKind, number> = {
-  invalid: 400,
-  unauthenticated: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  expired: 410,
-  exhausted: 429,
-  internal: 500,
-  unavailable: 503,
-  deadline: 504,
+/**
+ * Each kind's HTTP status, and the Retry-After a client gets when the error
+ * itself names no delay: what is unavailable now is worth asking again soon.
+ */
+export const HTTP_BY_KIND: Readonly<
+  Record<ErrorKind, { status: number; retryAfterSeconds?: number }>
+> = {
+  invalid: { status: 400 },
+  unauthenticated: { status: 401 },
+  forbidden: { status: 403 },
+  not_found: { status: 404 },
+  conflict: { status: 409 },
+  expired: { status: 410 },
+  exhausted: { status: 429 },
+  internal: { status: 500 },
+  unavailable: { status: 503, retryAfterSeconds: 1 },
+  deadline: { status: 504 },
 };
 
 const TITLES: Record<number, string> = {
@@ -73,7 +83,7 @@ export interface ProblemBody {
   checks?: Record<string, string>;
 }
 
-export function problem(status: number, code: string, detail: string, field?: string): ProblemBody {
+function problem(status: number, code: string, detail: string, field?: string): ProblemBody {
   return {
     type: `/problems/${code}`,
     title: TITLES[status] ?? 'Error',
@@ -89,8 +99,15 @@ function jsonField(field: string): string {
   return field.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-export function problemFromDomain(error: DomainError): ProblemBody {
-  const status = STATUS[error.kind];
+/**
+ * The problem an error stands for. `status` is for the few errors whose HTTP
+ * status the HTTP layer has already decided more precisely than their kind
+ * says (413, 415, 431 are all `invalid`).
+ */
+export function problemFromDomain(
+  error: DomainError,
+  status = HTTP_BY_KIND[error.kind].status,
+): ProblemBody {
   const field = error.field ? jsonField(error.field) : undefined;
   let detail = error.kind === 'internal' ? 'internal error' : error.message;
   // The services name fields as the protos do; the JSON API as it spells them.
@@ -98,6 +115,8 @@ export function problemFromDomain(error: DomainError): ProblemBody {
   const body = problem(status, error.code, detail, field);
   if (error.retryAfterMs !== undefined)
     body.retryAfterSeconds = Math.max(1, Math.ceil(error.retryAfterMs / 1_000));
+  else if (HTTP_BY_KIND[error.kind].retryAfterSeconds !== undefined)
+    body.retryAfterSeconds = HTTP_BY_KIND[error.kind].retryAfterSeconds;
   return body;
 }
 
@@ -126,24 +145,26 @@ export function errorHandler(log: Logger) {
         ? first.instancePath.replace(/^\//, '').replace(/\//g, '.')
         : undefined;
       const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
-      return sendProblem(
-        reply,
-        problem(400, 'invalid_request', fastifyError.message, missing ?? field ?? undefined),
-      );
+      const at = missing ?? field;
+      const invalid = gatewayErrors.invalid_request(fastifyError, at ? { field: at } : {});
+      return sendProblem(reply, problemFromDomain(invalid));
     }
     const status = fastifyError.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      const code =
+      const refused =
         status === 413
-          ? 'payload_too_large'
+          ? gatewayErrors.payload_too_large(fastifyError)
           : status === 415
-            ? 'unsupported_media_type'
+            ? gatewayErrors.unsupported_media_type(fastifyError)
             : status === 404
-              ? 'not_found'
-              : 'malformed_request';
-      return sendProblem(reply, problem(status, code, fastifyError.message));
+              ? gatewayErrors.not_found({
+                  method: request.method,
+                  path: request.url.split('?')[0] ?? '',
+                })
+              : gatewayErrors.malformed_request(fastifyError);
+      return sendProblem(reply, problemFromDomain(refused, status));
     }
     log.error({ err: error, url: request.url }, 'unhandled error');
-    return sendProblem(reply, problemFromDomain(new DomainError('internal', 'internal error')));
+    return sendProblem(reply, problemFromDomain(runtimeErrors.internal({ cause: error })));
   };
 }

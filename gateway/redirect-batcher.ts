@@ -2,7 +2,8 @@
 // goes to the link service in one ResolveLinks call, flushed on the next turn
 // (setImmediate, not a timer, so a lone request waits for nothing). The call's
 // deadline is the tightest of its items'. Each item gets its own result, so an
-// unknown code answers 404 and an expired one 410 without failing the rest.
+// unknown code answers 404 and an expired one 410 without failing the rest;
+// a failed item answers the error the link service named for it.
 
 import type { ServerResponse } from 'node:http';
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
@@ -12,18 +13,12 @@ import {
   type ResolveLinksResponse,
   ResolveStatus,
 } from '../gen/shortener/v1/link.ts';
-import { unavailable } from '../lib/errors.ts';
 import { fromServiceError } from '../lib/grpc/status.ts';
+import { runtimeErrors } from '../lib/runtime-errors.ts';
 import { MAX_RESOLVE_BATCH } from '../lib/short-code-rules.ts';
 import type { NearCache } from './near-cache.ts';
 import { problemFromDomain } from './problems.ts';
-import {
-  sendExpired,
-  sendNotFound,
-  sendRawProblem,
-  sendRedirect,
-  sendUnavailable,
-} from './redirect-replies.ts';
+import { encodeProblem, problemForResult, sendEncoded, sendRedirect } from './redirect-replies.ts';
 
 export class RedirectBatcher {
   readonly #client: LinkServiceClient;
@@ -80,10 +75,10 @@ export class RedirectBatcher {
     response: ResolveLinksResponse | undefined,
   ): void {
     if (error || !response) {
-      const body = problemFromDomain(
-        error ? fromServiceError(error) : unavailable('the link service sent no results'),
+      const problem = encodeProblem(
+        problemFromDomain(error ? fromServiceError(error) : runtimeErrors.unavailable()),
       );
-      for (const reply of replies) sendRawProblem(reply, body);
+      for (const reply of replies) sendEncoded(reply, problem);
       return;
     }
     const results = response.results;
@@ -91,27 +86,24 @@ export class RedirectBatcher {
       const reply = replies[i] as ServerResponse;
       const result = results[i];
       try {
-        switch (result?.status) {
-          case ResolveStatus.RESOLVE_STATUS_FOUND:
-            this.#near.fill(
-              (items[i] as ResolveLinksRequest_Item).code,
-              {
-                targetUrl: result.targetUrl,
-                expiresAt: result.expiresAt ? result.expiresAt.getTime() : null,
-              },
-              epoch,
-            );
-            sendRedirect(reply, result.targetUrl);
-            break;
-          case ResolveStatus.RESOLVE_STATUS_NOT_FOUND:
-            sendNotFound(reply);
-            break;
-          case ResolveStatus.RESOLVE_STATUS_EXPIRED:
-            sendExpired(reply);
-            break;
-          default:
-            // Unavailable, or an answer this gateway does not understand.
-            sendUnavailable(reply);
+        if (result?.status === ResolveStatus.RESOLVE_STATUS_FOUND) {
+          this.#near.fill(
+            (items[i] as ResolveLinksRequest_Item).code,
+            {
+              targetUrl: result.targetUrl,
+              expiresAt: result.expiresAt ? result.expiresAt.getTime() : null,
+            },
+            epoch,
+          );
+          sendRedirect(reply, result.targetUrl);
+        } else if (result) {
+          sendEncoded(
+            reply,
+            problemForResult(result.status, result.errorCode, result.errorMessage),
+          );
+        } else {
+          // Fewer results than items: the link service broke its contract.
+          sendEncoded(reply, problemForResult(ResolveStatus.RESOLVE_STATUS_UNSPECIFIED, '', ''));
         }
       } catch {
         // The client went away mid-answer; the other replies still go out.

@@ -1,43 +1,89 @@
-// The answers of the redirect path, written straight to node:http with their
-// bodies built once.
+// The answers of the redirect path, written straight to node:http. A failed
+// redirect answers the problem the link service's error stands for, through
+// the same kind→status table as every other answer (problems.ts); each
+// distinct problem is encoded once and reused, so no answer costs JSON work.
 import type { ServerResponse } from 'node:http';
-import { PROBLEM_TYPE, type ProblemBody, problem } from './problems.ts';
+import { ResolveStatus } from '../gen/shortener/v1/link.ts';
+import { DomainError, type ErrorKind } from '../lib/errors.ts';
+import { runtimeErrors } from '../lib/runtime-errors.ts';
+import { linkErrors } from '../services/link/errors.ts';
+import { PROBLEM_TYPE, type ProblemBody, problemFromDomain } from './problems.ts';
 
 /** Browsers must not cache the redirect: every click has to reach us. */
 const NO_STORE = 'private, no-store, max-age=0';
 
-const NOT_FOUND = JSON.stringify(problem(404, 'link_not_found', 'no link has this code'));
-const EXPIRED = JSON.stringify(problem(410, 'link_expired', 'this link has expired'));
-const UNAVAILABLE = JSON.stringify({
-  ...problem(503, 'link_unavailable', 'this link cannot be resolved right now; retry shortly'),
-  retryAfterSeconds: 1,
-});
+/** A problem ready to write: its status, headers and encoded body. */
+export interface EncodedProblem {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export function encodeProblem(problem: ProblemBody): EncodedProblem {
+  const headers: Record<string, string> = {
+    'content-type': PROBLEM_TYPE,
+    'cache-control': NO_STORE,
+  };
+  if (problem.retryAfterSeconds !== undefined) {
+    headers['retry-after'] = String(problem.retryAfterSeconds);
+  }
+  return { status: problem.status, headers, body: JSON.stringify(problem) };
+}
+
+// What the gateway answers in the link service's words without asking it: a
+// path that cannot be a code, and a near-cache hit past its expiry.
+const NOT_FOUND = encodeProblem(problemFromDomain(linkErrors.link_not_found()));
+const EXPIRED = encodeProblem(problemFromDomain(linkErrors.link_expired()));
+
+/** The kind each failed outcome of ResolveLinks stands for, as ResolveLink's status would say. */
+const KIND_BY_STATUS: Partial<Record<ResolveStatus, ErrorKind>> = {
+  [ResolveStatus.RESOLVE_STATUS_NOT_FOUND]: 'not_found',
+  [ResolveStatus.RESOLVE_STATUS_EXPIRED]: 'expired',
+  [ResolveStatus.RESOLVE_STATUS_UNAVAILABLE]: 'unavailable',
+};
+
+/** Problems per (status, code, message) a link service sent; a handful in practice, bounded anyway. */
+const SENT = new Map<string, EncodedProblem>();
+const MAX_SENT = 256;
+
+/**
+ * The answer to a ResolveLinks item that did not resolve: the error it names,
+ * or, from a link service that names none, what its status alone says.
+ */
+export function problemForResult(
+  status: ResolveStatus,
+  errorCode: string,
+  errorMessage: string,
+): EncodedProblem {
+  const key = `${status}\u0000${errorCode}\u0000${errorMessage}`;
+  const known = SENT.get(key);
+  if (known) return known;
+  const kind = KIND_BY_STATUS[status] ?? 'unavailable';
+  const error =
+    errorCode === ''
+      ? kind === 'not_found'
+        ? linkErrors.link_not_found()
+        : kind === 'expired'
+          ? linkErrors.link_expired()
+          : runtimeErrors.unavailable()
+      : new DomainError(kind, errorMessage || errorCode, { code: errorCode });
+  const encoded = encodeProblem(problemFromDomain(error));
+  if (SENT.size < MAX_SENT) SENT.set(key, encoded);
+  return encoded;
+}
 
 export function sendRedirect(response: ServerResponse, location: string): void {
   response.writeHead(302, { location, 'cache-control': NO_STORE, 'content-length': '0' }).end();
 }
 
+export function sendEncoded(response: ServerResponse, problem: EncodedProblem): void {
+  response.writeHead(problem.status, problem.headers).end(problem.body);
+}
+
 export function sendNotFound(response: ServerResponse): void {
-  response
-    .writeHead(404, { 'content-type': PROBLEM_TYPE, 'cache-control': NO_STORE })
-    .end(NOT_FOUND);
+  sendEncoded(response, NOT_FOUND);
 }
 
 export function sendExpired(response: ServerResponse): void {
-  response.writeHead(410, { 'content-type': PROBLEM_TYPE, 'cache-control': NO_STORE }).end(EXPIRED);
-}
-
-export function sendUnavailable(response: ServerResponse): void {
-  response
-    .writeHead(503, { 'content-type': PROBLEM_TYPE, 'cache-control': NO_STORE, 'retry-after': '1' })
-    .end(UNAVAILABLE);
-}
-
-export function sendRawProblem(response: ServerResponse, body: ProblemBody): void {
-  const headers: Record<string, string> = {
-    'content-type': PROBLEM_TYPE,
-    'cache-control': NO_STORE,
-  };
-  if (body.retryAfterSeconds !== undefined) headers['retry-after'] = String(body.retryAfterSeconds);
-  response.writeHead(body.status, headers).end(JSON.stringify(body));
+  sendEncoded(response, EXPIRED);
 }

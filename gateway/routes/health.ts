@@ -2,7 +2,8 @@
 // of the rest works (gateway/readiness.ts).
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { problem, problemResponse, sendProblem } from '../problems.ts';
+import { gatewayErrors } from '../errors.ts';
+import { problemFromDomain, problemResponse, sendProblem } from '../problems.ts';
 import type { ReadinessProbe } from '../readiness.ts';
 
 const Status = Type.Object({ status: Type.String() });
@@ -42,11 +43,11 @@ export function healthRoutes(
     },
     async (_request, reply) => {
       if (!state.accepting)
-        return sendProblem(reply, problem(503, 'shutting_down', 'the gateway is shutting down'));
+        return sendProblem(reply, problemFromDomain(gatewayErrors.shutting_down()));
       const { servesRedirects, checks } = await readiness.check(500);
       if (!servesRedirects) {
         return sendProblem(reply, {
-          ...problem(503, 'link_unavailable', 'the link service is not serving'),
+          ...problemFromDomain(gatewayErrors.link_unavailable()),
           checks,
         });
       }

@@ -5,8 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Link as LinkMessage } from '../../gen/shortener/v1/link.ts';
 import type { Principal } from '../../gen/shortener/v1/principal.ts';
-import { unauthenticated } from '../../lib/errors.ts';
 import { requireCaller } from '../auth.ts';
+import { gatewayErrors } from '../errors.ts';
 import type { ServiceClients } from '../grpc-clients.ts';
 import { callerDetails } from '../http-caller.ts';
 import type { NearCache } from '../near-cache.ts';
@@ -58,7 +58,7 @@ const authErrors = {
 };
 
 function principalOf(request: { principal: Principal | null }): Principal {
-  if (!request.principal) throw unauthenticated();
+  if (!request.principal) throw gatewayErrors.missing_token();
   return request.principal;
 }
 

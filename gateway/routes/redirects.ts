@@ -25,7 +25,9 @@ export function redirectRoutes(app: FastifyInstance, path: RedirectPath): void {
         302: Type.Null({ description: 'Redirect; the Location header holds the target URL' }),
         404: problemResponse('No link has this code, or it was deleted'),
         410: problemResponse('The link has expired'),
-        503: problemResponse('The link service is unreachable'),
+        503: problemResponse(
+          'The link cannot be resolved now; `code` names the cause (e.g. database_unavailable). See Retry-After',
+        ),
       },
     },
     handler(request, reply) {

@@ -1,13 +1,12 @@
 // Driver errors in the domain's terms. A store catches what it expects (a
-// unique index refusing a row is an answer, not a failure) and hands the rest
-// to translateDatabaseError: an unreachable database becomes `unavailable`
-// (503); anything else is a bug and stays as it is, to be logged.
+// unique index refusing a row is an answer, not a failure: violatedUnique
+// tells which) and hands the rest to translateDatabaseError.
 import {
   ConnectionException,
   DriverException,
   UniqueConstraintViolationException,
 } from '@mikro-orm/core';
-import { unavailable } from '../errors.ts';
+import { runtimeErrors } from '../runtime-errors.ts';
 
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
@@ -20,9 +19,12 @@ const CONNECTION_CODES = new Set([
 
 /**
  * The unique index a row was refused by, or undefined if the error is not a
- * unique violation. MySQL names the index ("… for key 'links.links_code_unique'"),
- * SQLite the columns ("UNIQUE constraint failed: links.code"): `indexes` maps
- * each index name to its columns so both answer the same.
+ * unique violation ('unknown' for an index not in `indexes`). MySQL names the
+ * index ("Duplicate entry '…' for key 'links_code_unique'", MySQL 8 prefixes
+ * the table), SQLite the columns ("UNIQUE constraint failed: links.code"):
+ * `indexes` maps each index name to its column names so both answer the same.
+ * Only the key part of MySQL's message counts: the duplicate value before it
+ * is the caller's data and may look like anything, an index name included.
  */
 export function violatedUnique(
   error: unknown,
@@ -30,22 +32,20 @@ export function violatedUnique(
 ): string | undefined {
   if (!(error instanceof UniqueConstraintViolationException)) return undefined;
   const message = error.message;
+  const key = /for key '([^']+)'\s*$/m.exec(message)?.[1];
+  const sqlite = /UNIQUE constraint failed: (.+)$/m.exec(message)?.[1];
+  const failed = sqlite?.split(',').map((column) => column.trim().replace(/^\w+\./, ''));
   for (const [index, columns] of Object.entries(indexes)) {
-    if (message.includes(`'${index}'`) || message.includes(`.${index}'`)) return index;
-    const sqlite = /UNIQUE constraint failed: (.+)$/m.exec(message)?.[1];
-    if (sqlite) {
-      const failed = sqlite.split(',').map((column) => column.trim().replace(/^\w+\./, ''));
-      if (failed.length === columns.length && columns.every((c) => failed.includes(c))) {
-        return index;
-      }
+    if (key !== undefined && (key === index || key.endsWith(`.${index}`))) return index;
+    if (
+      failed &&
+      failed.length === columns.length &&
+      columns.every((column) => failed.includes(column))
+    ) {
+      return index;
     }
   }
   return 'unknown';
-}
-
-/** A unique index refused a row; the caller decides what that means. */
-export class DuplicateKey extends Error {
-  override name = 'DuplicateKey';
 }
 
 const UNWRITABLE =
@@ -57,16 +57,19 @@ export function isUnwritable(error: unknown): boolean {
   return typeof code === 'string' && UNWRITABLE.test(code);
 }
 
+/**
+ * Everything a store did not expect: an unreachable database becomes
+ * `database_unavailable` (503); anything else, a unique violation included
+ * (a store that expects one asks violatedUnique first), is a bug and stays as
+ * it is, to be logged.
+ */
 export function translateDatabaseError(error: unknown): never {
-  if (error instanceof UniqueConstraintViolationException) throw new DuplicateKey(error.message);
   const code = (error as { code?: string }).code;
   const connection =
     error instanceof ConnectionException ||
     (code !== undefined && CONNECTION_CODES.has(code)) ||
     (error instanceof DriverException && /connect|pool|timeout/i.test(error.message));
-  if (connection) throw unavailable('database is unreachable', error, 'database_unavailable');
-  if (isUnwritable(error)) {
-    throw unavailable('the database cannot take writes now', error, 'database_unwritable');
-  }
+  if (connection) throw runtimeErrors.database_unavailable({ cause: error });
+  if (isUnwritable(error)) throw runtimeErrors.database_unwritable({ cause: error });
   throw error;
 }

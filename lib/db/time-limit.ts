@@ -1,4 +1,4 @@
-import { unavailable } from '../errors.ts';
+import { runtimeErrors } from '../runtime-errors.ts';
 
 /**
  * Bounds a database call: past `ms` the caller gets `unavailable` (and its
@@ -8,13 +8,7 @@ import { unavailable } from '../errors.ts';
 export async function withinTime<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          unavailable(`the database did not answer within ${ms} ms`, undefined, 'database_timeout'),
-        ),
-      ms,
-    );
+    timer = setTimeout(() => reject(runtimeErrors.database_timeout({ ms })), ms);
   });
   work.catch(() => {}); // a late failure after the timeout is not unhandled
   try {

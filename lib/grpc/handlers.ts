@@ -2,16 +2,16 @@
 // functions in, grpc-js callbacks out, with undecodable requests answered
 // INVALID_ARGUMENT (grpc-js alone would say INTERNAL), calls whose deadline has
 // already passed refused, and domain errors mapped to status codes once.
-import {
-  type handleServerStreamingCall,
-  type handleUnaryCall,
-  type ServerErrorResponse,
-  type ServerUnaryCall,
-  type ServiceDefinition,
-  status,
+import type {
+  handleServerStreamingCall,
+  handleUnaryCall,
+  ServerErrorResponse,
+  ServerUnaryCall,
+  ServiceDefinition,
 } from '@grpc/grpc-js';
-import { DomainError, isDomainError } from '../errors.ts';
+import { isDomainError } from '../errors.ts';
 import { type Logger, ThrottledLog } from '../log.ts';
+import { runtimeErrors } from '../runtime-errors.ts';
 import { toStatus } from './status.ts';
 
 /** Stands in for a request whose bytes did not decode. */
@@ -59,7 +59,7 @@ function toServerError(error: unknown, log: Logger, method: string): Partial<Ser
     return toStatus(error);
   }
   log.error({ err: error, method }, 'unexpected error in handler');
-  return toStatus(new DomainError('internal', 'internal error', { code: 'internal' }));
+  return toStatus(runtimeErrors.internal());
 }
 
 export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
@@ -72,20 +72,14 @@ export function unary<Req, Res>(
 ): handleUnaryCall<Req, Res> {
   return (call, callback) => {
     if ((call.request as unknown) === MALFORMED) {
-      callback({
-        code: status.INVALID_ARGUMENT,
-        details: 'request is not a valid protobuf message',
-      });
+      callback(toStatus(runtimeErrors.malformed_message()));
       return;
     }
     const context = contextOf(call, method);
     // The caller has given up already: doing the work would only load the
     // service when it is most likely overloaded.
     if (context.deadline <= Date.now()) {
-      callback({
-        code: status.DEADLINE_EXCEEDED,
-        details: 'the deadline passed before the call started',
-      });
+      callback(toStatus(runtimeErrors.deadline_passed()));
       return;
     }
     handler(call.request, context).then(
@@ -103,11 +97,8 @@ export function serverStream<Req, Res>(
 ): handleServerStreamingCall<Req, Res> {
   return (call) => {
     if ((call.request as unknown) === MALFORMED) {
-      call.destroy(
-        Object.assign(new Error('request is not a valid protobuf message'), {
-          code: status.INVALID_ARGUMENT,
-        }),
-      );
+      const malformed = runtimeErrors.malformed_message();
+      call.destroy(Object.assign(new Error(malformed.message), toStatus(malformed)));
       return;
     }
     try {

@@ -3,7 +3,8 @@
 // error), `error-field` (the request field at fault, for INVALID_ARGUMENT) and
 // `retry-after-ms` (for RESOURCE_EXHAUSTED).
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
-import { DomainError, type ErrorKind } from '../errors.ts';
+import { DomainError, type ErrorDescription, type ErrorKind } from '../errors.ts';
+import { runtimeErrors } from '../runtime-errors.ts';
 
 const TO_STATUS: Record<ErrorKind, status> = {
   invalid: status.INVALID_ARGUMENT,
@@ -44,10 +45,10 @@ function trailer(error: ServiceError, key: string): string | undefined {
 }
 
 /** What callers are told when the failure did not come from our code (no `error-code`). */
-const GENERIC: Partial<Record<ErrorKind, string>> = {
-  unavailable: 'a service this request needs is unreachable',
-  deadline: 'a service this request needs did not answer in time',
-  internal: 'internal error',
+const GENERIC: Partial<Record<ErrorKind, ErrorDescription & { message: string }>> = {
+  unavailable: runtimeErrors.unavailable(),
+  deadline: runtimeErrors.deadline(),
+  internal: runtimeErrors.internal(),
 };
 
 /**
@@ -64,9 +65,10 @@ export function fromServiceError(error: ServiceError): DomainError {
   const retryAfter = trailer(error, 'retry-after-ms');
   const field = trailer(error, 'error-field');
   const code = trailer(error, 'error-code');
-  const message = code === undefined ? (GENERIC[kind] ?? kind) : error.details || error.message;
+  const generic = GENERIC[kind];
+  const message = code === undefined ? (generic?.message ?? kind) : error.details || error.message;
   return new DomainError(kind, message, {
-    code: code ?? kind,
+    code: code ?? generic?.code ?? kind,
     ...(field === undefined ? {} : { field }),
     ...(retryAfter === undefined ? {} : { retryAfterMs: Number(retryAfter) }),
     cause: error,

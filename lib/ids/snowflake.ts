@@ -9,7 +9,7 @@
 // borrow the next one) but never by more than `maxDriftMs`; past that it refuses
 // to issue until the wall clock catches up. Across processes, worker ids are
 // leased (worker-lease.ts) so no two live generators share one.
-import { unavailable } from '../errors.ts';
+import { runtimeErrors } from '../runtime-errors.ts';
 
 export const EPOCH_MS = Date.UTC(2026, 0, 1);
 export const MAX_WORKER_ID = 1023;
@@ -53,18 +53,14 @@ export class SnowflakeGenerator {
 
   nextBigInt(): bigint {
     if (!this.#source.isValid()) {
-      throw unavailable('id generator has no confirmed worker lease', undefined, 'no_worker_lease');
+      throw runtimeErrors.no_worker_lease();
     }
     const workerId = this.#source.workerId;
     let timestamp = this.#now() - EPOCH_MS;
     if (timestamp < this.#last) {
       const drift = this.#last - timestamp;
       if (drift > this.#maxDriftMs) {
-        throw unavailable(
-          `clock is ${drift} ms behind the last issued id; refusing to issue until it catches up`,
-          undefined,
-          'clock_behind',
-        );
+        throw runtimeErrors.clock_behind({ driftMs: drift });
       }
       timestamp = this.#last;
     }
@@ -75,7 +71,7 @@ export class SnowflakeGenerator {
       this.#sequence = 0;
     }
     if (timestamp < 0 || timestamp > MAX_TIMESTAMP) {
-      throw unavailable('clock is outside the id epoch', undefined, 'clock_out_of_range');
+      throw runtimeErrors.clock_out_of_range();
     }
     this.#last = timestamp;
     return (

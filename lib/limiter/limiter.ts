@@ -4,7 +4,7 @@
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateRule } from '../config/parsers.ts';
-import { unavailable } from '../errors.ts';
+import { runtimeErrors } from '../runtime-errors.ts';
 
 export type LimitDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
 
@@ -35,7 +35,7 @@ abstract class FlexibleLimiter implements RateLimiter {
       if (rejection instanceof RateLimiterRes) {
         return { allowed: false, retryAfterMs: Math.max(1, rejection.msBeforeNext) };
       }
-      throw unavailable('rate limiter is unreachable', rejection, 'limiter_unavailable');
+      throw runtimeErrors.limiter_unavailable({ cause: rejection });
     }
   }
 }

@@ -10,7 +10,6 @@ import {
   type WatchLinkChangesResponse,
 } from '../../gen/shortener/v1/link.ts';
 import { type Principal, PrincipalKind } from '../../gen/shortener/v1/principal.ts';
-import { expired, invalid, notFound, unauthenticated, unavailable } from '../../lib/errors.ts';
 import { serverStream, unary } from '../../lib/grpc/handlers.ts';
 import type { ServiceBinding } from '../../lib/grpc/server.ts';
 import { isSnowflake } from '../../lib/ids/snowflake.ts';
@@ -20,7 +19,8 @@ import type { LinkChanges } from './changes/link-changes.ts';
 import { type CreateLinkDeps, createLink } from './domain/create-link.ts';
 import type { Caller, Link } from './domain/link.ts';
 import { deleteLink, getLink, listLinks, type ManageLinksDeps } from './domain/manage-links.ts';
-import type { LinkResolver, Resolution } from './domain/resolve-links.ts';
+import { type LinkResolver, type Resolution, resolutionError } from './domain/resolve-links.ts';
+import { linkErrors } from './errors.ts';
 
 export interface LinkHandlerDeps {
   create: CreateLinkDeps;
@@ -30,13 +30,12 @@ export interface LinkHandlerDeps {
 }
 
 function callerOf(principal: Principal | undefined): Caller {
-  if (!principal || !isSnowflake(principal.id))
-    throw unauthenticated('a caller principal is required');
+  if (!principal || !isSnowflake(principal.id)) throw linkErrors.caller_required();
   if (principal.kind === PrincipalKind.PRINCIPAL_KIND_GUEST)
     return { id: principal.id, kind: 'guest' };
   if (principal.kind === PrincipalKind.PRINCIPAL_KIND_MEMBER)
     return { id: principal.id, kind: 'member' };
-  throw unauthenticated('the caller principal has no kind');
+  throw linkErrors.caller_without_kind();
 }
 
 function toMessage(link: Link): LinkMessage {
@@ -50,25 +49,40 @@ function toMessage(link: Link): LinkMessage {
   };
 }
 
+const NOT_FOUND = linkErrors.link_not_found();
+const EXPIRED = linkErrors.link_expired();
+
+/** Built once: an unknown code is the commonest failure, and answers the same every time. */
 const NOT_FOUND_RESULT = ResolveLinksResponse_Result.fromPartial({
   status: ResolveStatus.RESOLVE_STATUS_NOT_FOUND,
-});
-const UNAVAILABLE_RESULT = ResolveLinksResponse_Result.fromPartial({
-  status: ResolveStatus.RESOLVE_STATUS_UNAVAILABLE,
+  errorCode: NOT_FOUND.code,
+  errorMessage: NOT_FOUND.message,
 });
 
+/** Each item says what ResolveLink would: its status, and the error's code and message. */
 function toResult(resolution: Resolution): ResolveLinksResponse_Result {
-  if (resolution.status === 'not_found') return NOT_FOUND_RESULT;
-  if (resolution.status === 'unavailable') return UNAVAILABLE_RESULT;
-  return {
-    status:
-      resolution.status === 'found'
-        ? ResolveStatus.RESOLVE_STATUS_FOUND
-        : ResolveStatus.RESOLVE_STATUS_EXPIRED,
-    linkId: resolution.id,
-    targetUrl: resolution.targetUrl,
-    expiresAt: resolution.expiresAt === null ? undefined : new Date(resolution.expiresAt),
-  };
+  switch (resolution.status) {
+    case 'not_found':
+      return NOT_FOUND_RESULT;
+    case 'unavailable':
+      return ResolveLinksResponse_Result.fromPartial({
+        status: ResolveStatus.RESOLVE_STATUS_UNAVAILABLE,
+        errorCode: resolution.error.code,
+        errorMessage: resolution.error.message,
+      });
+    case 'found':
+    case 'expired': {
+      const expired = resolution.status === 'expired';
+      return {
+        status: expired ? ResolveStatus.RESOLVE_STATUS_EXPIRED : ResolveStatus.RESOLVE_STATUS_FOUND,
+        linkId: resolution.id,
+        targetUrl: resolution.targetUrl,
+        expiresAt: resolution.expiresAt === null ? undefined : new Date(resolution.expiresAt),
+        errorCode: expired ? EXPIRED.code : '',
+        errorMessage: expired ? EXPIRED.message : '',
+      };
+    }
+  }
 }
 
 const HEARTBEAT: WatchLinkChangesResponse = { codes: [], reset: false, paused: false };
@@ -101,15 +115,9 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
     }),
 
     resolveLink: unary('ResolveLink', log, async (request) => {
-      if (!CODE_PATTERN.test(request.code))
-        throw invalid('code is malformed', 'invalid_code', 'code');
+      if (!CODE_PATTERN.test(request.code)) throw linkErrors.invalid_code();
       const resolution = await deps.resolver.resolve(request.code);
-      if (resolution.status === 'not_found')
-        throw notFound('no link has this code', 'link_not_found');
-      if (resolution.status === 'expired') throw expired('this link has expired', 'link_expired');
-      if (resolution.status === 'unavailable') {
-        throw unavailable('the database did not answer', undefined, 'database_unavailable');
-      }
+      if (resolution.status !== 'found') throw resolutionError(resolution);
       return {
         linkId: resolution.id,
         targetUrl: resolution.targetUrl,
@@ -119,7 +127,7 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
 
     resolveLinks: unary('ResolveLinks', log, async (request) => {
       if (request.items.length > MAX_RESOLVE_BATCH) {
-        throw invalid(`at most ${MAX_RESOLVE_BATCH} items per call`, 'batch_too_large', 'items');
+        throw linkErrors.batch_too_large({ max: MAX_RESOLVE_BATCH });
       }
       const resolutions = await deps.resolver.resolveMany(request.items.map((item) => item.code));
       return { results: resolutions.map(toResult) };

@@ -15,15 +15,30 @@ import {
 import { call } from '../support/http.ts';
 import { expectProblem } from '../support/problems.ts';
 
-/** A link service that records every ResolveLinks call and resolves every code to /<code>. */
+/**
+ * A link service that records every ResolveLinks call and resolves every code
+ * to /<code>, but for `gone404` (unknown) and `dbDown1` (its database read failed).
+ */
 const recordingLinkService = (delayMs: number) =>
   startFakeLinkService({
     delayMs,
     resolve: (item) =>
       item.code === 'gone404'
-        ? { status: ResolveStatus.RESOLVE_STATUS_NOT_FOUND, linkId: '0', targetUrl: '' }
+        ? {
+            status: ResolveStatus.RESOLVE_STATUS_NOT_FOUND,
+            linkId: '0',
+            targetUrl: '',
+            errorCode: 'link_not_found',
+            errorMessage: 'no link has this code',
+          }
         : item.code === 'dbDown1'
-          ? { status: ResolveStatus.RESOLVE_STATUS_UNAVAILABLE, linkId: '0', targetUrl: '' }
+          ? {
+              status: ResolveStatus.RESOLVE_STATUS_UNAVAILABLE,
+              linkId: '0',
+              targetUrl: '',
+              errorCode: 'database_unavailable',
+              errorMessage: 'database is unreachable',
+            }
           : found(`https://example.com/${item.code}`),
   });
 
@@ -77,12 +92,14 @@ describe.each([0, 1])('the redirect path with %i trusted proxies', (trustedProxi
     expect(link.calls.flat().find((i) => i.code === 'HeadOnly')?.head).toBe(true);
   });
 
-  test('when the link service cannot resolve one code now, then that redirect alone answers 503 with Retry-After', async () => {
+  test('when the link service cannot resolve one code now, then that redirect alone answers 503 with Retry-After and the cause the service gave', async () => {
     const [down, fine] = await Promise.all([
       call(gateway.url, 'GET', '/dbDown1'),
       call(gateway.url, 'GET', '/FineOne'),
     ]);
-    expectProblem(down, 503, { code: 'link_unavailable' });
+    // The service's cause, not a code the gateway makes up in its place.
+    expectProblem(down, 503, { code: 'database_unavailable' });
+    expect(down.body.detail).toBe('database is unreachable');
     expect(down.headers.get('retry-after')).toBe('1');
     expect(fine.status).toBe(302);
   });

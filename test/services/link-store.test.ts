@@ -1,12 +1,14 @@
 // The link store on real databases, straight through the ORM and the
 // migrations the service runs: codes are case-sensitive (MariaDB's default
 // collation is not), tombstones keep a deleted code from ever coming back,
-// and 64-bit ids survive exactly.
+// a lost race for a unique index is an answer (which index), and 64-bit ids
+// survive exactly.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { DuplicateKey } from '../../lib/db/errors.ts';
+import { violatedUnique } from '../../lib/db/errors.ts';
 import type { Dialect } from '../../lib/db/migrations.ts';
 import { LinkResolver } from '../../services/link/domain/resolve-links.ts';
 import { urlHash } from '../../services/link/domain/target-url.ts';
+import { LinkRow } from '../../services/link/store/entities.ts';
 import { LinkStore } from '../../services/link/store/link-store.ts';
 import { linkSchema } from '../../services/link/store/schema.ts';
 import { openTestDatabase, type TestDatabase } from '../support/databases.ts';
@@ -33,8 +35,8 @@ describe.each(DIALECTS)('link store (%s)', (dialect) => {
   test('when two codes differ only in case, then both are stored and each resolves to its own target', async () => {
     const lower = aLink({ code: 'aBcDeF1', targetUrl: 'https://example.com/first' });
     const upper = aLink({ code: 'AbCdEf1', targetUrl: 'https://example.com/second' });
-    await storeLink(store, lower);
-    await storeLink(store, upper);
+    expect(await storeLink(store, lower)).toBe('inserted');
+    expect(await storeLink(store, upper)).toBe('inserted');
 
     expect((await store.findByCode('aBcDeF1'))?.targetUrl).toBe('https://example.com/first');
     expect((await store.findByCode('AbCdEf1'))?.targetUrl).toBe('https://example.com/second');
@@ -82,11 +84,11 @@ describe.each(DIALECTS)('link store (%s)', (dialect) => {
       ownerId: '100000000000000002',
       targetUrl: 'https://example.com/impostor',
     });
-    await expect(storeLink(store, impostor)).rejects.toBeInstanceOf(DuplicateKey);
+    expect(await storeLink(store, impostor)).toBe('code_taken');
     // Not even its original owner gets it back for the same URL.
-    await expect(
-      storeLink(store, { ...original, id: freshLinkId(), createdAt: new Date() }),
-    ).rejects.toBeInstanceOf(DuplicateKey);
+    expect(await storeLink(store, { ...original, id: freshLinkId(), createdAt: new Date() })).toBe(
+      'code_taken',
+    );
 
     const tombstone = await store.findByCode('GoneFor');
     expect(tombstone).not.toBeNull();
@@ -102,6 +104,51 @@ describe.each(DIALECTS)('link store (%s)', (dialect) => {
     });
     // And deleting again changes nothing.
     expect(await store.markDeleted(original.id, original.ownerId, new Date())).toBe(false);
+  });
+
+  test('when an owner stores the same URL twice under two codes, then the second insert answers url_taken and stores nothing', async () => {
+    const owner = '100000000000000888';
+    const first = aLink({
+      code: 'Twice01',
+      ownerId: owner,
+      targetUrl: 'https://example.com/twice',
+    });
+    const second = { ...first, id: freshLinkId(), code: 'Twice02' };
+    expect(await storeLink(store, first)).toBe('inserted');
+    expect(await storeLink(store, second)).toBe('url_taken');
+    expect(await store.findByCode('Twice02')).toBeNull();
+    expect((await store.findByOwnerAndUrl(owner, urlHash(first.targetUrl)))?.code).toBe('Twice01');
+    // Another owner may shorten the same URL.
+    const theirs = { ...second, ownerId: '100000000000000889' };
+    expect(await storeLink(store, theirs)).toBe('inserted');
+  });
+
+  test('when a taken code looks like the name of another index, then the violation is still read as the code index', async () => {
+    const code = 'links_owner_url_unique';
+    expect(await storeLink(store, aLink({ code, ownerId: '100000000000000901' }))).toBe('inserted');
+    let refusal: unknown;
+    try {
+      await db.orm.em.fork().insert(LinkRow, {
+        ...aLink({ code, ownerId: '100000000000000902' }),
+        urlHash: urlHash('https://example.com/other'),
+        deletedAt: null,
+      });
+    } catch (error) {
+      refusal = error;
+    }
+    // Whatever order the indexes are asked in, only the index the database names counts.
+    const columns = {
+      links_code_unique: ['code'],
+      links_owner_url_unique: ['owner_id', 'url_hash'],
+    };
+    expect(violatedUnique(refusal, columns)).toBe('links_code_unique');
+    const reversed = {
+      links_owner_url_unique: ['owner_id', 'url_hash'],
+      links_code_unique: ['code'],
+    };
+    expect(violatedUnique(refusal, reversed)).toBe('links_code_unique');
+    expect(violatedUnique(refusal, { links_other_unique: ['other'] })).toBe('unknown');
+    expect(violatedUnique(new Error('not a database error'), columns)).toBeUndefined();
   });
 
   test('when ids are above 2^53, then they round-trip exactly', async () => {

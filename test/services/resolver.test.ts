@@ -1,7 +1,7 @@
 // Resolving codes in the link service: one database read however many
 // redirects ask for a cold code at once, then the cache answers.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { unavailable } from '../../lib/errors.ts';
+import { runtimeErrors } from '../../lib/runtime-errors.ts';
 import { LinkResolver } from '../../services/link/domain/resolve-links.ts';
 import { LinkStore } from '../../services/link/store/link-store.ts';
 import { linkSchema } from '../../services/link/store/schema.ts';
@@ -16,8 +16,7 @@ class CountingStore extends LinkStore {
   failing = false;
   override async findByCodes(codes: readonly string[]) {
     this.reads++;
-    if (this.failing)
-      throw unavailable('database is unreachable', undefined, 'database_unavailable');
+    if (this.failing) throw runtimeErrors.database_unavailable();
     return super.findByCodes(codes);
   }
 }
@@ -56,6 +55,8 @@ describe.each(FLAVOURS)('link resolver on the $name cache', (flavour) => {
     store.failing = true;
     const during = await resolver.resolveMany(['Other01', 'Fresh01', 'Fresh01']);
     expect(during.map((r) => r.status)).toEqual(['found', 'unavailable', 'unavailable']);
+    // Each failed code carries the cause the store gave, for every edge to report.
+    expect(during[1]).toMatchObject({ error: { code: 'database_unavailable' } });
     // Nothing of the failed read is left waiting: the next ask reads again.
     store.failing = false;
     store.reads = 0;

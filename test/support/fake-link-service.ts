@@ -26,6 +26,8 @@ export const found = (targetUrl: string): ResolveLinksResponse_Result => ({
   status: ResolveStatus.RESOLVE_STATUS_FOUND,
   linkId: '1',
   targetUrl,
+  errorCode: '',
+  errorMessage: '',
 });
 
 export interface FakeLinkServiceOptions {

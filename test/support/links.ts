@@ -5,7 +5,7 @@ import { MemoryCache } from '../../lib/cache/memory-cache.ts';
 import type { Link } from '../../services/link/domain/link.ts';
 import { urlHash } from '../../services/link/domain/target-url.ts';
 import { LinkCache } from '../../services/link/store/link-cache.ts';
-import type { LinkStore } from '../../services/link/store/link-store.ts';
+import type { InsertOutcome, LinkStore } from '../../services/link/store/link-store.ts';
 import { testLog } from './logger.ts';
 
 let nextId = 7_000_000_000_000_000_000n;
@@ -25,8 +25,8 @@ export function aLink(overrides: Partial<Link> & Pick<Link, 'code'>): Link {
 }
 
 /** Stores the link as the service does, under the hash of its target. */
-export async function storeLink(store: LinkStore, link: Link): Promise<void> {
-  await store.insert(link, urlHash(link.targetUrl));
+export function storeLink(store: LinkStore, link: Link): Promise<InsertOutcome> {
+  return store.insert(link, urlHash(link.targetUrl));
 }
 
 /** A link cache over `cache` that keeps answers and misses for a minute. */

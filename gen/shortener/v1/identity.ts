@@ -428,8 +428,11 @@ export const RevokeTokenResponse: MessageFns<RevokeTokenResponse> = {
  *                       after how many milliseconds a retry may succeed.
  *   UNAVAILABLE         a dependency (database, Redis) is unreachable.
  * Every error also carries the trailer `error-code`, a stable machine-readable
- * name for the error kind; INVALID_ARGUMENT adds `error-field`, the request
- * field at fault.
+ * name for the error (e.g. `invalid_token`, `rate_limited`,
+ * `database_unavailable`); INVALID_ARGUMENT adds `error-field`, the request
+ * field at fault. The codes are listed with their kinds in
+ * services/identity/errors.ts and, for those every service shares,
+ * lib/runtime-errors.ts.
  */
 export type IdentityServiceService = typeof IdentityServiceService;
 export const IdentityServiceService = {

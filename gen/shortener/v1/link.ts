@@ -27,19 +27,30 @@ export const protobufPackage = "shortener.v1";
 
 export const protobufFileName = "shortener/v1/link.proto";
 
-/** The outcome of resolving one item. */
+/**
+ * The outcome of resolving one item. Every outcome but FOUND comes with the
+ * error ResolveLink would answer for the code (Result.error_code).
+ */
 export const ResolveStatus = {
   /** RESOLVE_STATUS_UNSPECIFIED - Never sent. */
   RESOLVE_STATUS_UNSPECIFIED: 0,
   /** RESOLVE_STATUS_FOUND - The code resolves; target_url is set. */
   RESOLVE_STATUS_FOUND: 1,
-  /** RESOLVE_STATUS_NOT_FOUND - No live link has this code (unknown, malformed or deleted). */
+  /**
+   * RESOLVE_STATUS_NOT_FOUND - No live link has this code (unknown, malformed or deleted): error code
+   * `link_not_found`, as ResolveLink's NOT_FOUND.
+   */
   RESOLVE_STATUS_NOT_FOUND: 2,
-  /** RESOLVE_STATUS_EXPIRED - The link has expired. */
+  /**
+   * RESOLVE_STATUS_EXPIRED - The link has expired: error code `link_expired`, as ResolveLink's
+   * FAILED_PRECONDITION.
+   */
   RESOLVE_STATUS_EXPIRED: 3,
   /**
    * RESOLVE_STATUS_UNAVAILABLE - This item could not be resolved now (its lookup needed a database that is
-   * unreachable); other items of the batch are unaffected. Retry later.
+   * unreachable or too slow); other items of the batch are unaffected. Retry
+   * later. The error code names the cause, as ResolveLink's UNAVAILABLE does:
+   * e.g. `database_unavailable`, `database_timeout`.
    */
   RESOLVE_STATUS_UNAVAILABLE: 4,
   UNRECOGNIZED: -1,
@@ -155,7 +166,18 @@ export interface ResolveLinksResponse_Result {
    * When the link stops redirecting, if it has an explicit expiry. A caller
    * that caches the result must not serve it after this time.
    */
-  expiresAt?: Date | undefined;
+  expiresAt?:
+    | Date
+    | undefined;
+  /**
+   * Unless found: the stable name of the error, the `error-code` trailer
+   * ResolveLink would send for this code (`link_not_found`, `link_expired`,
+   * `database_unavailable`, ...). Empty when found. A caller that does not
+   * know the code goes by status.
+   */
+  errorCode: string;
+  /** Unless found: what went wrong, for people (ResolveLink's status details). */
+  errorMessage: string;
 }
 
 /** Asks for one of the caller's links. */
@@ -831,7 +853,7 @@ export const ResolveLinksResponse: MessageFns<ResolveLinksResponse> = {
 };
 
 function createBaseResolveLinksResponse_Result(): ResolveLinksResponse_Result {
-  return { status: 0, linkId: "0", targetUrl: "", expiresAt: undefined };
+  return { status: 0, linkId: "0", targetUrl: "", expiresAt: undefined, errorCode: "", errorMessage: "" };
 }
 
 export const ResolveLinksResponse_Result: MessageFns<ResolveLinksResponse_Result> = {
@@ -847,6 +869,12 @@ export const ResolveLinksResponse_Result: MessageFns<ResolveLinksResponse_Result
     }
     if (message.expiresAt !== undefined) {
       Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(34).fork()).join();
+    }
+    if (message.errorCode !== "") {
+      writer.uint32(42).string(message.errorCode);
+    }
+    if (message.errorMessage !== "") {
+      writer.uint32(50).string(message.errorMessage);
     }
     return writer;
   },
@@ -896,6 +924,22 @@ export const ResolveLinksResponse_Result: MessageFns<ResolveLinksResponse_Result
             message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.errorCode = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.errorMessage = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -917,6 +961,8 @@ export const ResolveLinksResponse_Result: MessageFns<ResolveLinksResponse_Result
     message.linkId = object.linkId ?? "0";
     message.targetUrl = object.targetUrl ?? "";
     message.expiresAt = object.expiresAt ?? undefined;
+    message.errorCode = object.errorCode ?? "";
+    message.errorMessage = object.errorMessage ?? "";
     return message;
   },
 };
@@ -1443,8 +1489,11 @@ export const WatchLinkChangesResponse: MessageFns<WatchLinkChangesResponse> = {
  *   UNAVAILABLE         a dependency (database, Redis) is unreachable; retry later.
  *   DEADLINE_EXCEEDED   the caller's deadline passed before the work finished.
  * Every error also carries the trailer `error-code`, a stable machine-readable
- * name for the error kind (e.g. `link_expired`, `rate_limited`, `invalid_url`);
- * INVALID_ARGUMENT adds `error-field`, the request field at fault.
+ * name for the error (e.g. `link_expired`, `rate_limited`, `invalid_url`,
+ * `database_unavailable`); INVALID_ARGUMENT adds `error-field`, the request
+ * field at fault. The codes are listed with their kinds in
+ * services/link/errors.ts and, for those every service shares,
+ * lib/runtime-errors.ts.
  */
 export type LinkServiceService = typeof LinkServiceService;
 export const LinkServiceService = {
@@ -1467,8 +1516,9 @@ export const LinkServiceService = {
   },
   /**
    * Resolves one code to its target, for ordinary callers.
-   * Errors: INVALID_ARGUMENT (malformed code), NOT_FOUND, FAILED_PRECONDITION
-   * (expired), UNAVAILABLE.
+   * Errors: INVALID_ARGUMENT (malformed code), NOT_FOUND (`link_not_found`),
+   * FAILED_PRECONDITION (`link_expired`), UNAVAILABLE (the cause, e.g.
+   * `database_unavailable` or `database_timeout`).
    */
   resolveLink: {
     path: "/shortener.v1.LinkService/ResolveLink" as const,
@@ -1483,7 +1533,8 @@ export const LinkServiceService = {
    * Resolves many codes in one call: the redirect path of the gateway, which
    * coalesces concurrent redirects into one call per event-loop turn. Each item
    * gets its own result in the same position, so one unknown code (or one
-   * lookup the database cannot answer now) does not fail the batch. The call's
+   * lookup the database cannot answer now) does not fail the batch; a failed
+   * item carries the same error code ResolveLink would send for it. The call's
    * deadline is the tightest of its items'.
    * Errors (for the whole batch): INVALID_ARGUMENT (more than 1024 items),
    * UNAVAILABLE.
@@ -1574,15 +1625,17 @@ export interface LinkServiceServer extends UntypedServiceImplementation {
   createLink: handleUnaryCall<CreateLinkRequest, CreateLinkResponse>;
   /**
    * Resolves one code to its target, for ordinary callers.
-   * Errors: INVALID_ARGUMENT (malformed code), NOT_FOUND, FAILED_PRECONDITION
-   * (expired), UNAVAILABLE.
+   * Errors: INVALID_ARGUMENT (malformed code), NOT_FOUND (`link_not_found`),
+   * FAILED_PRECONDITION (`link_expired`), UNAVAILABLE (the cause, e.g.
+   * `database_unavailable` or `database_timeout`).
    */
   resolveLink: handleUnaryCall<ResolveLinkRequest, ResolveLinkResponse>;
   /**
    * Resolves many codes in one call: the redirect path of the gateway, which
    * coalesces concurrent redirects into one call per event-loop turn. Each item
    * gets its own result in the same position, so one unknown code (or one
-   * lookup the database cannot answer now) does not fail the batch. The call's
+   * lookup the database cannot answer now) does not fail the batch; a failed
+   * item carries the same error code ResolveLink would send for it. The call's
    * deadline is the tightest of its items'.
    * Errors (for the whole batch): INVALID_ARGUMENT (more than 1024 items),
    * UNAVAILABLE.
@@ -1644,8 +1697,9 @@ export interface LinkServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Resolves one code to its target, for ordinary callers.
-   * Errors: INVALID_ARGUMENT (malformed code), NOT_FOUND, FAILED_PRECONDITION
-   * (expired), UNAVAILABLE.
+   * Errors: INVALID_ARGUMENT (malformed code), NOT_FOUND (`link_not_found`),
+   * FAILED_PRECONDITION (`link_expired`), UNAVAILABLE (the cause, e.g.
+   * `database_unavailable` or `database_timeout`).
    */
   resolveLink(
     request: ResolveLinkRequest,
@@ -1666,7 +1720,8 @@ export interface LinkServiceClient extends Client {
    * Resolves many codes in one call: the redirect path of the gateway, which
    * coalesces concurrent redirects into one call per event-loop turn. Each item
    * gets its own result in the same position, so one unknown code (or one
-   * lookup the database cannot answer now) does not fail the batch. The call's
+   * lookup the database cannot answer now) does not fail the batch; a failed
+   * item carries the same error code ResolveLink would send for it. The call's
    * deadline is the tightest of its items'.
    * Errors (for the whole batch): INVALID_ARGUMENT (more than 1024 items),
    * UNAVAILABLE.

@@ -1,6 +1,6 @@
 // Authenticating bearer tokens, whoever they were issued to, and revoking
 // them. Every refusal reads the same, so a caller learns nothing about why.
-import { unauthenticated } from '../../../lib/errors.ts';
+import { identityErrors } from '../errors.ts';
 import type { IdentityStore } from '../store/identity-store.ts';
 import type { Principal } from './principal.ts';
 import { looksLikeToken, tokenHash } from './tokens.ts';
@@ -10,20 +10,18 @@ export interface AuthenticationDeps {
   now: () => number;
 }
 
-const REFUSED = 'the token is invalid, revoked or expired';
-
 export async function authenticate(deps: AuthenticationDeps, token: string): Promise<Principal> {
-  if (!looksLikeToken(token)) throw unauthenticated(REFUSED, 'invalid_token');
+  if (!looksLikeToken(token)) throw identityErrors.invalid_token();
   const stored = await deps.store.findToken(tokenHash(token));
   if (!stored || stored.revokedAt !== null || stored.expiresAt.getTime() <= deps.now()) {
-    throw unauthenticated(REFUSED, 'invalid_token');
+    throw identityErrors.invalid_token();
   }
   return { id: stored.principalId, kind: stored.principalKind };
 }
 
 export async function revokeToken(deps: AuthenticationDeps, token: string): Promise<void> {
-  if (!looksLikeToken(token)) throw unauthenticated(REFUSED, 'invalid_token');
+  if (!looksLikeToken(token)) throw identityErrors.invalid_token();
   const hash = tokenHash(token);
-  if (!(await deps.store.findToken(hash))) throw unauthenticated(REFUSED, 'invalid_token');
+  if (!(await deps.store.findToken(hash))) throw identityErrors.invalid_token();
   await deps.store.revokeToken(hash, new Date(deps.now()));
 }

@@ -2,9 +2,9 @@
 // token. Issuing them is rate limited per client IP, or anyone could mint
 // fresh guests to escape the per-caller limits.
 import type { RateRule } from '../../../lib/config/parsers.ts';
-import { exhausted } from '../../../lib/errors.ts';
 import type { SnowflakeGenerator } from '../../../lib/ids/snowflake.ts';
 import type { RateLimiter } from '../../../lib/limiter/limiter.ts';
+import { runtimeErrors } from '../../../lib/runtime-errors.ts';
 import type { IdentityStore } from '../store/identity-store.ts';
 import type { Principal } from './principal.ts';
 import { newToken, tokenHash } from './tokens.ts';
@@ -27,7 +27,10 @@ export interface IssuedGuest {
 export async function issueGuest(deps: GuestDeps, clientIp: string): Promise<IssuedGuest> {
   const budget = await deps.limiter.consume('guests-ip', deps.guestsPerIp, clientIp || 'unknown');
   if (!budget.allowed) {
-    throw exhausted('too many guests issued to this address', budget.retryAfterMs);
+    throw runtimeErrors.rate_limited(
+      { what: 'guests issued to this address' },
+      { retryAfterMs: budget.retryAfterMs },
+    );
   }
   const createdAt = new Date(deps.now());
   const guest: Principal = { id: deps.ids.next(), kind: 'guest' };

@@ -4,11 +4,12 @@
 // racing for the same (owner, URL) end with one link: the unique index decides
 // and the loser reads the winner's row.
 import type { RateRule } from '../../../lib/config/parsers.ts';
-import { exhausted, invalid, unavailable } from '../../../lib/errors.ts';
 import type { SnowflakeGenerator } from '../../../lib/ids/snowflake.ts';
 import type { RateLimiter } from '../../../lib/limiter/limiter.ts';
+import { runtimeErrors } from '../../../lib/runtime-errors.ts';
+import { linkErrors } from '../errors.ts';
 import type { LinkCache } from '../store/link-cache.ts';
-import { DuplicateKey, type LinkStore } from '../store/link-store.ts';
+import type { LinkStore } from '../store/link-store.ts';
 import { type Caller, isExpired, type Link } from './link.ts';
 import { randomCode } from './short-code.ts';
 import { checkTarget, type TargetPolicy, urlHash } from './target-url.ts';
@@ -43,10 +44,18 @@ async function spendBudget(deps: CreateLinkDeps, caller: Caller, clientIp: strin
     deps.limits.perPrincipal,
     caller.id,
   );
-  if (!perCaller.allowed) throw exhausted('too many links created', perCaller.retryAfterMs);
+  if (!perCaller.allowed) {
+    throw runtimeErrors.rate_limited(
+      { what: 'links created' },
+      { retryAfterMs: perCaller.retryAfterMs },
+    );
+  }
   const perIp = await deps.limiter.consume('create-ip', deps.limits.perIp, clientIp || 'unknown');
   if (!perIp.allowed) {
-    throw exhausted('too many links created from this address', perIp.retryAfterMs);
+    throw runtimeErrors.rate_limited(
+      { what: 'links created from this address' },
+      { retryAfterMs: perIp.retryAfterMs },
+    );
   }
 }
 
@@ -57,7 +66,7 @@ export async function createLink(
 ): Promise<{ link: Link; created: boolean }> {
   const targetUrl = checkTarget(input.targetUrl, deps.policy);
   if (input.expiresAt && input.expiresAt.getTime() <= deps.now()) {
-    throw invalid('expires_at must be in the future', 'expiry_in_past', 'expires_at');
+    throw linkErrors.expiry_in_past();
   }
   await spendBudget(deps, caller, input.clientIp);
 
@@ -78,16 +87,21 @@ export async function createLink(
       createdAt: new Date(deps.now()),
       expiresAt: input.expiresAt,
     };
-    try {
-      await deps.store.insert(link, hash);
-      await deps.cache.put(link);
-      return { link, created: true };
-    } catch (error) {
-      if (!(error instanceof DuplicateKey)) throw error;
-      const winner = await deps.store.findByOwnerAndUrl(caller.id, hash);
-      if (winner) return { link: winner, created: false };
-      // Otherwise the code was taken: draw another.
+    switch (await deps.store.insert(link, hash)) {
+      case 'inserted':
+        await deps.cache.put(link);
+        return { link, created: true };
+      case 'url_taken': {
+        // A concurrent request of the same owner stored the URL first: theirs is the link.
+        const winner = await deps.store.findByOwnerAndUrl(caller.id, hash);
+        if (winner) return { link: winner, created: false };
+        // The winner was deleted or retired meanwhile: try again with a new code.
+        break;
+      }
+      case 'code_taken':
+        // Draw another code.
+        break;
     }
   }
-  throw unavailable('could not find a free short code', undefined, 'code_space_exhausted');
+  throw linkErrors.code_space_exhausted();
 }

@@ -1,9 +1,9 @@
 // A caller's own links: look one up, page through them, delete one.
 
-import { forbidden, invalid, notFound } from '../../../lib/errors.ts';
 import { isSnowflake } from '../../../lib/ids/snowflake.ts';
 import { CODE_PATTERN } from '../../../lib/short-code-rules.ts';
 import type { LinkChanges } from '../changes/link-changes.ts';
+import { linkErrors } from '../errors.ts';
 import type { LinkCache } from '../store/link-cache.ts';
 import type { LinkStore } from '../store/link-store.ts';
 import type { Caller, Link, StoredLink } from './link.ts';
@@ -16,14 +16,14 @@ export interface ManageLinksDeps {
 }
 
 function checkCode(code: string): void {
-  if (!CODE_PATTERN.test(code)) throw invalid('code is malformed', 'invalid_code', 'code');
+  if (!CODE_PATTERN.test(code)) throw linkErrors.invalid_code();
 }
 
 async function ownLink(deps: ManageLinksDeps, caller: Caller, code: string): Promise<StoredLink> {
   checkCode(code);
   const link = await deps.store.findByCode(code);
-  if (!link || link.deletedAt !== null) throw notFound('no link has this code', 'link_not_found');
-  if (link.ownerId !== caller.id) throw forbidden('this link belongs to someone else', 'not_owner');
+  if (!link || link.deletedAt !== null) throw linkErrors.link_not_found();
+  if (link.ownerId !== caller.id) throw linkErrors.not_owner();
   return link;
 }
 
@@ -38,8 +38,7 @@ export const MAX_PAGE_SIZE = 100;
 function decodePageToken(token: string): string | null {
   if (!token) return null;
   const id = Buffer.from(token, 'base64url').toString('utf8');
-  if (!isSnowflake(id))
-    throw invalid('page_token is malformed', 'invalid_page_token', 'page_token');
+  if (!isSnowflake(id)) throw linkErrors.invalid_page_token();
   return id;
 }
 
@@ -50,11 +49,7 @@ export async function listLinks(
 ): Promise<{ links: Link[]; nextPageToken: string }> {
   const size = page.size === 0 ? DEFAULT_PAGE_SIZE : page.size;
   if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
-    throw invalid(
-      `page_size must be between 1 and ${MAX_PAGE_SIZE}`,
-      'invalid_page_size',
-      'page_size',
-    );
+    throw linkErrors.invalid_page_size({ max: MAX_PAGE_SIZE });
   }
   const before = decodePageToken(page.token);
   const rows = await deps.store.listByOwner(caller.id, before, size + 1);
@@ -85,6 +80,6 @@ export async function deleteLink(
     throw error;
   }
   // Not deleted here means deleted meanwhile by another request: the tombstone stands.
-  if (!deleted) throw notFound('no link has this code', 'link_not_found');
+  if (!deleted) throw linkErrors.link_not_found();
   await deps.changes.announce(code);
 }

@@ -2,8 +2,17 @@
 // one cache round trip for the batch, one indexed database query for the
 // misses, and single-flight per code so a cold hot key costs one query however
 // many redirects ask for it at the same moment.
+//
+// A code that does not resolve to a live link stands for an error of the link
+// service's catalogue (link_not_found, link_expired) or the cause the lookup
+// failed with (database_unavailable, database_timeout): resolutionError says
+// which, and every edge reports that error, from ResolveLink's status to the
+// gateway's problem details.
 
+import { type DomainError, isDomainError } from '../../../lib/errors.ts';
+import { runtimeErrors } from '../../../lib/runtime-errors.ts';
 import { CODE_PATTERN } from '../../../lib/short-code-rules.ts';
+import { linkErrors } from '../errors.ts';
 import type { CachedResolution, LinkCache } from '../store/link-cache.ts';
 import type { LinkStore } from '../store/link-store.ts';
 import { isExpired, type Link } from './link.ts';
@@ -12,11 +21,24 @@ export type Resolution =
   | { status: 'found'; id: string; targetUrl: string; expiresAt: number | null }
   | { status: 'expired'; id: string; targetUrl: string; expiresAt: number | null }
   | { status: 'not_found' }
-  /** The lookup needed the database and it did not answer: only this code fails. */
-  | { status: 'unavailable' };
+  /** The lookup needed the database and it did not answer: only this code fails, with `error`. */
+  | { status: 'unavailable'; error: DomainError };
 
 const NOT_FOUND: Resolution = { status: 'not_found' };
-const UNAVAILABLE: Resolution = { status: 'unavailable' };
+
+/** The error a resolution that found no live link stands for; null if it found one. */
+export function resolutionError(resolution: Resolution): DomainError | null {
+  switch (resolution.status) {
+    case 'found':
+      return null;
+    case 'not_found':
+      return linkErrors.link_not_found();
+    case 'expired':
+      return linkErrors.link_expired();
+    case 'unavailable':
+      return resolution.error;
+  }
+}
 
 function fromCached(entry: CachedResolution, now: number): Resolution {
   if (entry.kind === 'absent') return NOT_FOUND;
@@ -87,9 +109,13 @@ export class LinkResolver {
     try {
       links = await this.#load(misses.map((i) => codes[i] as string));
     } catch (error) {
-      // Cache hits stay answered; only what needed the database fails.
+      // Cache hits stay answered; only what needed the database fails, with its cause.
       this.#onFailure(error);
-      for (const i of misses) results[i] = UNAVAILABLE;
+      const failed: Resolution = {
+        status: 'unavailable',
+        error: isDomainError(error) ? error : runtimeErrors.internal({ cause: error }),
+      };
+      for (const i of misses) results[i] = failed;
       return results;
     }
     for (let j = 0; j < misses.length; j++) {

@@ -3,7 +3,7 @@
 // loopback or link-local addresses or at single-label intranet names.
 import { createHash } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
-import { invalid } from '../../../lib/errors.ts';
+import { linkErrors } from '../errors.ts';
 
 export interface TargetPolicy {
   maxLength: number;
@@ -76,55 +76,33 @@ function isPrivateHost(hostname: string): boolean {
 
 /** Checks a requested target and returns it normalised (as the WHATWG URL parser writes it). */
 export function checkTarget(raw: string, policy: TargetPolicy): string {
-  if (raw.length === 0) throw invalid('target_url is required', 'invalid_url', 'target_url');
-  if (raw.length > policy.maxLength) {
-    throw invalid(
-      `target_url is longer than ${policy.maxLength} characters`,
-      'url_too_long',
-      'target_url',
-    );
-  }
+  if (raw.length === 0) throw linkErrors.invalid_url('missing');
+  if (raw.length > policy.maxLength) throw linkErrors.url_too_long({ max: policy.maxLength });
   // The URL parser silently strips tabs, newlines and surrounding spaces; a
   // target containing them is refused rather than quietly changed.
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
   if (/[\u0000-\u0020\u007f]/.test(raw)) {
-    throw invalid(
-      'target_url contains whitespace or control characters',
-      'invalid_url',
-      'target_url',
-    );
+    throw linkErrors.invalid_url('whitespace');
   }
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw invalid('target_url is not an absolute URL', 'invalid_url', 'target_url');
+    throw linkErrors.invalid_url('not_absolute');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw invalid('target_url must use http or https', 'unsupported_scheme', 'target_url');
+    throw linkErrors.unsupported_scheme();
   }
   if (url.username || url.password) {
-    throw invalid(
-      'target_url must not contain a user name or password',
-      'url_has_credentials',
-      'target_url',
-    );
+    throw linkErrors.url_has_credentials();
   }
-  if (!url.hostname) throw invalid('target_url has no host', 'invalid_url', 'target_url');
+  if (!url.hostname) throw linkErrors.invalid_url('no_host');
   if (!policy.allowPrivateTargets && isPrivateHost(url.hostname)) {
-    throw invalid(
-      'target_url points at a private, loopback or local address',
-      'private_target',
-      'target_url',
-    );
+    throw linkErrors.private_target();
   }
   const normalised = url.href;
   if (normalised.length > policy.maxLength) {
-    throw invalid(
-      `target_url is longer than ${policy.maxLength} characters`,
-      'url_too_long',
-      'target_url',
-    );
+    throw linkErrors.url_too_long({ max: policy.maxLength });
   }
   return normalised;
 }

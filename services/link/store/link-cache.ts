@@ -9,8 +9,8 @@
 // (see manage-links.ts): otherwise another instance could go on serving the
 // deleted link from the cache for as long as its entry lives.
 import type { Cache } from '../../../lib/cache/cache.ts';
-import { unavailable } from '../../../lib/errors.ts';
 import { type Logger, ThrottledLog } from '../../../lib/log.ts';
+import { runtimeErrors } from '../../../lib/runtime-errors.ts';
 import type { Link } from '../domain/link.ts';
 
 export type CachedResolution =
@@ -95,11 +95,7 @@ export class LinkCache {
     try {
       await this.#cache.set(KEY + code, ABSENT, this.#options.negativeTtlMs);
     } catch (error) {
-      throw unavailable(
-        'the cache is unreachable; nothing was deleted',
-        error,
-        'cache_unavailable',
-      );
+      throw runtimeErrors.cache_unavailable({ cause: error });
     }
   }
 

@@ -1,13 +1,25 @@
 // Reads and writes links through MikroORM. Every method is one statement; the
-// unique indexes decide races (code taken, same owner + URL), and callers learn
-// which by asking again rather than by parsing driver messages.
-import { DuplicateKey, translateDatabaseError as translate } from '../../../lib/db/errors.ts';
+// unique indexes decide races (code taken, same owner + URL), and an insert
+// that loses one says which as its answer, not as an exception.
+import { translateDatabaseError as translate, violatedUnique } from '../../../lib/db/errors.ts';
 import type { Orm } from '../../../lib/db/open.ts';
 import { withinTime } from '../../../lib/db/time-limit.ts';
 import type { Link, StoredLink } from '../domain/link.ts';
 import { LinkRow } from './entities.ts';
 
-export { DuplicateKey };
+/** How an insert ended: stored, or refused by the unique index on code or on (owner, URL). */
+export type InsertOutcome = 'inserted' | 'code_taken' | 'url_taken';
+
+/** The unique indexes of the links table (see the migrations) and their columns. */
+const UNIQUE_INDEXES = {
+  links_code_unique: ['code'],
+  links_owner_url_unique: ['owner_id', 'url_hash'],
+} as const;
+
+const OUTCOME_BY_INDEX: Readonly<Record<string, InsertOutcome>> = {
+  links_code_unique: 'code_taken',
+  links_owner_url_unique: 'url_taken',
+};
 
 function toStored(row: LinkRow): StoredLink {
   return {
@@ -48,14 +60,18 @@ export class LinkStore {
     }
   }
 
-  /** Inserts a new link; throws DuplicateKey if its code or (owner, URL) is taken. */
-  async insert(link: Link, urlHash: string): Promise<void> {
+  /** Inserts a new link, unless its code or the owner's (owner, URL) slot is taken. */
+  async insert(link: Link, urlHash: string): Promise<InsertOutcome> {
     try {
       await withinTime(
         this.#em().insert(LinkRow, { ...link, urlHash, deletedAt: null }),
         this.#timeoutMs,
       );
+      return 'inserted';
     } catch (error) {
+      const index = violatedUnique(error, UNIQUE_INDEXES);
+      const outcome = index === undefined ? undefined : OUTCOME_BY_INDEX[index];
+      if (outcome) return outcome;
       translate(error);
     }
   }

@@ -1,0 +1,29 @@
+// The errors the gateway answers with itself, beside those the services send
+// (which it passes on with their codes) and the shared runtime's
+// (lib/runtime-errors.ts). Fields are named as the JSON API spells them.
+import { defineErrors } from '../lib/errors.ts';
+
+/** A message the HTTP layer (Fastify, node:http) wrote; passed on as it is. */
+const asGiven = (given: { message: string }) => given.message;
+
+export const gatewayErrors = defineErrors({
+  missing_token: {
+    kind: 'unauthenticated',
+    message: 'send Authorization: Bearer <token>; POST /api/v1/guests issues one',
+  },
+  /** No route: not a short link (those answer link_not_found), not an API path. */
+  not_found: {
+    kind: 'not_found',
+    message: (route: { method: string; path: string }) =>
+      `no route for ${route.method} ${route.path}`,
+  },
+  /** The body or query failed its schema; the occurrence names the field. */
+  invalid_request: { kind: 'invalid', message: asGiven },
+  malformed_request: { kind: 'invalid', message: asGiven },
+  payload_too_large: { kind: 'invalid', message: asGiven },
+  unsupported_media_type: { kind: 'invalid', message: asGiven },
+  headers_too_large: { kind: 'invalid', message: asGiven },
+  shutting_down: { kind: 'unavailable', message: 'the gateway is shutting down' },
+  /** Readiness: the link service does not answer its health check. */
+  link_unavailable: { kind: 'unavailable', message: 'the link service is not serving' },
+});

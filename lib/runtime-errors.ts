@@ -1,0 +1,47 @@
+// The errors of the shared runtime: what any service (or the gateway) may
+// answer because a dependency it shares failed, whatever the request was.
+import { defineErrors } from './errors.ts';
+
+export const runtimeErrors = defineErrors({
+  database_unavailable: { kind: 'unavailable', message: 'database is unreachable' },
+  /** The database answers but cannot write: its disk is full or it is read-only. */
+  database_unwritable: { kind: 'unavailable', message: 'the database cannot take writes now' },
+  database_timeout: {
+    kind: 'unavailable',
+    message: (limit: { ms: number }) => `the database did not answer within ${limit.ms} ms`,
+  },
+  /** A write that must reach the shared cache first (a delete) is refused. */
+  cache_unavailable: {
+    kind: 'unavailable',
+    message: 'the cache is unreachable; nothing was changed',
+  },
+  limiter_unavailable: { kind: 'unavailable', message: 'rate limiter is unreachable' },
+  rate_limited: {
+    kind: 'exhausted',
+    message: (spent: { what: string }) => `too many ${spent.what}`,
+  },
+  no_worker_lease: {
+    kind: 'unavailable',
+    message: 'id generator has no confirmed worker lease',
+  },
+  clock_behind: {
+    kind: 'unavailable',
+    message: (clock: { driftMs: number }) =>
+      `clock is ${clock.driftMs} ms behind the last issued id; refusing to issue until it catches up`,
+  },
+  clock_out_of_range: { kind: 'unavailable', message: 'clock is outside the id epoch' },
+  /** A gRPC request whose bytes did not decode. */
+  malformed_message: { kind: 'invalid', message: 'request is not a valid protobuf message' },
+  deadline_passed: {
+    kind: 'deadline',
+    message: 'the deadline passed before the call started',
+  },
+  // What a caller is told for a failed call that carried no code of ours
+  // (transport failures): the kind is all that is known.
+  unavailable: { kind: 'unavailable', message: 'a service this request needs is unreachable' },
+  deadline: {
+    kind: 'deadline',
+    message: 'a service this request needs did not answer in time',
+  },
+  internal: { kind: 'internal', message: 'internal error' },
+});

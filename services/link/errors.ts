@@ -1,0 +1,64 @@
+// Every error the link service answers with, beside the shared runtime's
+// (lib/runtime-errors.ts). Fields are named as in proto/shortener/v1/link.proto.
+import { defineErrors } from '../../lib/errors.ts';
+
+const URL_FAULTS = {
+  missing: 'target_url is required',
+  whitespace: 'target_url contains whitespace or control characters',
+  not_absolute: 'target_url is not an absolute URL',
+  no_host: 'target_url has no host',
+} as const;
+
+export const linkErrors = defineErrors({
+  caller_required: { kind: 'unauthenticated', message: 'a caller principal is required' },
+  caller_without_kind: {
+    kind: 'unauthenticated',
+    message: 'the caller principal has no kind',
+  },
+  invalid_url: {
+    kind: 'invalid',
+    field: 'target_url',
+    message: (fault: keyof typeof URL_FAULTS) => URL_FAULTS[fault],
+  },
+  url_too_long: {
+    kind: 'invalid',
+    field: 'target_url',
+    message: (limit: { max: number }) => `target_url is longer than ${limit.max} characters`,
+  },
+  unsupported_scheme: {
+    kind: 'invalid',
+    field: 'target_url',
+    message: 'target_url must use http or https',
+  },
+  url_has_credentials: {
+    kind: 'invalid',
+    field: 'target_url',
+    message: 'target_url must not contain a user name or password',
+  },
+  private_target: {
+    kind: 'invalid',
+    field: 'target_url',
+    message: 'target_url points at a private, loopback or local address',
+  },
+  expiry_in_past: {
+    kind: 'invalid',
+    field: 'expires_at',
+    message: 'expires_at must be in the future',
+  },
+  invalid_code: { kind: 'invalid', field: 'code', message: 'code is malformed' },
+  invalid_page_size: {
+    kind: 'invalid',
+    field: 'page_size',
+    message: (limit: { max: number }) => `page_size must be between 1 and ${limit.max}`,
+  },
+  invalid_page_token: { kind: 'invalid', field: 'page_token', message: 'page_token is malformed' },
+  batch_too_large: {
+    kind: 'invalid',
+    field: 'items',
+    message: (limit: { max: number }) => `at most ${limit.max} items per call`,
+  },
+  link_not_found: { kind: 'not_found', message: 'no link has this code' },
+  link_expired: { kind: 'expired', message: 'this link has expired' },
+  not_owner: { kind: 'forbidden', message: 'this link belongs to someone else' },
+  code_space_exhausted: { kind: 'unavailable', message: 'could not find a free short code' },
+});
