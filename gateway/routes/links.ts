@@ -169,8 +169,9 @@ export function linkRoutes(
         response: {
           200: LinkRef,
           400: problemResponse('The code is malformed'),
-          403: problemResponse('The link belongs to someone else'),
-          404: problemResponse('No link has this code, or it was deleted'),
+          404: problemResponse(
+            "No link of yours has this code: none has it, it was deleted, or it is someone else's",
+          ),
           ...authErrors,
         },
       },
@@ -198,8 +199,9 @@ export function linkRoutes(
         response: {
           204: Type.Null({ description: 'Deleted' }),
           400: problemResponse('The code is malformed'),
-          403: problemResponse('The link belongs to someone else'),
-          404: problemResponse('No link has this code, or it was already deleted'),
+          404: problemResponse(
+            "No link of yours has this code: none has it, it was already deleted, or it is someone else's",
+          ),
           ...authErrors,
         },
       },

@@ -196,7 +196,7 @@ export interface ListLinksResponse {
 
 /** Asks to delete one of the caller's links. */
 export interface DeleteLinkRequest {
-  /** Who is deleting. Required; must own the link. */
+  /** Who is deleting. Required; must own the link (otherwise NOT_FOUND). */
   caller?:
     | Principal
     | undefined;
@@ -1435,8 +1435,10 @@ export const WatchLinkChangesResponse: MessageFns<WatchLinkChangesResponse> = {
  *   INVALID_ARGUMENT    a field is malformed (the message names it), or the
  *                       request bytes are not a valid message.
  *   UNAUTHENTICATED     no principal, or a principal without an id or kind.
- *   PERMISSION_DENIED   the link belongs to someone else.
- *   NOT_FOUND           no link has this code, or it was deleted.
+ *   NOT_FOUND           no link has this code, or it was deleted; for the RPCs
+ *                       on a caller's own links also when the link is someone
+ *                       else's, answered exactly alike so that a caller cannot
+ *                       learn which codes exist.
  *   FAILED_PRECONDITION the link has expired.
  *   RESOURCE_EXHAUSTED  a rate limit was hit; the trailer `retry-after-ms`
  *                       says after how many milliseconds a retry may succeed.
@@ -1500,7 +1502,8 @@ export const LinkServiceService = {
   },
   /**
    * Returns one of the caller's links.
-   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND, PERMISSION_DENIED.
+   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND (also for someone
+   * else's link).
    */
   getLink: {
     path: "/shortener.v1.LinkService/GetLink" as const,
@@ -1527,8 +1530,10 @@ export const LinkServiceService = {
   },
   /**
    * Deletes one of the caller's links. The code stops resolving at once on
-   * every path (caches included) and is never issued again.
-   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND, PERMISSION_DENIED.
+   * every path (caches included) and is never issued again. Someone else's
+   * link is left as it is.
+   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND (also for someone
+   * else's link).
    */
   deleteLink: {
     path: "/shortener.v1.LinkService/DeleteLink" as const,
@@ -1590,7 +1595,8 @@ export interface LinkServiceServer extends UntypedServiceImplementation {
   resolveLinks: handleUnaryCall<ResolveLinksRequest, ResolveLinksResponse>;
   /**
    * Returns one of the caller's links.
-   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND, PERMISSION_DENIED.
+   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND (also for someone
+   * else's link).
    */
   getLink: handleUnaryCall<GetLinkRequest, GetLinkResponse>;
   /**
@@ -1601,8 +1607,10 @@ export interface LinkServiceServer extends UntypedServiceImplementation {
   listLinks: handleUnaryCall<ListLinksRequest, ListLinksResponse>;
   /**
    * Deletes one of the caller's links. The code stops resolving at once on
-   * every path (caches included) and is never issued again.
-   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND, PERMISSION_DENIED.
+   * every path (caches included) and is never issued again. Someone else's
+   * link is left as it is.
+   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND (also for someone
+   * else's link).
    */
   deleteLink: handleUnaryCall<DeleteLinkRequest, DeleteLinkResponse>;
   /**
@@ -1688,7 +1696,8 @@ export interface LinkServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Returns one of the caller's links.
-   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND, PERMISSION_DENIED.
+   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND (also for someone
+   * else's link).
    */
   getLink(
     request: GetLinkRequest,
@@ -1727,8 +1736,10 @@ export interface LinkServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Deletes one of the caller's links. The code stops resolving at once on
-   * every path (caches included) and is never issued again.
-   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND, PERMISSION_DENIED.
+   * every path (caches included) and is never issued again. Someone else's
+   * link is left as it is.
+   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND (also for someone
+   * else's link).
    */
   deleteLink(
     request: DeleteLinkRequest,

@@ -1,7 +1,7 @@
 // A caller's own links: look one up, page through them, delete one.
 
 import { CODE_PATTERN } from '../../../lib/codes.ts';
-import { forbidden, invalid, notFound } from '../../../lib/errors.ts';
+import { invalid, notFound } from '../../../lib/errors.ts';
 import { isSnowflake } from '../../../lib/ids/snowflake.ts';
 import type { LinkCache } from '../store/link-cache.ts';
 import type { LinkStore } from '../store/link-store.ts';
@@ -19,11 +19,16 @@ function checkCode(code: string): void {
   if (!CODE_PATTERN.test(code)) throw invalid('code is malformed', 'invalid_code', 'code');
 }
 
+/**
+ * Someone else's link is answered exactly as a code nobody has: telling the
+ * two apart would let a prober learn which codes exist.
+ */
 async function ownLink(deps: ManageLinksDeps, caller: Caller, code: string): Promise<StoredLink> {
   checkCode(code);
   const link = await deps.store.findByCode(code);
-  if (!link || link.deletedAt !== null) throw notFound('no link has this code', 'link_not_found');
-  if (link.ownerId !== caller.id) throw forbidden('this link belongs to someone else', 'not_owner');
+  if (!link || link.deletedAt !== null || link.ownerId !== caller.id) {
+    throw notFound('no link has this code', 'link_not_found');
+  }
   return link;
 }
 
