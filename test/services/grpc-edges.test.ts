@@ -190,6 +190,53 @@ describe.each(MESH_FLAVOURS)('gRPC edges of a running mesh (%s)', (flavour) => {
     await expectStillServing();
   });
 
+  test('when CreateLink asks for an expiry the stores cannot hold, then INVALID_ARGUMENT on expires_at and nothing is stored', async () => {
+    const issued = await issueGuest(freshIp());
+    expect(issued.error).toBeNull();
+    const caller = issued.response?.guest;
+    for (const expiresAt of [
+      new Date('9999-06-30T12:00:00Z'),
+      new Date('+010000-01-01T00:00:00Z'),
+      new Date(8.64e15),
+    ]) {
+      const refused = await outcome<CreateLinkResponse>((callback) =>
+        link.createLink(
+          {
+            caller,
+            targetUrl: `https://example.com/far/${expiresAt.getTime()}`,
+            expiresAt,
+            client: clientInfo('192.0.2.1'),
+          },
+          callback,
+        ),
+      );
+      expect(refused.error?.code, expiresAt.toISOString()).toBe(status.INVALID_ARGUMENT);
+      expect(trailer(refused.error, 'error-code')).toBe('expiry_too_late');
+      expect(trailer(refused.error, 'error-field')).toBe('expires_at');
+    }
+    // The latest expiry that is allowed is stored and read back exactly.
+    const latest = new Date('9998-12-31T23:59:59.999Z');
+    const kept = await outcome<CreateLinkResponse>((callback) =>
+      link.createLink(
+        {
+          caller,
+          targetUrl: 'https://example.com/far/latest',
+          expiresAt: latest,
+          client: clientInfo('192.0.2.1'),
+        },
+        callback,
+      ),
+    );
+    expect(kept.error).toBeNull();
+    const listed = await outcome<ListLinksResponse>((callback) =>
+      link.listLinks({ caller, pageSize: 100, pageToken: '' }, callback),
+    );
+    expect(listed.error).toBeNull();
+    expect(listed.response?.links.map((l) => [l.targetUrl, l.expiresAt?.toISOString()])).toEqual([
+      ['https://example.com/far/latest', latest.toISOString()],
+    ]);
+  });
+
   test('when ResolveLinks gets 1025 items, then INVALID_ARGUMENT; 1024 are answered one by one', async () => {
     const items = (count: number) =>
       Array.from({ length: count }, (_, i) => ({

@@ -85,7 +85,11 @@ export interface CreateLinkRequest {
    * no user name or password.
    */
   targetUrl: string;
-  /** Optional expiry; must be in the future. */
+  /**
+   * Optional expiry; must be in the future and before 9999-01-01T00:00:00Z,
+   * so that every supported database can hold it (error-code
+   * expiry_in_past or expiry_too_late). Unset for no expiry by date.
+   */
   expiresAt?:
     | Date
     | undefined;
@@ -105,7 +109,7 @@ export interface CreateLinkResponse {
 
 /** Asks where one code redirects. */
 export interface ResolveLinkRequest {
-  /** The short code to resolve. */
+  /** The short code to resolve: 1 to 32 of [0-9A-Za-z_-]. */
   code: string;
 }
 
@@ -127,7 +131,10 @@ export interface ResolveLinksRequest {
 
 /** One redirect to resolve. */
 export interface ResolveLinksRequest_Item {
-  /** The short code from the request path. */
+  /**
+   * The short code from the request path; one that is not 1 to 32 of
+   * [0-9A-Za-z_-] is answered NOT_FOUND without a lookup.
+   */
   code: string;
   /** The client that asked for the redirect. */
   client?:
@@ -164,7 +171,7 @@ export interface GetLinkRequest {
   caller?:
     | Principal
     | undefined;
-  /** The link's code. */
+  /** The link's code: 1 to 32 of [0-9A-Za-z_-], or INVALID_ARGUMENT. */
   code: string;
 }
 
@@ -182,7 +189,10 @@ export interface ListLinksRequest {
     | undefined;
   /** Links per page, 1 to 100; 0 means 20. */
   pageSize: number;
-  /** From a previous response's next_page_token; empty for the first page. */
+  /**
+   * From a previous response's next_page_token, as it was; empty for the
+   * first page. Anything else is INVALID_ARGUMENT.
+   */
   pageToken: string;
 }
 
@@ -200,7 +210,7 @@ export interface DeleteLinkRequest {
   caller?:
     | Principal
     | undefined;
-  /** The link's code. */
+  /** The link's code: 1 to 32 of [0-9A-Za-z_-], or INVALID_ARGUMENT. */
   code: string;
 }
 
@@ -1456,7 +1466,8 @@ export const LinkServiceService = {
    * requests race. Rate limited per principal and per client IP.
    * Errors: INVALID_ARGUMENT (target not an http(s) URL, too long, has
    * credentials, points at a private or loopback address, or expires_at is in
-   * the past), UNAUTHENTICATED, RESOURCE_EXHAUSTED, UNAVAILABLE.
+   * the past or not before 9999-01-01T00:00:00Z), UNAUTHENTICATED,
+   * RESOURCE_EXHAUSTED, UNAVAILABLE.
    */
   createLink: {
     path: "/shortener.v1.LinkService/CreateLink" as const,
@@ -1574,7 +1585,8 @@ export interface LinkServiceServer extends UntypedServiceImplementation {
    * requests race. Rate limited per principal and per client IP.
    * Errors: INVALID_ARGUMENT (target not an http(s) URL, too long, has
    * credentials, points at a private or loopback address, or expires_at is in
-   * the past), UNAUTHENTICATED, RESOURCE_EXHAUSTED, UNAVAILABLE.
+   * the past or not before 9999-01-01T00:00:00Z), UNAUTHENTICATED,
+   * RESOURCE_EXHAUSTED, UNAVAILABLE.
    */
   createLink: handleUnaryCall<CreateLinkRequest, CreateLinkResponse>;
   /**
@@ -1633,7 +1645,8 @@ export interface LinkServiceClient extends Client {
    * requests race. Rate limited per principal and per client IP.
    * Errors: INVALID_ARGUMENT (target not an http(s) URL, too long, has
    * credentials, points at a private or loopback address, or expires_at is in
-   * the past), UNAUTHENTICATED, RESOURCE_EXHAUSTED, UNAVAILABLE.
+   * the past or not before 9999-01-01T00:00:00Z), UNAUTHENTICATED,
+   * RESOURCE_EXHAUSTED, UNAVAILABLE.
    */
   createLink(
     request: CreateLinkRequest,
