@@ -10,9 +10,11 @@ import type { Config } from '../lib/config.ts';
 import type { Logger } from '../lib/log.ts';
 import { trustHops } from './client-info.ts';
 import type { MeshClients } from './clients.ts';
+import { canAnswer, clientErrorProblem, passEdge } from './http-edge.ts';
 import type { NearCache } from './near-cache.ts';
 import { errorHandler, PROBLEM_TYPE, Problem, problem, sendProblem } from './problems.ts';
 import type { RedirectPath } from './redirect-path.ts';
+import { RouteMethods } from './route-methods.ts';
 import { healthRoutes } from './routes/health.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { LinkJson, linkRoutes } from './routes/links.ts';
@@ -27,20 +29,23 @@ export interface GatewayParts {
   state: { accepting: boolean };
 }
 
-/** Requests that never reach Fastify (headers too large, garbage) still get a problem. */
-function clientError(error: Error & { code?: string }, socket: Socket): void {
-  if (!socket.writable) {
+/** Requests that never reach Fastify (a head too large, garbage, too slow) still get a problem. */
+function clientError(error: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
+  if (!canAnswer(socket)) {
     socket.destroy();
     return;
   }
-  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-  const body = JSON.stringify(
-    problem(status, status === 431 ? 'headers_too_large' : 'malformed_request', error.message),
-  );
+  const body = clientErrorProblem(error);
+  const json = JSON.stringify(body);
   socket.end(
-    `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-      `Content-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${body.status} ${body.title}\r\n` +
+      `Content-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
   );
+}
+
+/** Checks for request timeouts this often: a timed-out request is answered within it. */
+function checkingInterval(requestTimeoutMs: number): number {
+  return Math.max(50, Math.min(1_000, Math.floor(requestTimeoutMs / 2)));
 }
 
 export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
@@ -48,14 +53,22 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
   const app = Fastify({
     // Plain redirects are answered before Fastify sees them (redirect-path.ts).
     serverFactory: (handler) => {
+      const timeout = config.gateway.requestTimeoutMs;
       const server = createServer(
-        { maxHeaderSize: config.gateway.headerLimitBytes },
+        {
+          maxHeaderSize: config.gateway.headerLimitBytes,
+          // Checked in passEdge, so that the answer is a problem, not an empty 400.
+          requireHostHeader: false,
+          requestTimeout: timeout,
+          headersTimeout: timeout,
+          connectionsCheckingInterval: checkingInterval(timeout),
+        },
         (request, response) => {
+          if (!passEdge(request, response)) return;
           if (!parts.redirects.tryServe(request, response)) handler(request, response);
         },
       );
       server.keepAliveTimeout = 72_000;
-      server.requestTimeout = 30_000;
       return server;
     },
     logger: false,
@@ -64,6 +77,15 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     clientErrorHandler: clientError,
+    frameworkErrors: (error, _request, reply) => {
+      if (error.code === 'FST_ERR_BAD_URL') {
+        return sendProblem(
+          reply,
+          problem(400, 'malformed_url', 'the request path holds malformed percent encoding'),
+        );
+      }
+      return sendProblem(reply, problem(400, 'malformed_request', error.message));
+    },
     ajv: { customOptions: { removeAdditional: false } },
   });
   // JSON only: a text/plain body is refused as 415 rather than parsed as a string.
@@ -94,12 +116,24 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
   app.addSchema(Problem);
   app.addSchema(LinkJson);
   app.setErrorHandler(errorHandler(log));
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(
-      reply,
-      problem(404, 'not_found', `no route for ${request.method} ${request.url.split('?')[0]}`),
-    ),
-  );
+  const routes = new RouteMethods();
+  app.addHook('onRoute', (route) => routes.add(route.url, route.method));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const allow = routes.allowedAt(path);
+    if (allow.length > 0 && !allow.includes(request.method)) {
+      reply.header('allow', allow.join(', '));
+      return sendProblem(
+        reply,
+        problem(
+          405,
+          'method_not_allowed',
+          `${path} answers ${allow.join(', ')}, not ${request.method}`,
+        ),
+      );
+    }
+    return sendProblem(reply, problem(404, 'not_found', `no route for ${request.method} ${path}`));
+  });
 
   healthRoutes(app, clients, parts.state);
   identityRoutes(app, clients);

@@ -127,6 +127,7 @@ const schema = z.object({
   TRUSTED_PROXIES: integer(0, 16).default(0),
   GATEWAY_BODY_LIMIT: integer(1_024, 1_048_576).default(16_384),
   GATEWAY_HEADER_LIMIT: integer(1_024, 65_536).default(16_384),
+  GATEWAY_REQUEST_TIMEOUT: duration.pipe(z.number().min(100).max(600_000)).default(30_000),
   NEAR_CACHE_SIZE: integer(0, 10_000_000).default(100_000),
   NEAR_CACHE_TTL: duration.pipe(z.number().min(100).max(3_600_000)).default(30_000),
 });
@@ -169,6 +170,8 @@ export interface Config {
     trustedProxies: number;
     bodyLimitBytes: number;
     headerLimitBytes: number;
+    /** How long a client may take to send a whole request (408 beyond). */
+    requestTimeoutMs: number;
     nearCacheSize: number;
     nearCacheTtlMs: number;
   };
@@ -235,6 +238,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       trustedProxies: v.TRUSTED_PROXIES,
       bodyLimitBytes: v.GATEWAY_BODY_LIMIT,
       headerLimitBytes: v.GATEWAY_HEADER_LIMIT,
+      requestTimeoutMs: v.GATEWAY_REQUEST_TIMEOUT,
       nearCacheSize: v.NEAR_CACHE_SIZE,
       nearCacheTtlMs: v.NEAR_CACHE_TTL,
     },

@@ -1,0 +1,110 @@
+// The HTTP edge below Fastify: the answers to requests no route can take (an
+// over-long URI, an HTTP/1.1 request without Host, bytes node:http cannot
+// parse, a request that never finishes). It runs for every request, the
+// redirect path included, so on the way through it allocates nothing and makes
+// no closure.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { PROBLEM_TYPE, type ProblemBody, problem } from './problems.ts';
+
+/** The longest request target served (RFC 9110 asks servers for at least 8000). */
+export const MAX_URI_BYTES = 8_192;
+
+function hasHost(rawHeaders: string[]): boolean {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 4 && (name === 'Host' || name === 'host' || name.toLowerCase() === 'host'))
+      return true;
+  }
+  return false;
+}
+
+const URI_TOO_LONG = problem(
+  414,
+  'uri_too_long',
+  `the request target is longer than ${MAX_URI_BYTES} bytes`,
+);
+const MISSING_HOST = problem(400, 'missing_host', 'an HTTP/1.1 request must carry a Host header');
+// ASCII only, so their lengths are their sizes in bytes.
+const URI_TOO_LONG_JSON = JSON.stringify(URI_TOO_LONG);
+const MISSING_HOST_JSON = JSON.stringify(MISSING_HOST);
+
+function refuse(response: ServerResponse, status: number, body: string): void {
+  response
+    .writeHead(status, {
+      'content-type': PROBLEM_TYPE,
+      'content-length': String(body.length),
+      'cache-control': 'no-store',
+      connection: 'close',
+    })
+    .end(body);
+}
+
+/**
+ * Lets a request through to the redirect path and Fastify, or answers it here:
+ * its target is too long (414), or it is HTTP/1.1 without Host (400). True if
+ * it goes on.
+ */
+export function passEdge(request: IncomingMessage, response: ServerResponse): boolean {
+  if ((request.url ?? '').length > MAX_URI_BYTES) {
+    refuse(response, 414, URI_TOO_LONG_JSON);
+    return false;
+  }
+  if (
+    request.httpVersionMinor === 1 &&
+    request.httpVersionMajor === 1 &&
+    !hasHost(request.rawHeaders)
+  ) {
+    refuse(response, 400, MISSING_HOST_JSON);
+    return false;
+  }
+  return true;
+}
+
+/** The start of a request line: a method, then the target. */
+const REQUEST_LINE_START = /^[A-Z]+ \S/;
+
+/**
+ * Whether a head that overflowed the limit did so in its request line:
+ * node:http says only "overflow", but its error holds the read and where in it
+ * parsing stopped. If no line of the request had ended there, the first one,
+ * the request line, is to blame; otherwise a header field is. A read that
+ * begins in the middle of a head tells nothing: a header field, then.
+ */
+function overflowedInRequestLine(packet: unknown, at: unknown): boolean {
+  if (!Buffer.isBuffer(packet) || typeof at !== 'number') return false;
+  const text = packet.toString('latin1', 0, Math.min(at, packet.length));
+  const previous = text.lastIndexOf('\r\n\r\n');
+  const current = previous < 0 ? text : text.slice(previous + 4);
+  return !current.includes('\r\n') && (previous >= 0 || REQUEST_LINE_START.test(current));
+}
+
+/** The problem for a request node:http could not take (it never reached a route). */
+export function clientErrorProblem(
+  error: Error & { code?: string; rawPacket?: unknown; bytesParsed?: unknown },
+): ProblemBody {
+  switch (error.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return problem(408, 'request_timeout', 'the request did not arrive in time');
+    case 'HPE_HEADER_OVERFLOW':
+      return overflowedInRequestLine(error.rawPacket, error.bytesParsed)
+        ? URI_TOO_LONG
+        : problem(431, 'headers_too_large', error.message);
+    default:
+      return problem(400, 'malformed_request', error.message);
+  }
+}
+
+/** A socket as node:http keeps it: `_httpMessage` is the answer being written. */
+interface HttpSocket extends Socket {
+  _httpMessage?: { headersSent: boolean } | null;
+}
+
+/**
+ * Whether the socket can still take an answer: it is writable and no answer
+ * has begun on it (writing one now would corrupt that one).
+ */
+export function canAnswer(socket: Socket): boolean {
+  const message = (socket as HttpSocket)._httpMessage;
+  return socket.writable && !message?.headersSent;
+}
