@@ -75,7 +75,8 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
     trustProxy: trustHops(config.gateway.trustedProxies),
     bodyLimit: config.gateway.bodyLimitBytes,
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // Draining is answered by the onRequest hook below, as a problem.
+    return503OnClosing: false,
     clientErrorHandler: clientError,
     frameworkErrors: (error, _request, reply) => {
       if (error.code === 'FST_ERR_BAD_URL') {
@@ -90,6 +91,13 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
   });
   // JSON only: a text/plain body is refused as 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');
+  // While draining, requests still arriving on open connections are turned
+  // away (Fastify has marked them Connection: close), so that a load balancer
+  // sends them elsewhere.
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (parts.state.accepting) return done();
+    sendProblem(reply, problem(503, 'shutting_down', 'the gateway is shutting down'));
+  });
   app.decorateRequest('principal', null);
   app.decorateRequest('bearerToken', null);
 

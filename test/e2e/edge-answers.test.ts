@@ -3,9 +3,12 @@
 // Host header, a request that never finishes, a method a path does not serve.
 // Each is an RFC 9457 problem, and none of them changes anything.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startGateway } from '../../gateway/main.ts';
+import { loadConfig } from '../../lib/config.ts';
 import { call, newGuest, shorten } from '../support/http.ts';
+import { testLog } from '../support/logger.ts';
 import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
-import { exchange, parseAnswer, type RawAnswer } from '../support/raw-http.ts';
+import { exchange, openSocket, parseAnswer, type RawAnswer } from '../support/raw-http.ts';
 
 interface Shape {
   status: number;
@@ -147,5 +150,44 @@ describe.each(MESH_FLAVOURS)('answers at the HTTP edge (%s)', (flavour) => {
     const answer = await call(mesh.url, 'PUT', '/api/v2/links/x', { token, json: {} });
     expectProblem(answer, 404, 'not_found');
     expect(answer.headers.get('allow')).toBeNull();
+  });
+});
+
+describe('answers while the gateway drains (embedded)', () => {
+  let mesh: TestMesh;
+  beforeAll(async () => {
+    mesh = await startTestMesh('embedded');
+  });
+  afterAll(() => mesh?.stop());
+
+  test('when a request finishes arriving after the gateway began to stop, then 503 shutting_down and the connection closes', async () => {
+    const gateway = await startGateway(
+      loadConfig({
+        GATEWAY_LISTEN: '127.0.0.1:0',
+        LINK_GRPC_TARGET: mesh.mesh.link.address,
+        IDENTITY_GRPC_TARGET: mesh.mesh.identity.address,
+        LOG_LEVEL: 'error',
+      }),
+      testLog,
+    );
+    const socket = await openSocket(gateway.url);
+    const received = new Promise<string>((resolve) => {
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      socket.on('close', () => resolve(text));
+    });
+    // Half a request: the connection is busy, so stopping does not cut it.
+    socket.write('GET /api/v1/openapi.json HTTP/1.1\r\nHost: x\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const stopping = gateway.stop(5_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.write('\r\n');
+    const answer = parseAnswer(await received);
+    expectProblem(raw(answer), 503, 'shutting_down');
+    expect(answer.headers.connection).toBe('close');
+    await stopping;
   });
 });
