@@ -26,6 +26,8 @@ import {
 } from '../../gen/shortener/v1/identity.ts';
 import {
   type CreateLinkResponse,
+  type DeleteLinkResponse,
+  type GetLinkResponse,
   LinkServiceClient,
   type ListLinksResponse,
   type ResolveLinkResponse,
@@ -235,6 +237,35 @@ describe.each(MESH_FLAVOURS)('gRPC edges of a running mesh (%s)', (flavour) => {
     expect(listed.response?.links.map((l) => [l.targetUrl, l.expiresAt?.toISOString()])).toEqual([
       ['https://example.com/far/latest', latest.toISOString()],
     ]);
+  });
+
+  test("when GetLink or DeleteLink names another caller's link, then NOT_FOUND exactly as for a code nobody has, and the link stays", async () => {
+    const owner = (await issueGuest(freshIp())).response?.guest;
+    const prober = (await issueGuest(freshIp())).response?.guest;
+    const made = await createLink(owner, 'https://example.com/grpc/owned');
+    expect(made.error).toBeNull();
+    const code = made.response?.link?.code ?? '';
+    const unknown = `${code.slice(0, -1)}_`;
+    const get = (caller: Principal | undefined, c: string) =>
+      outcome<GetLinkResponse>((callback) => link.getLink({ caller, code: c }, callback));
+    const del = (caller: Principal | undefined, c: string) =>
+      outcome<DeleteLinkResponse>((callback) => link.deleteLink({ caller, code: c }, callback));
+    for (const [theirs, nobodys] of [
+      [await get(prober, code), await get(prober, unknown)],
+      [await del(prober, code), await del(prober, unknown)],
+    ]) {
+      expect(theirs?.error?.code).toBe(status.NOT_FOUND);
+      expect(trailer(theirs?.error ?? null, 'error-code')).toBe('link_not_found');
+      expect(theirs?.error?.details).toBe(nobodys?.error?.details);
+      expect(nobodys?.error?.code).toBe(status.NOT_FOUND);
+    }
+    const kept = await get(owner, code);
+    expect(kept.error).toBeNull();
+    expect(kept.response?.link).toEqual(made.response?.link);
+    const resolved = await outcome<ResolveLinkResponse>((callback) =>
+      link.resolveLink({ code }, callback),
+    );
+    expect(resolved.response?.targetUrl).toBe('https://example.com/grpc/owned');
   });
 
   test('when ResolveLinks gets 1025 items, then INVALID_ARGUMENT; 1024 are answered one by one', async () => {
