@@ -11,10 +11,12 @@ import type { GatewayConfig } from './config.ts';
 import { gatewayErrors } from './errors.ts';
 import type { ServiceClients } from './grpc-clients.ts';
 import { trustHops } from './http-caller.ts';
+import { canAnswer, clientErrorProblem, passEdge } from './http-edge.ts';
 import type { NearCache } from './near-cache.ts';
 import { errorHandler, PROBLEM_TYPE, Problem, problemFromDomain, sendProblem } from './problems.ts';
 import type { ReadinessProbe } from './readiness.ts';
 import type { RedirectPath } from './redirect-path.ts';
+import { RouteMethods } from './route-methods.ts';
 import { healthRoutes } from './routes/health.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { LinkJson, linkRoutes } from './routes/links.ts';
@@ -30,22 +32,23 @@ export interface GatewayParts {
   state: { accepting: boolean };
 }
 
-/** Requests that never reach Fastify (headers too large, garbage) still get a problem. */
-function clientError(error: Error & { code?: string }, socket: Socket): void {
-  if (!socket.writable) {
+/** Requests that never reach Fastify (a head too large, garbage, too slow) still get a problem. */
+function clientError(error: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
+  if (!canAnswer(socket)) {
     socket.destroy();
     return;
   }
-  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-  const refused =
-    status === 431
-      ? gatewayErrors.headers_too_large(error)
-      : gatewayErrors.malformed_request(error);
-  const body = JSON.stringify(problemFromDomain(refused, status));
+  const body = clientErrorProblem(error);
+  const json = JSON.stringify(body);
   socket.end(
-    `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-      `Content-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${body.status} ${body.title}\r\n` +
+      `Content-Type: ${PROBLEM_TYPE}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
   );
+}
+
+/** Checks for request timeouts this often: a timed-out request is answered within it. */
+function checkingInterval(requestTimeoutMs: number): number {
+  return Math.max(50, Math.min(1_000, Math.floor(requestTimeoutMs / 2)));
 }
 
 export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
@@ -53,26 +56,48 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
   const app = Fastify({
     // Plain redirects are answered before Fastify sees them (redirect-path.ts).
     serverFactory: (handler) => {
+      const timeout = config.requestTimeoutMs;
       const server = createServer(
-        { maxHeaderSize: config.headerLimitBytes },
+        {
+          maxHeaderSize: config.headerLimitBytes,
+          // Checked in passEdge, so that the answer is a problem, not an empty 400.
+          requireHostHeader: false,
+          requestTimeout: timeout,
+          headersTimeout: timeout,
+          connectionsCheckingInterval: checkingInterval(timeout),
+        },
         (request, response) => {
+          if (!passEdge(request, response)) return;
           if (!parts.redirects.tryServe(request, response)) handler(request, response);
         },
       );
       server.keepAliveTimeout = 72_000;
-      server.requestTimeout = 30_000;
       return server;
     },
     logger: false,
     trustProxy: trustHops(config.trustedProxies),
     bodyLimit: config.bodyLimitBytes,
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // Draining is answered by the onRequest hook below, as a problem.
+    return503OnClosing: false,
     clientErrorHandler: clientError,
+    frameworkErrors: (error, _request, reply) => {
+      if (error.code === 'FST_ERR_BAD_URL') {
+        return sendProblem(reply, problemFromDomain(gatewayErrors.malformed_url()));
+      }
+      return sendProblem(reply, problemFromDomain(gatewayErrors.malformed_request(error)));
+    },
     ajv: { customOptions: { removeAdditional: false } },
   });
   // JSON only: a text/plain body is refused as 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');
+  // While draining, requests still arriving on open connections are turned
+  // away (Fastify has marked them Connection: close), so that a load balancer
+  // sends them elsewhere.
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (parts.state.accepting) return done();
+    sendProblem(reply, problemFromDomain(gatewayErrors.shutting_down()));
+  });
   app.decorateRequest('principal', null);
   app.decorateRequest('bearerToken', null);
 
@@ -99,14 +124,26 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
   app.addSchema(Problem);
   app.addSchema(LinkJson);
   app.setErrorHandler(errorHandler(log));
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(
+  const routes = new RouteMethods();
+  app.addHook('onRoute', (route) => routes.add(route.url, route.method));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const allow = routes.allowedAt(path);
+    if (allow.length > 0 && !allow.includes(request.method)) {
+      reply.header('allow', allow.join(', '));
+      return sendProblem(
+        reply,
+        problemFromDomain(
+          gatewayErrors.method_not_allowed({ path, allow, method: request.method }),
+          405,
+        ),
+      );
+    }
+    return sendProblem(
       reply,
-      problemFromDomain(
-        gatewayErrors.not_found({ method: request.method, path: request.url.split('?')[0] ?? '' }),
-      ),
-    ),
-  );
+      problemFromDomain(gatewayErrors.not_found({ method: request.method, path })),
+    );
+  });
 
   healthRoutes(app, parts.readiness, parts.state);
   identityRoutes(app, clients);

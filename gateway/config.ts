@@ -13,6 +13,8 @@ export interface GatewayConfig {
   trustedProxies: number;
   bodyLimitBytes: number;
   headerLimitBytes: number;
+  /** How long a client may take to send a whole request (408 beyond). */
+  requestTimeoutMs: number;
   nearCacheSize: number;
   nearCacheTtlMs: number;
 }
@@ -26,6 +28,7 @@ export const gatewaySettings = defineSettings(
     TRUSTED_PROXIES: integer(0, 16).default(0),
     GATEWAY_BODY_LIMIT: integer(1_024, 1_048_576).default(16_384),
     GATEWAY_HEADER_LIMIT: integer(1_024, 65_536).default(16_384),
+    GATEWAY_REQUEST_TIMEOUT: duration(100, 600_000).default(30_000),
     NEAR_CACHE_SIZE: integer(0, 10_000_000).default(100_000),
     NEAR_CACHE_TTL: duration(100, 3_600_000).default(30_000),
   },
@@ -39,6 +42,7 @@ export const gatewaySettings = defineSettings(
       trustedProxies: v.TRUSTED_PROXIES,
       bodyLimitBytes: v.GATEWAY_BODY_LIMIT,
       headerLimitBytes: v.GATEWAY_HEADER_LIMIT,
+      requestTimeoutMs: v.GATEWAY_REQUEST_TIMEOUT,
       nearCacheSize: v.NEAR_CACHE_SIZE,
       nearCacheTtlMs: v.NEAR_CACHE_TTL,
     };

@@ -20,6 +20,25 @@ export const gatewayErrors = defineErrors({
   /** The body or query failed its schema; the occurrence names the field. */
   invalid_request: { kind: 'invalid', message: asGiven },
   malformed_request: { kind: 'invalid', message: asGiven },
+  malformed_url: {
+    kind: 'invalid',
+    message: 'the request path holds malformed percent encoding',
+  },
+  missing_host: { kind: 'invalid', message: 'an HTTP/1.1 request must carry a Host header' },
+  /** Answered 414. */
+  uri_too_long: {
+    kind: 'invalid',
+    message: (limit: { maxBytes: number }) =>
+      `the request target is longer than ${limit.maxBytes} bytes`,
+  },
+  /** Answered 408: the client did not finish sending its request in time. */
+  request_timeout: { kind: 'invalid', message: 'the request did not arrive in time' },
+  /** Answered 405, with Allow. */
+  method_not_allowed: {
+    kind: 'invalid',
+    message: (asked: { path: string; allow: string[]; method: string }) =>
+      `${asked.path} answers ${asked.allow.join(', ')}, not ${asked.method}`,
+  },
   payload_too_large: { kind: 'invalid', message: asGiven },
   unsupported_media_type: { kind: 'invalid', message: asGiven },
   headers_too_large: { kind: 'invalid', message: asGiven },

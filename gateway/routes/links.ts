@@ -34,7 +34,13 @@ const CreateBody = Type.Object(
       examples: ['https://example.com/some/long/path?with=query'],
     }),
     expiresAt: Type.Optional(
-      Type.String({ format: 'date-time', description: 'Optional expiry; must be in the future' }),
+      Type.String({
+        format: 'date-time',
+        maxLength: 64,
+        description:
+          'Optional expiry; must be in the future and before 9999-01-01T00:00:00Z (every store ' +
+          'must hold it); leave it out for a link that never expires by date',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -45,7 +51,9 @@ const CodeParams = Type.Object({ code: Type.String({ description: 'The short cod
 const ListQuery = Type.Object(
   {
     pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
-    pageToken: Type.Optional(Type.String({ description: 'nextPageToken of the previous page' })),
+    pageToken: Type.Optional(
+      Type.String({ maxLength: 64, description: 'nextPageToken of the previous page, as it was' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -169,8 +177,9 @@ export function linkRoutes(
         response: {
           200: LinkRef,
           400: problemResponse('The code is malformed'),
-          403: problemResponse('The link belongs to someone else'),
-          404: problemResponse('No link has this code, or it was deleted'),
+          404: problemResponse(
+            "No link of yours has this code: none has it, it was deleted, or it is someone else's",
+          ),
           ...authErrors,
         },
       },
@@ -198,8 +207,9 @@ export function linkRoutes(
         response: {
           204: Type.Null({ description: 'Deleted' }),
           400: problemResponse('The code is malformed'),
-          403: problemResponse('The link belongs to someone else'),
-          404: problemResponse('No link has this code, or it was already deleted'),
+          404: problemResponse(
+            "No link of yours has this code: none has it, it was already deleted, or it is someone else's",
+          ),
           ...authErrors,
         },
       },

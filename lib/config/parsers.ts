@@ -35,11 +35,12 @@ export const duration = (min: number, max: number) =>
     })
     .pipe(z.number().min(min).max(max));
 
+/** `<count>/<duration>` and nothing else: trailing text is a typo, not a rule. */
 export const rate = z.string().transform((text, ctx): RateRule => {
-  const [count, window] = text.split('/');
-  const limit = Number(count);
-  const windowMs = window === undefined ? undefined : parseDuration(window);
-  if (!Number.isInteger(limit) || limit < 1 || windowMs === undefined || windowMs < 1) {
+  const match = /^(\d+)\/(\d+(?:ms|s|m|h|d)?)$/.exec(text.trim());
+  const limit = match ? Number(match[1]) : 0;
+  const windowMs = match?.[2] === undefined ? undefined : parseDuration(match[2]);
+  if (!Number.isSafeInteger(limit) || limit < 1 || windowMs === undefined || windowMs < 1) {
     ctx.addIssue({ code: 'custom', message: 'expected <count>/<duration>, e.g. 60/1m' });
     return z.NEVER;
   }
@@ -57,13 +58,18 @@ export const boolean = z
   .enum(['true', 'false', '1', '0'])
   .transform((v) => v === 'true' || v === '1');
 
+/** Every `:port` a text ends in (a list of addresses ends each in one) is at most 65535 and at least `min`. */
+function portsWithin(text: string, min: number): boolean {
+  return [...text.matchAll(/:(\d+)(?=,|$)/g)].every(
+    (m) => Number(m[1]) >= min && Number(m[1]) <= 65_535,
+  );
+}
+
 /** `host:port`, `[v6]:port`; port 0 asks the OS for a free one. */
 export const address = z
   .string()
-  .regex(
-    /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/,
-    'expected host:port, e.g. 127.0.0.1:8080',
-  );
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080')
+  .refine((v) => portsWithin(v, 0), 'expected a port from 0 (any free port) to 65535');
 
 /** Where a client dials: host:port, or a gRPC target URI (dns:///name:port, ipv4:, unix:). */
 export const target = z
@@ -71,7 +77,8 @@ export const target = z
   .regex(
     /^((dns|ipv4|ipv6|unix|unix-abstract):\S+|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/,
     'expected host:port or a gRPC target such as dns:///link:50051',
-  );
+  )
+  .refine((v) => /^unix/.test(v) || portsWithin(v, 1), 'expected a port from 1 to 65535');
 
 export const databaseUrl = z
   .string()

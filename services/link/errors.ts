@@ -45,6 +45,12 @@ export const linkErrors = defineErrors({
     field: 'expires_at',
     message: 'expires_at must be in the future',
   },
+  /** Every store must hold it: see EXPIRY_LIMIT in domain/create-link.ts. */
+  expiry_too_late: {
+    kind: 'invalid',
+    field: 'expires_at',
+    message: (bound: { limit: Date }) => `expires_at must be before ${bound.limit.toISOString()}`,
+  },
   invalid_code: { kind: 'invalid', field: 'code', message: 'code is malformed' },
   invalid_page_size: {
     kind: 'invalid',
@@ -59,6 +65,5 @@ export const linkErrors = defineErrors({
   },
   link_not_found: { kind: 'not_found', message: 'no link has this code' },
   link_expired: { kind: 'expired', message: 'this link has expired' },
-  not_owner: { kind: 'forbidden', message: 'this link belongs to someone else' },
   code_space_exhausted: { kind: 'unavailable', message: 'could not find a free short code' },
 });

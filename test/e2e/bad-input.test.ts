@@ -125,6 +125,21 @@ const BAD_REQUESTS: BadRequest[] = [
     code: 'expiry_in_past',
     field: 'expiresAt',
   },
+  ...[
+    ['in the year 9999', '9999-12-31T23:59:59.999Z'],
+    ['in the year 9999, early on', '9999-01-01T00:00:00Z'],
+    ['whose offset pushes it past the year 9999', '9999-12-31T23:00:00-05:00'],
+    ['whose offset pushes it into the year 9999', '9998-12-31T23:30:00-01:00'],
+  ].map(
+    ([when, expiresAt]): BadRequest => ({
+      story: `an expiresAt ${when}`,
+      send: (url, token) =>
+        shorten(url, token, `https://example.com/late/${expiresAt}`, { expiresAt }),
+      status: 400,
+      code: 'expiry_too_late',
+      field: 'expiresAt',
+    }),
+  ),
   {
     story: 'an expiresAt that is not a date',
     send: (url, token) =>
@@ -260,6 +275,17 @@ describe.each(MESH_FLAVOURS)('bad input changes nothing (%s)', (flavour) => {
       await expectNothingChanged();
     },
   );
+
+  test('when a guest sets the latest expiry allowed, then 201 and their listing shows it exactly', async () => {
+    const other = await newGuest(mesh.url);
+    const expiresAt = '9998-12-31T23:59:59.999Z';
+    const made = await shorten(mesh.url, other, 'https://example.com/latest', { expiresAt });
+    expect(made.status).toBe(201);
+    expect(made.body.expiresAt).toBe(expiresAt);
+    const listed = await linksOf(mesh.url, other);
+    expect(listed).toEqual([made.body]);
+    await expectNothingChanged();
+  });
 
   test('when a guest revokes their token, then it is refused with 401 while a fresh guest still works', async () => {
     const leaving = await newGuest(mesh.url);

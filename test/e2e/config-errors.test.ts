@@ -40,6 +40,8 @@ const CASES: { entry: string; variable: string; value: string }[] = [
   { entry: 'gateway/main.ts', variable: 'GATEWAY_LISTEN', value: 'nowhere' },
   { entry: 'gateway/main.ts', variable: 'GRPC_DEADLINE', value: 'soon' },
   { entry: 'gateway/main.ts', variable: 'TRUSTED_PROXIES', value: 'yes' },
+  { entry: 'gateway/main.ts', variable: 'GATEWAY_LISTEN', value: '127.0.0.1:65536' },
+  { entry: 'services/link/main.ts', variable: 'RATE_LIMIT_CREATE_PER_IP', value: '60/1m/x' },
 ];
 
 describe('malformed configuration', () => {

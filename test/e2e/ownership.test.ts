@@ -1,39 +1,62 @@
-// A link belongs to whoever made it: others can neither see nor delete it, and
-// its owner's delete is final — the code stops redirecting and is gone from
-// every view of it.
-import { beforeAll, describe, expect, test } from 'vitest';
-import { call, linksOf, newGuest, shorten } from '../support/http.ts';
-import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
-import { expectProblem } from '../support/problems.ts';
+// A link belongs to whoever made it: to anyone else it is not there (404, the
+// same answer as for a code nobody has), and its owner's delete is final — the
+// code stops redirecting and is gone from every view of it.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { type Answer, call, newGuest, shorten } from '../support/http.ts';
+import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
+
+/** A well-formed code no link has: generated codes are base62, never `_`. */
+function unusedCode(code: string): string {
+  return `${code.slice(0, -1)}_`;
+}
+
+function expectProblem(answer: Answer, status: number, code?: string): void {
+  expect(answer.status).toBe(status);
+  expect(answer.headers.get('content-type')).toContain('application/problem+json');
+  expect(answer.body.status).toBe(status);
+  expect(answer.body.type).toBe(`/problems/${answer.body.code}`);
+  if (code !== undefined) expect(answer.body.code).toBe(code);
+}
 
 describe.each(MESH_FLAVOURS)('ownership of links (%s)', (flavour) => {
-  const mesh = meshForSuite(flavour);
+  let mesh: TestMesh;
   let alice: string;
   let bob: string;
 
-  const codesOf = async (token: string): Promise<string[]> =>
-    (await linksOf(mesh.url, token)).map((link) => link.code);
+  const codesOf = async (token: string): Promise<string[]> => {
+    const answer = await call(mesh.url, 'GET', '/api/v1/links?pageSize=100', { token });
+    expect(answer.status).toBe(200);
+    return answer.body.links.map((link: { code: string }) => link.code);
+  };
 
   beforeAll(async () => {
+    mesh = await startTestMesh(flavour);
     alice = await newGuest(mesh.url);
     bob = await newGuest(mesh.url);
   });
+  afterAll(() => mesh?.stop());
 
-  test("when a guest looks up another guest's link, then 403 not_owner", async () => {
+  test("when a guest looks up another guest's link, then 404 exactly as for a code nobody has", async () => {
     const made = await shorten(mesh.url, alice, 'https://example.com/alice/private');
     expect(made.status).toBe(201);
 
     const peek = await call(mesh.url, 'GET', `/api/v1/links/${made.body.code}`, { token: bob });
-    expectProblem(peek, 403, { code: 'not_owner' });
+    expectProblem(peek, 404, 'link_not_found');
     expect(JSON.stringify(peek.body)).not.toContain('https://example.com/alice/private');
+    // Nothing tells the prober the code exists: same answer as a code nobody has.
+    const nobodys = await call(mesh.url, 'GET', `/api/v1/links/${unusedCode(made.body.code)}`, {
+      token: bob,
+    });
+    expectProblem(nobodys, 404, 'link_not_found');
+    expect(peek.body).toEqual(nobodys.body);
 
-    // The owner still sees it.
+    // The owner still sees it, unchanged.
     const own = await call(mesh.url, 'GET', `/api/v1/links/${made.body.code}`, { token: alice });
     expect(own.status).toBe(200);
-    expect(own.body.targetUrl).toBe('https://example.com/alice/private');
+    expect(own.body).toEqual(made.body);
   });
 
-  test("when a guest deletes another guest's link, then 403 and the link still redirects", async () => {
+  test("when a guest deletes another guest's link, then 404 as for a code nobody has, and the link is untouched", async () => {
     const made = await shorten(mesh.url, alice, 'https://example.com/alice/keep');
     expect(made.status).toBe(201);
     const code: string = made.body.code;
@@ -41,13 +64,19 @@ describe.each(MESH_FLAVOURS)('ownership of links (%s)', (flavour) => {
     expect((await call(mesh.url, 'GET', `/${code}`)).status).toBe(302);
 
     const attempt = await call(mesh.url, 'DELETE', `/api/v1/links/${code}`, { token: bob });
-    expectProblem(attempt, 403, { code: 'not_owner' });
+    expectProblem(attempt, 404, 'link_not_found');
+    const nobodys = await call(mesh.url, 'DELETE', `/api/v1/links/${unusedCode(code)}`, {
+      token: bob,
+    });
+    expectProblem(nobodys, 404, 'link_not_found');
+    expect(attempt.body).toEqual(nobodys.body);
 
     const redirect = await call(mesh.url, 'GET', `/${code}`);
     expect(redirect.status).toBe(302);
     expect(redirect.headers.get('location')).toBe('https://example.com/alice/keep');
     const own = await call(mesh.url, 'GET', `/api/v1/links/${code}`, { token: alice });
     expect(own.status).toBe(200);
+    expect(own.body).toEqual(made.body);
     expect(await codesOf(alice)).toContain(code);
     expect(await codesOf(bob)).not.toContain(code);
   });

@@ -17,6 +17,16 @@ describe('configuration', () => {
     ['SNOWFLAKE_LEASE_TTL', '10ms'],
     ['RATE_LIMIT_CREATE_PER_IP', '0/1m'],
     ['LINK_GRPC_TARGET', 'http://link:50051'],
+    ['RATE_LIMIT_CREATE_PER_IP', '60/1m/x'],
+    ['RATE_LIMIT_CREATE_PER_PRINCIPAL', '60/1mfoo'],
+    ['RATE_LIMIT_GUESTS_PER_IP', '0x3C/1h'],
+    ['RATE_LIMIT_GUESTS_PER_IP', '20/'],
+    ['GATEWAY_LISTEN', '127.0.0.1:65536'],
+    ['LINK_GRPC_LISTEN', '0.0.0.0:99999'],
+    ['IDENTITY_GRPC_LISTEN', '[::1]:70000'],
+    ['LINK_GRPC_TARGET', 'link:0'],
+    ['IDENTITY_GRPC_TARGET', 'dns:///identity:65536'],
+    ['LINK_GRPC_TARGET', 'ipv4:10.0.0.1:50051,10.0.0.2:99999'],
   ])('when %s is %s, then start-up stops naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrowError(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrowError(new RegExp(`${name}=`));
@@ -29,6 +39,21 @@ describe('configuration', () => {
     'unix:/run/link.sock',
   ])('when the gateway is told to dial %s, then that target is taken as it is', (target) => {
     expect(loadConfig({ LINK_GRPC_TARGET: target }).gateway.linkTarget).toBe(target);
+  });
+
+  test('when a listen address asks for port 0 or 65535, then it is taken: 0 is any free port', () => {
+    expect(loadConfig({ GATEWAY_LISTEN: '127.0.0.1:0' }).gateway.listen).toBe('127.0.0.1:0');
+    expect(loadConfig({ LINK_GRPC_LISTEN: '[::1]:65535' }).link.listen).toBe('[::1]:65535');
+    expect(loadConfig({ LINK_GRPC_TARGET: 'link:1' }).gateway.linkTarget).toBe('link:1');
+  });
+
+  test('when a rate rule is exactly <count>/<duration>, then it is read as such', () => {
+    const config = loadConfig({
+      RATE_LIMIT_CREATE_PER_IP: '5/30s',
+      RATE_LIMIT_GUESTS_PER_IP: '7/250',
+    });
+    expect(config.link.createPerIp).toEqual({ limit: 5, windowMs: 30_000 });
+    expect(config.identity.guestsPerIp).toEqual({ limit: 7, windowMs: 250 });
   });
 
   test('when nothing is set, then every default is one that runs the embedded mesh', () => {

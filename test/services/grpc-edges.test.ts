@@ -16,6 +16,8 @@ import {
 } from '../../gen/shortener/v1/identity.ts';
 import {
   type CreateLinkResponse,
+  type DeleteLinkResponse,
+  type GetLinkResponse,
   LinkServiceClient,
   type ListLinksResponse,
   type ResolveLinkResponse,
@@ -144,6 +146,82 @@ describe.each(MESH_FLAVOURS)('gRPC edges of a running mesh (%s)', (flavour) => {
     expect(listed.error).toBeNull();
     expect(listed.response?.links).toEqual([]);
     await expectStillServing();
+  });
+
+  test('when CreateLink asks for an expiry the stores cannot hold, then INVALID_ARGUMENT on expires_at and nothing is stored', async () => {
+    const issued = await issueGuest(freshIp());
+    expect(issued.error).toBeNull();
+    const caller = issued.response?.guest;
+    for (const expiresAt of [
+      new Date('9999-06-30T12:00:00Z'),
+      new Date('+010000-01-01T00:00:00Z'),
+      new Date(8.64e15),
+    ]) {
+      const refused = await outcome<CreateLinkResponse>((callback) =>
+        link.createLink(
+          {
+            caller,
+            targetUrl: `https://example.com/far/${expiresAt.getTime()}`,
+            expiresAt,
+            client: callerDetails('192.0.2.1'),
+          },
+          callback,
+        ),
+      );
+      expect(refused.error?.code, expiresAt.toISOString()).toBe(status.INVALID_ARGUMENT);
+      expect(trailer(refused.error, 'error-code')).toBe('expiry_too_late');
+      expect(trailer(refused.error, 'error-field')).toBe('expires_at');
+    }
+    // The latest expiry that is allowed is stored and read back exactly.
+    const latest = new Date('9998-12-31T23:59:59.999Z');
+    const kept = await outcome<CreateLinkResponse>((callback) =>
+      link.createLink(
+        {
+          caller,
+          targetUrl: 'https://example.com/far/latest',
+          expiresAt: latest,
+          client: callerDetails('192.0.2.1'),
+        },
+        callback,
+      ),
+    );
+    expect(kept.error).toBeNull();
+    const listed = await outcome<ListLinksResponse>((callback) =>
+      link.listLinks({ caller, pageSize: 100, pageToken: '' }, callback),
+    );
+    expect(listed.error).toBeNull();
+    expect(listed.response?.links.map((l) => [l.targetUrl, l.expiresAt?.toISOString()])).toEqual([
+      ['https://example.com/far/latest', latest.toISOString()],
+    ]);
+  });
+
+  test("when GetLink or DeleteLink names another caller's link, then NOT_FOUND exactly as for a code nobody has, and the link stays", async () => {
+    const owner = (await issueGuest(freshIp())).response?.guest;
+    const prober = (await issueGuest(freshIp())).response?.guest;
+    const made = await createLink(owner, 'https://example.com/grpc/owned');
+    expect(made.error).toBeNull();
+    const code = made.response?.link?.code ?? '';
+    const unknown = `${code.slice(0, -1)}_`;
+    const get = (caller: Principal | undefined, c: string) =>
+      outcome<GetLinkResponse>((callback) => link.getLink({ caller, code: c }, callback));
+    const del = (caller: Principal | undefined, c: string) =>
+      outcome<DeleteLinkResponse>((callback) => link.deleteLink({ caller, code: c }, callback));
+    for (const [theirs, nobodys] of [
+      [await get(prober, code), await get(prober, unknown)],
+      [await del(prober, code), await del(prober, unknown)],
+    ]) {
+      expect(theirs?.error?.code).toBe(status.NOT_FOUND);
+      expect(trailer(theirs?.error ?? null, 'error-code')).toBe('link_not_found');
+      expect(theirs?.error?.details).toBe(nobodys?.error?.details);
+      expect(nobodys?.error?.code).toBe(status.NOT_FOUND);
+    }
+    const kept = await get(owner, code);
+    expect(kept.error).toBeNull();
+    expect(kept.response?.link).toEqual(made.response?.link);
+    const resolved = await outcome<ResolveLinkResponse>((callback) =>
+      link.resolveLink({ code }, callback),
+    );
+    expect(resolved.response?.targetUrl).toBe('https://example.com/grpc/owned');
   });
 
   test('when ResolveLinks gets 1025 items, then INVALID_ARGUMENT; 1024 are answered one by one', async () => {

@@ -96,7 +96,11 @@ export interface CreateLinkRequest {
    * no user name or password.
    */
   targetUrl: string;
-  /** Optional expiry; must be in the future. */
+  /**
+   * Optional expiry; must be in the future and before 9999-01-01T00:00:00Z,
+   * so that every supported database can hold it (error-code
+   * expiry_in_past or expiry_too_late). Unset for no expiry by date.
+   */
   expiresAt?:
     | Date
     | undefined;
@@ -116,7 +120,7 @@ export interface CreateLinkResponse {
 
 /** Asks where one code redirects. */
 export interface ResolveLinkRequest {
-  /** The short code to resolve. */
+  /** The short code to resolve: 1 to 32 of [0-9A-Za-z_-]. */
   code: string;
 }
 
@@ -138,7 +142,10 @@ export interface ResolveLinksRequest {
 
 /** One redirect to resolve. */
 export interface ResolveLinksRequest_Item {
-  /** The short code from the request path. */
+  /**
+   * The short code from the request path; one that is not 1 to 32 of
+   * [0-9A-Za-z_-] is answered NOT_FOUND without a lookup.
+   */
   code: string;
   /** The client that asked for the redirect. */
   client?:
@@ -186,7 +193,7 @@ export interface GetLinkRequest {
   caller?:
     | Principal
     | undefined;
-  /** The link's code. */
+  /** The link's code: 1 to 32 of [0-9A-Za-z_-], or INVALID_ARGUMENT. */
   code: string;
 }
 
@@ -204,7 +211,10 @@ export interface ListLinksRequest {
     | undefined;
   /** Links per page, 1 to 100; 0 means 20. */
   pageSize: number;
-  /** From a previous response's next_page_token; empty for the first page. */
+  /**
+   * From a previous response's next_page_token, as it was; empty for the
+   * first page. Anything else is INVALID_ARGUMENT.
+   */
   pageToken: string;
 }
 
@@ -218,11 +228,11 @@ export interface ListLinksResponse {
 
 /** Asks to delete one of the caller's links. */
 export interface DeleteLinkRequest {
-  /** Who is deleting. Required; must own the link. */
+  /** Who is deleting. Required; must own the link (otherwise NOT_FOUND). */
   caller?:
     | Principal
     | undefined;
-  /** The link's code. */
+  /** The link's code: 1 to 32 of [0-9A-Za-z_-], or INVALID_ARGUMENT. */
   code: string;
 }
 
@@ -1481,8 +1491,10 @@ export const WatchLinkChangesResponse: MessageFns<WatchLinkChangesResponse> = {
  *   INVALID_ARGUMENT    a field is malformed (the message names it), or the
  *                       request bytes are not a valid message.
  *   UNAUTHENTICATED     no principal, or a principal without an id or kind.
- *   PERMISSION_DENIED   the link belongs to someone else.
- *   NOT_FOUND           no link has this code, or it was deleted.
+ *   NOT_FOUND           no link has this code, or it was deleted; for the RPCs
+ *                       on a caller's own links also when the link is someone
+ *                       else's, answered exactly alike so that a caller cannot
+ *                       learn which codes exist.
  *   FAILED_PRECONDITION the link has expired.
  *   RESOURCE_EXHAUSTED  a rate limit was hit; the trailer `retry-after-ms`
  *                       says after how many milliseconds a retry may succeed.
@@ -1503,7 +1515,8 @@ export const LinkServiceService = {
    * requests race. Rate limited per principal and per client IP.
    * Errors: INVALID_ARGUMENT (target not an http(s) URL, too long, has
    * credentials, points at a private or loopback address, or expires_at is in
-   * the past), UNAUTHENTICATED, RESOURCE_EXHAUSTED, UNAVAILABLE.
+   * the past or not before 9999-01-01T00:00:00Z), UNAUTHENTICATED,
+   * RESOURCE_EXHAUSTED, UNAVAILABLE.
    */
   createLink: {
     path: "/shortener.v1.LinkService/CreateLink" as const,
@@ -1551,7 +1564,8 @@ export const LinkServiceService = {
   },
   /**
    * Returns one of the caller's links.
-   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND, PERMISSION_DENIED.
+   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND (also for someone
+   * else's link).
    */
   getLink: {
     path: "/shortener.v1.LinkService/GetLink" as const,
@@ -1578,8 +1592,10 @@ export const LinkServiceService = {
   },
   /**
    * Deletes one of the caller's links. The code stops resolving at once on
-   * every path (caches included) and is never issued again.
-   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND, PERMISSION_DENIED.
+   * every path (caches included) and is never issued again. Someone else's
+   * link is left as it is.
+   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND (also for someone
+   * else's link).
    */
   deleteLink: {
     path: "/shortener.v1.LinkService/DeleteLink" as const,
@@ -1620,7 +1636,8 @@ export interface LinkServiceServer extends UntypedServiceImplementation {
    * requests race. Rate limited per principal and per client IP.
    * Errors: INVALID_ARGUMENT (target not an http(s) URL, too long, has
    * credentials, points at a private or loopback address, or expires_at is in
-   * the past), UNAUTHENTICATED, RESOURCE_EXHAUSTED, UNAVAILABLE.
+   * the past or not before 9999-01-01T00:00:00Z), UNAUTHENTICATED,
+   * RESOURCE_EXHAUSTED, UNAVAILABLE.
    */
   createLink: handleUnaryCall<CreateLinkRequest, CreateLinkResponse>;
   /**
@@ -1643,7 +1660,8 @@ export interface LinkServiceServer extends UntypedServiceImplementation {
   resolveLinks: handleUnaryCall<ResolveLinksRequest, ResolveLinksResponse>;
   /**
    * Returns one of the caller's links.
-   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND, PERMISSION_DENIED.
+   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND (also for someone
+   * else's link).
    */
   getLink: handleUnaryCall<GetLinkRequest, GetLinkResponse>;
   /**
@@ -1654,8 +1672,10 @@ export interface LinkServiceServer extends UntypedServiceImplementation {
   listLinks: handleUnaryCall<ListLinksRequest, ListLinksResponse>;
   /**
    * Deletes one of the caller's links. The code stops resolving at once on
-   * every path (caches included) and is never issued again.
-   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND, PERMISSION_DENIED.
+   * every path (caches included) and is never issued again. Someone else's
+   * link is left as it is.
+   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND (also for someone
+   * else's link).
    */
   deleteLink: handleUnaryCall<DeleteLinkRequest, DeleteLinkResponse>;
   /**
@@ -1678,7 +1698,8 @@ export interface LinkServiceClient extends Client {
    * requests race. Rate limited per principal and per client IP.
    * Errors: INVALID_ARGUMENT (target not an http(s) URL, too long, has
    * credentials, points at a private or loopback address, or expires_at is in
-   * the past), UNAUTHENTICATED, RESOURCE_EXHAUSTED, UNAVAILABLE.
+   * the past or not before 9999-01-01T00:00:00Z), UNAUTHENTICATED,
+   * RESOURCE_EXHAUSTED, UNAVAILABLE.
    */
   createLink(
     request: CreateLinkRequest,
@@ -1743,7 +1764,8 @@ export interface LinkServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Returns one of the caller's links.
-   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND, PERMISSION_DENIED.
+   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND (also for someone
+   * else's link).
    */
   getLink(
     request: GetLinkRequest,
@@ -1782,8 +1804,10 @@ export interface LinkServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Deletes one of the caller's links. The code stops resolving at once on
-   * every path (caches included) and is never issued again.
-   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND, PERMISSION_DENIED.
+   * every path (caches included) and is never issued again. Someone else's
+   * link is left as it is.
+   * Errors: INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND (also for someone
+   * else's link).
    */
   deleteLink(
     request: DeleteLinkRequest,

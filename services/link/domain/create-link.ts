@@ -34,6 +34,21 @@ export interface CreateLinkInput {
 const CODE_ATTEMPTS = 5;
 
 /**
+ * The latest explicit expiry: every store must hold it (MariaDB's DATETIME
+ * ends with 9999-12-31), and a whole year of margin leaves no doubt about
+ * time zones or rounding. A link that should never expire by date has none.
+ */
+export const EXPIRY_LIMIT = new Date('9999-01-01T00:00:00.000Z');
+
+/** An expiry must lie in the future and before EXPIRY_LIMIT (NaN, from a wild timestamp, is neither). */
+function checkExpiry(expiresAt: Date | null, now: number): void {
+  if (expiresAt === null) return;
+  const at = expiresAt.getTime();
+  if (at <= now) throw linkErrors.expiry_in_past();
+  if (!(at < EXPIRY_LIMIT.getTime())) throw linkErrors.expiry_too_late({ limit: EXPIRY_LIMIT });
+}
+
+/**
  * The caller's own budget first: a caller over its limit is refused without
  * spending the budget it shares with everyone behind the same address. A
  * request without an address (an internal caller) shares one bucket.
@@ -65,9 +80,7 @@ export async function createLink(
   input: CreateLinkInput,
 ): Promise<{ link: Link; created: boolean }> {
   const targetUrl = checkTarget(input.targetUrl, deps.policy);
-  if (input.expiresAt && input.expiresAt.getTime() <= deps.now()) {
-    throw linkErrors.expiry_in_past();
-  }
+  checkExpiry(input.expiresAt, deps.now());
   await spendBudget(deps, caller, input.clientIp);
 
   const hash = urlHash(targetUrl);

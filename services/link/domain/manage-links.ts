@@ -19,11 +19,16 @@ function checkCode(code: string): void {
   if (!CODE_PATTERN.test(code)) throw linkErrors.invalid_code();
 }
 
+/**
+ * Someone else's link is answered exactly as a code nobody has: telling the
+ * two apart would let a prober learn which codes exist.
+ */
 async function ownLink(deps: ManageLinksDeps, caller: Caller, code: string): Promise<StoredLink> {
   checkCode(code);
   const link = await deps.store.findByCode(code);
-  if (!link || link.deletedAt !== null) throw linkErrors.link_not_found();
-  if (link.ownerId !== caller.id) throw linkErrors.not_owner();
+  if (!link || link.deletedAt !== null || link.ownerId !== caller.id) {
+    throw linkErrors.link_not_found();
+  }
   return link;
 }
 
