@@ -1,8 +1,10 @@
-// Loaded with `node --import` before any application module, so every library
-// imported afterwards can be instrumented. Reads only the SDK's own OTEL_*
-// variables. Spans are exported only when an OTLP endpoint (or an explicit
-// OTEL_TRACES_EXPORTER) is configured; otherwise no tracer provider is
-// installed and the API stays a no-op.
+// Loaded with `node --import` before any application module: the place where
+// library instrumentations will be registered, since they must patch a
+// library before it is first imported. None is registered yet, so only spans
+// made through the OpenTelemetry API are recorded. Reads only the SDK's own
+// OTEL_* variables. Spans are exported only when an OTLP endpoint (or an
+// explicit OTEL_TRACES_EXPORTER) is configured; otherwise no tracer provider
+// is installed and the API stays a no-op.
 import { basename, dirname } from 'node:path';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 
