@@ -10,6 +10,9 @@ import type { LinkServiceClient, WatchLinkChangesResponse } from '../gen/shorten
 import type { Logger } from '../lib/log.ts';
 
 export interface NearEntry {
+  /** What a click on the link records, also when the near cache answered it. */
+  linkId: string;
+  ownerId: string;
   targetUrl: string;
   /** ms since the epoch; null if the link has no explicit expiry. */
   expiresAt: number | null;

@@ -90,6 +90,8 @@ export class RedirectBatcher {
           this.#near.fill(
             (items[i] as ResolveLinksRequest_Item).code,
             {
+              linkId: result.linkId,
+              ownerId: result.ownerId,
               targetUrl: result.targetUrl,
               expiresAt: result.expiresAt ? result.expiresAt.getTime() : null,
             },

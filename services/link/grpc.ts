@@ -76,6 +76,7 @@ function toResult(resolution: Resolution): ResolveLinksResponse_Result {
       return {
         status: expired ? ResolveStatus.RESOLVE_STATUS_EXPIRED : ResolveStatus.RESOLVE_STATUS_FOUND,
         linkId: resolution.id,
+        ownerId: resolution.ownerId,
         targetUrl: resolution.targetUrl,
         expiresAt: resolution.expiresAt === null ? undefined : new Date(resolution.expiresAt),
         errorCode: expired ? EXPIRED.code : '',
@@ -120,6 +121,7 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
       if (resolution.status !== 'found') throw resolutionError(resolution);
       return {
         linkId: resolution.id,
+        ownerId: resolution.ownerId,
         targetUrl: resolution.targetUrl,
         expiresAt: resolution.expiresAt === null ? undefined : new Date(resolution.expiresAt),
       };

@@ -27,6 +27,7 @@ const recordingLinkService = (delayMs: number) =>
         ? {
             status: ResolveStatus.RESOLVE_STATUS_NOT_FOUND,
             linkId: '0',
+            ownerId: '0',
             targetUrl: '',
             errorCode: 'link_not_found',
             errorMessage: 'no link has this code',
@@ -35,6 +36,7 @@ const recordingLinkService = (delayMs: number) =>
           ? {
               status: ResolveStatus.RESOLVE_STATUS_UNAVAILABLE,
               linkId: '0',
+              ownerId: '0',
               targetUrl: '',
               errorCode: 'database_unavailable',
               errorMessage: 'database is unreachable',

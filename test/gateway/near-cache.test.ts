@@ -82,15 +82,18 @@ describe('the near cache and the change stream', () => {
   });
 });
 
+/** A near-cache entry for a link of no expiry redirecting to `targetUrl`. */
+const entry = (targetUrl: string) => ({ linkId: '1', ownerId: '2', targetUrl, expiresAt: null });
+
 describe('near cache epochs', () => {
   test('when anything was invalidated while a resolution was in flight, then that resolution is not cached', () => {
     const near = new NearCache(10, 60_000);
     near.reset();
     const started = near.epoch;
     near.invalidate(['Other01']);
-    near.fill('Racing1', { targetUrl: 'https://example.com/old', expiresAt: null }, started);
+    near.fill('Racing1', entry('https://example.com/old'), started);
     expect(near.get('Racing1')).toBeUndefined();
-    near.fill('Racing1', { targetUrl: 'https://example.com/new', expiresAt: null }, near.epoch);
+    near.fill('Racing1', entry('https://example.com/new'), near.epoch);
     expect(near.get('Racing1')?.targetUrl).toBe('https://example.com/new');
   });
 });

@@ -247,6 +247,28 @@ describe.each(MESH_FLAVOURS)('gRPC edges of a running mesh (%s)', (flavour) => {
     ).toBe(true);
   });
 
+  test('when a link is resolved, one by one or in a batch, then the answer names its id and owner (what a click records)', async () => {
+    const issued = await issueGuest(freshIp());
+    const guest = issued.response?.guest;
+    const created = await createLink(guest, `https://example.com/owned/${guest?.id}`);
+    const made = created.response?.link;
+    for (let round = 0; round < 2; round++) {
+      // The second round is answered from the shared cache the first one filled.
+      const one = await outcome<ResolveLinkResponse>((callback) =>
+        link.resolveLink({ code: made?.code ?? '' }, callback),
+      );
+      expect(one.response).toMatchObject({ linkId: made?.id, ownerId: guest?.id });
+      const many = await outcome<ResolveLinksResponse>((callback) =>
+        link.resolveLinks({ items: [{ code: made?.code ?? '', head: false }] }, callback),
+      );
+      expect(many.response?.results[0]).toMatchObject({
+        status: ResolveStatus.RESOLVE_STATUS_FOUND,
+        linkId: made?.id,
+        ownerId: guest?.id,
+      });
+    }
+  });
+
   test('when ResolveLink gets a malformed code, then INVALID_ARGUMENT with trailer error-code invalid_code', async () => {
     for (const code of ['a.b', '', 'x'.repeat(33), 'spa ce']) {
       const answer = await outcome<ResolveLinkResponse>((callback) =>

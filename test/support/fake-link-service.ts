@@ -25,6 +25,7 @@ export type ChangeStream = ServerWritableStream<WatchLinkChangesRequest, WatchLi
 export const found = (targetUrl: string): ResolveLinksResponse_Result => ({
   status: ResolveStatus.RESOLVE_STATUS_FOUND,
   linkId: '1',
+  ownerId: '2',
   targetUrl,
   errorCode: '',
   errorMessage: '',

@@ -131,7 +131,11 @@ export interface ResolveLinkResponse {
   /** Where to redirect. */
   targetUrl: string;
   /** When the link stops redirecting, if it has an explicit expiry. */
-  expiresAt?: Date | undefined;
+  expiresAt?:
+    | Date
+    | undefined;
+  /** Id of the principal that owns the link. */
+  ownerId: string;
 }
 
 /** Redirects to resolve together, coalesced by the gateway. */
@@ -185,6 +189,11 @@ export interface ResolveLinksResponse_Result {
   errorCode: string;
   /** Unless found: what went wrong, for people (ResolveLink's status details). */
   errorMessage: string;
+  /**
+   * Id of the principal that owns the link, when found or expired: what a
+   * click event names as the owner at the time of the click.
+   */
+  ownerId: string;
 }
 
 /** Asks for one of the caller's links. */
@@ -593,7 +602,7 @@ export const ResolveLinkRequest: MessageFns<ResolveLinkRequest> = {
 };
 
 function createBaseResolveLinkResponse(): ResolveLinkResponse {
-  return { linkId: "0", targetUrl: "", expiresAt: undefined };
+  return { linkId: "0", targetUrl: "", expiresAt: undefined, ownerId: "0" };
 }
 
 export const ResolveLinkResponse: MessageFns<ResolveLinkResponse> = {
@@ -606,6 +615,9 @@ export const ResolveLinkResponse: MessageFns<ResolveLinkResponse> = {
     }
     if (message.expiresAt !== undefined) {
       Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(26).fork()).join();
+    }
+    if (message.ownerId !== "0") {
+      writer.uint32(32).int64(message.ownerId);
     }
     return writer;
   },
@@ -647,6 +659,14 @@ export const ResolveLinkResponse: MessageFns<ResolveLinkResponse> = {
             message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ownerId = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -667,6 +687,7 @@ export const ResolveLinkResponse: MessageFns<ResolveLinkResponse> = {
     message.linkId = object.linkId ?? "0";
     message.targetUrl = object.targetUrl ?? "";
     message.expiresAt = object.expiresAt ?? undefined;
+    message.ownerId = object.ownerId ?? "0";
     return message;
   },
 };
@@ -863,7 +884,7 @@ export const ResolveLinksResponse: MessageFns<ResolveLinksResponse> = {
 };
 
 function createBaseResolveLinksResponse_Result(): ResolveLinksResponse_Result {
-  return { status: 0, linkId: "0", targetUrl: "", expiresAt: undefined, errorCode: "", errorMessage: "" };
+  return { status: 0, linkId: "0", targetUrl: "", expiresAt: undefined, errorCode: "", errorMessage: "", ownerId: "0" };
 }
 
 export const ResolveLinksResponse_Result: MessageFns<ResolveLinksResponse_Result> = {
@@ -885,6 +906,9 @@ export const ResolveLinksResponse_Result: MessageFns<ResolveLinksResponse_Result
     }
     if (message.errorMessage !== "") {
       writer.uint32(50).string(message.errorMessage);
+    }
+    if (message.ownerId !== "0") {
+      writer.uint32(56).int64(message.ownerId);
     }
     return writer;
   },
@@ -950,6 +974,14 @@ export const ResolveLinksResponse_Result: MessageFns<ResolveLinksResponse_Result
             message.errorMessage = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.ownerId = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -973,6 +1005,7 @@ export const ResolveLinksResponse_Result: MessageFns<ResolveLinksResponse_Result
     message.expiresAt = object.expiresAt ?? undefined;
     message.errorCode = object.errorCode ?? "";
     message.errorMessage = object.errorMessage ?? "";
+    message.ownerId = object.ownerId ?? "0";
     return message;
   },
 };

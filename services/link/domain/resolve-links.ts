@@ -18,8 +18,13 @@ import type { LinkStore } from '../store/link-store.ts';
 import { isExpired, type Link } from './link.ts';
 
 export type Resolution =
-  | { status: 'found'; id: string; targetUrl: string; expiresAt: number | null }
-  | { status: 'expired'; id: string; targetUrl: string; expiresAt: number | null }
+  | {
+      status: 'found' | 'expired';
+      id: string;
+      ownerId: string;
+      targetUrl: string;
+      expiresAt: number | null;
+    }
   | { status: 'not_found' }
   /** The lookup needed the database and it did not answer: only this code fails, with `error`. */
   | { status: 'unavailable'; error: DomainError };
@@ -46,6 +51,7 @@ function fromCached(entry: CachedResolution, now: number): Resolution {
   return {
     status: expired ? 'expired' : 'found',
     id: entry.id,
+    ownerId: entry.ownerId,
     targetUrl: entry.targetUrl,
     expiresAt: entry.expiresAt,
   };
@@ -56,6 +62,7 @@ function fromLink(link: Link | null, now: number): Resolution {
   return {
     status: isExpired(link, now) ? 'expired' : 'found',
     id: link.id,
+    ownerId: link.ownerId,
     targetUrl: link.targetUrl,
     expiresAt: link.expiresAt ? link.expiresAt.getTime() : null,
   };

@@ -14,27 +14,33 @@ import { runtimeErrors } from '../../../lib/runtime-errors.ts';
 import type { Link } from '../domain/link.ts';
 
 export type CachedResolution =
-  | { kind: 'link'; id: string; targetUrl: string; expiresAt: number | null }
+  | { kind: 'link'; id: string; ownerId: string; targetUrl: string; expiresAt: number | null }
   | { kind: 'absent' };
 
 const ABSENT = '-';
 const KEY = 'link:';
 
-function encode(link: Pick<Link, 'id' | 'targetUrl' | 'expiresAt'>): string {
-  return `${link.id}\t${link.expiresAt ? link.expiresAt.getTime() : ''}\t${link.targetUrl}`;
+// `id \t owner \t expiry \t target`: targets never hold a tab (checkTarget
+// refuses whitespace), so the target is whatever follows the third tab.
+function encode(link: Pick<Link, 'id' | 'ownerId' | 'targetUrl' | 'expiresAt'>): string {
+  const expiry = link.expiresAt ? link.expiresAt.getTime() : '';
+  return `${link.id}\t${link.ownerId}\t${expiry}\t${link.targetUrl}`;
 }
 
+/** undefined for anything else, e.g. an entry an older version wrote: read from the database then. */
 function decode(value: string): CachedResolution | undefined {
   if (value === ABSENT) return { kind: 'absent' };
   const first = value.indexOf('\t');
   const second = value.indexOf('\t', first + 1);
-  if (first < 0 || second < 0) return undefined;
-  const expires = value.slice(first + 1, second);
+  const third = value.indexOf('\t', second + 1);
+  if (first < 0 || second < 0 || third < 0) return undefined;
+  const expires = value.slice(second + 1, third);
   return {
     kind: 'link',
     id: value.slice(0, first),
+    ownerId: value.slice(first + 1, second),
     expiresAt: expires ? Number(expires) : null,
-    targetUrl: value.slice(second + 1),
+    targetUrl: value.slice(third + 1),
   };
 }
 
