@@ -1,0 +1,188 @@
+// Clicks leave the redirect path in batches: a redirect only appends its
+// click here (no promise, no closure, nothing awaited), and the buffer
+// publishes one message per batch — when it holds `maxBatch` clicks, or
+// `flushMs` after the first click of a batch — one publish at a time.
+//
+// While publishing fails (the broker is down) the clicks stay, up to
+// `capacity`; a click that arrives with the buffer full is dropped, counted
+// and logged, never silently. A batch that failed goes back to the front and
+// is retried with backoff, with the same event ids, so consumers count a
+// click once however often its batch is sent. stop() publishes what is left.
+import type { Logger } from '../../lib/log.ts';
+import { ThrottledLog } from '../../lib/log.ts';
+
+export interface Click {
+  /** Set when the click's batch is first published; kept across retries. */
+  eventId: string;
+  linkId: string;
+  ownerId: string;
+  code: string;
+  /** ms since the epoch. */
+  at: number;
+  ip: string;
+  userAgent: string;
+  referer: string;
+  acceptLanguage: string;
+  traceparent: string;
+  tracestate: string;
+}
+
+/** Publishes one batch; resolves when the broker confirmed it, rejects otherwise. */
+export type PublishClicks = (clicks: readonly Click[]) => Promise<void>;
+
+export interface ClickBufferOptions {
+  publish: PublishClicks;
+  /** A fresh event id (a Snowflake id); throws when none can be issued now. */
+  nextEventId: () => string;
+  log: Logger;
+  maxBatch?: number;
+  flushMs?: number;
+  /** Clicks held at most while publishing fails. */
+  capacity?: number;
+}
+
+export interface ClickCounts {
+  buffered: number;
+  published: number;
+  dropped: number;
+  publishFailures: number;
+}
+
+const MAX_RETRY_MS = 5_000;
+
+export class ClickBuffer {
+  readonly #publish: PublishClicks;
+  readonly #nextEventId: () => string;
+  readonly #log: Logger;
+  readonly #warnings: ThrottledLog;
+  readonly #maxBatch: number;
+  readonly #flushMs: number;
+  readonly #capacity: number;
+  #clicks: Click[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #publishing: Promise<void> | undefined;
+  #failures = 0;
+  #stopped = false;
+  readonly counts: ClickCounts = { buffered: 0, published: 0, dropped: 0, publishFailures: 0 };
+  readonly #flushSoon = () => {
+    this.#timer = undefined;
+    this.#flush();
+  };
+
+  constructor(options: ClickBufferOptions) {
+    this.#publish = options.publish;
+    this.#nextEventId = options.nextEventId;
+    this.#log = options.log;
+    this.#warnings = new ThrottledLog(options.log);
+    this.#maxBatch = options.maxBatch ?? 500;
+    this.#flushMs = options.flushMs ?? 100;
+    this.#capacity = options.capacity ?? 100_000;
+  }
+
+  /** Takes one click; never blocks, never throws. */
+  record(click: Click): void {
+    if (this.#stopped) {
+      this.counts.dropped++;
+      this.#warnings.warn('stopped', {}, 'click after the buffer stopped: dropped');
+      return;
+    }
+    if (this.#clicks.length >= this.#capacity) {
+      this.counts.dropped++;
+      this.#warnings.warn(
+        'full',
+        { capacity: this.#capacity, dropped: this.counts.dropped },
+        'click buffer full (the broker is not taking clicks): clicks dropped',
+      );
+      return;
+    }
+    this.#clicks.push(click);
+    this.counts.buffered = this.#clicks.length;
+    if (this.#publishing || this.#timer) return;
+    if (this.#clicks.length >= this.#maxBatch) this.#flush();
+    else this.#schedule(this.#flushMs);
+  }
+
+  /**
+   * Publishes everything buffered, batch by batch, within budgetMs; what is
+   * still unpublished then is counted as dropped and logged.
+   */
+  async stop(budgetMs: number): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const deadline = Date.now() + budgetMs;
+    while (Date.now() < deadline) {
+      await this.#publishing;
+      if (this.#clicks.length === 0) break;
+      const attempt = this.#publishNext();
+      const waited = await Promise.race([
+        attempt.then(() => true),
+        new Promise<boolean>((resolve) => {
+          const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()), false);
+          timer.unref();
+        }),
+      ]);
+      if (!waited) break;
+      if (this.#failures > 0) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(200, deadline - Date.now())));
+      }
+    }
+    const left = this.#clicks.length;
+    if (left > 0) {
+      this.counts.dropped += left;
+      this.#clicks = [];
+      this.counts.buffered = 0;
+      this.#log.error({ dropped: left }, 'clicks not published before stopping');
+    }
+  }
+
+  #schedule(delayMs: number): void {
+    this.#timer = setTimeout(this.#flushSoon, delayMs);
+    this.#timer.unref();
+  }
+
+  #flush(): void {
+    if (this.#publishing || this.#stopped || this.#clicks.length === 0) return;
+    void this.#publishNext().then(() => {
+      if (this.#stopped || this.#clicks.length === 0) return;
+      if (this.#failures > 0) {
+        this.#schedule(Math.min(100 * 2 ** (this.#failures - 1), MAX_RETRY_MS));
+      } else if (this.#clicks.length >= this.#maxBatch) {
+        this.#flush();
+      } else {
+        this.#schedule(this.#flushMs);
+      }
+    });
+  }
+
+  /** Publishes the oldest batch; on failure it stays at the front. Never rejects. */
+  #publishNext(): Promise<void> {
+    const attempt = this.#attempt(this.#clicks.slice(0, this.#maxBatch));
+    this.#publishing = attempt;
+    return attempt.finally(() => {
+      if (this.#publishing === attempt) this.#publishing = undefined;
+      this.counts.buffered = this.#clicks.length;
+    });
+  }
+
+  async #attempt(batch: Click[]): Promise<void> {
+    try {
+      for (const click of batch) if (!click.eventId) click.eventId = this.#nextEventId();
+      await this.#publish(batch);
+      this.#clicks.splice(0, batch.length);
+      this.counts.published += batch.length;
+      if (this.#failures > 0) {
+        this.#log.info({ buffered: this.#clicks.length }, 'clicks are published again');
+      }
+      this.#failures = 0;
+    } catch (error) {
+      this.#failures++;
+      this.counts.publishFailures++;
+      this.#warnings.warn(
+        'publish',
+        { cause: (error as Error).message, buffered: this.#clicks.length },
+        'clicks could not be published; kept and retried',
+      );
+    }
+  }
+}
