@@ -10,6 +10,7 @@ import { createLogger, flushLogs } from './lib/log.ts';
 import {
   isStopped,
   type RunningService,
+  type ServiceConfig,
   type ServiceDefinition,
   startService,
 } from './lib/service.ts';
@@ -53,7 +54,7 @@ export async function startMesh(
       name: 'mesh',
     });
     stack.push('shared state', () => shared.close());
-    const start = async <C>(definition: ServiceDefinition<C>, part: C) => {
+    const start = async <C extends ServiceConfig>(definition: ServiceDefinition<C>, part: C) => {
       const service = await startService(definition, part, config, log(definition.name), shared);
       stack.push(definition.name, (budgetMs) => service.stop(budgetMs));
       return service;

@@ -24,20 +24,28 @@ export interface ServiceContext {
   readonly runtime: RuntimeConfig;
   readonly log: Logger;
   readonly shared: SharedState;
-  /** Opens the service's database (waiting until it can) and runs its pending migrations; it closes after everything started later. */
-  openDatabase(url: string, schema: Schema): Promise<Orm>;
-  /** An id generator on a leased worker id; the lease is given back on stop. */
-  leaseIds(): Promise<SnowflakeGenerator>;
+  /** The service's database, migrated (when the definition names a schema). */
+  readonly orm: Orm;
+  /** An id generator on a leased worker id (when the definition asks for ids). */
+  readonly ids: SnowflakeGenerator;
   /** Registers a part the service started (a worker, a subscription): parts stop newest first. */
   onStop(name: string, stop: StopStep): void;
 }
 
-export interface ServiceDefinition<C> {
+/** What every service's settings hold: where its gRPC server listens, and its database. */
+export interface ServiceConfig {
+  listen: string;
+  databaseUrl?: string;
+}
+
+export interface ServiceDefinition<C extends ServiceConfig> {
   /** Short name, for logs: `link`, `identity`. */
   name: string;
   settings: Settings<C>;
-  /** Where its gRPC server listens. */
-  listen(config: C): string;
+  /** Its database's schema, opened at config.databaseUrl before start(). */
+  schema?: Schema;
+  /** Whether it issues Snowflake ids (a worker id is leased before start()). */
+  issuesIds?: boolean;
   /** Starts the service's own parts and returns the gRPC services it serves. */
   start(context: ServiceContext, config: C): Promise<ServiceBinding[]>;
 }
@@ -69,14 +77,14 @@ function mayPass(error: unknown): boolean {
   );
 }
 
-export async function startService<C>(
+export async function startService<C extends ServiceConfig>(
   definition: ServiceDefinition<C>,
   config: C,
   runtime: RuntimeConfig,
   log: Logger,
   shared: SharedState,
 ): Promise<RunningService> {
-  const server = await startGrpcServer({ listen: definition.listen(config), log });
+  const server = await startGrpcServer({ listen: config.listen, log });
   const stack = new ShutdownStack(log);
   const databases: string[] = [];
   const probes: DatabaseProbe[] = [];
@@ -100,33 +108,45 @@ export async function startService<C>(
     }
   };
 
-  const context: ServiceContext = {
-    runtime,
-    log,
-    shared,
-    async openDatabase(url, schema) {
-      const orm = await openWhenPossible(url, schema);
-      stack.push('database', () => orm.close());
-      databases.push(describeDatabase(url));
-      const probe = new DatabaseProbe(orm, url, log);
-      await probe.start();
-      stack.push('database probe', () => probe.stop());
-      probes.push(probe);
-      return orm;
-    },
-    async leaseIds() {
-      const { ids, lease } = await startIdGenerator(
-        shared.leases,
-        runtime.snowflakeLeaseTtlMs,
-        log,
-      );
-      stack.push('worker-id lease', () => lease.close());
-      return ids;
-    },
-    onStop: (name, stop) => stack.push(name, stop),
+  const openDatabaseOf = async (url: string, schema: Schema): Promise<Orm> => {
+    const orm = await openWhenPossible(url, schema);
+    stack.push('database', () => orm.close());
+    databases.push(describeDatabase(url));
+    const probe = new DatabaseProbe(orm, url, log);
+    await probe.start();
+    stack.push('database probe', () => probe.stop());
+    probes.push(probe);
+    return orm;
+  };
+  const leaseIds = async (): Promise<SnowflakeGenerator> => {
+    const { ids, lease } = await startIdGenerator(shared.leases, runtime.snowflakeLeaseTtlMs, log);
+    stack.push('worker-id lease', () => lease.close());
+    return ids;
+  };
+  /** What a definition did not ask for is not there: using it is a bug, said plainly. */
+  const missing = (what: string): never => {
+    throw new Error(`${definition.name} uses ${what} but its definition does not ask for it`);
   };
 
   const ready = (async () => {
+    const { schema } = definition;
+    if (schema && !config.databaseUrl)
+      throw new Error(`${definition.name} has a schema but no database URL`);
+    const orm =
+      schema && config.databaseUrl ? await openDatabaseOf(config.databaseUrl, schema) : undefined;
+    const ids = definition.issuesIds ? await leaseIds() : undefined;
+    const context: ServiceContext = {
+      runtime,
+      log,
+      shared,
+      get orm() {
+        return orm ?? missing('a database');
+      },
+      get ids() {
+        return ids ?? missing('Snowflake ids');
+      },
+      onStop: (name, stop) => stack.push(name, stop),
+    };
     const services = await definition.start(context, config);
     if (stopping) throw new Stopped(`${definition.name} stopped while starting`);
     server.serve(services);
@@ -174,7 +194,9 @@ function reportDatabase(
 }
 
 /** Runs one service as its own process, with its own connections to the shared state. */
-export function runServiceProcess<C>(definition: ServiceDefinition<C>): Promise<void> {
+export function runServiceProcess<C extends ServiceConfig>(
+  definition: ServiceDefinition<C>,
+): Promise<void> {
   return runMain(definition.name, { service: definition.settings }, async (config, log) => {
     const shared = await openSharedState({
       redisUrl: config.redisUrl,

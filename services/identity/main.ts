@@ -9,10 +9,9 @@ import { identitySchema } from './store/schema.ts';
 export const identityService: ServiceDefinition<IdentityConfig> = {
   name: 'identity',
   settings: identitySettings,
-  listen: (config) => config.listen,
-  async start({ runtime, log, shared, openDatabase, leaseIds }, config) {
-    const orm = await openDatabase(config.databaseUrl, identitySchema);
-    const ids = await leaseIds();
+  schema: identitySchema,
+  issuesIds: true,
+  async start({ runtime, log, shared, orm, ids }, config) {
     const binding = identityServiceBinding(
       {
         store: new IdentityStore(orm, runtime.grpcDeadlineMs / 2),

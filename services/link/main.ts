@@ -14,10 +14,9 @@ import { linkSchema } from './store/schema.ts';
 export const linkService: ServiceDefinition<LinkConfig> = {
   name: 'link',
   settings: linkSettings,
-  listen: (config) => config.listen,
-  async start({ runtime, log, shared, openDatabase, leaseIds }, config) {
-    const orm = await openDatabase(config.databaseUrl, linkSchema);
-    const ids = await leaseIds();
+  schema: linkSchema,
+  issuesIds: true,
+  async start({ runtime, log, shared, orm, ids }, config) {
     const now = Date.now;
     const store = new LinkStore(orm, runtime.grpcDeadlineMs / 2);
     const cache = new LinkCache(shared.cache, {
