@@ -20,6 +20,11 @@ export class RecoveringChannel {
   #wrapper: ChannelWrapper;
   #reopen: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Counts lost connections, which close every channel just before the manager reports them. */
+  #disconnects = 0;
+  readonly #countDisconnect = () => {
+    this.#disconnects++;
+  };
 
   /** `setup` runs on every new amqplib channel, before anything is published on it. */
   constructor(
@@ -32,6 +37,7 @@ export class RecoveringChannel {
     this.#name = name;
     this.#setup = setup;
     this.#log = log;
+    manager.on('disconnect', this.#countDisconnect);
     this.#wrapper = this.#open();
   }
 
@@ -41,6 +47,7 @@ export class RecoveringChannel {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#manager.removeListener('disconnect', this.#countDisconnect);
     clearTimeout(this.#reopen);
     await this.#wrapper.close();
   }
@@ -65,11 +72,13 @@ export class RecoveringChannel {
   }
 
   #closedAlone(wrapper: ChannelWrapper): void {
-    // A lost connection closes every channel too; the manager reopens those.
-    if (this.#closed || wrapper !== this.#wrapper || !this.#manager.isConnected()) return;
+    if (this.#closed || wrapper !== this.#wrapper) return;
+    // A lost connection closes every channel too, and the manager reopens
+    // those: it reports the loss right after, so wait and see.
+    const disconnects = this.#disconnects;
     clearTimeout(this.#reopen);
     this.#reopen = setTimeout(() => {
-      if (this.#closed || wrapper !== this.#wrapper) return;
+      if (this.#closed || wrapper !== this.#wrapper || this.#disconnects !== disconnects) return;
       this.#log.warn(
         `reopen:${this.#name}`,
         { channel: this.#name },

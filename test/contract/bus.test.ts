@@ -1,13 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'amqplib';
 import { afterEach, describe, expect, test } from 'vitest';
+import { LinkClickedBatch } from '../../gen/shortener/v1/events.ts';
 import type { Bus, Delivery } from '../../lib/bus/bus.ts';
 import { DEFAULT_EXCHANGE, systemTopology } from '../../lib/bus/catalog.ts';
 import { busSettings } from '../../lib/bus/config.ts';
+import { RabbitMqBus } from '../../lib/bus/rabbitmq-bus.ts';
 import { definitionsOf, type Topology } from '../../lib/bus/topology.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 import { BUS_FLAVOURS, removeTopology, testTopology } from '../support/bus.ts';
+import { RABBITMQ_URL } from '../support/env.ts';
+import { testLog } from '../support/logger.ts';
 import { REPO_ROOT } from '../support/processes.ts';
+import { OwnRabbitMq } from '../support/rabbitmq-server.ts';
 import { sleep, within } from '../support/wait.ts';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -193,5 +199,112 @@ describe('deploy/rabbitmq/definitions.json', () => {
     );
     expect(committed, 'run `npx node scripts/rabbitmq-definitions.ts`').toEqual(expected);
     expect(expected.queues.map((q) => q.name)).toContain('analytics.visit-recorder.dead');
+  });
+});
+
+/** A bus message of ten clicks, event ids `<first>` to `<first + 9>`. */
+function tenClicks(first: number): Uint8Array {
+  const clicks = Array.from({ length: 10 }, (_, i) => ({
+    eventId: String(first + i),
+    linkId: '7',
+    code: 'aB3xY9z',
+    ownerId: '42',
+    clickedAt: new Date(),
+    client: {
+      ip: '203.0.113.9',
+      userAgent: 'test',
+      referer: '',
+      acceptLanguage: 'en',
+      traceparent: '',
+      tracestate: '',
+    },
+  }));
+  return LinkClickedBatch.encode({ clicks }).finish();
+}
+
+const range = (from: number, to: number) =>
+  Array.from({ length: to - from }, (_, i) => String(from + i));
+
+describe('bus on RabbitMQ when the broker fails it', () => {
+  test('when the broker stops and starts again, then no click is lost, publishing waits within its bound, and consumers resume', async () => {
+    const broker = await OwnRabbitMq.start();
+    let bus: RabbitMqBus | undefined;
+    try {
+      const { topology, names } = testTopology({ visits: ['link.clicked'] });
+      bus = new RabbitMqBus({
+        url: broker.url,
+        topology,
+        log: testLog,
+        publishTimeoutMs: 1_000,
+        reconnectDelayMs: 200,
+      });
+      expect(await bus.ready(10_000)).toBe(true);
+      // The consumer dedupes by event id, as the real ones do.
+      const seen = new Set<string>();
+      bus.consume(names.visits as string, async ([d]) => {
+        await sleep(100);
+        for (const click of LinkClickedBatch.decode((d as Delivery).body).clicks) {
+          seen.add(click.eventId);
+        }
+      });
+      for (let batch = 0; batch < 20; batch++)
+        await bus.publish('link.clicked', tenClicks(batch * 10));
+      await broker.stop();
+      const seenBeforeRestart = seen.size;
+      expect(seenBeforeRestart).toBeLessThan(200);
+
+      const refusedAt = Date.now();
+      await expect(
+        bus.publish('link.clicked', tenClicks(9_000), { timeoutMs: 500 }),
+      ).rejects.toThrow();
+      expect(Date.now() - refusedAt).toBeLessThan(2_000);
+      const waiting = bus.publish('link.clicked', tenClicks(200), { timeoutMs: 60_000 });
+      waiting.catch(() => {}); // awaited below, once the broker is back
+
+      await broker.start();
+      await waiting;
+      for (let batch = 21; batch < 31; batch++)
+        await bus.publish('link.clicked', tenClicks(batch * 10));
+      await within(60_000, () => seen.size >= 310);
+      await sleep(300);
+      const expected = new Set(range(0, 310));
+      expect([...seen].filter((id) => !expected.has(id))).toEqual([]);
+      expect(seen.size).toBe(310);
+    } finally {
+      await bus?.close();
+      await broker.remove();
+    }
+  }, 120_000);
+
+  test("when an operator deletes a consumer's queue, then the consumer declares it again and goes on", async () => {
+    const { topology, names } = testTopology({ visits: ['link.clicked'] });
+    const bus = new RabbitMqBus({
+      url: RABBITMQ_URL,
+      topology,
+      log: testLog,
+      publishTimeoutMs: 5_000,
+    });
+    try {
+      expect(await bus.ready(10_000)).toBe(true);
+      const heard: string[] = [];
+      bus.consume(names.visits as string, async ([d]) => {
+        heard.push(text(d as Delivery));
+      });
+      await bus.publish('link.clicked', bytes('before'));
+      await within(5_000, () => heard.length === 1);
+      const operator = await connect(RABBITMQ_URL);
+      await (await operator.createChannel()).deleteQueue(names.visits as string);
+      await operator.close();
+      // The broker cancels the consumer; its channel comes back within about a second.
+      await within(10_000, async () => {
+        await bus.publish('link.clicked', bytes('after'));
+        await sleep(200);
+        return heard.includes('after');
+      });
+      expect(heard[0]).toBe('before');
+    } finally {
+      await bus.close();
+      await removeTopology(topology);
+    }
   });
 });
