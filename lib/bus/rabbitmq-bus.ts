@@ -82,7 +82,9 @@ export class RabbitMqBus implements Bus {
   }
 
   async publish(routingKey: string, body: Uint8Array, options: PublishOptions = {}) {
-    const content = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    // A copy: while the broker is away the message waits in memory, and the
+    // caller may reuse its buffer meanwhile.
+    const content = Buffer.from(body);
     await this.#publisher.wrapper.publish(this.#topology.exchange, routingKey, content, {
       persistent: true,
       contentType: 'application/x-protobuf',

@@ -190,6 +190,27 @@ describe.each(BUS_FLAVOURS)('bus contract ($name)', (flavour) => {
   });
 });
 
+describe('bus settings', () => {
+  test('when nothing is set, then the bus is in process, with five attempts from 1 s to 60 s apart', () => {
+    const { bus } = loadConfig({ bus: busSettings }, {});
+    expect(bus).toEqual({
+      rabbitmqUrl: '',
+      exchange: 'shortener.events',
+      publishTimeoutMs: 5_000,
+      retry: { maxAttempts: 5, backoff: { initialMs: 1_000, maxMs: 60_000 } },
+    });
+  });
+
+  test('when a setting is malformed, then loading stops and names the variable', () => {
+    expect(() => loadConfig({ bus: busSettings }, { RABBITMQ_URL: 'redis://127.0.0.1' })).toThrow(
+      /RABBITMQ_URL/,
+    );
+    expect(() => loadConfig({ bus: busSettings }, { BUS_RETRY_ATTEMPTS: '0' })).toThrow(
+      /BUS_RETRY_ATTEMPTS/,
+    );
+  });
+});
+
 describe('deploy/rabbitmq/definitions.json', () => {
   test('is the topology the bus declares, with the default settings', () => {
     const { bus } = loadConfig({ bus: busSettings }, {});
