@@ -59,12 +59,18 @@ export class BatchRunner<R> {
     this.#schedule();
   }
 
+  /** Forgets buffered deliveries the adapter can no longer settle (their channel closed: the broker redelivers them). */
+  discard(gone: (raw: R) => boolean): void {
+    this.#buffer = this.#buffer.filter(({ raw }) => !gone(raw));
+  }
+
   /** Lets the running batch finish and releases everything not yet handled. */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#running;
-    for (const { raw } of this.#buffer.splice(0)) this.#settle.release(raw);
+    // Last first: an adapter that puts each back at the head of its queue keeps their order.
+    for (const { raw } of this.#buffer.splice(0).reverse()) this.#settle.release(raw);
   }
 
   #schedule(): void {

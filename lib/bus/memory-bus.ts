@@ -85,7 +85,8 @@ export class MemoryBus implements Bus {
     const subscription = {
       stop: async () => {
         this.#subscriptions.delete(subscription);
-        queue.runners.splice(queue.runners.indexOf(runner) >>> 0, 1);
+        const index = queue.runners.indexOf(runner);
+        if (index >= 0) queue.runners.splice(index, 1);
         await runner.stop();
         this.#pump(consumer); // what it handed back goes to the others
       },

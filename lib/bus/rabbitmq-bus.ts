@@ -105,6 +105,7 @@ export class RabbitMqBus implements Bus {
         await declare(raw, this.#topology, [spec]);
         await raw.prefetch(runner.prefetch);
         if (stopping) return;
+        raw.on('close', () => runner.discard((r) => r.channel === raw));
         const { consumerTag } = await raw.consume(consumer, (message) => {
           // null: the broker cancelled us (queue deleted); a new channel re-declares it.
           if (message) runner.push({ channel: raw, message }, deliveryOf(message));
