@@ -61,8 +61,12 @@ describe.each(BUS_FLAVOURS)('bus contract ($name)', (flavour) => {
     });
   });
 
-  test('when two consumers share a routing key and one is stuck, then the other still gets every message at once', async () => {
-    const { bus, names } = await busFor({ fast: ['link.clicked'], stuck: ['link.clicked'] });
+  test('when consumers share a routing key and one is stuck and one fails, then the other still gets every message at once', async () => {
+    const { bus, names } = await busFor({
+      fast: ['link.clicked'],
+      stuck: ['link.clicked'],
+      failing: ['link.clicked'],
+    });
     const fast: string[] = [];
     const stuck: string[] = [];
     let unstick!: () => void;
@@ -76,6 +80,9 @@ describe.each(BUS_FLAVOURS)('bus contract ($name)', (flavour) => {
       await stuckUntil;
       stuck.push(text(d as Delivery));
     });
+    bus.consume(names.failing as string, async () => {
+      throw new Error('always');
+    });
     const sent = Array.from({ length: 20 }, (_, i) => String(i));
     for (const n of sent) await bus.publish('link.clicked', bytes(n));
     await within(5_000, () => fast.length === 20);
@@ -84,6 +91,7 @@ describe.each(BUS_FLAVOURS)('bus contract ($name)', (flavour) => {
     unstick();
     await within(5_000, () => stuck.length === 20);
     expect(stuck).toEqual(sent);
+    await within(5_000, async () => (await bus.deadLetters(names.failing as string)).length === 20);
   });
 
   test('when a handler throws, then the message comes back with backoff, marked as a redelivery, until it succeeds', async () => {
