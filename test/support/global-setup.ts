@@ -1,9 +1,10 @@
 // Checks, once per run, that the real infrastructure the tests need is up, so a
 // missing service fails with one clear message instead of many timeouts.
 
+import { connect } from 'amqplib';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
-import { MYSQL_URL, REDIS_URL } from './env.ts';
+import { MYSQL_URL, RABBITMQ_URL, REDIS_URL } from './env.ts';
 
 export default async function setup(): Promise<void> {
   const problems: string[] = [];
@@ -22,6 +23,12 @@ export default async function setup(): Promise<void> {
     problems.push(`Redis at ${REDIS_URL}: ${(error as Error).message}`);
   } finally {
     redis.disconnect();
+  }
+  try {
+    const rabbitmq = await connect(RABBITMQ_URL, { timeout: 5_000 });
+    await rabbitmq.close();
+  } catch (error) {
+    problems.push(`RabbitMQ at ${RABBITMQ_URL}: ${(error as Error).message}`);
   }
   if (problems.length > 0) {
     throw new Error(`test infrastructure is not reachable:\n  ${problems.join('\n  ')}`);

@@ -1,0 +1,129 @@
+// What both adapters share once a message has arrived: gather deliveries into
+// batches, call the handler one batch at a time, then settle each delivery by
+// its outcome. The adapter says what settling means (an ack, a republish to a
+// retry queue, a handback on stop).
+import type { Logger } from '../log.ts';
+import type { ConsumeOptions, Delivery, Handler } from './bus.ts';
+
+export interface Settle<R> {
+  /** The handler resolved: the message is done. */
+  done(raw: R): Promise<void> | void;
+  /** The handler threw: retry later or park, then drop the original. */
+  failed(raw: R, delivery: Delivery, error: unknown): Promise<void>;
+  /** Stopping with the message unhandled: give it back to its queue. */
+  release(raw: R): void;
+  /** The runner can take more (a batch settled); for adapters that push within a prefetch. */
+  room?(): void;
+}
+
+interface Arrived<R> {
+  raw: R;
+  delivery: Delivery;
+}
+
+export class BatchRunner<R> {
+  readonly #handler: Handler;
+  readonly #size: number;
+  readonly #waitMs: number;
+  readonly #settle: Settle<R>;
+  readonly #log: Logger;
+  #buffer: Arrived<R>[] = [];
+  #running: Promise<void> | undefined;
+  #inFlight = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(handler: Handler, options: ConsumeOptions, settle: Settle<R>, log: Logger) {
+    this.#handler = handler;
+    this.#size = Math.max(1, options.batchSize ?? 1);
+    this.#waitMs = options.batchWaitMs ?? 0;
+    this.#settle = settle;
+    this.#log = log;
+  }
+
+  /** How many deliveries may be outstanding: one batch running, one gathering. */
+  get prefetch(): number {
+    return this.#size * 2;
+  }
+
+  get outstanding(): number {
+    return this.#buffer.length + this.#inFlight;
+  }
+
+  push(raw: R, delivery: Delivery): void {
+    if (this.#stopped) {
+      this.#settle.release(raw);
+      return;
+    }
+    this.#buffer.push({ raw, delivery });
+    this.#schedule();
+  }
+
+  /** Forgets buffered deliveries the adapter can no longer settle (their channel closed: the broker redelivers them). */
+  discard(gone: (raw: R) => boolean): void {
+    this.#buffer = this.#buffer.filter(({ raw }) => !gone(raw));
+  }
+
+  /** Lets the running batch finish and releases everything not yet handled. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+    // Last first: an adapter that puts each back at the head of its queue keeps their order.
+    for (const { raw } of this.#buffer.splice(0).reverse()) this.#settle.release(raw);
+  }
+
+  #schedule(): void {
+    if (this.#running || this.#stopped || this.#buffer.length === 0) return;
+    if (this.#buffer.length >= this.#size) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#start();
+      return;
+    }
+    // A partial batch waits for more: batchWaitMs, or at least to the end of
+    // this burst of arrivals.
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.#start();
+    }, this.#waitMs);
+  }
+
+  #start(): void {
+    if (this.#running || this.#stopped) return;
+    const batch = this.#buffer.splice(0, this.#size);
+    this.#inFlight = batch.length;
+    this.#running = this.#run(batch).finally(() => {
+      this.#running = undefined;
+      this.#inFlight = 0;
+      this.#schedule();
+      this.#settle.room?.();
+    });
+  }
+
+  async #run(batch: Arrived<R>[]): Promise<void> {
+    let failure: { error: unknown } | undefined;
+    try {
+      await this.#handler(batch.map((arrived) => arrived.delivery));
+    } catch (error) {
+      failure = { error };
+    }
+    for (const { raw, delivery } of batch) {
+      try {
+        if (failure) await this.#settle.failed(raw, delivery, failure.error);
+        else await this.#settle.done(raw);
+      } catch (error) {
+        // Unsettled, the message stays unacknowledged and comes back later.
+        this.#log.warn(
+          { err: error, routingKey: delivery.routingKey },
+          'could not settle a delivery',
+        );
+      }
+    }
+  }
+}
+
+/** A handler's error as a dead letter keeps it: its message, bounded. */
+export function messageOf(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).slice(0, 500);
+}

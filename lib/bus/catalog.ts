@@ -1,0 +1,25 @@
+// The bus's contract besides the message bodies in proto/: which routing keys
+// exist and which consumers listen to what. Services take their consumer from
+// here, and deploy/rabbitmq/definitions.json is rendered from it, so the code
+// and the broker's definitions cannot drift apart.
+import type { ConsumerSpec, RetryPolicy, Topology } from './topology.ts';
+
+/** Routing keys of the domain events, each with its body in proto/shortener/v1/events.proto. */
+export const EVENTS = {
+  /** shortener.v1.LinkClickedBatch, published by the gateway once per flush. */
+  linkClicked: 'link.clicked',
+} as const;
+
+/** The consumers of issue 14's click pipeline (DESIGN.md, "Events and workers"). */
+export const CONSUMERS = {
+  visitRecorder: { name: 'analytics.visit-recorder', routingKeys: [EVENTS.linkClicked] },
+  rankingCounter: { name: 'analytics.ranking-counter', routingKeys: [EVENTS.linkClicked] },
+  lastAccessToucher: { name: 'link.last-access-toucher', routingKeys: [EVENTS.linkClicked] },
+} as const satisfies Record<string, ConsumerSpec>;
+
+export const DEFAULT_EXCHANGE = 'shortener.events';
+
+/** The whole system's topology on one exchange, under one retry policy. */
+export function systemTopology(exchange: string, retry: RetryPolicy): Topology {
+  return { exchange, consumers: Object.values(CONSUMERS), retry };
+}

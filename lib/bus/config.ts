@@ -1,0 +1,46 @@
+// The bus's settings. Not yet read by any service: the composition roots will
+// take them with the rest of their settings.
+import { z } from 'zod';
+import { defineSettings } from '../config/load.ts';
+import { duration, integer } from '../config/parsers.ts';
+import type { RetryPolicy } from './topology.ts';
+
+export interface BusConfig {
+  /** Empty: the in-process bus of the embedded mesh. */
+  rabbitmqUrl: string;
+  exchange: string;
+  publishTimeoutMs: number;
+  retry: RetryPolicy;
+}
+
+export const busSettings = defineSettings(
+  {
+    RABBITMQ_URL: z
+      .string()
+      .refine(
+        (v) => v === '' || /^amqps?:\/\/.+/.test(v),
+        'expected amqp://user:password@host:port[/vhost]',
+      )
+      .default(''),
+    BUS_EXCHANGE: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,200}$/, 'expected an exchange name')
+      .default('shortener.events'),
+    BUS_PUBLISH_TIMEOUT: duration(100, 600_000).default(5_000),
+    BUS_RETRY_ATTEMPTS: integer(1, 20).default(5),
+    BUS_RETRY_DELAY: duration(100, 3_600_000).default(1_000),
+    BUS_RETRY_MAX_DELAY: duration(100, 86_400_000).default(60_000),
+  },
+  (v): BusConfig => ({
+    rabbitmqUrl: v.RABBITMQ_URL,
+    exchange: v.BUS_EXCHANGE,
+    publishTimeoutMs: v.BUS_PUBLISH_TIMEOUT,
+    retry: {
+      maxAttempts: v.BUS_RETRY_ATTEMPTS,
+      backoff: {
+        initialMs: v.BUS_RETRY_DELAY,
+        maxMs: Math.max(v.BUS_RETRY_DELAY, v.BUS_RETRY_MAX_DELAY),
+      },
+    },
+  }),
+);
