@@ -4,8 +4,8 @@
 import { describe, expect, test } from 'vitest';
 import { gatewaySettings } from '../../gateway/config.ts';
 import { ConfigError, loadConfig as loadParts } from '../../lib/config/load.ts';
-import { linkSettings } from '../../services/link/config.ts';
 import { loadMeshConfig as loadConfig } from '../../mesh.ts';
+import { linkSettings } from '../../services/link/config.ts';
 
 describe('configuration', () => {
   test.each([
