@@ -7,6 +7,7 @@
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { LRUCache } from 'lru-cache';
 import type { LinkServiceClient, WatchLinkChangesResponse } from '../gen/shortener/v1/link.ts';
+import { backoffDelay } from '../lib/backoff.ts';
 import type { Logger } from '../lib/log.ts';
 
 export interface NearEntry {
@@ -107,7 +108,7 @@ export function followLinkChanges(
           { cause: String(reason) },
           'link change stream lost; near cache off until it is back',
         );
-      reconnect = setTimeout(open, Math.min(100 * 2 ** attempt++, 2_000));
+      reconnect = setTimeout(open, backoffDelay(attempt++));
       reconnect.unref();
     };
     current.on('data', (message: WatchLinkChangesResponse) => {

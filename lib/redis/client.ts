@@ -2,6 +2,7 @@
 // (no offline queue, a short command timeout) so callers can fall back or
 // answer 503 instead of hanging; reconnection is automatic and quick.
 import { Redis } from 'ioredis';
+import { type BackoffPolicy, backoffDelay } from '../backoff.ts';
 import type { Logger } from '../log.ts';
 
 export type { Redis };
@@ -15,6 +16,9 @@ export interface RedisOptions {
   subscriber?: boolean;
 }
 
+/** Redis restarts in well under a second here: come back quickly, retry at least every second. */
+const REDIS_RECONNECT: BackoffPolicy = { initialMs: 50, maxMs: 1_000, jitter: 0.2 };
+
 export function createRedis({ url, log, name, subscriber = false }: RedisOptions): Redis {
   const redis = new Redis(url, {
     connectionName: name,
@@ -24,7 +28,8 @@ export function createRedis({ url, log, name, subscriber = false }: RedisOptions
     // Redis answers in well under a millisecond; past this, fall back or fail.
     commandTimeout: subscriber ? undefined : 300,
     connectTimeout: 2_000,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1_000),
+    // ioredis counts attempts from 1.
+    retryStrategy: (attempt) => backoffDelay(attempt - 1, REDIS_RECONNECT),
   });
   let up = false;
   redis.on('ready', () => {
