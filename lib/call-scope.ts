@@ -1,0 +1,99 @@
+// The budget of the gRPC call being served, visible to every store and Redis
+// call made on its behalf without threading it through the domain: the server
+// stack runs each handler inside the call's scope (lib/grpc/server-stack.ts),
+// and adapters ask callSignal() for the signal to honour. Work outside any
+// call (workers, lease renewals) gets a signal bounded by UNBOUNDED_CALL_MS.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { DomainError } from './errors.ts';
+
+/** The longest a call without a deadline (or work outside any call) may keep a store busy. */
+export const UNBOUNDED_CALL_MS = 10_000;
+
+const scope = new AsyncLocalStorage<AbortSignal>();
+
+/** Runs `work` with `signal` as the budget of everything it calls. */
+export function withCallSignal<T>(signal: AbortSignal, work: () => T): T {
+  return scope.run(signal, work);
+}
+
+/** The running call's signal, or one that aborts after UNBOUNDED_CALL_MS. */
+export function callSignal(): AbortSignal {
+  return scope.getStore() ?? AbortSignal.timeout(UNBOUNDED_CALL_MS);
+}
+
+/** True for what an aborted call signal rejects with: our reasons and the platform's timeouts. */
+export function isAbortReason(error: unknown): boolean {
+  if (error instanceof DomainError)
+    return error.code === DEADLINE_CODE || error.code === CANCELLED_CODE;
+  return (
+    error instanceof DOMException && (error.name === 'TimeoutError' || error.name === 'AbortError')
+  );
+}
+
+const DEADLINE_CODE = 'deadline_exceeded';
+const CANCELLED_CODE = 'cancelled';
+
+/**
+ * A call's signal: aborts at `deadline` (ms since epoch; at most `boundMs`
+ * from now), or when cancel() is called. dispose() once the call is over.
+ */
+export class CallDeadline {
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout | undefined;
+
+  constructor(deadline: number, boundMs: number) {
+    const ms = Math.min(deadline - Date.now(), boundMs);
+    if (ms <= 0) this.#expire();
+    else {
+      this.#timer = setTimeout(() => this.#expire(), ms);
+      this.#timer.unref();
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  cancel(): void {
+    if (this.#controller.signal.aborted) return;
+    this.#controller.abort(
+      new DomainError('unavailable', 'the caller cancelled the call', { code: CANCELLED_CODE }),
+    );
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+  }
+
+  #expire(): void {
+    this.#controller.abort(
+      new DomainError('deadline', 'the call ran out of time', { code: DEADLINE_CODE }),
+    );
+  }
+}
+
+/**
+ * `work`, or the signal's reason as soon as it aborts. For calls that cannot
+ * be cancelled and hold nothing while they run (a Redis command on a shared,
+ * pipelined connection): the late answer is dropped, nothing leaks.
+ */
+export function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
