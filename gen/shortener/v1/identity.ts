@@ -429,7 +429,8 @@ export const RevokeTokenResponse: MessageFns<RevokeTokenResponse> = {
  *   UNAVAILABLE         a dependency (database, Redis) is unreachable.
  * Every error also carries the trailer `error-code`, a stable machine-readable
  * name for the error kind; INVALID_ARGUMENT adds `error-field`, the request
- * field at fault.
+ * field at fault. Read-only methods are marked `idempotency_level =
+ * NO_SIDE_EFFECTS`: clients may retry those (and only those) on UNAVAILABLE.
  */
 export type IdentityServiceService = typeof IdentityServiceService;
 export const IdentityServiceService = {

@@ -1445,6 +1445,8 @@ export const WatchLinkChangesResponse: MessageFns<WatchLinkChangesResponse> = {
  * Every error also carries the trailer `error-code`, a stable machine-readable
  * name for the error kind (e.g. `link_expired`, `rate_limited`, `invalid_url`);
  * INVALID_ARGUMENT adds `error-field`, the request field at fault.
+ * Read-only methods are marked `idempotency_level = NO_SIDE_EFFECTS`: clients
+ * may retry those (and only those) on UNAVAILABLE.
  */
 export type LinkServiceService = typeof LinkServiceService;
 export const LinkServiceService = {
