@@ -9,16 +9,44 @@ import { DomainError } from './errors.ts';
 /** The longest a call without a deadline (or work outside any call) may keep a store busy. */
 export const UNBOUNDED_CALL_MS = 10_000;
 
-const scope = new AsyncLocalStorage<AbortSignal>();
+interface CallBudget {
+  signal: AbortSignal;
+  /** ms since epoch; Infinity if the caller set none. */
+  deadline: number;
+}
 
-/** Runs `work` with `signal` as the budget of everything it calls. */
-export function withCallSignal<T>(signal: AbortSignal, work: () => T): T {
-  return scope.run(signal, work);
+const scope = new AsyncLocalStorage<CallBudget>();
+
+/** Runs `work` with `signal` (and `deadline`, if known) as the budget of everything it calls. */
+export function withCallSignal<T>(
+  signal: AbortSignal,
+  work: () => T,
+  deadline = Number.POSITIVE_INFINITY,
+): T {
+  return scope.run({ signal, deadline }, work);
 }
 
 /** The running call's signal, or one that aborts after UNBOUNDED_CALL_MS. */
 export function callSignal(): AbortSignal {
-  return scope.getStore() ?? AbortSignal.timeout(UNBOUNDED_CALL_MS);
+  return scope.getStore()?.signal ?? AbortSignal.timeout(UNBOUNDED_CALL_MS);
+}
+
+/** The running call's signal; undefined outside any call (the caller's own bound applies). */
+export function runningCallSignal(): AbortSignal | undefined {
+  return scope.getStore()?.signal;
+}
+
+/**
+ * For a fast path with a fallback (a cache in front of a database): a signal
+ * that gives up after `share` of what is left of the running call, so the
+ * fallback still has the rest. Undefined outside any call.
+ */
+export function shareOfCall(share: number): AbortSignal | undefined {
+  const budget = scope.getStore();
+  if (!budget) return undefined;
+  const left = budget.deadline - Date.now();
+  if (!(left < MAX_TIMER_MS)) return budget.signal;
+  return AbortSignal.any([budget.signal, AbortSignal.timeout(Math.max(0, left * share))]);
 }
 
 /** True for what an aborted call signal rejects with: our reasons and the platform's timeouts. */
@@ -31,6 +59,7 @@ export function isAbortReason(error: unknown): boolean {
 }
 
 const DEADLINE_CODE = 'deadline_exceeded';
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const CANCELLED_CODE = 'cancelled';
 
 /**
@@ -44,7 +73,8 @@ export class CallDeadline {
   constructor(deadline: number, boundMs: number) {
     const ms = Math.min(deadline - Date.now(), boundMs);
     if (ms <= 0) this.#expire();
-    else {
+    // Beyond what a timer can hold (Infinity included) means no deadline at all.
+    else if (ms < MAX_TIMER_MS) {
       this.#timer = setTimeout(() => this.#expire(), ms);
       this.#timer.unref();
     }

@@ -1,13 +1,15 @@
 // Driver errors in the domain's terms. A store catches what it expects (a
 // unique index refusing a row is an answer, not a failure) and hands the rest
-// to translateDatabaseError: an unreachable database becomes `unavailable`
-// (503); anything else is a bug and stays as it is, to be logged.
+// to translateDatabaseError: an unreachable database, or one that did not
+// answer within the call's deadline, becomes `unavailable` (503); anything
+// else is a bug and stays as it is, to be logged.
 import {
   ConnectionException,
   DriverException,
   UniqueConstraintViolationException,
 } from '@mikro-orm/core';
 import { unavailable } from '../errors.ts';
+import { abandonedError } from './call-fork.ts';
 
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
@@ -49,6 +51,8 @@ export class DuplicateKey extends Error {
 }
 
 export function translateDatabaseError(error: unknown): never {
+  const abandoned = abandonedError(error);
+  if (abandoned) throw abandoned;
   if (error instanceof UniqueConstraintViolationException) throw new DuplicateKey(error.message);
   const code = (error as { code?: string }).code;
   const connection =

@@ -75,7 +75,7 @@ export const refuseExpired: ServerMiddleware = async (call, context, next) => {
 };
 
 export const bindCallScope: ServerMiddleware = (call, context, next) =>
-  withCallSignal(context.signal, () => next(call, context));
+  withCallSignal(context.signal, () => next(call, context), context.deadline);
 
 /** The default stack for a service logging to `log`. */
 export function defaultServerStack(log: Logger): readonly ServerMiddleware[] {

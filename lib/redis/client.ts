@@ -1,6 +1,7 @@
 // Redis connections that fail fast: with Redis down, a command errors at once
-// (no offline queue, a short command timeout) so callers can fall back or
-// answer 503 instead of hanging; reconnection is automatic and quick.
+// (no offline queue; a command made for a gRPC call gives up with the call,
+// any other after a short ceiling) so callers can fall back or answer 503
+// instead of hanging; reconnection is automatic and quick.
 import { Redis } from 'ioredis';
 import { type BackoffPolicy, backoffDelay } from '../backoff.ts';
 import type { Logger } from '../log.ts';
@@ -16,6 +17,9 @@ export interface RedisOptions {
   subscriber?: boolean;
 }
 
+/** Redis answers in well under a millisecond: one that takes this long is as good as gone. */
+const COMMAND_CEILING_MS = 1_000;
+
 /** Redis restarts in well under a second here: come back quickly, retry at least every second. */
 const REDIS_RECONNECT: BackoffPolicy = { initialMs: 50, maxMs: 1_000, jitter: 0.2 };
 
@@ -25,8 +29,10 @@ export function createRedis({ url, log, name, subscriber = false }: RedisOptions
     enableOfflineQueue: subscriber,
     enableAutoPipelining: !subscriber,
     maxRetriesPerRequest: subscriber ? null : 0,
-    // Redis answers in well under a millisecond; past this, fall back or fail.
-    commandTimeout: subscriber ? undefined : 300,
+    // Commands made for a gRPC call give up with it (lib/call-scope.ts); this
+    // is only the ceiling for the rest (lease renewals, broadcasts) and for
+    // calls with time to spare. Redis answers in well under a millisecond.
+    commandTimeout: subscriber ? undefined : COMMAND_CEILING_MS,
     connectTimeout: 2_000,
     // ioredis counts attempts from 1.
     retryStrategy: (attempt) => backoffDelay(attempt - 1, REDIS_RECONNECT),

@@ -10,12 +10,12 @@ export const identityService: ServiceDefinition<IdentityConfig> = {
   name: 'identity',
   settings: identitySettings,
   listen: (config) => config.listen,
-  async start({ runtime, log, shared, openDatabase, leaseIds }, config) {
+  async start({ log, shared, openDatabase, leaseIds }, config) {
     const orm = await openDatabase(config.databaseUrl, identitySchema);
     const ids = await leaseIds();
     const binding = identityServiceBinding(
       {
-        store: new IdentityStore(orm, runtime.grpcDeadlineMs / 2),
+        store: new IdentityStore(orm),
         limiter: shared.limiter,
         ids,
         guestsPerIp: config.guestsPerIp,

@@ -15,11 +15,11 @@ export const linkService: ServiceDefinition<LinkConfig> = {
   name: 'link',
   settings: linkSettings,
   listen: (config) => config.listen,
-  async start({ runtime, log, shared, openDatabase, leaseIds }, config) {
+  async start({ log, shared, openDatabase, leaseIds }, config) {
     const orm = await openDatabase(config.databaseUrl, linkSchema);
     const ids = await leaseIds();
     const now = Date.now;
-    const store = new LinkStore(orm, runtime.grpcDeadlineMs / 2);
+    const store = new LinkStore(orm);
     const cache = new LinkCache(shared.cache, {
       ttlMs: config.cacheTtlMs,
       negativeTtlMs: config.negativeCacheTtlMs,
