@@ -46,7 +46,10 @@ export function shareOfCall(share: number): AbortSignal | undefined {
   if (!budget) return undefined;
   const left = budget.deadline - Date.now();
   if (!(left < MAX_TIMER_MS)) return budget.signal;
-  return AbortSignal.any([budget.signal, AbortSignal.timeout(Math.max(0, left * share))]);
+  return AbortSignal.any([
+    budget.signal,
+    AbortSignal.timeout(Math.max(0, Math.floor(left * share))),
+  ]);
 }
 
 /** True for what an aborted call signal rejects with: our reasons and the platform's timeouts. */
@@ -60,6 +63,8 @@ export function isAbortReason(error: unknown): boolean {
 
 const DEADLINE_CODE = 'deadline_exceeded';
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Timers fire a little early or late: a cancel this close to the deadline is the deadline. */
+const DEADLINE_SLACK_MS = 10;
 const CANCELLED_CODE = 'cancelled';
 
 /**
@@ -69,8 +74,10 @@ const CANCELLED_CODE = 'cancelled';
 export class CallDeadline {
   readonly #controller = new AbortController();
   readonly #timer: NodeJS.Timeout | undefined;
+  readonly #deadline: number;
 
   constructor(deadline: number, boundMs: number) {
+    this.#deadline = deadline;
     const ms = Math.min(deadline - Date.now(), boundMs);
     if (ms <= 0) this.#expire();
     // Beyond what a timer can hold (Infinity included) means no deadline at all.
@@ -84,8 +91,13 @@ export class CallDeadline {
     return this.#controller.signal;
   }
 
+  /** The caller went away; at the deadline itself (grpc-js cancels then too) that is the deadline. */
   cancel(): void {
     if (this.#controller.signal.aborted) return;
+    if (Date.now() >= this.#deadline - DEADLINE_SLACK_MS) {
+      this.#expire();
+      return;
+    }
     this.#controller.abort(
       new DomainError('unavailable', 'the caller cancelled the call', { code: CANCELLED_CODE }),
     );
