@@ -1,21 +1,20 @@
-// A grpc.health.v1 client: asks a server whether a service is SERVING.
-import { credentials, loadPackageDefinition, type ServiceError } from '@grpc/grpc-js';
+// A grpc.health.v1 client: asks a server whether a service is SERVING. Its
+// calls go through the standard client stack like every other.
+import { type Client, loadPackageDefinition, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { connect, promiseClient } from './client.ts';
 
-interface HealthClient {
-  check(
-    request: { service: string },
-    options: { deadline: number },
-    callback: (error: ServiceError | null, response?: { status: string }) => void,
-  ): void;
-  close(): void;
-}
-
-type HealthClientConstructor = new (
-  target: string,
-  creds: ReturnType<typeof credentials.createInsecure>,
-) => HealthClient;
+/** The one method used, as proto-loader defines it. */
+type HealthDefinition = {
+  Check: {
+    path: string;
+    requestStream: false;
+    responseStream: false;
+    requestSerialize: (value: { service: string }) => Buffer;
+    responseDeserialize: (bytes: Buffer) => { status: string };
+  };
+};
 
 export interface HealthChecker {
   /** True if `service` ('' for the whole server) answers SERVING within timeoutMs. */
@@ -23,20 +22,24 @@ export interface HealthChecker {
   close(): void;
 }
 
+/** Fallback deadline; every check sets its own. */
+const CHECK_DEADLINE_MS = 2_000;
+
 export function healthChecker(target: string): HealthChecker {
   const definition = loadPackageDefinition(
     loadSync(healthProtoPath, { enums: String }),
   ) as unknown as {
-    grpc: { health: { v1: { Health: HealthClientConstructor } } };
+    grpc: { health: { v1: { Health: ServiceClientConstructor } } };
   };
-  const client = new definition.grpc.health.v1.Health(target, credentials.createInsecure());
+  const Health = definition.grpc.health.v1.Health;
+  const client: Client = connect(Health, target, CHECK_DEADLINE_MS);
+  const health = promiseClient(client, Health.service as unknown as HealthDefinition);
   return {
     serving: (service, timeoutMs) =>
-      new Promise((resolve) => {
-        client.check({ service }, { deadline: Date.now() + timeoutMs }, (error, response) =>
-          resolve(!error && response?.status === 'SERVING'),
-        );
-      }),
+      health.Check({ service }, { deadline: Date.now() + timeoutMs }).then(
+        (response) => response.status === 'SERVING',
+        () => false,
+      ),
     close: () => client.close(),
   };
 }
