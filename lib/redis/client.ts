@@ -20,8 +20,13 @@ export interface RedisOptions {
 /** Redis answers in well under a millisecond: one that takes this long is as good as gone. */
 const COMMAND_CEILING_MS = 1_000;
 
-/** Redis restarts in well under a second here: come back quickly, retry at least every second. */
-const REDIS_RECONNECT: BackoffPolicy = { initialMs: 50, maxMs: 1_000, jitter: 0.2 };
+/**
+ * Redis restarts in well under a second here: come back quickly, retry at
+ * least every second. No jitter: a process's command and subscriber
+ * connections then come back together, so a subscription that is live again
+ * can publish at once.
+ */
+const REDIS_RECONNECT: BackoffPolicy = { initialMs: 50, maxMs: 1_000, jitter: 0 };
 
 export function createRedis({ url, log, name, subscriber = false }: RedisOptions): Redis {
   const redis = new Redis(url, {
