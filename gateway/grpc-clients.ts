@@ -1,15 +1,18 @@
 // The gateway's gRPC clients: one long-lived channel per service, made as
-// every caller makes them (lib/grpc/client.ts: a default deadline on every
-// call, round-robin over every address the target resolves to).
+// every caller makes them (lib/grpc/client.ts: the standard client stack, a
+// default deadline on every call, retries for idempotent methods, round-robin
+// over every address the target resolves to). The redirect batcher's
+// ResolveLinks and the WatchLinkChanges stream go through the same stack.
 import { IdentityServiceClient, IdentityServiceService } from '../gen/shortener/v1/identity.ts';
 import { LinkServiceClient, LinkServiceService } from '../gen/shortener/v1/link.ts';
-import { connect, type PromiseClient, promiseClient } from '../lib/grpc/client.ts';
+import { connect, promiseClient, type ServiceClient } from '../lib/grpc/client.ts';
+
+export type LinkClient = ServiceClient<typeof LinkServiceService>;
+export type IdentityClient = ServiceClient<typeof IdentityServiceService>;
 
 export interface ServiceClients {
-  link: PromiseClient<LinkServiceClient>;
-  /** The generated callback client: the redirect batcher's ResolveLinks (no promise per call) and the WatchLinkChanges stream. */
-  rawLink: LinkServiceClient;
-  identity: PromiseClient<IdentityServiceClient>;
+  link: LinkClient;
+  identity: IdentityClient;
   close(): void;
 }
 
@@ -22,7 +25,6 @@ export function connectServices(options: {
   const identity = connect(IdentityServiceClient, options.identityTarget, options.deadlineMs);
   return {
     link: promiseClient(link, LinkServiceService),
-    rawLink: link,
     identity: promiseClient(identity, IdentityServiceService),
     close() {
       link.close();

@@ -44,8 +44,8 @@ export async function startGateway(
   });
   stack.push('gRPC clients', () => clients.close());
   const near = new NearCache(config.nearCacheSize, config.nearCacheTtlMs);
-  stack.push('link change follower', followLinkChanges(clients.rawLink, near, log));
-  const batcher = new RedirectBatcher(clients.rawLink, near, runtime.grpcDeadlineMs);
+  stack.push('link change follower', followLinkChanges(clients.link, near, log));
+  const batcher = new RedirectBatcher(clients.link, near, runtime.grpcDeadlineMs);
   const redirects = new RedirectPath(near, batcher, callerAddress(config.trustedProxies));
   const readiness = readinessProbe({ link: config.linkTarget, identity: config.identityTarget });
   stack.push('health checks', () => readiness.close());

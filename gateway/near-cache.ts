@@ -4,10 +4,11 @@
 // reset or broken stream empties it, and a TTL bounds anything missed
 // regardless. A resolution that was in flight while anything was invalidated
 // is not cached (the epoch check), so it cannot bring a deleted link back.
-import type { ClientReadableStream } from '@grpc/grpc-js';
 import { LRUCache } from 'lru-cache';
-import type { LinkServiceClient, WatchLinkChangesResponse } from '../gen/shortener/v1/link.ts';
+import type { WatchLinkChangesResponse } from '../gen/shortener/v1/link.ts';
+import { backoffDelay } from '../lib/backoff.ts';
 import type { Logger } from '../lib/log.ts';
+import type { LinkClient } from './grpc-clients.ts';
 
 export interface NearEntry {
   /** What a click on the link records, also when the near cache answered it. */
@@ -79,53 +80,55 @@ export const SILENCE_MS = 3_000;
  * Keeps a WatchLinkChanges stream open and feeds the cache from it: changed
  * codes are dropped, a reset empties it and lets it cache, a pause empties it
  * and stops caching, and a stream that ends or goes silent stops caching until
- * a new one (reconnected with backoff) says reset.
+ * a new one (reconnected with backoff) says reset. The stream goes through the
+ * standard client stack; its promise settles when the stream is over.
  */
-export function followLinkChanges(
-  client: LinkServiceClient,
-  cache: NearCache,
-  log: Logger,
-): () => void {
+export function followLinkChanges(client: LinkClient, cache: NearCache, log: Logger): () => void {
   let stopped = false;
   let attempt = 0;
-  let call: ClientReadableStream<WatchLinkChangesResponse> | undefined;
+  let current: AbortController | undefined;
   let reconnect: NodeJS.Timeout | undefined;
   let lastHeard = 0;
   let streaming = false;
 
+  const onMessage = (message: WatchLinkChangesResponse) => {
+    lastHeard = Date.now();
+    if (message.paused) {
+      cache.suspend();
+    } else if (message.reset) {
+      if (attempt > 0) log.info('link change stream back; near cache on');
+      attempt = 0;
+      cache.reset();
+    }
+    if (message.codes.length > 0) cache.invalidate(message.codes);
+  };
+
+  const lost = (reason: unknown) => {
+    streaming = false;
+    cache.suspend();
+    if (stopped) return;
+    if (attempt === 0)
+      log.warn(
+        { cause: reason instanceof Error ? reason.message : String(reason) },
+        'link change stream lost; near cache off until it is back',
+      );
+    reconnect = setTimeout(open, backoffDelay(attempt++));
+    reconnect.unref();
+  };
+
   const open = () => {
-    const current = client.watchLinkChanges({}, { deadline: Number.POSITIVE_INFINITY });
-    call = current;
+    current = new AbortController();
     lastHeard = Date.now();
     streaming = true;
-    let ended = false;
-    const lost = (reason: unknown) => {
-      if (ended) return;
-      ended = true;
-      streaming = false;
-      cache.suspend();
-      if (stopped) return;
-      if (attempt === 0)
-        log.warn(
-          { cause: String(reason) },
-          'link change stream lost; near cache off until it is back',
-        );
-      reconnect = setTimeout(open, Math.min(100 * 2 ** attempt++, 2_000));
-      reconnect.unref();
-    };
-    current.on('data', (message: WatchLinkChangesResponse) => {
-      lastHeard = Date.now();
-      if (message.paused) {
-        cache.suspend();
-      } else if (message.reset) {
-        if (attempt > 0) log.info('link change stream back; near cache on');
-        attempt = 0;
-        cache.reset();
-      }
-      if (message.codes.length > 0) cache.invalidate(message.codes);
-    });
-    current.on('error', lost);
-    current.on('end', () => lost('stream ended'));
+    client
+      .watchLinkChanges(
+        {},
+        { deadline: Number.POSITIVE_INFINITY, signal: current.signal, onMessage },
+      )
+      .then(
+        () => lost('stream ended'),
+        (error: unknown) => lost(error),
+      );
   };
 
   if (!cache.enabled) return () => {};
@@ -134,7 +137,7 @@ export function followLinkChanges(
     if (streaming && Date.now() - lastHeard > SILENCE_MS) {
       log.warn('link change stream silent; treating it as lost');
       cache.suspend();
-      call?.cancel();
+      current?.abort();
     }
   }, 500);
   watchdog.unref();
@@ -144,7 +147,7 @@ export function followLinkChanges(
     stopped = true;
     clearInterval(watchdog);
     clearTimeout(reconnect);
-    call?.cancel();
+    current?.abort();
     cache.suspend();
   };
 }

@@ -3,25 +3,26 @@
 // (setImmediate, not a timer, so a lone request waits for nothing). The call's
 // deadline is the tightest of its items'. Each item gets its own result, so an
 // unknown code answers 404 and an expired one 410 without failing the rest;
-// a failed item answers the error the link service named for it.
+// a failed item answers the error the link service named for it. The call
+// goes through the standard client stack like every other: one promise per
+// batch, none per redirect.
 
 import type { ServerResponse } from 'node:http';
-import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import {
-  type LinkServiceClient,
   type ResolveLinksRequest_Item,
   type ResolveLinksResponse,
   ResolveStatus,
 } from '../gen/shortener/v1/link.ts';
-import { fromServiceError } from '../lib/grpc/status.ts';
+import { type DomainError, isDomainError } from '../lib/errors.ts';
 import { runtimeErrors } from '../lib/runtime-errors.ts';
 import { MAX_RESOLVE_BATCH } from '../lib/short-code-rules.ts';
+import type { LinkClient } from './grpc-clients.ts';
 import type { NearCache } from './near-cache.ts';
 import { problemFromDomain } from './problems.ts';
 import { encodeProblem, problemForResult, sendEncoded, sendRedirect } from './redirect-replies.ts';
 
 export class RedirectBatcher {
-  readonly #client: LinkServiceClient;
+  readonly #client: LinkClient;
   readonly #near: NearCache;
   readonly #deadlineMs: number;
   #items: ResolveLinksRequest_Item[] = [];
@@ -33,7 +34,7 @@ export class RedirectBatcher {
     this.flush();
   };
 
-  constructor(client: LinkServiceClient, near: NearCache, deadlineMs: number) {
+  constructor(client: LinkClient, near: NearCache, deadlineMs: number) {
     this.#client = client;
     this.#near = near;
     this.#deadlineMs = deadlineMs;
@@ -57,13 +58,9 @@ export class RedirectBatcher {
     const epoch = this.#near.epoch;
     this.#items = [];
     this.#replies = [];
-    this.#client.resolveLinks(
-      { items },
-      new Metadata(),
-      { deadline: this.#oldest + this.#deadlineMs },
-      (error, response) => {
-        this.#deliver(items, replies, epoch, error, response);
-      },
+    this.#client.resolveLinks({ items }, { deadline: this.#oldest + this.#deadlineMs }).then(
+      (response) => this.#deliver(items, replies, epoch, null, response),
+      (error: unknown) => this.#deliver(items, replies, epoch, error, undefined),
     );
   }
 
@@ -71,13 +68,11 @@ export class RedirectBatcher {
     items: ResolveLinksRequest_Item[],
     replies: ServerResponse[],
     epoch: number,
-    error: ServiceError | null,
+    error: unknown,
     response: ResolveLinksResponse | undefined,
   ): void {
     if (error || !response) {
-      const problem = encodeProblem(
-        problemFromDomain(error ? fromServiceError(error) : runtimeErrors.unavailable()),
-      );
+      const problem = encodeProblem(problemFromDomain(asDomainError(error)));
       for (const reply of replies) sendEncoded(reply, problem);
       return;
     }
@@ -113,4 +108,9 @@ export class RedirectBatcher {
       }
     }
   }
+}
+
+function asDomainError(error: unknown): DomainError {
+  if (isDomainError(error)) return error;
+  return runtimeErrors.unavailable({ cause: error ?? undefined });
 }

@@ -6,10 +6,8 @@ export const runtimeErrors = defineErrors({
   database_unavailable: { kind: 'unavailable', message: 'database is unreachable' },
   /** The database answers but cannot write: its disk is full or it is read-only. */
   database_unwritable: { kind: 'unavailable', message: 'the database cannot take writes now' },
-  database_timeout: {
-    kind: 'unavailable',
-    message: (limit: { ms: number }) => `the database did not answer within ${limit.ms} ms`,
-  },
+  /** The call's deadline ran out while the database worked (the work is called off). */
+  database_timeout: { kind: 'unavailable', message: 'the database did not answer in time' },
   /** A write that must reach the shared cache first (a delete) is refused. */
   cache_unavailable: {
     kind: 'unavailable',
@@ -32,6 +30,10 @@ export const runtimeErrors = defineErrors({
   clock_out_of_range: { kind: 'unavailable', message: 'clock is outside the id epoch' },
   /** A gRPC request whose bytes did not decode. */
   malformed_message: { kind: 'invalid', message: 'request is not a valid protobuf message' },
+  /** What a call's signal aborts with at its deadline (lib/call-scope.ts). */
+  deadline_exceeded: { kind: 'deadline', message: 'the call ran out of time' },
+  /** What a call's signal aborts with when the caller went away. */
+  cancelled: { kind: 'unavailable', message: 'the caller cancelled the call' },
   deadline_passed: {
     kind: 'deadline',
     message: 'the deadline passed before the call started',

@@ -7,8 +7,9 @@
 // A bus consumer feeds an actor with `bus.consume(name, (batch) => ref.ask(batch))`:
 // the delivery is acked once the actor has handled it, and a throw goes back
 // to the bus, which retries or parks the message.
+
+import { type BackoffPolicy, backoffDelay } from '../backoff.ts';
 import type { Logger } from '../log.ts';
-import { type Backoff, backoffDelay } from './backoff.ts';
 import { Mailbox } from './mailbox.ts';
 
 export interface Actor<M> {
@@ -40,14 +41,14 @@ interface Letter<M> {
 export interface SupervisorOptions {
   log: Logger;
   /** Delay before each restart in a row; 100 ms growing to 30 s with jitter unless given. */
-  restart?: Backoff;
+  restart?: BackoffPolicy;
 }
 
-const DEFAULT_RESTART: Backoff = { initialMs: 100, maxMs: 30_000, jitter: 0.2 };
+const DEFAULT_RESTART: BackoffPolicy = { initialMs: 100, maxMs: 30_000, jitter: 0.2 };
 
 export class Supervisor {
   readonly #log: Logger;
-  readonly #restart: Backoff;
+  readonly #restart: BackoffPolicy;
   readonly #actors: ActorRef<never>[] = [];
   readonly #timers = new Set<NodeJS.Timeout>();
 
@@ -143,7 +144,7 @@ class ActorCell<M> implements ActorRef<M> {
           { actor: this.name, err: error, failuresInARow },
           'actor failed; restarting it',
         );
-        await this.#backoff(backoffDelay(failuresInARow, this.#options.restart));
+        await this.#backoff(backoffDelay(failuresInARow - 1, this.#options.restart));
       }
     }
     try {

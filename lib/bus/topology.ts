@@ -14,7 +14,7 @@
 // After the last attempt the message goes to `<consumer>.dead` and stays.
 // Retry queues are named by their delay, so changing the backoff declares new
 // queues instead of failing on a redeclared TTL.
-import { type Backoff, backoffDelay } from '../actors/backoff.ts';
+import { type BackoffPolicy, backoffDelay } from '../backoff.ts';
 
 export interface ConsumerSpec {
   /** The consumer's queue name, e.g. `analytics.visit-recorder`. */
@@ -26,7 +26,7 @@ export interface ConsumerSpec {
 export interface RetryPolicy {
   /** Handler calls a message gets before it is parked; 1 means no retry. */
   readonly maxAttempts: number;
-  readonly backoff: Backoff;
+  readonly backoff: BackoffPolicy;
 }
 
 export interface Topology {
@@ -44,7 +44,7 @@ export const HEADERS = {
 
 /** The delay before attempt `attempt` (2 for the first retry). */
 export function retryDelayMs(policy: RetryPolicy, attempt: number): number {
-  return backoffDelay(attempt - 1, { ...policy.backoff, jitter: 0 });
+  return backoffDelay(attempt - 2, { ...policy.backoff, jitter: 0 });
 }
 
 export function retryQueue(consumer: string, delayMs: number): string {

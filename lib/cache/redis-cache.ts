@@ -1,5 +1,11 @@
 import type { Redis } from 'ioredis';
+import { runningCallSignal, unlessAborted } from '../call-scope.ts';
 import type { Cache } from './cache.ts';
+
+/** A command on the shared, pipelined connection, given up on with `signal` (nothing leaks). */
+function within<T>(command: Promise<T>, signal = runningCallSignal()): Promise<T> {
+  return signal ? unlessAborted(command, signal) : command;
+}
 
 export class RedisCache implements Cache {
   readonly #redis: Redis;
@@ -10,22 +16,25 @@ export class RedisCache implements Cache {
     this.#prefix = `${keyPrefix}cache:`;
   }
 
-  async getMany(keys: readonly string[]): Promise<(string | null)[]> {
+  async getMany(keys: readonly string[], signal?: AbortSignal): Promise<(string | null)[]> {
     if (keys.length === 0) return [];
-    return this.#redis.mget(keys.map((key) => this.#prefix + key));
+    return within(
+      this.#redis.mget(keys.map((key) => this.#prefix + key)),
+      signal ?? runningCallSignal(),
+    );
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
-    await this.#redis.set(this.#prefix + key, value, 'PX', Math.max(1, Math.ceil(ttlMs)));
+    await within(this.#redis.set(this.#prefix + key, value, 'PX', Math.max(1, Math.ceil(ttlMs))));
   }
 
   async add(key: string, value: string, ttlMs: number): Promise<boolean> {
     const ms = Math.max(1, Math.ceil(ttlMs));
-    return (await this.#redis.set(this.#prefix + key, value, 'PX', ms, 'NX')) === 'OK';
+    return (await within(this.#redis.set(this.#prefix + key, value, 'PX', ms, 'NX'))) === 'OK';
   }
 
   async delete(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
-    await this.#redis.del(keys.map((key) => this.#prefix + key));
+    await within(this.#redis.del(keys.map((key) => this.#prefix + key)));
   }
 }

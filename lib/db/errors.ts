@@ -1,12 +1,15 @@
 // Driver errors in the domain's terms. A store catches what it expects (a
 // unique index refusing a row is an answer, not a failure: violatedUnique
-// tells which) and hands the rest to translateDatabaseError.
+// tells which) and hands the rest to translateDatabaseError: an unreachable
+// database, or one that did not answer within the call's deadline, becomes
+// `unavailable` (503).
 import {
   ConnectionException,
   DriverException,
   UniqueConstraintViolationException,
 } from '@mikro-orm/core';
 import { runtimeErrors } from '../runtime-errors.ts';
+import { abandonedError } from './call-fork.ts';
 
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
@@ -64,6 +67,8 @@ export function isUnwritable(error: unknown): boolean {
  * it is, to be logged.
  */
 export function translateDatabaseError(error: unknown): never {
+  const abandoned = abandonedError(error);
+  if (abandoned) throw abandoned;
   const code = (error as { code?: string }).code;
   const connection =
     error instanceof ConnectionException ||

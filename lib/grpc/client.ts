@@ -1,42 +1,158 @@
 // Clients as every caller uses them: one long-lived channel per target with
-// keepalive, a deadline on every call (the default unless the caller set a
-// tighter one), failures turned into domain errors, promises instead of callbacks.
+// keepalive and round-robin, retries for idempotent methods (retry-policy.ts),
+// and every call through one client middleware stack, composed once per client:
+//   (tracing, metrics: next, here, so they see every call and its final outcome)
+//   mapErrors        a failed call rejects with a DomainError, not a ServiceError
+//   defaultDeadline  no call leaves without a deadline (the default unless the caller set one)
+// then the call itself: unary calls resolve with the response; server streams
+// hand each message to onMessage and resolve when the stream ends.
 import {
-  type CallOptions,
   type Client,
   type ClientOptions,
-  type ClientUnaryCall,
   credentials,
   InterceptingCall,
   type Interceptor,
   Metadata,
   type ServiceError,
 } from '@grpc/grpc-js';
+import {
+  type ClientCall,
+  type ClientMiddleware,
+  type ClientNext,
+  composeClient,
+  type MethodInfo,
+} from './middleware.ts';
+import { idempotentMethods, serviceConfig } from './retry-policy.ts';
 import { fromServiceError } from './status.ts';
 
-type Callback<Res> = (error: ServiceError | null, response: Res) => void;
-type UnaryMethod<Req, Res> = (
-  request: Req,
-  metadata: Metadata,
-  options: Partial<CallOptions>,
-  callback: Callback<Res>,
-) => ClientUnaryCall;
+export interface CallOptions {
+  /** Absolute deadline (ms since epoch or a Date); the client's default if unset or later. */
+  deadline?: number | Date;
+  /** Cancels the call when it aborts. */
+  signal?: AbortSignal;
+  metadata?: Metadata;
+}
 
-/** The unary methods of a generated client, returning promises. */
-export type PromiseClient<C> = {
-  [K in keyof C as C[K] extends UnaryMethod<infer _Req, infer _Res>
-    ? K
-    : never]: C[K] extends UnaryMethod<infer Req, infer Res>
-    ? (request: Req, options?: Partial<CallOptions>) => Promise<Res>
+export interface StreamOptions<Res> extends CallOptions {
+  onMessage(message: Res): void;
+}
+
+interface MethodDefinitionLike {
+  path: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  requestSerialize(value: never): Buffer;
+  responseDeserialize(bytes: Buffer): unknown;
+}
+
+/** A generated service definition's methods as promises, through the client stack. */
+export type ServiceClient<D> = {
+  [K in keyof D]: D[K] extends {
+    requestStream: false;
+    responseStream: infer Streaming;
+    requestSerialize: (value: infer Req) => Buffer;
+    responseDeserialize: (bytes: Buffer) => infer Res;
+  }
+    ? Streaming extends true
+      ? (request: Req, options: StreamOptions<Res>) => Promise<void>
+      : (request: Req, options?: CallOptions) => Promise<Res>
     : never;
 };
 
+/** The same policy as defaultDeadline, for calls made on the raw channel (health checks, tests). */
 function deadlineInterceptor(defaultMs: number): Interceptor {
   return (options, nextCall) => {
     const deadline = options.deadline ?? Date.now() + defaultMs;
     return new InterceptingCall(nextCall({ ...options, deadline }));
   };
 }
+
+/** A call the caller gave no deadline gets `defaultMs` (a stream meant to stay open passes Infinity). */
+export function defaultDeadline(defaultMs: number): ClientMiddleware {
+  return (call, context, next) => {
+    context.deadline ??= Date.now() + defaultMs;
+    return next(call, context);
+  };
+}
+
+function isServiceError(error: unknown): error is ServiceError {
+  return (
+    error instanceof Error &&
+    typeof (error as ServiceError).code === 'number' &&
+    'metadata' in error
+  );
+}
+
+export const mapErrors: ClientMiddleware = (call, context, next) =>
+  next(call, context).catch((error: unknown) => {
+    throw isServiceError(error) ? fromServiceError(error) : error;
+  });
+
+/** The default client stack; `defaultDeadlineMs` bounds every unary call. */
+export function defaultClientStack(defaultDeadlineMs: number): readonly ClientMiddleware[] {
+  return [
+    // Tracing and metrics middleware go first here.
+    mapErrors,
+    defaultDeadline(defaultDeadlineMs),
+  ];
+}
+
+interface BoundMethod extends MethodInfo {
+  readonly definition: MethodDefinitionLike;
+}
+
+/** The call itself, on the generated client's channel. */
+function send(client: Client): ClientNext {
+  return (call: ClientCall, context) => {
+    const method = call.method as BoundMethod;
+    const { path, requestSerialize, responseDeserialize } = method.definition;
+    const options = context.deadline === undefined ? {} : { deadline: context.deadline };
+    const signal = context.signal;
+    if (method.kind === 'unary') {
+      return new Promise((resolve, reject) => {
+        const pending = client.makeUnaryRequest(
+          path,
+          requestSerialize as (value: unknown) => Buffer,
+          responseDeserialize,
+          call.request,
+          context.metadata,
+          options,
+          (error, response) => {
+            signal?.removeEventListener('abort', cancel);
+            if (error) reject(error);
+            else resolve(response);
+          },
+        );
+        const cancel = () => pending.cancel();
+        if (signal?.aborted) cancel();
+        else signal?.addEventListener('abort', cancel, { once: true });
+      });
+    }
+    return new Promise<void>((resolve, reject) => {
+      const stream = client.makeServerStreamRequest(
+        path,
+        requestSerialize as (value: unknown) => Buffer,
+        responseDeserialize,
+        call.request,
+        context.metadata,
+        options,
+      );
+      const cancel = () => stream.cancel();
+      const settle = (error?: unknown) => {
+        signal?.removeEventListener('abort', cancel);
+        if (error) reject(error);
+        else resolve();
+      };
+      if (call.onMessage) stream.on('data', call.onMessage);
+      stream.on('error', settle);
+      stream.on('end', () => settle());
+      if (signal?.aborted) cancel();
+      else signal?.addEventListener('abort', cancel, { once: true });
+    });
+  };
+}
+
+const IDEMPOTENT = idempotentMethods();
 
 const CHANNEL_OPTIONS: ClientOptions = {
   'grpc.keepalive_time_ms': 30_000,
@@ -47,8 +163,8 @@ const CHANNEL_OPTIONS: ClientOptions = {
   'grpc.initial_reconnect_backoff_ms': 200,
   'grpc.max_reconnect_backoff_ms': 2_000,
   // Spread calls over every address the target resolves to (several replicas
-  // behind one DNS name), not just the first.
-  'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+  // behind one DNS name), not just the first; retry what the protos mark idempotent.
+  'grpc.service_config': serviceConfig(IDEMPOTENT),
 };
 
 type ClientConstructor<C extends Client> = new (
@@ -57,33 +173,56 @@ type ClientConstructor<C extends Client> = new (
   options?: ClientOptions,
 ) => C;
 
+const defaultDeadlines = new WeakMap<Client, number>();
+
+/** A channel to `target`; raw calls on it get `defaultDeadlineMs` unless they set a deadline. */
 export function connect<C extends Client>(
   Ctor: ClientConstructor<C>,
   target: string,
   defaultDeadlineMs: number,
 ): C {
-  return new Ctor(target, credentials.createInsecure(), {
+  const client = new Ctor(target, credentials.createInsecure(), {
     ...CHANNEL_OPTIONS,
     interceptors: [deadlineInterceptor(defaultDeadlineMs)],
   });
+  defaultDeadlines.set(client, defaultDeadlineMs);
+  return client;
 }
 
-/** Wraps a generated client's unary methods as promises rejecting with DomainError. */
-export function promiseClient<C extends Client>(
-  client: C,
-  definition: Record<string, { responseStream: boolean; requestStream: boolean }>,
-): PromiseClient<C> {
+const FALLBACK_DEADLINE_MS = 2_000;
+
+/**
+ * The definition's methods on `client`'s channel, every call through `stack`
+ * (by default the standard one with the deadline `connect` was given).
+ */
+export function promiseClient<D extends Record<string, MethodDefinitionLike>>(
+  client: Client,
+  definition: D,
+  stack: readonly ClientMiddleware[] = defaultClientStack(
+    defaultDeadlines.get(client) ?? FALLBACK_DEADLINE_MS,
+  ),
+): ServiceClient<D> {
+  const run = composeClient(stack, send(client));
   const wrapped: Record<string, unknown> = {};
   for (const [name, method] of Object.entries(definition)) {
-    if (method.requestStream || method.responseStream) continue;
-    const call = (client as unknown as Record<string, UnaryMethod<unknown, unknown>>)[name];
-    if (typeof call !== 'function') continue;
-    wrapped[name] = (request: unknown, options: Partial<CallOptions> = {}) =>
-      new Promise((resolve, reject) => {
-        call.call(client, request, new Metadata(), options, (error, response) =>
-          error ? reject(fromServiceError(error)) : resolve(response),
-        );
-      });
+    if (method.requestStream) continue;
+    const info: BoundMethod = {
+      path: method.path,
+      kind: method.responseStream ? 'server_stream' : 'unary',
+      idempotent: IDEMPOTENT.has(method.path),
+      definition: method,
+    };
+    wrapped[name] = (request: unknown, options: Partial<StreamOptions<unknown>> = {}) => {
+      const deadline = options.deadline;
+      return run(
+        { method: info, request, onMessage: options.onMessage },
+        {
+          deadline: deadline instanceof Date ? deadline.getTime() : deadline,
+          signal: options.signal,
+          metadata: options.metadata ?? new Metadata(),
+        },
+      );
+    };
   }
-  return wrapped as PromiseClient<C>;
+  return wrapped as ServiceClient<D>;
 }

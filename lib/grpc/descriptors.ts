@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 
-const DESCRIPTOR_SET = new URL('../../gen/descriptor.binpb', import.meta.url);
+export const DESCRIPTOR_SET = new URL('../../gen/descriptor.binpb', import.meta.url);
 /** grpc.health.v1, built by scripts/gen-contracts.sh from grpc-health-check's proto. */
 export const HEALTH_DESCRIPTOR_SET = new URL('../../gen/health.binpb', import.meta.url);
 

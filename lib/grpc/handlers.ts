@@ -1,112 +1,136 @@
 // Handler adapters every service's gRPC handlers use: promise-returning
-// functions in, grpc-js callbacks out, with undecodable requests answered
-// INVALID_ARGUMENT (grpc-js alone would say INTERNAL), calls whose deadline has
-// already passed refused, and domain errors mapped to status codes once.
+// functions in, grpc-js callbacks out, every call through the service's
+// default middleware stack (lib/grpc/server-stack.ts). The adapters only
+// build the call's context and deliver the outcome.
 import type {
   handleServerStreamingCall,
   handleUnaryCall,
-  ServerErrorResponse,
-  ServerUnaryCall,
+  ServerWritableStream,
   ServiceDefinition,
 } from '@grpc/grpc-js';
-import { isDomainError } from '../errors.ts';
-import { type Logger, ThrottledLog } from '../log.ts';
-import { runtimeErrors } from '../runtime-errors.ts';
-import { toStatus } from './status.ts';
+import { CallDeadline, UNBOUNDED_CALL_MS } from '../call-scope.ts';
+import type { Logger } from '../log.ts';
+import {
+  type CallContext,
+  type CallKind,
+  composeServer,
+  type RawServerCall,
+  type ServerMiddleware,
+  type ServerNext,
+} from './middleware.ts';
+import { defaultServerStack, MALFORMED, type StatusError } from './server-stack.ts';
 
-/** Stands in for a request whose bytes did not decode. */
-const MALFORMED: unique symbol = Symbol('malformed request');
-
-export interface CallContext {
-  /** Absolute deadline (ms since epoch) the caller set; Infinity if none. */
-  deadline: number;
-  /** Path of the method, for logs. */
-  method: string;
-}
+export type { CallContext };
 
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
-function contextOf(call: ServerUnaryCall<unknown, unknown>, method: string): CallContext {
+/** One composed stack per service logger. */
+const stacks = new WeakMap<Logger, readonly ServerMiddleware[]>();
+
+function stackFor(log: Logger): readonly ServerMiddleware[] {
+  let stack = stacks.get(log);
+  if (!stack) {
+    stack = defaultServerStack(log);
+    stacks.set(log, stack);
+  }
+  return stack;
+}
+
+function deadlineOf(call: RawServerCall): number {
   const deadline = call.getDeadline();
+  return deadline instanceof Date ? deadline.getTime() : Number(deadline);
+}
+
+/** The call's context and the deadline behind its signal; the caller disposes the latter. */
+function contextOf(
+  call: RawServerCall,
+  method: string,
+  kind: CallKind,
+): { context: CallContext; deadline: CallDeadline } {
+  const at = deadlineOf(call);
+  // A stream lives as long as its caller wants; a unary call without a
+  // deadline still gives up on its stores at some point.
+  const deadline = new CallDeadline(
+    at,
+    kind === 'unary' ? UNBOUNDED_CALL_MS : Number.POSITIVE_INFINITY,
+  );
+  call.once('cancelled', () => deadline.cancel());
   return {
-    deadline: deadline instanceof Date ? deadline.getTime() : Number(deadline),
-    method,
+    context: { method, deadline: at, signal: deadline.signal, metadata: call.metadata },
+    deadline,
   };
 }
 
-/** One throttle per service logger: an outage fails every call, one line a while says so. */
-const repeatsByLog = new WeakMap<Logger, ThrottledLog>();
-
-function toServerError(error: unknown, log: Logger, method: string): Partial<ServerErrorResponse> {
-  let repeats = repeatsByLog.get(log);
-  if (!repeats) {
-    repeats = new ThrottledLog(log);
-    repeatsByLog.set(log, repeats);
-  }
-  if (isDomainError(error)) {
-    if (error.kind === 'internal') log.error({ err: error, method }, 'call failed');
-    else if (error.kind === 'unavailable') {
-      repeats.warn(
-        `${method}:${error.code}`,
-        {
-          method,
-          code: error.code,
-          cause: error.cause instanceof Error ? error.cause.message : undefined,
-        },
-        `call failed: ${error.message}`,
-      );
-    }
-    return toStatus(error);
-  }
-  log.error({ err: error, method }, 'unexpected error in handler');
-  return toStatus(runtimeErrors.internal());
+/** What escaped the stack unmapped (it never should): sent as INTERNAL. */
+function asStatus(error: unknown): StatusError {
+  return typeof (error as StatusError).code === 'number'
+    ? (error as StatusError)
+    : Object.assign(new Error('internal error'), { code: 13, details: 'internal error' });
 }
 
 export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
 
-/** Adapts a promise-returning handler: decode check, deadline context, error mapping. */
+/** Adapts a promise-returning handler to grpc-js, through the default stack. */
 export function unary<Req, Res>(
   method: string,
   log: Logger,
   handler: UnaryHandler<Req, Res>,
 ): handleUnaryCall<Req, Res> {
+  const run = composeServer(stackFor(log), (call, context) =>
+    handler(call.request as Req, context),
+  );
   return (call, callback) => {
-    if ((call.request as unknown) === MALFORMED) {
-      callback(toStatus(runtimeErrors.malformed_message()));
-      return;
-    }
-    const context = contextOf(call, method);
-    // The caller has given up already: doing the work would only load the
-    // service when it is most likely overloaded.
-    if (context.deadline <= Date.now()) {
-      callback(toStatus(runtimeErrors.deadline_passed()));
-      return;
-    }
-    handler(call.request, context).then(
-      (response) => callback(null, response),
-      (error: unknown) => callback(toServerError(error, log, method)),
+    const { context, deadline } = contextOf(call, method, 'unary');
+    run({ method, kind: 'unary', request: call.request, raw: call }, context).then(
+      (response) => {
+        deadline.dispose();
+        callback(null, response as Res);
+      },
+      (error: unknown) => {
+        deadline.dispose();
+        callback(asStatus(error));
+      },
     );
   };
 }
 
-/** Adapts a server-streaming handler; it owns the call until it ends it. */
+export type StreamHandler<Req, Res> = (
+  call: ServerWritableStream<Req, Res>,
+  context: CallContext,
+) => void | Promise<void>;
+
+/** Settles when the stream is over: ended by the handler, cancelled or broken. */
+function streamEnded(call: ServerWritableStream<unknown, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    for (const event of ['finish', 'close', 'cancelled', 'error'])
+      call.once(event, () => resolve());
+  });
+}
+
+/**
+ * Adapts a server-streaming handler; it owns the call until it ends it. Its
+ * promise through the stack settles when the stream ends.
+ */
 export function serverStream<Req, Res>(
   method: string,
   log: Logger,
-  handler: (call: Parameters<handleServerStreamingCall<Req, Res>>[0]) => void,
+  handler: StreamHandler<Req, Res>,
 ): handleServerStreamingCall<Req, Res> {
+  const run: ServerNext = composeServer(stackFor(log), async (call, context) => {
+    const stream = call.raw as ServerWritableStream<Req, Res>;
+    const ended = streamEnded(stream as ServerWritableStream<unknown, unknown>);
+    await handler(stream, context);
+    await ended;
+  });
   return (call) => {
-    if ((call.request as unknown) === MALFORMED) {
-      const malformed = runtimeErrors.malformed_message();
-      call.destroy(Object.assign(new Error(malformed.message), toStatus(malformed)));
-      return;
-    }
-    try {
-      handler(call);
-    } catch (error) {
-      const e = toServerError(error, log, method);
-      call.destroy(Object.assign(new Error(e.details ?? 'internal error'), e));
-    }
+    const { context, deadline } = contextOf(call, method, 'server_stream');
+    run({ method, kind: 'server_stream', request: call.request, raw: call }, context).then(
+      () => deadline.dispose(),
+      (error: unknown) => {
+        deadline.dispose();
+        call.destroy(asStatus(error));
+      },
+    );
   };
 }
 

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { backoffDelay } from '../backoff.ts';
 import type { Logger } from '../log.ts';
 import { DEFAULT_MAX_DRIFT_MS, MAX_WORKER_ID, type WorkerIdSource } from './snowflake.ts';
 
@@ -87,7 +88,7 @@ export class WorkerLease implements WorkerIdSource {
         return;
       } catch (error) {
         if (attempt === 0) this.#log.warn({ err: error }, 'cannot lease a worker id yet; retrying');
-        await sleep(Math.min(100 * 2 ** attempt, 2_000));
+        await sleep(backoffDelay(attempt));
       }
     }
   }

@@ -1,8 +1,10 @@
 // Rate limits: a fixed window of `limit` units per `windowMs` per key, counted
 // atomically in one round trip (rate-limiter-flexible: a Lua script on Redis,
-// a Map in process). A store failure throws `unavailable`: limits fail closed.
+// a Map in process). A store failure, or no answer before the running call
+// runs out of time, throws `unavailable`: limits fail closed.
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { runningCallSignal, unlessAborted } from '../call-scope.ts';
 import type { RateRule } from '../config/parsers.ts';
 import { runtimeErrors } from '../runtime-errors.ts';
 
@@ -29,7 +31,8 @@ abstract class FlexibleLimiter implements RateLimiter {
       this.#backends.set(id, backend);
     }
     try {
-      await backend.consume(key);
+      const signal = runningCallSignal();
+      await (signal ? unlessAborted(backend.consume(key), signal) : backend.consume(key));
       return { allowed: true };
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) {

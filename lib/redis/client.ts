@@ -1,7 +1,9 @@
 // Redis connections that fail fast: with Redis down, a command errors at once
-// (no offline queue, a short command timeout) so callers can fall back or
-// answer 503 instead of hanging; reconnection is automatic and quick.
+// (no offline queue; a command made for a gRPC call gives up with the call,
+// any other after a short ceiling) so callers can fall back or answer 503
+// instead of hanging; reconnection is automatic and quick.
 import { Redis } from 'ioredis';
+import { type BackoffPolicy, backoffDelay } from '../backoff.ts';
 import type { Logger } from '../log.ts';
 
 export type { Redis };
@@ -15,16 +17,30 @@ export interface RedisOptions {
   subscriber?: boolean;
 }
 
+/** Redis answers in well under a millisecond: one that takes this long is as good as gone. */
+const COMMAND_CEILING_MS = 1_000;
+
+/**
+ * Redis restarts in well under a second here: come back quickly, retry at
+ * least every second. No jitter: a process's command and subscriber
+ * connections then come back together, so a subscription that is live again
+ * can publish at once.
+ */
+const REDIS_RECONNECT: BackoffPolicy = { initialMs: 50, maxMs: 1_000, jitter: 0 };
+
 export function createRedis({ url, log, name, subscriber = false }: RedisOptions): Redis {
   const redis = new Redis(url, {
     connectionName: name,
     enableOfflineQueue: subscriber,
     enableAutoPipelining: !subscriber,
     maxRetriesPerRequest: subscriber ? null : 0,
-    // Redis answers in well under a millisecond; past this, fall back or fail.
-    commandTimeout: subscriber ? undefined : 300,
+    // Commands made for a gRPC call give up with it (lib/call-scope.ts); this
+    // is only the ceiling for the rest (lease renewals, broadcasts) and for
+    // calls with time to spare. Redis answers in well under a millisecond.
+    commandTimeout: subscriber ? undefined : COMMAND_CEILING_MS,
     connectTimeout: 2_000,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1_000),
+    // ioredis counts attempts from 1.
+    retryStrategy: (attempt) => backoffDelay(attempt - 1, REDIS_RECONNECT),
   });
   let up = false;
   redis.on('ready', () => {

@@ -11,10 +11,10 @@ export const identityService: ServiceDefinition<IdentityConfig> = {
   settings: identitySettings,
   schema: identitySchema,
   issuesIds: true,
-  async start({ runtime, log, shared, orm, ids }, config) {
+  async start({ log, shared, orm, ids }, config) {
     const binding = identityServiceBinding(
       {
-        store: new IdentityStore(orm, runtime.grpcDeadlineMs / 2),
+        store: new IdentityStore(orm),
         limiter: shared.limiter,
         ids,
         guestsPerIp: config.guestsPerIp,

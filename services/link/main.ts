@@ -16,9 +16,9 @@ export const linkService: ServiceDefinition<LinkConfig> = {
   settings: linkSettings,
   schema: linkSchema,
   issuesIds: true,
-  async start({ runtime, log, shared, orm, ids }, config) {
+  async start({ log, shared, orm, ids }, config) {
     const now = Date.now;
-    const store = new LinkStore(orm, runtime.grpcDeadlineMs / 2);
+    const store = new LinkStore(orm);
     const cache = new LinkCache(shared.cache, {
       ttlMs: config.cacheTtlMs,
       negativeTtlMs: config.negativeCacheTtlMs,

@@ -432,7 +432,8 @@ export const RevokeTokenResponse: MessageFns<RevokeTokenResponse> = {
  * `database_unavailable`); INVALID_ARGUMENT adds `error-field`, the request
  * field at fault. The codes are listed with their kinds in
  * services/identity/errors.ts and, for those every service shares,
- * lib/runtime-errors.ts.
+ * lib/runtime-errors.ts. Read-only methods are marked `idempotency_level =
+ * NO_SIDE_EFFECTS`: clients may retry those (and only those) on UNAVAILABLE.
  */
 export type IdentityServiceService = typeof IdentityServiceService;
 export const IdentityServiceService = {

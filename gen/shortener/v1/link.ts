@@ -1538,7 +1538,8 @@ export const WatchLinkChangesResponse: MessageFns<WatchLinkChangesResponse> = {
  * `database_unavailable`); INVALID_ARGUMENT adds `error-field`, the request
  * field at fault. The codes are listed with their kinds in
  * services/link/errors.ts and, for those every service shares,
- * lib/runtime-errors.ts.
+ * lib/runtime-errors.ts. Read-only methods are marked `idempotency_level =
+ * NO_SIDE_EFFECTS`: clients may retry those (and only those) on UNAVAILABLE.
  */
 export type LinkServiceService = typeof LinkServiceService;
 export const LinkServiceService = {

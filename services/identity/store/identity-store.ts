@@ -1,7 +1,7 @@
 // Guests and their tokens through MikroORM.
+import { inCall } from '../../../lib/db/call-fork.ts';
 import { translateDatabaseError as translate } from '../../../lib/db/errors.ts';
 import type { Orm } from '../../../lib/db/open.ts';
-import { withinTime } from '../../../lib/db/time-limit.ts';
 import type { PrincipalKind } from '../domain/principal.ts';
 import { AccessTokenRow, GuestRow } from './entities.ts';
 
@@ -14,12 +14,13 @@ export interface StoredToken {
 
 export class IdentityStore {
   readonly #orm: Orm;
-  readonly #timeoutMs: number;
 
-  /** Every call answers within `timeoutMs`, or fails as `unavailable`. */
-  constructor(orm: Orm, timeoutMs = 1_000) {
+  /**
+   * Every call is given up on when the gRPC call it serves runs out of time
+   * (lib/call-scope.ts), and then fails as `unavailable` with its writes rolled back.
+   */
+  constructor(orm: Orm) {
     this.#orm = orm;
-    this.#timeoutMs = timeoutMs;
   }
 
   /** Stores a new guest and its first token together. */
@@ -28,18 +29,19 @@ export class IdentityStore {
     token: { hash: string; expiresAt: Date },
   ): Promise<void> {
     try {
-      const insert = this.#orm.em.fork().transactional(async (em) => {
-        await em.insert(GuestRow, guest);
-        await em.insert(AccessTokenRow, {
-          tokenHash: token.hash,
-          principalId: guest.id,
-          principalKind: 'guest',
-          createdAt: guest.createdAt,
-          expiresAt: token.expiresAt,
-          revokedAt: null,
-        });
-      });
-      await withinTime(insert, this.#timeoutMs);
+      await inCall(this.#orm, (fork) =>
+        fork.transactional(async (em) => {
+          await em.insert(GuestRow, guest);
+          await em.insert(AccessTokenRow, {
+            tokenHash: token.hash,
+            principalId: guest.id,
+            principalKind: 'guest',
+            createdAt: guest.createdAt,
+            expiresAt: token.expiresAt,
+            revokedAt: null,
+          });
+        }),
+      );
     } catch (error) {
       translate(error);
     }
@@ -47,10 +49,7 @@ export class IdentityStore {
 
   async findToken(hash: string): Promise<StoredToken | null> {
     try {
-      const row = await withinTime(
-        this.#orm.em.fork().findOne(AccessTokenRow, { tokenHash: hash }),
-        this.#timeoutMs,
-      );
+      const row = await inCall(this.#orm, (em) => em.findOne(AccessTokenRow, { tokenHash: hash }));
       if (!row) return null;
       return {
         principalId: row.principalId,
@@ -65,11 +64,8 @@ export class IdentityStore {
 
   async revokeToken(hash: string, at: Date): Promise<void> {
     try {
-      await withinTime(
-        this.#orm.em
-          .fork()
-          .nativeUpdate(AccessTokenRow, { tokenHash: hash, revokedAt: null }, { revokedAt: at }),
-        this.#timeoutMs,
+      await inCall(this.#orm, (em) =>
+        em.nativeUpdate(AccessTokenRow, { tokenHash: hash, revokedAt: null }, { revokedAt: at }),
       );
     } catch (error) {
       translate(error);

@@ -5,6 +5,7 @@
 // instance cannot hear the others, so its watchers are told to pause; when it
 // is live again, to reset. Watchers also get a heartbeat every second, so a
 // stream that silently stalled is noticed.
+import { backoffDelay } from '../../../lib/backoff.ts';
 import type { Broadcast } from '../../../lib/broadcast/broadcast.ts';
 import type { Logger } from '../../../lib/log.ts';
 
@@ -33,6 +34,8 @@ export class LinkChanges {
   /** Changes that could not be broadcast yet, retried until they are. */
   readonly #unsent = new Set<string>();
   #retry: NodeJS.Timeout | undefined;
+  /** Retries in a row that found the broadcast still failing. */
+  #retryAttempt = 0;
   #heartbeat: NodeJS.Timeout | undefined;
   #unsubscribe: (() => Promise<void>) | undefined;
 
@@ -101,12 +104,14 @@ export class LinkChanges {
         try {
           await this.#broadcast.publish(CHANNEL, code);
           this.#unsent.delete(code);
+          this.#retryAttempt = 0;
         } catch {
+          this.#retryAttempt++;
           break;
         }
       }
       if (this.#unsent.size > 0) this.#scheduleRetry();
-    }, 500);
+    }, backoffDelay(this.#retryAttempt));
     this.#retry.unref();
   }
 

@@ -9,6 +9,7 @@
 // (see manage-links.ts): otherwise another instance could go on serving the
 // deleted link from the cache for as long as its entry lives.
 import type { Cache } from '../../../lib/cache/cache.ts';
+import { shareOfCall } from '../../../lib/call-scope.ts';
 import { type Logger, ThrottledLog } from '../../../lib/log.ts';
 import { runtimeErrors } from '../../../lib/runtime-errors.ts';
 import type { Link } from '../domain/link.ts';
@@ -65,7 +66,11 @@ export class LinkCache {
   async getMany(codes: readonly string[]): Promise<(CachedResolution | undefined)[]> {
     let values: (string | null)[];
     try {
-      values = await this.#cache.getMany(codes.map((code) => KEY + code));
+      // Half of what the call has left at most: the database gets the rest.
+      values = await this.#cache.getMany(
+        codes.map((code) => KEY + code),
+        shareOfCall(0.5),
+      );
     } catch (error) {
       this.#warn(error, 'cache unreachable; resolving from the database');
       return codes.map(() => undefined);

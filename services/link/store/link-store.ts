@@ -1,9 +1,10 @@
 // Reads and writes links through MikroORM. Every method is one statement; the
 // unique indexes decide races (code taken, same owner + URL), and an insert
-// that loses one says which as its answer, not as an exception.
+// that loses one says which as its answer, not as an exception. Every query
+// honours the calling request's deadline (lib/db/call-fork.ts).
+import { inCall } from '../../../lib/db/call-fork.ts';
 import { translateDatabaseError as translate, violatedUnique } from '../../../lib/db/errors.ts';
 import type { Orm } from '../../../lib/db/open.ts';
-import { withinTime } from '../../../lib/db/time-limit.ts';
 import type { Link, StoredLink } from '../domain/link.ts';
 import { LinkRow } from './entities.ts';
 
@@ -35,25 +36,19 @@ function toStored(row: LinkRow): StoredLink {
 
 export class LinkStore {
   readonly #orm: Orm;
-  readonly #timeoutMs: number;
 
-  /** Every call answers within `timeoutMs`, or fails as `unavailable`. */
-  constructor(orm: Orm, timeoutMs = 1_000) {
+  /**
+   * Every call is given up on when the gRPC call it serves runs out of time
+   * (lib/call-scope.ts), and then fails as `unavailable` with its writes rolled back.
+   */
+  constructor(orm: Orm) {
     this.#orm = orm;
-    this.#timeoutMs = timeoutMs;
-  }
-
-  #em() {
-    return this.#orm.em.fork();
   }
 
   /** The owner's live (not deleted, not retired) link for a URL hash. */
   async findByOwnerAndUrl(ownerId: string, urlHash: string): Promise<StoredLink | null> {
     try {
-      const row = await withinTime(
-        this.#em().findOne(LinkRow, { ownerId, urlHash }),
-        this.#timeoutMs,
-      );
+      const row = await inCall(this.#orm, (em) => em.findOne(LinkRow, { ownerId, urlHash }));
       return row ? toStored(row) : null;
     } catch (error) {
       translate(error);
@@ -63,10 +58,7 @@ export class LinkStore {
   /** Inserts a new link, unless its code or the owner's (owner, URL) slot is taken. */
   async insert(link: Link, urlHash: string): Promise<InsertOutcome> {
     try {
-      await withinTime(
-        this.#em().insert(LinkRow, { ...link, urlHash, deletedAt: null }),
-        this.#timeoutMs,
-      );
+      await inCall(this.#orm, (em) => em.insert(LinkRow, { ...link, urlHash, deletedAt: null }));
       return 'inserted';
     } catch (error) {
       const index = violatedUnique(error, UNIQUE_INDEXES);
@@ -80,10 +72,7 @@ export class LinkStore {
   async findByCodes(codes: readonly string[]): Promise<StoredLink[]> {
     if (codes.length === 0) return [];
     try {
-      const rows = await withinTime(
-        this.#em().find(LinkRow, { code: { $in: [...codes] } }),
-        this.#timeoutMs,
-      );
+      const rows = await inCall(this.#orm, (em) => em.find(LinkRow, { code: { $in: [...codes] } }));
       return rows.map(toStored);
     } catch (error) {
       translate(error);
@@ -101,13 +90,12 @@ export class LinkStore {
     limit: number,
   ): Promise<StoredLink[]> {
     try {
-      const rows = await withinTime(
-        this.#em().find(
+      const rows = await inCall(this.#orm, (em) =>
+        em.find(
           LinkRow,
           { ownerId, deletedAt: null, ...(beforeId ? { id: { $lt: beforeId } } : {}) },
           { orderBy: { id: 'desc' }, limit },
         ),
-        this.#timeoutMs,
       );
       return rows.map(toStored);
     } catch (error) {
@@ -118,10 +106,7 @@ export class LinkStore {
   /** Frees the (owner, URL) slot of a link that stays as it is (e.g. an expired one). */
   async retireUrl(id: string): Promise<void> {
     try {
-      await withinTime(
-        this.#em().nativeUpdate(LinkRow, { id }, { urlHash: null }),
-        this.#timeoutMs,
-      );
+      await inCall(this.#orm, (em) => em.nativeUpdate(LinkRow, { id }, { urlHash: null }));
     } catch (error) {
       translate(error);
     }
@@ -130,13 +115,12 @@ export class LinkStore {
   /** Tombstones the owner's live link; false if it was not live (or not theirs). */
   async markDeleted(id: string, ownerId: string, at: Date): Promise<boolean> {
     try {
-      const changed = await withinTime(
-        this.#em().nativeUpdate(
+      const changed = await inCall(this.#orm, (em) =>
+        em.nativeUpdate(
           LinkRow,
           { id, ownerId, deletedAt: null },
           { deletedAt: at, urlHash: null },
         ),
-        this.#timeoutMs,
       );
       return changed > 0;
     } catch (error) {

@@ -1,0 +1,85 @@
+// The middleware every service's handlers run through, composed in one place.
+// Outermost first:
+//   (tracing, metrics: next, here, so they see every call and its final status)
+//   mapErrors      anything thrown becomes a gRPC status, domain kinds mapped once
+//   logFailures    internal errors logged, unavailable ones throttled
+//   checkDecoded   undecodable requests are INVALID_ARGUMENT (grpc-js alone says INTERNAL)
+//   refuseExpired  a call whose deadline has passed is not started
+//   bindCallScope  stores and Redis calls made by the handler see the call's signal
+import type { ServerErrorResponse } from '@grpc/grpc-js';
+import { withCallSignal } from '../call-scope.ts';
+import { type DomainError, isDomainError } from '../errors.ts';
+import { type Logger, ThrottledLog } from '../log.ts';
+import { runtimeErrors } from '../runtime-errors.ts';
+import type { ServerMiddleware } from './middleware.ts';
+import { toStatus } from './status.ts';
+
+/** Stands in for a request whose bytes did not decode (see tolerant() in handlers.ts). */
+export const MALFORMED: unique symbol = Symbol('malformed request');
+
+/** What mapErrors throws: an error grpc-js sends as the call's status. */
+export type StatusError = Error & Partial<ServerErrorResponse>;
+
+function statusError(error: DomainError): StatusError {
+  const status = toStatus(error);
+  return Object.assign(new Error(status.details), status);
+}
+
+export const mapErrors: ServerMiddleware = (call, context, next) =>
+  next(call, context).catch((error: unknown) => {
+    throw statusError(isDomainError(error) ? error : runtimeErrors.internal());
+  });
+
+/** One throttle per service logger: an outage fails every call, one line a while says so. */
+export function logFailures(log: Logger): ServerMiddleware {
+  const repeats = new ThrottledLog(log);
+  return (call, context, next) =>
+    next(call, context).catch((error: unknown) => {
+      const method = call.method;
+      if (!isDomainError(error)) log.error({ err: error, method }, 'unexpected error in handler');
+      else if (error.kind === 'internal') log.error({ err: error, method }, 'call failed');
+      else if (error.kind === 'unavailable') {
+        repeats.warn(
+          `${method}:${error.code}`,
+          {
+            method,
+            code: error.code,
+            cause: error.cause instanceof Error ? error.cause.message : undefined,
+          },
+          `call failed: ${error.message}`,
+        );
+      }
+      throw error;
+    });
+}
+
+export const checkDecoded: ServerMiddleware = async (call, context, next) => {
+  if (call.request === MALFORMED) {
+    throw runtimeErrors.malformed_message();
+  }
+  return next(call, context);
+};
+
+export const refuseExpired: ServerMiddleware = async (call, context, next) => {
+  // The caller has given up already: doing the work would only load the
+  // service when it is most likely overloaded.
+  if (context.deadline <= Date.now()) {
+    throw runtimeErrors.deadline_passed();
+  }
+  return next(call, context);
+};
+
+export const bindCallScope: ServerMiddleware = (call, context, next) =>
+  withCallSignal(context.signal, () => next(call, context), context.deadline);
+
+/** The default stack for a service logging to `log`. */
+export function defaultServerStack(log: Logger): readonly ServerMiddleware[] {
+  return [
+    // Tracing and metrics middleware go first here.
+    mapErrors,
+    logFailures(log),
+    checkDecoded,
+    refuseExpired,
+    bindCallScope,
+  ];
+}
