@@ -7,7 +7,9 @@
 import { accessSync, constants, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { defineEntity, p } from '@mikro-orm/core';
+import { withCallSignal } from '../call-scope.ts';
 import type { Logger } from '../log.ts';
+import { inCall } from './call-fork.ts';
 import { isUnwritable } from './errors.ts';
 import type { MigrationStep } from './migrations.ts';
 import type { Orm } from './open.ts';
@@ -34,6 +36,9 @@ export function createHealthProbes(name: string): MigrationStep {
     down: ['drop table `health_probes`'],
   };
 }
+
+/** A probe the database has not answered by then says it is unavailable. */
+const PROBE_TIMEOUT_MS = 1_500;
 
 /** An embedded database with less free space than this is reported unwritable. */
 const MIN_FREE_BYTES = 1024 * 1024;
@@ -86,9 +91,11 @@ export class DatabaseProbe {
       return 'database_unwritable';
     }
     try {
-      await this.#orm.em
-        .getConnection()
-        .execute('replace into `health_probes` (`id`, `probed_at`) values (1, ?)', [Date.now()]);
+      // Bounded like any call, and given up for real: a hung database must
+      // not hold the probe (or a connection) forever.
+      await withCallSignal(AbortSignal.timeout(PROBE_TIMEOUT_MS), () =>
+        inCall(this.#orm, (em) => em.upsert(HealthProbeRow, { id: 1, probedAt: Date.now() })),
+      );
       return 'ok';
     } catch (error) {
       return isUnwritable(error) ? 'database_unwritable' : 'database_unavailable';
