@@ -101,6 +101,17 @@ interface BoundMethod extends MethodInfo {
   readonly definition: MethodDefinitionLike;
 }
 
+/** Cancels a call when `signal` aborts (at once if it has); returns how to stop listening. */
+function cancelOnAbort(signal: AbortSignal | undefined, cancel: () => void): () => void {
+  if (!signal) return () => {};
+  if (signal.aborted) {
+    cancel();
+    return () => {};
+  }
+  signal.addEventListener('abort', cancel, { once: true });
+  return () => signal.removeEventListener('abort', cancel);
+}
+
 /** The call itself, on the generated client's channel. */
 function send(client: Client): ClientNext {
   return (call: ClientCall, context) => {
@@ -118,14 +129,12 @@ function send(client: Client): ClientNext {
           context.metadata,
           options,
           (error, response) => {
-            signal?.removeEventListener('abort', cancel);
+            stopListening();
             if (error) reject(error);
             else resolve(response);
           },
         );
-        const cancel = () => pending.cancel();
-        if (signal?.aborted) cancel();
-        else signal?.addEventListener('abort', cancel, { once: true });
+        const stopListening = cancelOnAbort(signal, () => pending.cancel());
       });
     }
     return new Promise<void>((resolve, reject) => {
@@ -137,17 +146,15 @@ function send(client: Client): ClientNext {
         context.metadata,
         options,
       );
-      const cancel = () => stream.cancel();
+      const stopListening = cancelOnAbort(signal, () => stream.cancel());
       const settle = (error?: unknown) => {
-        signal?.removeEventListener('abort', cancel);
+        stopListening();
         if (error) reject(error);
         else resolve();
       };
       if (call.onMessage) stream.on('data', call.onMessage);
       stream.on('error', settle);
       stream.on('end', () => settle());
-      if (signal?.aborted) cancel();
-      else signal?.addEventListener('abort', cancel, { once: true });
     });
   };
 }

@@ -74,24 +74,30 @@ export type ClientMiddleware = (
   next: ClientNext,
 ) => Promise<unknown>;
 
-/** `middlewares[0]` runs first and sees the final outcome last. */
-export function composeServer(
-  middlewares: readonly ServerMiddleware[],
-  terminal: ServerNext,
-): ServerNext {
-  return middlewares.reduceRight<ServerNext>(
+/** A middleware of either side: the call, its context and the next step. */
+type Step<Call, Context> = (call: Call, context: Context) => Promise<unknown>;
+
+/** `middlewares[0]` runs first and sees the final outcome last; composed once, not per call. */
+function compose<Call, Context>(
+  middlewares: readonly ((
+    call: Call,
+    context: Context,
+    next: Step<Call, Context>,
+  ) => Promise<unknown>)[],
+  terminal: Step<Call, Context>,
+): Step<Call, Context> {
+  return middlewares.reduceRight<Step<Call, Context>>(
     (next, middleware) => (call, context) => middleware(call, context, next),
     terminal,
   );
 }
 
-/** `middlewares[0]` runs first and sees the final outcome last. */
-export function composeClient(
+export const composeServer: (
+  middlewares: readonly ServerMiddleware[],
+  terminal: ServerNext,
+) => ServerNext = compose;
+
+export const composeClient: (
   middlewares: readonly ClientMiddleware[],
   terminal: ClientNext,
-): ClientNext {
-  return middlewares.reduceRight<ClientNext>(
-    (next, middleware) => (call, context) => middleware(call, context, next),
-    terminal,
-  );
-}
+) => ClientNext = compose;
