@@ -253,7 +253,7 @@ export interface GetTopLinksResponse {
   window: TopLinksWindow;
   /**
    * At most `limit` links with at least one visit in the window, most visits
-   * first (ties: the higher link id first).
+   * first (links with equal visits in a fixed but unspecified order).
    */
   links: TopLink[];
 }
