@@ -3,6 +3,7 @@
 // service it asks about ownership, and its gRPC handlers. The shared wiring
 // is lib/service.ts.
 import { dialectOf } from '../../lib/db/migrations.ts';
+import type { Logger } from '../../lib/log.ts';
 import { createRedis } from '../../lib/redis/client.ts';
 import { runServiceProcess, type ServiceDefinition } from '../../lib/service.ts';
 import { type AnalyticsConfig, analyticsSettings } from './config.ts';
@@ -23,14 +24,17 @@ export interface ClickConsumers {
   ranking: RankingCounter;
 }
 
-export interface AnalyticsHooks {
+export interface AnalyticsOptions {
+  /** The service's clock (tests set one); Date.now otherwise. */
+  now?: () => number;
   /** Handed the consumers of each instance once it has started: for tests, until the bus delivers clicks. */
   started?(consumers: ClickConsumers): void;
 }
 
 export function defineAnalyticsService(
-  hooks: AnalyticsHooks = {},
+  options: AnalyticsOptions = {},
 ): ServiceDefinition<AnalyticsConfig> {
+  const now = options.now ?? Date.now;
   return {
     name: 'analytics',
     settings: analyticsSettings,
@@ -42,11 +46,10 @@ export function defineAnalyticsService(
       });
       const links = new LinkServiceOwnedLinks(config.linkTarget, runtime.grpcDeadlineMs / 2);
       onStop('link client', async () => links.close());
-      const now = Date.now;
-      const ranking = openRanking(config, runtime.redisUrl, runtime.redisKeyPrefix, log, onStop);
+      const ranking = openRanking(config, { ...runtime, now }, log, onStop);
       // The bus consumers of link.clicked will call these (not wired yet).
-      hooks.started?.({
-        visits: new VisitRecorder(store, { prefixes: config.prefixes }),
+      options.started?.({
+        visits: new VisitRecorder(store, { prefixes: config.prefixes }, now),
         ranking: new RankingCounter(ranking),
       });
       const binding = analyticsServiceBinding(
@@ -66,18 +69,17 @@ export const analyticsService = defineAnalyticsService();
 /** Redis when the mesh shares it (every replica counts into the same buckets); else in process. */
 function openRanking(
   config: AnalyticsConfig,
-  redisUrl: string,
-  keyPrefix: string,
-  log: Parameters<typeof createRedis>[0]['log'],
+  runtime: { redisUrl: string; redisKeyPrefix: string; now: () => number },
+  log: Logger,
   onStop: (name: string, stop: () => Promise<void>) => void,
 ): Ranking {
-  const options = { dedupHorizonMs: config.rankingDedupHorizonMs };
-  if (!redisUrl) return new MemoryRanking(options);
-  const redis = createRedis({ url: redisUrl, log, name: 'analytics:ranking' });
+  const options = { dedupHorizonMs: config.rankingDedupHorizonMs, now: runtime.now };
+  if (!runtime.redisUrl) return new MemoryRanking(options);
+  const redis = createRedis({ url: runtime.redisUrl, log, name: 'analytics:ranking' });
   onStop('ranking redis', async () => {
     await redis.quit().catch(() => redis.disconnect());
   });
-  return new RedisRanking(redis, keyPrefix, options);
+  return new RedisRanking(redis, runtime.redisKeyPrefix, options);
 }
 
 if (import.meta.main) await runServiceProcess(analyticsService);

@@ -68,7 +68,12 @@ describe.each(DIALECTS)('visit recorder (%s)', (dialect) => {
   beforeAll(async () => {
     db = await openTestDatabase(dialect, analyticsSchema, 'analytics_recorder');
     store = new VisitStore(db.orm, dialect);
-    recorder = new VisitRecorder(store, { prefixes: { ipv4: 24, ipv6: 48 } });
+    // Today is DAY2: DAY1's visitors are still told apart.
+    recorder = new VisitRecorder(
+      store,
+      { prefixes: { ipv4: 24, ipv6: 48 } },
+      () => DAY2 + 3_600_000,
+    );
   });
   afterAll(() => db?.close());
 
@@ -190,6 +195,31 @@ describe.each(DIALECTS)('visit recorder (%s)', (dialect) => {
         .map((e) => e.value)
         .sort(),
     ).toEqual(['bot', 'desktop', 'mobile']);
+  });
+
+  test('when a day is over by more than a day, then its salt and visitor hashes are gone, and a late click counts no visitor', async () => {
+    const linkId = '9007199254741005';
+    let now = DAY1 + 3_600_000;
+    const later = new VisitRecorder(store, { prefixes: { ipv4: 24, ipv6: 48 } }, () => now);
+    await later.record([click({ linkId, ip: '203.0.113.50' })]);
+    const hashes = () =>
+      count('select count(*) from `daily_visitors` where `link_id` = ? and `day` = ?', [
+        linkId,
+        dayOf(DAY1),
+      ]);
+    expect(await hashes()).toBe(1);
+    now = DAY1 + 2 * 86_400_000;
+    await later.record([
+      click({ linkId, ip: '203.0.113.50' }),
+      click({ linkId, ip: '203.0.113.51' }),
+    ]);
+    expect(await hashes()).toBe(0);
+    expect(
+      await count('select count(*) from `visitor_salts` where `day` < ?', [dayOf(now) - 1]),
+    ).toBe(0);
+    expect(await store.dailyCounts(linkId, { from: dayOf(DAY1), to: dayOf(DAY1) }, true)).toEqual([
+      { day: dayOf(DAY1), visits: 3, visitors: 1 },
+    ]);
   });
 
   test('when the ranking counter gets the same batch twice, then it counts the human clicks once', async () => {

@@ -51,6 +51,7 @@ export interface VisitFacets {
    * Who visited, as a hash of the full address and user agent salted for the
    * day: tells that day's visitors apart and nothing else (the raw address is
    * never stored, and another day's hash of the same visitor differs).
+   * Empty for a visit recorded after its day's visitors were forgotten.
    */
   visitor: string;
 }

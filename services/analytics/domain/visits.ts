@@ -83,7 +83,12 @@ export interface VisitPolicy {
   prefixes: AddressPrefixes;
 }
 
-export function toVisit(click: Click, policy: VisitPolicy, salt: string): RecordedVisit {
+/** `salt` is the day's, or undefined once the day's visitors are forgotten (the visit then counts no visitor). */
+export function toVisit(
+  click: Click,
+  policy: VisitPolicy,
+  salt: string | undefined,
+): RecordedVisit {
   const agent = parseUserAgent(click.userAgent);
   return {
     id: click.eventId,
@@ -98,6 +103,6 @@ export function toVisit(click: Click, policy: VisitPolicy, salt: string): Record
     day: dayOf(click.at.getTime()),
     referrer: referrerHost(click.referer),
     language: primaryLanguage(click.acceptLanguage),
-    visitor: visitorOf(click, salt),
+    visitor: salt === undefined ? '' : visitorOf(click, salt),
   };
 }

@@ -50,7 +50,10 @@ export const VisitRollupRow = defineEntity({
 });
 export type VisitRollupRow = InferEntity<typeof VisitRollupRow>;
 
-/** Each day's distinct visitors of a link, as salted hashes: what makes `visitors` exact per day. */
+/**
+ * Each day's distinct visitors of a link, as salted hashes: what makes
+ * `visitors` exact per day. Kept only while the day's count can still change.
+ */
 export const DailyVisitorRow = defineEntity({
   name: 'DailyVisitorRow',
   tableName: 'daily_visitors',
@@ -61,10 +64,11 @@ export const DailyVisitorRow = defineEntity({
     bot: p.boolean(),
     recordedBy: p.bigint('string'),
   },
+  indexes: [{ name: 'daily_visitors_day_index', properties: ['day'] }],
 });
 export type DailyVisitorRow = InferEntity<typeof DailyVisitorRow>;
 
-/** The random salt of each day's visitor hashes, shared by every replica. */
+/** The random salt of each day's visitor hashes, shared by every replica; forgotten with the hashes. */
 export const VisitorSaltRow = defineEntity({
   name: 'VisitorSaltRow',
   tableName: 'visitor_salts',

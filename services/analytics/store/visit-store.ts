@@ -128,6 +128,23 @@ export class VisitStore {
     );
   }
 
+  /**
+   * Forgets the salts and visitor hashes of days before `day`: once a day's
+   * unique count is final, nothing must be left from which its visitors'
+   * addresses could be guessed back (a salt and a hash of an IPv4 address
+   * can be searched exhaustively).
+   */
+  async forgetVisitorsBefore(day: number): Promise<void> {
+    const em = this.#em();
+    await this.#run(
+      (async () => {
+        await em.execute('delete from `daily_visitors` where `day` < ?', [day]);
+        await em.execute('delete from `visitor_salts` where `day` < ?', [day]);
+      })(),
+      this.#recordTimeoutMs,
+    );
+  }
+
   /** Records the visits not recorded yet, with their rollups, in one transaction; returns those it recorded. */
   async record(visits: readonly RecordedVisit[]): Promise<RecordedVisit[]> {
     const unique = [...new Map(visits.map((visit) => [visit.id, visit])).values()];
@@ -189,6 +206,7 @@ export class VisitStore {
   ): Promise<Map<string, RecordedVisit>> {
     const candidates = new Map<string, RecordedVisit>();
     for (const visit of visits) {
+      if (visit.visitor === '') continue;
       const key = `${visit.linkId}:${visit.day}:${visit.visitor}`;
       if (!candidates.has(key)) candidates.set(key, visit);
     }

@@ -38,7 +38,8 @@ export const createVisits: MigrationStep = {
         \`visitor\` char(16) character set ascii collate ascii_bin not null,
         \`bot\` tinyint(1) not null,
         \`recorded_by\` bigint not null,
-        primary key (\`link_id\`, \`day\`, \`visitor\`)
+        primary key (\`link_id\`, \`day\`, \`visitor\`),
+        key \`daily_visitors_day_index\` (\`day\`)
       ) default character set utf8mb4 engine = InnoDB`,
       `create table \`visitor_salts\` (
         \`day\` int not null,
@@ -80,6 +81,7 @@ export const createVisits: MigrationStep = {
         \`recorded_by\` bigint not null,
         primary key (\`link_id\`, \`day\`, \`visitor\`)
       )`,
+      'create index `daily_visitors_day_index` on `daily_visitors` (`day`)',
       `create table \`visitor_salts\` (
         \`day\` integer not null primary key,
         \`salt\` char(32) not null
