@@ -99,21 +99,29 @@ const toEntry = (entry: { value: string; count: number }) => ({
 
 export function analyticsServiceBinding(deps: AnalyticsHandlerDeps, log: Logger): ServiceBinding {
   const implementation: AnalyticsServiceServer = {
-    listVisits: unary('ListVisits', log, async (request) => {
-      const page = await listVisits(deps.stats, callerOf(request.caller), request);
+    listVisits: unary('ListVisits', log, async (request, context) => {
+      const page = await listVisits(
+        deps.stats,
+        callerOf(request.caller),
+        request,
+        context.deadline,
+      );
       return { visits: page.visits.map(toMessage), nextPageToken: page.nextPageToken };
     }),
 
-    getLinkStats: unary('GetLinkStats', log, async (request) =>
-      toStatsMessage(await linkStats(deps.stats, callerOf(request.caller), request)),
+    getLinkStats: unary('GetLinkStats', log, async (request, context) =>
+      toStatsMessage(
+        await linkStats(deps.stats, callerOf(request.caller), request, context.deadline),
+      ),
     ),
 
-    getTopLinks: unary('GetTopLinks', log, async (request) => {
+    getTopLinks: unary('GetTopLinks', log, async (request, context) => {
       const window = windowOf(request.window);
       const links = await deps.topLinks.top(
         scopeOf(request.scope, request.caller),
         window,
         request.limit,
+        context.deadline,
       );
       return {
         window: request.window,

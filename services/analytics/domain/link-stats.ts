@@ -20,9 +20,9 @@ export const MAX_RANGE_DAYS = 366;
 export const DEFAULT_BREAKDOWN_LIMIT = 10;
 export const MAX_BREAKDOWN_LIMIT = 100;
 
-async function ownLink(deps: LinkStatsDeps, caller: Caller, code: string) {
+async function ownLink(deps: LinkStatsDeps, caller: Caller, code: string, deadline: number) {
   if (!CODE_PATTERN.test(code)) throw analyticsErrors.analytics_invalid_code();
-  return deps.links.find(caller, code);
+  return deps.links.find(caller, code, deadline);
 }
 
 /** Page tokens are opaque to callers: base64url of `<visited at ms>:<event id>` of the page's last visit. */
@@ -41,13 +41,14 @@ export async function listVisits(
   deps: LinkStatsDeps,
   caller: Caller,
   request: { code: string; pageSize: number; pageToken: string },
+  deadline = Number.POSITIVE_INFINITY,
 ): Promise<{ visits: Visit[]; nextPageToken: string }> {
   const size = request.pageSize === 0 ? DEFAULT_PAGE_SIZE : request.pageSize;
   if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
     throw analyticsErrors.analytics_invalid_page_size({ max: MAX_PAGE_SIZE });
   }
   const cursor = decodePageToken(request.pageToken);
-  const link = await ownLink(deps, caller, request.code);
+  const link = await ownLink(deps, caller, request.code, deadline);
   const rows = await deps.store.listVisits(link.linkId, cursor, size + 1);
   const visits = rows.slice(0, size);
   const last = visits.at(-1);
@@ -129,13 +130,14 @@ export async function linkStats(
   deps: LinkStatsDeps,
   caller: Caller,
   request: StatsRequest,
+  deadline = Number.POSITIVE_INFINITY,
 ): Promise<LinkStats> {
   const limit = request.breakdownLimit === 0 ? DEFAULT_BREAKDOWN_LIMIT : request.breakdownLimit;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_BREAKDOWN_LIMIT) {
     throw analyticsErrors.invalid_breakdown_limit({ max: MAX_BREAKDOWN_LIMIT });
   }
   const range = dayRange(request, dayOf(deps.now()));
-  const link = await ownLink(deps, caller, request.code);
+  const link = await ownLink(deps, caller, request.code, deadline);
   const [days, breakdowns] = await Promise.all([
     deps.store.dailyCounts(link.linkId, range, request.includeBots),
     deps.store.breakdowns(link.linkId, range, request.includeBots),

@@ -8,9 +8,10 @@ export interface Caller {
   kind: 'guest' | 'member';
 }
 
+/** Calls made for a request end by its deadline (ms since the epoch; Infinity for none). */
 export interface OwnedLinks {
   /** The caller's live link with this code; `analytics_link_not_found` for any other (unknown, deleted, someone else's). */
-  find(caller: Caller, code: string): Promise<LinkRef>;
+  find(caller: Caller, code: string, deadline: number): Promise<LinkRef>;
   /** The caller's live links now, newest first, at most `max` of them. */
-  list(caller: Caller, max: number): Promise<LinkRef[]>;
+  list(caller: Caller, max: number, deadline: number): Promise<LinkRef[]>;
 }

@@ -39,20 +39,26 @@ export class TopLinks {
     this.#deps = deps;
   }
 
-  async top(scope: TopScope, window: RankingWindow, limit: number): Promise<RankedLink[]> {
+  /** A shared computation runs under the deadline of the request that started it. */
+  async top(
+    scope: TopScope,
+    window: RankingWindow,
+    limit: number,
+    deadline = Number.POSITIVE_INFINITY,
+  ): Promise<RankedLink[]> {
     const size = limit === 0 ? DEFAULT_TOP_LIMIT : limit;
     if (!Number.isInteger(size) || size < 1 || size > MAX_TOP_LIMIT) {
       throw analyticsErrors.invalid_top_limit({ max: MAX_TOP_LIMIT });
     }
     const key = scope.kind === 'all' ? `all:${window}` : `caller:${scope.caller.id}:${window}`;
-    return (await this.#shared(key, () => this.#compute(scope, window))).slice(0, size);
+    return (await this.#shared(key, () => this.#compute(scope, window, deadline))).slice(0, size);
   }
 
   /** Every link of the question with visits, ranked, up to MAX_TOP_LIMIT. */
-  async #compute(scope: TopScope, window: RankingWindow): Promise<RankedLink[]> {
+  async #compute(scope: TopScope, window: RankingWindow, deadline: number): Promise<RankedLink[]> {
     const { ranking, links } = this.#deps;
     if (scope.kind === 'all') return ranking.top(window, MAX_TOP_LIMIT);
-    const own = await links.list(scope.caller, MAX_OWN_LINKS);
+    const own = await links.list(scope.caller, MAX_OWN_LINKS, deadline);
     const visits = await ranking.visitsOf(window, own);
     return own
       .map((link, i) => ({ ...link, visits: visits[i] ?? 0, member: memberOf(link) }))

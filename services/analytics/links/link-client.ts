@@ -23,6 +23,11 @@ function principalOf(caller: Caller): Principal {
   };
 }
 
+/** The request's own deadline, so link sees the budget that is left (the client's default otherwise). */
+function callOptions(deadline: number): { deadline?: Date } {
+  return Number.isFinite(deadline) ? { deadline: new Date(deadline) } : {};
+}
+
 /** Failures of the link service in our terms: not yours is not found; the rest, that a dependency failed. */
 function translate(error: unknown): never {
   if (!isDomainError(error)) throw error;
@@ -42,9 +47,12 @@ export class LinkServiceOwnedLinks implements OwnedLinks {
     this.#link = promiseClient(this.#client, LinkServiceService);
   }
 
-  async find(caller: Caller, code: string): Promise<LinkRef> {
+  async find(caller: Caller, code: string, deadline: number): Promise<LinkRef> {
     try {
-      const { link } = await this.#link.getLink({ caller: principalOf(caller), code });
+      const { link } = await this.#link.getLink(
+        { caller: principalOf(caller), code },
+        callOptions(deadline),
+      );
       if (!link) throw analyticsErrors.analytics_link_not_found();
       return { linkId: link.id, code: link.code };
     } catch (error) {
@@ -52,16 +60,19 @@ export class LinkServiceOwnedLinks implements OwnedLinks {
     }
   }
 
-  async list(caller: Caller, max: number): Promise<LinkRef[]> {
+  async list(caller: Caller, max: number, deadline: number): Promise<LinkRef[]> {
     const links: LinkRef[] = [];
     let pageToken = '';
     try {
       do {
-        const page = await this.#link.listLinks({
-          caller: principalOf(caller),
-          pageSize: Math.min(PAGE_SIZE, max - links.length),
-          pageToken,
-        });
+        const page = await this.#link.listLinks(
+          {
+            caller: principalOf(caller),
+            pageSize: Math.min(PAGE_SIZE, max - links.length),
+            pageToken,
+          },
+          callOptions(deadline),
+        );
         for (const link of page.links) links.push({ linkId: link.id, code: link.code });
         pageToken = page.nextPageToken;
       } while (pageToken && links.length < max);
