@@ -35,7 +35,7 @@ import { analyticsSchema } from '../../services/analytics/store/schema.ts';
 import { linkService } from '../../services/link/main.ts';
 import { dropDatabases } from '../support/databases.ts';
 import { MYSQL_URL, REDIS_URL, uniqueName } from '../support/env.ts';
-import { linkClientForTest, outcome, trailer } from '../support/grpc.ts';
+import { linkClientForTest, outcome, sendRaw, trailer } from '../support/grpc.ts';
 import { testLog } from '../support/logger.ts';
 
 type Flavour = 'mysql+redis' | 'embedded';
@@ -382,6 +382,34 @@ describe.each(FLAVOURS)('analytics service (%s)', (flavour) => {
       })
       .catch((e: unknown) => e);
     expect(noScope).toMatchObject({ kind: 'invalid', code: 'invalid_top_scope' });
+  });
+
+  test('when a request is malformed, then INVALID_ARGUMENT naming the field, before anything is looked up', async () => {
+    const owner = aGuest();
+    const bytes = await sendRaw(
+      services.analytics.address,
+      '/shortener.v1.AnalyticsService/GetLinkStats',
+      Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]),
+    );
+    expect(bytes.error?.code).toBe(status.INVALID_ARGUMENT);
+    const cases = [
+      { request: { pageSize: 101, pageToken: '' }, field: 'page_size' },
+      { request: { pageSize: 0, pageToken: 'bm90LWEtY3Vyc29y' }, field: 'page_token' },
+    ];
+    for (const { request, field } of cases) {
+      const answer = await outcome((callback) =>
+        raw.listVisits({ caller: owner, code: 'abc1234', ...request }, callback),
+      );
+      expect(answer.error?.code, field).toBe(status.INVALID_ARGUMENT);
+      expect(trailer(answer.error, 'error-field')).toBe(field);
+    }
+    const window = await outcome((callback) =>
+      raw.getTopLinks(
+        { caller: owner, window: 0, limit: 0, scope: TopLinksScope.TOP_LINKS_SCOPE_CALLER },
+        callback,
+      ),
+    );
+    expect(trailer(window.error, 'error-code')).toBe('invalid_top_window');
   });
 
   test('when a burst of readers asks for the same ranking, then it is computed once', async () => {
