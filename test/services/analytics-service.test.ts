@@ -33,6 +33,7 @@ import { MemoryRanking } from '../../services/analytics/ranking/memory-ranking.t
 import type { Ranking } from '../../services/analytics/ranking/ranking.ts';
 import { analyticsSchema } from '../../services/analytics/store/schema.ts';
 import { linkService } from '../../services/link/main.ts';
+import { linkSchema } from '../../services/link/store/schema.ts';
 import { dropDatabases } from '../support/databases.ts';
 import { MYSQL_URL, REDIS_URL, uniqueName } from '../support/env.ts';
 import { linkClientForTest, outcome, sendRaw, trailer } from '../support/grpc.ts';
@@ -54,6 +55,7 @@ interface Running {
   consumers: ClickConsumers;
   shared: SharedState;
   analyticsDatabaseUrl: string;
+  linkDatabaseUrl: string;
   stop(): Promise<void>;
 }
 
@@ -109,6 +111,7 @@ async function startServices(flavour: Flavour): Promise<Running> {
     consumers,
     shared,
     analyticsDatabaseUrl: config.analytics.databaseUrl,
+    linkDatabaseUrl: config.link.databaseUrl,
     async stop() {
       await analytics.stop();
       await link.stop();
@@ -382,6 +385,59 @@ describe.each(FLAVOURS)('analytics service (%s)', (flavour) => {
       })
       .catch((e: unknown) => e);
     expect(noScope).toMatchObject({ kind: 'invalid', code: 'invalid_top_scope' });
+  });
+
+  test('when a member adopts a guest’s link, then from that moment the member sees its stats and ranking, and the guest gets NOT_FOUND', async () => {
+    const guest = aGuest();
+    const member: Principal = {
+      id: String(++nextPrincipal),
+      kind: PrincipalKind.PRINCIPAL_KIND_MEMBER,
+    };
+    const link = await createLink(guest, 'adopted');
+    const now = new Date(NOW);
+    await services.consumers.visits.record([clickOn(link, now), clickOn(link, now)]);
+    await services.consumers.ranking.record([clickOn(link, now), clickOn(link, now)]);
+    const stats = (caller: Principal) =>
+      analytics.getLinkStats({
+        caller,
+        code: link.code,
+        fromDate: '2026-11-26',
+        toDate: '2026-11-26',
+        includeBots: false,
+        breakdownLimit: 0,
+      });
+    const topOf = (caller: Principal) =>
+      analytics.getTopLinks({
+        caller,
+        window: TopLinksWindow.TOP_LINKS_WINDOW_1H,
+        limit: 10,
+        scope: TopLinksScope.TOP_LINKS_SCOPE_CALLER,
+      });
+    expect((await stats(guest)).total).toBe('2');
+    expect((await topOf(guest)).links).toEqual([{ linkId: link.id, code: link.code, visits: '2' }]);
+
+    // What sign-up does to a guest's links: the link service's owner changes, the clicks' owner id does not.
+    const orm = await openDatabase({
+      url: services.linkDatabaseUrl,
+      schema: linkSchema,
+      log: testLog,
+    });
+    try {
+      await orm.em
+        .fork()
+        .execute('update `links` set `owner_id` = ? where `id` = ?', [member.id, link.id]);
+    } finally {
+      await orm.close();
+    }
+    expect((await stats(member)).total).toBe('2');
+    await expect(stats(guest)).rejects.toMatchObject({
+      kind: 'not_found',
+      code: 'analytics_link_not_found',
+    });
+    // The member's ranking is asked of link afresh (the guest's answer is shared for a second at most).
+    expect((await topOf(member)).links).toEqual([
+      { linkId: link.id, code: link.code, visits: '2' },
+    ]);
   });
 
   test('when a request is malformed, then INVALID_ARGUMENT naming the field, before anything is looked up', async () => {
