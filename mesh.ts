@@ -1,4 +1,4 @@
-// The whole mesh in one process: identity, link and the gateway, each service
+// The whole mesh in one process: identity, link, analytics and the gateway, each service
 // a real gRPC server on loopback, sharing one in-process cache, limiter and
 // lease store (or Redis, when REDIS_URL is set). `npm start` runs this.
 import { gatewaySettings } from './gateway/config.ts';
@@ -16,6 +16,7 @@ import {
 } from './lib/service.ts';
 import { openSharedState, type SharedState } from './lib/shared-state.ts';
 import { ShutdownStack } from './lib/shutdown.ts';
+import { analyticsService } from './services/analytics/main.ts';
 import { identityService } from './services/identity/main.ts';
 import { linkService } from './services/link/main.ts';
 
@@ -23,6 +24,7 @@ import { linkService } from './services/link/main.ts';
 export const MESH_SETTINGS = {
   link: linkService.settings,
   identity: identityService.settings,
+  analytics: analyticsService.settings,
   gateway: gatewaySettings,
 };
 export type MeshConfig = ConfigOf<typeof MESH_SETTINGS>;
@@ -33,6 +35,7 @@ export interface RunningMesh {
   gateway: RunningGateway;
   link: RunningService;
   identity: RunningService;
+  analytics: RunningService;
   shared: SharedState;
   /** Resolves when every service serves (startMesh waits for it unless told not to). */
   ready: Promise<void>;
@@ -61,6 +64,11 @@ export async function startMesh(
     };
     const identity = await start(identityService, config.identity);
     const link = await start(linkService, config.link);
+    // Analytics asks link who owns a link, at the address link is bound to.
+    const analytics = await start(analyticsService, {
+      ...config.analytics,
+      linkTarget: dialable(link.address),
+    });
     const gateway = await startGateway(
       {
         ...config.gateway,
@@ -71,12 +79,13 @@ export async function startMesh(
       log('gateway'),
     );
     stack.push('gateway', (budgetMs) => gateway.stop(budgetMs));
-    const ready = Promise.all([identity.ready, link.ready]).then(() => {});
+    const ready = Promise.all([identity.ready, link.ready, analytics.ready]).then(() => {});
     if (options.waitUntilReady ?? true) await ready;
     return {
       gateway,
       link,
       identity,
+      analytics,
       shared,
       ready,
       stop: () => stack.unwind(config.shutdownTimeoutMs),

@@ -2,25 +2,28 @@
 // processes itself). One image runs every process, so the check first finds out
 // which one this container runs (the role named on its command line, else the
 // entry point PID 1 was started with), then asks it the way it answers: the
-// gateway (also the all-in-one mesh) with GET /healthz, link and identity with
-// grpc.health.v1 for their service. Exits 0 when healthy, 1 when not.
+// gateway (also the all-in-one mesh) with GET /healthz, link, identity and
+// analytics with grpc.health.v1 for their service. Exits 0 when healthy, 1 when not.
 import { readFileSync } from 'node:fs';
 import { gatewaySettings } from '../gateway/config.ts';
+import { AnalyticsServiceService } from '../gen/shortener/v1/analytics.ts';
 import { IdentityServiceService } from '../gen/shortener/v1/identity.ts';
 import { LinkServiceService } from '../gen/shortener/v1/link.ts';
 import { type ConfigOf, loadConfig } from '../lib/config/load.ts';
 import { dialable } from '../lib/config/parsers.ts';
 import { healthChecker } from '../lib/grpc/health-client.ts';
+import { analyticsSettings } from '../services/analytics/config.ts';
 import { identitySettings } from '../services/identity/config.ts';
 import { linkSettings } from '../services/link/config.ts';
 
-export type Role = 'gateway' | 'link' | 'identity';
+export type Role = 'gateway' | 'link' | 'identity' | 'analytics';
 
 /** Entry points of the image, relative to its working directory, and how each is checked. */
 export const ENTRY_POINTS: Record<string, Role> = {
   'gateway/main.ts': 'gateway',
   'services/link/main.ts': 'link',
   'services/identity/main.ts': 'identity',
+  'services/analytics/main.ts': 'analytics',
   'mesh.ts': 'gateway',
 };
 
@@ -34,6 +37,7 @@ function serviceName(definition: Record<string, { path: string }>): string {
 export const HEALTH_SERVICES: Record<Exclude<Role, 'gateway'>, string> = {
   link: serviceName(LinkServiceService),
   identity: serviceName(IdentityServiceService),
+  analytics: serviceName(AnalyticsServiceService),
 };
 
 /** The role of a process started with these arguments, if it runs one of our entry points. */
@@ -48,15 +52,15 @@ export function roleOf(argv: string[]): Role | undefined {
 
 /** Where a role listens, as a client on the same host dials it. */
 /** Only the settings, not the services: the check runs every few seconds and must start fast. */
-const SETTINGS = { link: linkSettings, identity: identitySettings, gateway: gatewaySettings };
+const SETTINGS = {
+  link: linkSettings,
+  identity: identitySettings,
+  analytics: analyticsSettings,
+  gateway: gatewaySettings,
+};
 
 export function addressOf(role: Role, config: ConfigOf<typeof SETTINGS>): string {
-  const listen =
-    role === 'gateway'
-      ? config.gateway.listen
-      : role === 'link'
-        ? config.link.listen
-        : config.identity.listen;
+  const listen = role === 'gateway' ? config.gateway.listen : config[role].listen;
   return dialable(listen);
 }
 
@@ -98,12 +102,9 @@ function pid1Arguments(): string[] {
 
 if (import.meta.main) {
   const named = process.argv[2];
-  const role =
-    named === 'gateway' || named === 'link' || named === 'identity'
-      ? named
-      : roleOf(pid1Arguments());
+  const role = Object.values(ENTRY_POINTS).find((r) => r === named) ?? roleOf(pid1Arguments());
   if (role === undefined) {
-    process.stderr.write('healthcheck: name the role (gateway, link or identity)\n');
+    process.stderr.write('healthcheck: name the role (gateway, link, identity or analytics)\n');
     process.exit(1);
   }
   const address = addressOf(role, loadConfig(SETTINGS));

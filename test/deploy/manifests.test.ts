@@ -47,9 +47,15 @@ const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':'
 const hostOf = (address: string) => address.slice(0, address.lastIndexOf(':'));
 
 function listenOf(role: Role, config: MeshConfig): string {
-  if (role === 'gateway') return config.gateway.listen;
-  return role === 'link' ? config.link.listen : config.identity.listen;
+  return role === 'gateway' ? config.gateway.listen : config[role].listen;
 }
+
+/** Which services each gRPC service admits besides the gateway: its callers inside the mesh. */
+const INTERNAL_CALLERS: Record<Exclude<Role, 'gateway'>, Role[]> = {
+  link: ['analytics'],
+  identity: [],
+  analytics: [],
+};
 
 /** Computed on first use, so a file that does not load fails the tests that need it, by name. */
 function once<T>(make: () => T): () => T {
@@ -304,7 +310,7 @@ describe('compose.yaml', () => {
       ourServices()
         .map((s) => s.role)
         .sort(),
-    ).toEqual(['gateway', 'identity', 'link']);
+    ).toEqual(['analytics', 'gateway', 'identity', 'link']);
     for (const { service } of ourServices()) {
       expect(join(DEPLOY, service.build?.context ?? '')).toBe(ROOT);
     }
@@ -324,10 +330,10 @@ describe('compose.yaml', () => {
     );
   });
 
-  test('when link and identity start, then they use MariaDB and the shared Redis', () => {
+  test('when link, identity and analytics start, then they use MariaDB and the shared Redis', () => {
     for (const { role, config } of ourServices()) {
       if (role === 'gateway') continue;
-      const database = role === 'link' ? config.link.databaseUrl : config.identity.databaseUrl;
+      const database = config[role].databaseUrl;
       expect(new URL(database).protocol).toBe('mysql:');
       expect(new URL(database).hostname).toBe('mariadb');
       expect(new URL(config.redisUrl).hostname).toBe('redis');
@@ -341,14 +347,16 @@ describe('compose.yaml', () => {
     expect(compose.services.rabbitmq?.image).toMatch(/^rabbitmq:.*management/);
   });
 
-  test('when the gateway dials link and identity, then it names their services and listen ports', () => {
+  test('when the gateway dials link and identity, and analytics dials link, then they name their services and listen ports', () => {
     const gateway = ourServices().find((s) => s.role === 'gateway');
-    if (!gateway) throw new Error('no gateway');
+    const analytics = ourServices().find((s) => s.role === 'analytics');
+    if (!gateway || !analytics) throw new Error('no gateway or no analytics');
     const published = (gateway.service.ports ?? []).map((p) => Number(p.split(':').at(-1)));
     expect(published).toContain(portOf(gateway.config.gateway.listen));
     for (const [target, role] of [
       [gateway.config.gateway.linkTarget, 'link'],
       [gateway.config.gateway.identityTarget, 'identity'],
+      [analytics.config.analytics.linkTarget, 'link'],
     ] as const) {
       const callee = ourServices().find((s) => s.name === hostOf(target));
       expect(callee?.role, target).toBe(role);
@@ -642,9 +650,9 @@ describe('kubernetes manifests', () => {
     const pods = once(() => ourPods(built()));
     const services = once(() => built().manifests.filter((m) => m.kind === 'Service'));
 
-    test('when it is applied, then it runs gateway ×2, link ×3 and identity ×2, each with a disruption budget', () => {
+    test('when it is applied, then it runs gateway ×2, link ×3, identity ×2 and analytics ×2, each with a disruption budget', () => {
       const replicas = Object.fromEntries(pods().map((p) => [p.role, p.deployment.spec?.replicas]));
-      expect(replicas).toEqual({ gateway: 2, link: 3, identity: 2 });
+      expect(replicas).toEqual({ gateway: 2, link: 3, identity: 2, analytics: 2 });
       for (const { deployment } of pods()) {
         const labels = deployment.spec?.template?.metadata.labels ?? {};
         const budgets = built().manifests.filter(
@@ -664,7 +672,7 @@ describe('kubernetes manifests', () => {
           continue;
         }
         // Several replicas: MySQL, and Redis for leases, limits and cache.
-        const database = role === 'link' ? config.link.databaseUrl : config.identity.databaseUrl;
+        const database = config[role].databaseUrl;
         expect(database, name).toMatch(/^mysql:\/\//);
         expect(config.redisUrl, name).toMatch(/^rediss?:\/\//);
       }
@@ -703,10 +711,11 @@ describe('kubernetes manifests', () => {
       }
     });
 
-    test('when anything but the gateway calls link or identity, then a network policy keeps it out', () => {
-      const gateway = pods().find((p) => p.role === 'gateway');
-      const gatewayLabels = gateway?.deployment.spec?.template?.metadata.labels ?? {};
-      for (const { deployment, role, config } of pods().filter((p) => p.role !== 'gateway')) {
+    test('when anything but the gateway (or a service calling another) calls a gRPC service, then a network policy keeps it out', () => {
+      const labelsOf = (role: Role) =>
+        pods().find((p) => p.role === role)?.deployment.spec?.template?.metadata.labels ?? {};
+      for (const { deployment, role, config } of pods()) {
+        if (role === 'gateway') continue;
         const labels = deployment.spec?.template?.metadata.labels ?? {};
         const policies = built().manifests.filter(
           (m) =>
@@ -718,26 +727,35 @@ describe('kubernetes manifests', () => {
         expect(policies, deployment.metadata.name).toHaveLength(1);
         const policy = policies[0];
         expect(policy?.spec?.policyTypes).toContain('Ingress');
+        const callers: Role[] = ['gateway', ...INTERNAL_CALLERS[role]];
+        const admitted = new Set<Role>();
         for (const rule of policy?.spec?.ingress ?? []) {
           expect(rule.ports?.map((p) => p.port)).toEqual([portOf(listenOf(role, config))]);
           for (const source of rule.from ?? []) {
             const allowed = source.podSelector?.matchLabels ?? {};
             expect(Object.keys(allowed).length, 'a pod selector, not everyone').toBeGreaterThan(0);
+            const caller = callers.find((c) =>
+              Object.entries(allowed).every(([key, value]) => labelsOf(c)[key] === value),
+            );
             expect(
-              Object.entries(allowed).every(([key, value]) => gatewayLabels[key] === value),
-              `${deployment.metadata.name} admits only the gateway`,
-            ).toBe(true);
+              caller,
+              `${deployment.metadata.name} admits only ${callers.join(', ')}`,
+            ).toBeDefined();
+            if (caller) admitted.add(caller);
           }
         }
+        expect([...admitted].sort(), deployment.metadata.name).toEqual([...callers].sort());
       }
     });
 
-    test('when the gateway dials link and identity, then it targets their headless Services on the pods’ ports', () => {
+    test('when the gateway dials link and identity, and analytics dials link, then they target headless Services on the pods’ ports', () => {
       const gateway = pods().find((p) => p.role === 'gateway');
-      if (!gateway) throw new Error('no gateway');
+      const analytics = pods().find((p) => p.role === 'analytics');
+      if (!gateway || !analytics) throw new Error('no gateway or no analytics');
       for (const [target, role] of [
         [gateway.config.gateway.linkTarget, 'link'],
         [gateway.config.gateway.identityTarget, 'identity'],
+        [analytics.config.analytics.linkTarget, 'link'],
       ] as const) {
         const service = services().find((s) => s.metadata.name === hostOf(target).split('.')[0]);
         expect(service?.spec?.clusterIP, `${target} is headless`).toBe('None');
@@ -786,12 +804,14 @@ describe('the image’s health check', () => {
     expect(roleOf([...preload, 'gateway/main.ts'])).toBe('gateway');
     expect(roleOf([...preload, 'services/link/main.ts'])).toBe('link');
     expect(roleOf([...preload, '/app/services/identity/main.ts'])).toBe('identity');
+    expect(roleOf([...preload, 'services/analytics/main.ts'])).toBe('analytics');
     expect(roleOf([...preload, 'mesh.ts'])).toBe('gateway');
     expect(roleOf(['redis-server'])).toBeUndefined();
     const config = loadConfig(IMAGE_ENV);
     expect(addressOf('gateway', config)).toBe('127.0.0.1:8080');
     expect(addressOf('link', config)).toBe('127.0.0.1:50051');
     expect(addressOf('identity', config)).toBe('127.0.0.1:50052');
+    expect(addressOf('analytics', config)).toBe('127.0.0.1:50053');
   });
 
   test('when the mesh runs, then the check passes for every process; once it has stopped, it fails', async () => {
@@ -800,6 +820,7 @@ describe('the image’s health check', () => {
       gateway: mesh.url.replace('http://', ''),
       link: mesh.mesh.link.address,
       identity: mesh.mesh.identity.address,
+      analytics: mesh.mesh.analytics.address,
     };
     const cli = () =>
       run(process.execPath, [join(DEPLOY, 'healthcheck.ts'), 'link'], {
@@ -807,14 +828,14 @@ describe('the image’s health check', () => {
         env: { PATH: process.env.PATH ?? '', LINK_GRPC_LISTEN: addresses.link },
       });
     try {
-      for (const role of ['gateway', 'link', 'identity'] as const) {
+      for (const role of ['gateway', 'link', 'identity', 'analytics'] as const) {
         expect(await checkHealth(role, addresses[role]), role).toBe(true);
       }
       await expect(cli()).resolves.toBeDefined();
     } finally {
       await mesh.stop();
     }
-    for (const role of ['gateway', 'link', 'identity'] as const) {
+    for (const role of ['gateway', 'link', 'identity', 'analytics'] as const) {
       expect(await checkHealth(role, addresses[role], 1_000), role).toBe(false);
     }
     await expect(cli()).rejects.toMatchObject({ code: 1 });

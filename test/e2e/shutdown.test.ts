@@ -55,6 +55,7 @@ describe('draining', () => {
       GATEWAY_LISTEN: `127.0.0.1:${gatewayPort}`,
       LINK_GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
       IDENTITY_GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
+      ANALYTICS_GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
       LOG_LEVEL: 'info',
     });
     try {

@@ -14,6 +14,7 @@ import { ResolveStatus } from '../../gen/shortener/v1/link.ts';
 import { DomainError, describeErrors, type ErrorDescription } from '../../lib/errors.ts';
 import { fromServiceError, toStatus } from '../../lib/grpc/status.ts';
 import { runtimeErrors } from '../../lib/runtime-errors.ts';
+import { analyticsErrors } from '../../services/analytics/errors.ts';
 import { identityErrors } from '../../services/identity/errors.ts';
 import { linkErrors } from '../../services/link/errors.ts';
 
@@ -24,6 +25,7 @@ const CATALOGUES = {
   runtime,
   link: describeErrors(linkErrors),
   identity: describeErrors(identityErrors),
+  analytics: describeErrors(analyticsErrors),
   gateway: describeErrors(gatewayErrors),
 };
 
@@ -31,6 +33,7 @@ const CATALOGUES = {
 const SENDABLE: Record<string, ErrorDescription[]> = {
   link: [...CATALOGUES.link, ...runtime],
   identity: [...CATALOGUES.identity, ...runtime],
+  analytics: [...CATALOGUES.analytics, ...runtime],
 };
 
 const everyCode = Object.values(CATALOGUES)
@@ -102,7 +105,7 @@ describe('the error vocabulary', () => {
     expect(readmeCodes.length).toBeGreaterThan(0);
     for (const code of readmeCodes) expect(everyCode, 'README').toContain(code);
 
-    for (const service of ['link', 'identity']) {
+    for (const service of ['link', 'identity', 'analytics']) {
       const proto = readFileSync(join(root, `proto/shortener/v1/${service}.proto`), 'utf8');
       const comments = proto
         .split('\n')

@@ -22,6 +22,7 @@ const SCRIPT = fileURLToPath(new URL('./grpc_client.py', import.meta.url));
 const PROTO_DIR = fileURLToPath(new URL('../../proto', import.meta.url));
 const LINK = 'shortener.v1.LinkService';
 const IDENTITY = 'shortener.v1.IdentityService';
+const ANALYTICS = 'shortener.v1.AnalyticsService';
 const HEALTH = 'grpc.health.v1.Health';
 const IMPORTS = ['google/protobuf/timestamp.proto', 'shortener/v1/principal.proto'];
 
@@ -125,10 +126,16 @@ describe.each(MESH_FLAVOURS)('a client in another language, through reflection (
   let summary: ClientSummary;
   let link: string;
   let identity: string;
+  let analytics: string;
   beforeAll(async () => {
     link = mesh.mesh.link.address;
     identity = mesh.mesh.identity.address;
-    summary = await runPythonClient([`${link}=${LINK}`, `${identity}=${IDENTITY}`]);
+    analytics = mesh.mesh.analytics.address;
+    summary = await runPythonClient([
+      `${link}=${LINK}`,
+      `${identity}=${IDENTITY}`,
+      `${analytics}=${ANALYTICS}`,
+    ]);
   });
 
   test('a Python client holding only the addresses gets through every check without an error', () => {
@@ -137,7 +144,7 @@ describe.each(MESH_FLAVOURS)('a client in another language, through reflection (
   });
 
   test('a Python client builds the health service’s messages from the reflected file too', () => {
-    for (const address of [link, identity]) {
+    for (const address of [link, identity, analytics]) {
       const described = targetOf(summary, address).described?.[HEALTH];
       expect(described?.error, address).toBeUndefined();
       expect(described?.methods.map((m) => m.name).sort()).toEqual(['Check', 'List', 'Watch']);
@@ -147,12 +154,14 @@ describe.each(MESH_FLAVOURS)('a client in another language, through reflection (
   test('a Python client holding only the address lists each server’s services through reflection', () => {
     expect(targetOf(summary, link).services?.sort()).toEqual([HEALTH, LINK].sort());
     expect(targetOf(summary, identity).services?.sort()).toEqual([HEALTH, IDENTITY].sort());
+    expect(targetOf(summary, analytics).services?.sort()).toEqual([HEALTH, ANALYTICS].sort());
   });
 
   test('a Python client holding only the address builds every method’s messages through reflection, imports included', () => {
     for (const [address, name] of [
       [link, LINK],
       [identity, IDENTITY],
+      [analytics, ANALYTICS],
     ] as const) {
       const service = contracts.getService(name);
       if (!service) throw new Error(`${name} is not in gen/descriptor.binpb`);
@@ -182,6 +191,7 @@ describe.each(MESH_FLAVOURS)('a client in another language, through reflection (
     for (const [address, name] of [
       [link, LINK],
       [identity, IDENTITY],
+      [analytics, ANALYTICS],
     ] as const) {
       const comments = targetOf(summary, address).described?.[name]?.comments;
       expect(comments?.service, name).toMatch(new RegExp(`^${name.split('.').pop()} `));
@@ -193,6 +203,7 @@ describe.each(MESH_FLAVOURS)('a client in another language, through reflection (
   test('a Python client checking health hears SERVING for the server and for each service', () => {
     expect(targetOf(summary, link).health).toEqual({ '': 'SERVING', [LINK]: 'SERVING' });
     expect(targetOf(summary, identity).health).toEqual({ '': 'SERVING', [IDENTITY]: 'SERVING' });
+    expect(targetOf(summary, analytics).health).toEqual({ '': 'SERVING', [ANALYTICS]: 'SERVING' });
   });
 
   test('a Python client issues a guest, shortens a URL for it and resolves the code, with messages built from reflection alone', () => {

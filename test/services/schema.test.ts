@@ -4,6 +4,7 @@
 import { describe, expect, test } from 'vitest';
 import type { Dialect } from '../../lib/db/migrations.ts';
 import { openDatabase } from '../../lib/db/open.ts';
+import { analyticsSchema } from '../../services/analytics/store/schema.ts';
 import { identitySchema } from '../../services/identity/store/schema.ts';
 import { linkSchema } from '../../services/link/store/schema.ts';
 import { dropDatabases, openTestDatabase } from '../support/databases.ts';
@@ -13,6 +14,7 @@ import { testLog } from '../support/logger.ts';
 const SERVICES = [
   { name: 'link', schema: linkSchema },
   { name: 'identity', schema: identitySchema },
+  { name: 'analytics', schema: analyticsSchema },
 ];
 const DIALECTS: Dialect[] = ['mysql', 'sqlite'];
 

@@ -26,18 +26,20 @@ export interface TestMesh {
 /** Configuration for a test mesh: env overrides win over the flavour's defaults. */
 export function testConfig(flavour: MeshFlavour, env: Record<string, string> = {}) {
   const name = uniqueName('mesh');
-  const databases = [`${name}_link`, `${name}_identity`];
+  const databases = [`${name}_link`, `${name}_identity`, `${name}_analytics`];
   const dataDir = flavour === 'embedded' ? mkdtempSync(join(tmpdir(), 'mesh-')) : '';
   const base: Record<string, string> = {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     LINK_GRPC_LISTEN: '127.0.0.1:0',
     IDENTITY_GRPC_LISTEN: '127.0.0.1:0',
+    ANALYTICS_GRPC_LISTEN: '127.0.0.1:0',
     GATEWAY_LISTEN: '127.0.0.1:0',
     SHUTDOWN_TIMEOUT: '5s',
     ...(flavour === 'mysql+redis'
       ? {
           LINK_DATABASE_URL: `${MYSQL_URL}/${databases[0]}`,
           IDENTITY_DATABASE_URL: `${MYSQL_URL}/${databases[1]}`,
+          ANALYTICS_DATABASE_URL: `${MYSQL_URL}/${databases[2]}`,
           REDIS_URL,
           REDIS_KEY_PREFIX: `${name}:`,
         }

@@ -1,0 +1,108 @@
+// From a click to the visit recorded of it: the user agent parsed (bowser,
+// MIT), bots flagged (isbot, Unlicense), the address anonymised, every text
+// bounded, and the facets the rollups count worked out once, here.
+import { createHmac } from 'node:crypto';
+import Bowser from 'bowser';
+import { isbot } from 'isbot';
+import type { Click, Device, RecordedVisit } from './click.ts';
+import { type AddressPrefixes, anonymiseAddress } from './client-address.ts';
+import { dayOf } from './days.ts';
+
+export const MAX_USER_AGENT = 512;
+export const MAX_REFERER = 2_048;
+export const MAX_ACCEPT_LANGUAGE = 255;
+/** Longest breakdown value: rollup keys stay short. */
+export const MAX_FACET = 64;
+const MAX_HOST = 255;
+
+const DEVICES: ReadonlySet<string> = new Set(['desktop', 'mobile', 'tablet', 'tv', 'bot']);
+
+/** Printable ASCII only, bounded: facets are rollup keys (an ASCII, binary-collated column). */
+function facet(text: string | undefined, max = MAX_FACET): string {
+  return (text ?? '').replace(/[^\x20-\x7e]/g, '').slice(0, max);
+}
+
+interface Agent {
+  browser: string;
+  os: string;
+  device: Device;
+  bot: boolean;
+}
+
+export function parseUserAgent(userAgent: string): Agent {
+  const text = userAgent.trim();
+  // No user agent at all is no browser: a script, counted with the bots.
+  if (text === '') return { browser: '', os: '', device: '', bot: true };
+  const parsed = Bowser.parse(text);
+  const type = parsed.platform.type ?? '';
+  const bot = isbot(text) || type === 'bot';
+  return {
+    browser: facet(parsed.browser.name),
+    os: facet(parsed.os.name),
+    device: bot ? 'bot' : DEVICES.has(type) ? (type as Device) : '',
+    bot,
+  };
+}
+
+/** Host of the Referer, lower case; empty for none or for text that is no URL. */
+export function referrerHost(referer: string): string {
+  if (referer.trim() === '') return '';
+  try {
+    return facet(new URL(referer.trim()).hostname.toLowerCase(), MAX_HOST);
+  } catch {
+    return '';
+  }
+}
+
+/** Primary language of the most preferred Accept-Language range (`en-GB;q=0.8` → `en`). */
+export function primaryLanguage(acceptLanguage: string): string {
+  let best = { tag: '', q: 0 };
+  for (const range of acceptLanguage.split(',')) {
+    const [tag = '', ...params] = range.trim().split(';');
+    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
+    if (Number.isFinite(q) && q > best.q) best = { tag: tag.trim(), q };
+  }
+  const primary = best.tag.split('-')[0]?.toLowerCase() ?? '';
+  return /^[a-z]{2,8}$/.test(primary) ? primary : '';
+}
+
+/**
+ * The day's visitor: an HMAC of the full address and user agent under the
+ * day's salt, cut to 16 hex characters (64 bits: collisions among one link's
+ * visitors of one day are negligible).
+ */
+export function visitorOf(click: Click, salt: string): string {
+  return createHmac('sha256', salt)
+    .update(`${click.ip}\n${click.userAgent}`)
+    .digest('hex')
+    .slice(0, 16);
+}
+
+export interface VisitPolicy {
+  prefixes: AddressPrefixes;
+}
+
+/** `salt` is the day's, or undefined once the day's visitors are forgotten (the visit then counts no visitor). */
+export function toVisit(
+  click: Click,
+  policy: VisitPolicy,
+  salt: string | undefined,
+): RecordedVisit {
+  const agent = parseUserAgent(click.userAgent);
+  return {
+    id: click.eventId,
+    linkId: click.linkId,
+    code: click.code,
+    visitedAt: click.at,
+    ip: anonymiseAddress(click.ip, policy.prefixes),
+    userAgent: click.userAgent.slice(0, MAX_USER_AGENT),
+    referer: click.referer.slice(0, MAX_REFERER),
+    acceptLanguage: click.acceptLanguage.slice(0, MAX_ACCEPT_LANGUAGE),
+    ...agent,
+    day: dayOf(click.at.getTime()),
+    referrer: referrerHost(click.referer),
+    language: primaryLanguage(click.acceptLanguage),
+    visitor: salt === undefined ? '' : visitorOf(click, salt),
+  };
+}

@@ -1,0 +1,238 @@
+// The visit recorder on real databases (MariaDB and SQLite), as the bus
+// consumer will call it: a batch is stored with its user agent parsed, bots
+// flagged and addresses anonymised; the same batch again changes nothing
+// (visits, rollups, unique visitors); and the rollups hold what stats read.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Dialect } from '../../lib/db/migrations.ts';
+import type { Click } from '../../services/analytics/domain/click.ts';
+import { anonymiseAddress } from '../../services/analytics/domain/client-address.ts';
+import { RankingCounter } from '../../services/analytics/domain/count-ranking.ts';
+import { dayOf } from '../../services/analytics/domain/days.ts';
+import { VisitRecorder } from '../../services/analytics/domain/record-visits.ts';
+import { MemoryRanking } from '../../services/analytics/ranking/memory-ranking.ts';
+import { analyticsSchema } from '../../services/analytics/store/schema.ts';
+import { VisitStore } from '../../services/analytics/store/visit-store.ts';
+import { openTestDatabase, type TestDatabase } from '../support/databases.ts';
+
+const DIALECTS: Dialect[] = ['mysql', 'sqlite'];
+
+const CHROME_WINDOWS =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+const SAFARI_IPHONE =
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
+const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
+
+const DAY1 = Date.UTC(2026, 10, 28, 10, 0, 0);
+const DAY2 = Date.UTC(2026, 10, 29, 15, 30, 0);
+
+let nextId = 9_007_199_254_740_993n; // above 2^53: ids must survive exactly
+function click(overrides: Partial<Click> = {}): Click {
+  nextId += 2n;
+  return {
+    eventId: String(nextId),
+    linkId: '9007199254740997',
+    code: 'aBc1234',
+    ownerId: '700000000000000001',
+    at: new Date(DAY1),
+    ip: '203.0.113.77',
+    userAgent: CHROME_WINDOWS,
+    referer: 'https://News.Example.com/item?id=1',
+    acceptLanguage: 'de-CH,de;q=0.9,en;q=0.8',
+    ...overrides,
+  };
+}
+
+describe('client addresses', () => {
+  test('when an address is anonymised, then IPv4 keeps its /24 and IPv6 its /48, as configured', () => {
+    const prefixes = { ipv4: 24, ipv6: 48 };
+    expect(anonymiseAddress('203.0.113.77', prefixes)).toBe('203.0.113.0');
+    expect(anonymiseAddress('2001:db8:85a3:8d3:1319:8a2e:370:7348', prefixes)).toBe(
+      '2001:db8:85a3::',
+    );
+    expect(anonymiseAddress('2001:DB8::1', prefixes)).toBe('2001:db8::');
+    expect(anonymiseAddress('::ffff:198.51.100.9', prefixes)).toBe('198.51.100.0');
+    expect(anonymiseAddress('fe80::1%eth0', prefixes)).toBe('fe80::');
+    expect(anonymiseAddress('not an address', prefixes)).toBe('');
+    expect(anonymiseAddress('203.0.113.77', { ipv4: 16, ipv6: 32 })).toBe('203.0.0.0');
+    expect(anonymiseAddress('2001:db8:85a3::7348', { ipv4: 32, ipv6: 128 })).toBe(
+      '2001:db8:85a3::7348',
+    );
+  });
+});
+
+describe.each(DIALECTS)('visit recorder (%s)', (dialect) => {
+  let db: TestDatabase;
+  let store: VisitStore;
+  let recorder: VisitRecorder;
+
+  beforeAll(async () => {
+    db = await openTestDatabase(dialect, analyticsSchema, 'analytics_recorder');
+    store = new VisitStore(db.orm, dialect);
+    // Today is DAY2: DAY1's visitors are still told apart.
+    recorder = new VisitRecorder(
+      store,
+      { prefixes: { ipv4: 24, ipv6: 48 } },
+      () => DAY2 + 3_600_000,
+    );
+  });
+  afterAll(() => db?.close());
+
+  const count = async (sql: string, params: unknown[] = []) => {
+    const rows = await db.orm.em.fork().execute<Record<string, unknown>[]>(sql, params);
+    return Number(Object.values(rows[0] ?? {})[0]);
+  };
+
+  test('when a batch is recorded, then each visit is stored parsed, bots flagged and addresses anonymised, IPv6 included', async () => {
+    const linkId = '9007199254740999';
+    const batch = [
+      click({ linkId, ip: '203.0.113.77', userAgent: CHROME_WINDOWS }),
+      click({ linkId, ip: '2001:db8:85a3:8d3:1319:8a2e:370:7348', userAgent: SAFARI_IPHONE }),
+      click({ linkId, ip: '198.51.100.4', userAgent: GOOGLEBOT, referer: '' }),
+    ];
+    expect(await recorder.record(batch)).toEqual({ recorded: 3, duplicates: 0 });
+    const visits = await store.listVisits(linkId, null, 10);
+    const byId = new Map(visits.map((visit) => [visit.id, visit]));
+    expect(byId.get(batch[0]?.eventId ?? '')).toMatchObject({
+      ip: '203.0.113.0',
+      browser: 'Chrome',
+      os: 'Windows',
+      device: 'desktop',
+      bot: false,
+      userAgent: CHROME_WINDOWS,
+      referer: 'https://News.Example.com/item?id=1',
+      acceptLanguage: 'de-CH,de;q=0.9,en;q=0.8',
+    });
+    expect(byId.get(batch[1]?.eventId ?? '')).toMatchObject({
+      ip: '2001:db8:85a3::',
+      browser: 'Safari',
+      os: 'iOS',
+      device: 'mobile',
+      bot: false,
+    });
+    expect(byId.get(batch[2]?.eventId ?? '')).toMatchObject({
+      ip: '198.51.100.0',
+      browser: 'Googlebot',
+      device: 'bot',
+      bot: true,
+    });
+    // No raw address anywhere in the table.
+    expect(
+      await count('select count(*) from `visits` where `ip` in (?, ?)', [
+        '203.0.113.77',
+        '198.51.100.4',
+      ]),
+    ).toBe(0);
+  });
+
+  test('when the same batch is recorded twice, or twice at once, then it counts once: visits, rollups and unique visitors', async () => {
+    const linkId = '9007199254741001';
+    const batch = [
+      click({ linkId, ip: '203.0.113.1' }),
+      click({ linkId, ip: '203.0.113.1' }), // the same visitor again
+      click({ linkId, ip: '203.0.113.2', at: new Date(DAY2) }),
+    ];
+    expect(await recorder.record(batch)).toEqual({ recorded: 3, duplicates: 0 });
+    const rollups = () =>
+      count('select sum(`visits`) from `visit_rollups` where `link_id` = ?', [linkId]);
+    const before = await rollups();
+    expect(await recorder.record(batch)).toEqual({ recorded: 0, duplicates: 3 });
+    const [again, atOnce] = await Promise.all([
+      recorder.record(batch),
+      recorder.record([...batch, click({ linkId })]),
+    ]);
+    expect(again.recorded + atOnce.recorded).toBe(1);
+    expect(await count('select count(*) from `visits` where `link_id` = ?', [linkId])).toBe(4);
+    // The one new visit, of a new visitor: `visits`, `visitors` and five breakdowns.
+    expect(await rollups()).toBe(before + 7);
+    const range = { from: dayOf(DAY1), to: dayOf(DAY2) };
+    expect(await store.dailyCounts(linkId, range, true)).toEqual([
+      { day: dayOf(DAY1), visits: 3, visitors: 2 },
+      { day: dayOf(DAY2), visits: 1, visitors: 1 },
+    ]);
+  });
+
+  test('when visits are rolled up, then each day and breakdown counts them, bots apart', async () => {
+    const linkId = '9007199254741003';
+    await recorder.record([
+      click({ linkId, userAgent: CHROME_WINDOWS, acceptLanguage: 'en-GB,en;q=0.9' }),
+      click({ linkId, userAgent: SAFARI_IPHONE, ip: '203.0.113.9', referer: '' }),
+      click({ linkId, userAgent: GOOGLEBOT, ip: '66.249.66.1', at: new Date(DAY2) }),
+    ]);
+    const range = { from: dayOf(DAY1), to: dayOf(DAY2) };
+    expect(await store.dailyCounts(linkId, range, false)).toEqual([
+      { day: dayOf(DAY1), visits: 2, visitors: 2 },
+    ]);
+    const humans = await store.breakdowns(linkId, range, false);
+    const of = (dimension: string) =>
+      humans
+        .filter((entry) => entry.dimension === dimension)
+        .map(({ value, visits }) => [value, visits])
+        .sort();
+    expect(of('browser')).toEqual([
+      ['Chrome', 1],
+      ['Safari', 1],
+    ]);
+    expect(of('os')).toEqual([
+      ['Windows', 1],
+      ['iOS', 1],
+    ]);
+    expect(of('device')).toEqual([
+      ['desktop', 1],
+      ['mobile', 1],
+    ]);
+    expect(of('referrer')).toEqual([
+      ['', 1],
+      ['news.example.com', 1],
+    ]);
+    expect(of('language')).toEqual([
+      ['de', 1],
+      ['en', 1],
+    ]);
+    const all = await store.breakdowns(linkId, range, true);
+    expect(
+      all
+        .filter((entry) => entry.dimension === 'device')
+        .map((e) => e.value)
+        .sort(),
+    ).toEqual(['bot', 'desktop', 'mobile']);
+  });
+
+  test('when a day is over by more than a day, then its salt and visitor hashes are gone, and a late click counts no visitor', async () => {
+    const linkId = '9007199254741005';
+    let now = DAY1 + 3_600_000;
+    const later = new VisitRecorder(store, { prefixes: { ipv4: 24, ipv6: 48 } }, () => now);
+    await later.record([click({ linkId, ip: '203.0.113.50' })]);
+    const hashes = () =>
+      count('select count(*) from `daily_visitors` where `link_id` = ? and `day` = ?', [
+        linkId,
+        dayOf(DAY1),
+      ]);
+    expect(await hashes()).toBe(1);
+    now = DAY1 + 2 * 86_400_000;
+    await later.record([
+      click({ linkId, ip: '203.0.113.50' }),
+      click({ linkId, ip: '203.0.113.51' }),
+    ]);
+    expect(await hashes()).toBe(0);
+    expect(
+      await count('select count(*) from `visitor_salts` where `day` < ?', [dayOf(now) - 1]),
+    ).toBe(0);
+    expect(await store.dailyCounts(linkId, { from: dayOf(DAY1), to: dayOf(DAY1) }, true)).toEqual([
+      { day: dayOf(DAY1), visits: 3, visitors: 1 },
+    ]);
+  });
+
+  test('when the ranking counter gets the same batch twice, then it counts the human clicks once', async () => {
+    const ranking = new MemoryRanking({ dedupHorizonMs: 15 * 60_000 });
+    const counter = new RankingCounter(ranking);
+    const now = new Date();
+    const batch = [
+      click({ linkId: '11', code: 'one', at: now }),
+      click({ linkId: '11', code: 'one', at: now }),
+      click({ linkId: '11', code: 'one', at: now, userAgent: GOOGLEBOT }),
+    ];
+    expect(await counter.record(batch)).toBe(2);
+    expect(await counter.record(batch)).toBe(0);
+    expect(await ranking.visitsOf('5m', [{ linkId: '11', code: 'one' }])).toEqual([2]);
+  });
+});
