@@ -3,6 +3,9 @@
 // lease store (or Redis, when REDIS_URL is set). `npm start` runs this.
 import { gatewaySettings } from './gateway/config.ts';
 import { type RunningGateway, startGateway } from './gateway/main.ts';
+import type { Bus } from './lib/bus/bus.ts';
+import { busSettings } from './lib/bus/config.ts';
+import { openBus } from './lib/bus/open.ts';
 import { type ConfigOf, loadConfig, variablesOf } from './lib/config/load.ts';
 import { dialable } from './lib/config/parsers.ts';
 import { runMain } from './lib/lifecycle.ts';
@@ -26,6 +29,7 @@ export const MESH_SETTINGS = {
   identity: identityService.settings,
   analytics: analyticsService.settings,
   gateway: gatewaySettings,
+  bus: busSettings,
 };
 export type MeshConfig = ConfigOf<typeof MESH_SETTINGS>;
 /** Every variable any process of the mesh reads, for documentation and checks. */
@@ -37,6 +41,7 @@ export interface RunningMesh {
   identity: RunningService;
   analytics: RunningService;
   shared: SharedState;
+  bus: Bus;
   /** Resolves when every service serves (startMesh waits for it unless told not to). */
   ready: Promise<void>;
   /** One SHUTDOWN_TIMEOUT for the whole process: the gateway drains first, then each service. */
@@ -57,8 +62,17 @@ export async function startMesh(
       name: 'mesh',
     });
     stack.push('shared state', () => shared.close());
+    const bus = openBus(config.bus, log('bus'));
+    stack.push('bus', () => bus.close());
+    const infrastructure = { shared, bus };
     const start = async <C extends ServiceConfig>(definition: ServiceDefinition<C>, part: C) => {
-      const service = await startService(definition, part, config, log(definition.name), shared);
+      const service = await startService(
+        definition,
+        part,
+        config,
+        log(definition.name),
+        infrastructure,
+      );
       stack.push(definition.name, (budgetMs) => service.stop(budgetMs));
       return service;
     };
@@ -77,6 +91,7 @@ export async function startMesh(
       },
       config,
       log('gateway'),
+      infrastructure,
     );
     stack.push('gateway', (budgetMs) => gateway.stop(budgetMs));
     const ready = Promise.all([identity.ready, link.ready, analytics.ready]).then(() => {});
@@ -87,6 +102,7 @@ export async function startMesh(
       identity,
       analytics,
       shared,
+      bus,
       ready,
       stop: () => stack.unwind(config.shutdownTimeoutMs),
     };

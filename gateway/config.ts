@@ -3,7 +3,7 @@
 // addresses the services actually bound.
 import { z } from 'zod';
 import { defineSettings } from '../lib/config/load.ts';
-import { address, dialable, duration, integer, target } from '../lib/config/parsers.ts';
+import { address, boolean, dialable, duration, integer, target } from '../lib/config/parsers.ts';
 
 export interface GatewayConfig {
   listen: string;
@@ -17,6 +17,14 @@ export interface GatewayConfig {
   requestTimeoutMs: number;
   nearCacheSize: number;
   nearCacheTtlMs: number;
+  clicks: {
+    /** Whether GET redirects are recorded as clicks on the bus. */
+    record: boolean;
+    batchSize: number;
+    flushMs: number;
+    /** Clicks held at most while the bus does not take them. */
+    capacity: number;
+  };
 }
 
 export const gatewaySettings = defineSettings(
@@ -31,6 +39,10 @@ export const gatewaySettings = defineSettings(
     GATEWAY_REQUEST_TIMEOUT: duration(100, 600_000).default(30_000),
     NEAR_CACHE_SIZE: integer(0, 10_000_000).default(100_000),
     NEAR_CACHE_TTL: duration(100, 3_600_000).default(30_000),
+    CLICKS_RECORD: boolean.default(true),
+    CLICKS_BATCH_SIZE: integer(1, 10_000).default(500),
+    CLICKS_FLUSH_INTERVAL: duration(1, 60_000).default(100),
+    CLICKS_BUFFER_CAPACITY: integer(1, 10_000_000).default(100_000),
   },
   (v): GatewayConfig => {
     const ownUrl = `http://${dialable(v.GATEWAY_LISTEN).replace(/^127\.0\.0\.1:/, 'localhost:')}`;
@@ -45,6 +57,12 @@ export const gatewaySettings = defineSettings(
       requestTimeoutMs: v.GATEWAY_REQUEST_TIMEOUT,
       nearCacheSize: v.NEAR_CACHE_SIZE,
       nearCacheTtlMs: v.NEAR_CACHE_TTL,
+      clicks: {
+        record: v.CLICKS_RECORD,
+        batchSize: v.CLICKS_BATCH_SIZE,
+        flushMs: v.CLICKS_FLUSH_INTERVAL,
+        capacity: v.CLICKS_BUFFER_CAPACITY,
+      },
     };
   },
 );

@@ -2,11 +2,16 @@
 // batcher → HTTP. On SIGTERM it stops being ready, stops accepting, lets
 // in-flight requests (and their batches) finish, then closes its channels.
 import type { AddressInfo } from 'node:net';
+import { busSettings } from '../lib/bus/config.ts';
 import type { RuntimeConfig } from '../lib/config/load.ts';
+import { startIdGenerator } from '../lib/ids/start.ts';
 import { runMain } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
+import { type Infrastructure, openInfrastructure } from '../lib/service.ts';
 import { ShutdownStack } from '../lib/shutdown.ts';
 import { buildApp } from './app.ts';
+import { ClickBuffer } from './clicks/click-buffer.ts';
+import { publishClicksOn } from './clicks/publish.ts';
 import { type GatewayConfig, gatewaySettings } from './config.ts';
 import { connectServices } from './grpc-clients.ts';
 import { callerAddress } from './http-caller.ts';
@@ -23,6 +28,32 @@ export interface RunningGateway {
   stop(budgetMs?: number): Promise<void>;
 }
 
+/**
+ * Clicks leave in batches on the bus, each with a Snowflake event id (so
+ * the gateway leases a worker id like any service); the buffer is published
+ * out after the HTTP server has drained and before the bus closes.
+ */
+async function recordClicks(
+  config: GatewayConfig,
+  runtime: RuntimeConfig,
+  log: Logger,
+  { shared, bus }: Infrastructure,
+  stack: ShutdownStack,
+): Promise<ClickBuffer> {
+  const { ids, lease } = await startIdGenerator(shared.leases, runtime.snowflakeLeaseTtlMs, log);
+  stack.push('worker-id lease', () => lease.close());
+  const clicks = new ClickBuffer({
+    publish: publishClicksOn(bus),
+    nextEventId: () => ids.next(),
+    log,
+    maxBatch: config.clicks.batchSize,
+    flushMs: config.clicks.flushMs,
+    capacity: config.clicks.capacity,
+  });
+  stack.push('click buffer', (budgetMs) => clicks.stop(budgetMs));
+  return clicks;
+}
+
 function splitListen(listen: string): { host: string; port: number } {
   const index = listen.lastIndexOf(':');
   return {
@@ -35,8 +66,12 @@ export async function startGateway(
   config: GatewayConfig,
   runtime: RuntimeConfig,
   log: Logger,
+  infrastructure: Infrastructure,
 ): Promise<RunningGateway> {
   const stack = new ShutdownStack(log);
+  const clicks = config.clicks.record
+    ? await recordClicks(config, runtime, log, infrastructure, stack)
+    : undefined;
   const clients = connectServices({
     linkTarget: config.linkTarget,
     identityTarget: config.identityTarget,
@@ -45,8 +80,8 @@ export async function startGateway(
   stack.push('gRPC clients', () => clients.close());
   const near = new NearCache(config.nearCacheSize, config.nearCacheTtlMs);
   stack.push('link change follower', followLinkChanges(clients.link, near, log));
-  const batcher = new RedirectBatcher(clients.link, near, runtime.grpcDeadlineMs);
-  const redirects = new RedirectPath(near, batcher, callerAddress(config.trustedProxies));
+  const batcher = new RedirectBatcher(clients.link, near, runtime.grpcDeadlineMs, clicks);
+  const redirects = new RedirectPath(near, batcher, callerAddress(config.trustedProxies), clicks);
   const readiness = readinessProbe({ link: config.linkTarget, identity: config.identityTarget });
   stack.push('health checks', () => readiness.close());
   const state = { accepting: true };
@@ -85,7 +120,14 @@ export async function startGateway(
 }
 
 if (import.meta.main) {
-  await runMain('gateway', { gateway: gatewaySettings }, (config, log) =>
-    startGateway(config.gateway, config, log),
-  );
+  await runMain('gateway', { gateway: gatewaySettings, bus: busSettings }, async (config, log) => {
+    const infrastructure = await openInfrastructure(config, config.bus, log, 'gateway');
+    const gateway = await startGateway(config.gateway, config, log, infrastructure);
+    return {
+      async stop() {
+        await gateway.stop();
+        await infrastructure.close();
+      },
+    };
+  });
 }

@@ -16,6 +16,7 @@ import {
 import { type DomainError, isDomainError } from '../lib/errors.ts';
 import { runtimeErrors } from '../lib/runtime-errors.ts';
 import { MAX_RESOLVE_BATCH } from '../lib/short-code-rules.ts';
+import type { ClickBuffer } from './clicks/click-buffer.ts';
 import type { LinkClient } from './grpc-clients.ts';
 import type { NearCache } from './near-cache.ts';
 import { problemFromDomain } from './problems.ts';
@@ -25,6 +26,7 @@ export class RedirectBatcher {
   readonly #client: LinkClient;
   readonly #near: NearCache;
   readonly #deadlineMs: number;
+  readonly #clicks: ClickBuffer | undefined;
   #items: ResolveLinksRequest_Item[] = [];
   #replies: ServerResponse[] = [];
   #oldest = 0;
@@ -34,10 +36,12 @@ export class RedirectBatcher {
     this.flush();
   };
 
-  constructor(client: LinkClient, near: NearCache, deadlineMs: number) {
+  /** Without `clicks`, redirects are answered and not recorded. */
+  constructor(client: LinkClient, near: NearCache, deadlineMs: number, clicks?: ClickBuffer) {
     this.#client = client;
     this.#near = near;
     this.#deadlineMs = deadlineMs;
+    this.#clicks = clicks;
   }
 
   add(item: ResolveLinksRequest_Item, reply: ServerResponse): void {
@@ -77,13 +81,15 @@ export class RedirectBatcher {
       return;
     }
     const results = response.results;
+    const now = Date.now();
     for (let i = 0; i < replies.length; i++) {
       const reply = replies[i] as ServerResponse;
       const result = results[i];
+      const item = items[i] as ResolveLinksRequest_Item;
       try {
         if (result?.status === ResolveStatus.RESOLVE_STATUS_FOUND) {
           this.#near.fill(
-            (items[i] as ResolveLinksRequest_Item).code,
+            item.code,
             {
               linkId: result.linkId,
               ownerId: result.ownerId,
@@ -93,6 +99,17 @@ export class RedirectBatcher {
             epoch,
           );
           sendRedirect(reply, result.targetUrl);
+          // A GET answered 302 is a click; HEAD is not (nor 404 or 410).
+          if (this.#clicks && !item.head) {
+            this.#clicks.record({
+              eventId: '',
+              linkId: result.linkId,
+              ownerId: result.ownerId,
+              code: item.code,
+              at: now,
+              client: item.client,
+            });
+          }
         } else if (result) {
           sendEncoded(
             reply,

@@ -6,6 +6,7 @@
 // per request on this path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CODE_PATTERN, isReserved } from '../lib/short-code-rules.ts';
+import type { ClickBuffer } from './clicks/click-buffer.ts';
 import { type CallerAddress, callerDetails } from './http-caller.ts';
 import type { NearCache } from './near-cache.ts';
 import type { RedirectBatcher } from './redirect-batcher.ts';
@@ -18,11 +19,19 @@ export class RedirectPath {
   readonly #near: NearCache;
   readonly #batcher: RedirectBatcher;
   readonly #addressOf: CallerAddress;
+  readonly #clicks: ClickBuffer | undefined;
 
-  constructor(near: NearCache, batcher: RedirectBatcher, addressOf: CallerAddress) {
+  /** Without `clicks`, redirects are answered and not recorded. */
+  constructor(
+    near: NearCache,
+    batcher: RedirectBatcher,
+    addressOf: CallerAddress,
+    clicks?: ClickBuffer,
+  ) {
     this.#near = near;
     this.#batcher = batcher;
     this.#addressOf = addressOf;
+    this.#clicks = clicks;
   }
 
   /** Serves a plain redirect request; false if it is not one (Fastify takes it). */
@@ -52,6 +61,17 @@ export class RedirectPath {
       sendExpired(response);
     } else {
       sendRedirect(response, hit.targetUrl);
+      // A GET answered 302 is a click; HEAD is not (nor 404 or 410).
+      if (this.#clicks && request.method === 'GET') {
+        this.#clicks.record({
+          eventId: '',
+          linkId: hit.linkId,
+          ownerId: hit.ownerId,
+          code,
+          at: Date.now(),
+          client: callerDetails(request, this.#addressOf(request)),
+        });
+      }
     }
   }
 }

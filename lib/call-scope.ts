@@ -27,6 +27,14 @@ export function withCallSignal<T>(
   return scope.run({ signal, deadline }, work);
 }
 
+/**
+ * Runs `work` outside any call: for what a call starts but does not wait for
+ * (filling a cache after a read), which must not be given up when the call ends.
+ */
+export function outsideCall<T>(work: () => T): T {
+  return scope.exit(work);
+}
+
 /** The running call's signal, or one that aborts after UNBOUNDED_CALL_MS. */
 export function callSignal(): AbortSignal {
   return scope.getStore()?.signal ?? AbortSignal.timeout(UNBOUNDED_CALL_MS);

@@ -8,6 +8,10 @@
 // rest starts; a database that cannot be opened yet (unreachable, a read-only
 // or full disk) is retried until it can, so a service comes up by itself when
 // the cause is gone instead of exiting.
+
+import type { Bus } from './bus/bus.ts';
+import { type BusConfig, busSettings } from './bus/config.ts';
+import { openBus } from './bus/open.ts';
 import type { RuntimeConfig, Settings } from './config/load.ts';
 import type { Schema } from './db/migrations.ts';
 import { describeDatabase, type Orm, openDatabase } from './db/open.ts';
@@ -20,10 +24,16 @@ import { flushLogs, type Logger, ThrottledLog } from './log.ts';
 import { openSharedState, type SharedState } from './shared-state.ts';
 import { ShutdownStack, type StopStep } from './shutdown.ts';
 
-export interface ServiceContext {
+/** What every part of a process shares: the shared state and the bus. */
+export interface Infrastructure {
+  readonly shared: SharedState;
+  /** Domain events, at least once (RabbitMQ, or in process for the embedded mesh). */
+  readonly bus: Bus;
+}
+
+export interface ServiceContext extends Infrastructure {
   readonly runtime: RuntimeConfig;
   readonly log: Logger;
-  readonly shared: SharedState;
   /** The service's database, migrated (when the definition names a schema). */
   readonly orm: Orm;
   /** An id generator on a leased worker id (when the definition asks for ids). */
@@ -82,8 +92,9 @@ export async function startService<C extends ServiceConfig>(
   config: C,
   runtime: RuntimeConfig,
   log: Logger,
-  shared: SharedState,
+  infrastructure: Infrastructure,
 ): Promise<RunningService> {
+  const { shared } = infrastructure;
   const server = await startGrpcServer({ listen: config.listen, log });
   const stack = new ShutdownStack(log);
   const databases: string[] = [];
@@ -138,7 +149,7 @@ export async function startService<C extends ServiceConfig>(
     const context: ServiceContext = {
       runtime,
       log,
-      shared,
+      ...infrastructure,
       get orm() {
         return orm ?? missing('a database');
       },
@@ -193,21 +204,41 @@ function reportDatabase(
   probe.onChange(report);
 }
 
-/** Runs one service as its own process, with its own connections to the shared state. */
+/** A process's own connections to the shared state and the bus; close() once its parts have stopped. */
+export async function openInfrastructure(
+  runtime: RuntimeConfig,
+  bus: BusConfig,
+  log: Logger,
+  name: string,
+): Promise<Infrastructure & { close(): Promise<void> }> {
+  const shared = await openSharedState({
+    redisUrl: runtime.redisUrl,
+    keyPrefix: runtime.redisKeyPrefix,
+    log,
+    name,
+  });
+  const opened = openBus(bus, log);
+  return {
+    shared,
+    bus: opened,
+    async close() {
+      await opened.close();
+      await shared.close();
+    },
+  };
+}
+
+/** Runs one service as its own process, with its own connections to the shared state and the bus. */
 export function runServiceProcess<C extends ServiceConfig>(
   definition: ServiceDefinition<C>,
 ): Promise<void> {
-  return runMain(definition.name, { service: definition.settings }, async (config, log) => {
-    const shared = await openSharedState({
-      redisUrl: config.redisUrl,
-      keyPrefix: config.redisKeyPrefix,
-      log,
-      name: definition.name,
-    });
-    const service = await startService(definition, config.service, config, log, shared);
+  const settings = { service: definition.settings, bus: busSettings };
+  return runMain(definition.name, settings, async (config, log) => {
+    const infrastructure = await openInfrastructure(config, config.bus, log, definition.name);
+    const service = await startService(definition, config.service, config, log, infrastructure);
     const stop = async () => {
       await service.stop();
-      await shared.close();
+      await infrastructure.close();
     };
     // Signals are handled from here on, also while the service waits for its database.
     service.ready.catch(async (error: unknown) => {

@@ -8,8 +8,8 @@
 // and logged, never silently. A batch that failed goes back to the front and
 // is retried with backoff, with the same event ids, so consumers count a
 // click once however often its batch is sent. stop() publishes what is left.
-import type { Logger } from '../../lib/log.ts';
-import { ThrottledLog } from '../../lib/log.ts';
+import type { ClientInfo } from '../../gen/shortener/v1/principal.ts';
+import { type Logger, ThrottledLog } from '../../lib/log.ts';
 
 export interface Click {
   /** Set when the click's batch is first published; kept across retries. */
@@ -19,12 +19,8 @@ export interface Click {
   code: string;
   /** ms since the epoch. */
   at: number;
-  ip: string;
-  userAgent: string;
-  referer: string;
-  acceptLanguage: string;
-  traceparent: string;
-  tracestate: string;
+  /** The HTTP client, as the redirect path already holds it (no copy per click). */
+  client: ClientInfo | undefined;
 }
 
 /** Publishes one batch; resolves when the broker confirmed it, rejects otherwise. */

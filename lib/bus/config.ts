@@ -1,5 +1,4 @@
-// The bus's settings. Not yet read by any service: the composition roots will
-// take them with the rest of their settings.
+// The bus's settings, read by every process (lib/service.ts, gateway/main.ts, mesh.ts).
 import { z } from 'zod';
 import { defineSettings } from '../config/load.ts';
 import { duration, integer } from '../config/parsers.ts';
@@ -9,6 +8,8 @@ export interface BusConfig {
   /** Empty: the in-process bus of the embedded mesh. */
   rabbitmqUrl: string;
   exchange: string;
+  /** Put before every queue name, so several meshes can share one broker (tests, say). */
+  queuePrefix: string;
   publishTimeoutMs: number;
   retry: RetryPolicy;
 }
@@ -26,6 +27,10 @@ export const busSettings = defineSettings(
       .string()
       .regex(/^[A-Za-z0-9._-]{1,200}$/, 'expected an exchange name')
       .default('shortener.events'),
+    BUS_QUEUE_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{0,100}$/, 'expected letters, digits, dots, dashes or underscores')
+      .default(''),
     BUS_PUBLISH_TIMEOUT: duration(100, 600_000).default(5_000),
     BUS_RETRY_ATTEMPTS: integer(1, 20).default(5),
     BUS_RETRY_DELAY: duration(100, 3_600_000).default(1_000),
@@ -34,6 +39,7 @@ export const busSettings = defineSettings(
   (v): BusConfig => ({
     rabbitmqUrl: v.RABBITMQ_URL,
     exchange: v.BUS_EXCHANGE,
+    queuePrefix: v.BUS_QUEUE_PREFIX,
     publishTimeoutMs: v.BUS_PUBLISH_TIMEOUT,
     retry: {
       maxAttempts: v.BUS_RETRY_ATTEMPTS,

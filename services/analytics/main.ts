@@ -1,7 +1,10 @@
 // Composition root of the analytics service: its store and ranking, the
-// visit recorder and ranking counter the bus consumers will call, the link
-// service it asks about ownership, and its gRPC handlers. The shared wiring
+// visit recorder and ranking counter (actors fed by their link.clicked
+// queues), the link service it asks about ownership, and its gRPC handlers. The shared wiring
 // is lib/service.ts.
+
+import { Supervisor } from '../../lib/actors/supervisor.ts';
+import { CONSUMERS } from '../../lib/bus/catalog.ts';
 import { dialectOf } from '../../lib/db/migrations.ts';
 import type { Logger } from '../../lib/log.ts';
 import { createRedis } from '../../lib/redis/client.ts';
@@ -17,6 +20,7 @@ import type { Ranking } from './ranking/ranking.ts';
 import { RedisRanking } from './ranking/redis-ranking.ts';
 import { analyticsSchema } from './store/schema.ts';
 import { VisitStore } from './store/visit-store.ts';
+import { consumeClicks } from './workers/click-consumers.ts';
 
 /** What the `link.clicked` consumers call with each batch of clicks (wired with the bus). */
 export interface ClickConsumers {
@@ -39,16 +43,28 @@ export function defineAnalyticsService(
     name: 'analytics',
     settings: analyticsSettings,
     schema: analyticsSchema,
-    async start({ runtime, log, orm, onStop }, config) {
+    async start({ runtime, log, orm, bus, onStop }, config) {
       const store = new VisitStore(orm, dialectOf(config.databaseUrl));
       const links = new LinkServiceOwnedLinks(config.linkTarget, runtime.grpcDeadlineMs);
       onStop('link client', async () => links.close());
       const ranking = openRanking(config, { ...runtime, now }, log, onStop);
-      // The bus consumers of link.clicked will call these (not wired yet).
-      options.started?.({
-        visits: new VisitRecorder(store, { prefixes: config.prefixes }, now),
-        ranking: new RankingCounter(ranking),
-      });
+      const visits = new VisitRecorder(store, { prefixes: config.prefixes }, now);
+      const counter = new RankingCounter(ranking);
+      const supervisor = new Supervisor({ log });
+      onStop('actors', () => supervisor.stop());
+      consumeClicks(
+        CONSUMERS.visitRecorder.name,
+        (clicks) => visits.record(clicks),
+        { bus, onStop },
+        supervisor,
+      );
+      consumeClicks(
+        CONSUMERS.rankingCounter.name,
+        (clicks) => counter.record(clicks),
+        { bus, onStop },
+        supervisor,
+      );
+      options.started?.({ visits, ranking: counter });
       const binding = analyticsServiceBinding(
         {
           stats: { store, links, now },

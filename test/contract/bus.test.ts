@@ -204,6 +204,7 @@ describe('bus settings', () => {
     expect(bus).toEqual({
       rabbitmqUrl: '',
       exchange: 'shortener.events',
+      queuePrefix: '',
       publishTimeoutMs: 5_000,
       retry: { maxAttempts: 5, backoff: { initialMs: 1_000, maxMs: 60_000 } },
     });

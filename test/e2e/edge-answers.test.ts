@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startGateway } from '../../gateway/main.ts';
 import { loadMeshConfig } from '../../mesh.ts';
 import { call, newGuest, shorten } from '../support/http.ts';
+import { inProcessInfrastructure } from '../support/infrastructure.ts';
 import { testLog } from '../support/logger.ts';
 import { MESH_FLAVOURS, startTestMesh, type TestMesh } from '../support/mesh.ts';
 import { exchange, openSocket, parseAnswer, type RawAnswer } from '../support/raw-http.ts';
@@ -167,7 +168,12 @@ describe('answers while the gateway drains (embedded)', () => {
       IDENTITY_GRPC_TARGET: mesh.mesh.identity.address,
       LOG_LEVEL: 'error',
     });
-    const gateway = await startGateway(config.gateway, config, testLog);
+    const gateway = await startGateway(
+      config.gateway,
+      config,
+      testLog,
+      inProcessInfrastructure(config),
+    );
     const socket = await openSocket(gateway.url);
     const received = new Promise<string>((resolve) => {
       let text = '';

@@ -49,17 +49,15 @@ describe.each(MESH_FLAVOURS)('caches and invalidation (%s)', (flavour) => {
             log: testLog,
             name: 'second',
           });
-    secondLink = await startService(
-      linkService,
-      mesh.config.link,
-      mesh.config,
-      testLog,
-      secondShared,
-    );
+    secondLink = await startService(linkService, mesh.config.link, mesh.config, testLog, {
+      shared: secondShared,
+      bus: mesh.mesh.bus,
+    });
     secondGateway = await startGateway(
       { ...mesh.config.gateway, linkTarget: dialable(secondLink.address) },
       mesh.config,
       testLog,
+      { shared: secondShared, bus: mesh.mesh.bus },
     );
     await within(5_000, async () => mesh.mesh.gateway.near.live && secondGateway.near.live);
   });

@@ -13,12 +13,14 @@ function click(n: number): Click {
     ownerId: '42',
     code: `code${n % 7}`,
     at: Date.now(),
-    ip: '198.51.100.7',
-    userAgent: 'test',
-    referer: '',
-    acceptLanguage: 'en',
-    traceparent: '',
-    tracestate: '',
+    client: {
+      ip: '198.51.100.7',
+      userAgent: 'test',
+      referer: '',
+      acceptLanguage: 'en',
+      traceparent: '',
+      tracestate: '',
+    },
   };
 }
 

@@ -18,6 +18,8 @@ import {
   UniqueVisitorsMethod,
 } from '../../gen/shortener/v1/analytics.ts';
 import { type Principal, PrincipalKind } from '../../gen/shortener/v1/principal.ts';
+import { busSettings } from '../../lib/bus/config.ts';
+import { openBus } from '../../lib/bus/open.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 import { dialable } from '../../lib/config/parsers.ts';
 import { openDatabase } from '../../lib/db/open.ts';
@@ -87,7 +89,10 @@ async function startServices(flavour: Flavour): Promise<Running> {
     log: testLog,
     name: 'test',
   });
-  const link = await startService(linkService, config.link, config, testLog, shared);
+  // The in-process bus: these stories feed the recorder directly.
+  const bus = openBus(loadConfig({ bus: busSettings }, {}).bus, testLog);
+  const infrastructure = { shared, bus };
+  const link = await startService(linkService, config.link, config, testLog, infrastructure);
   await link.ready;
   let consumers: ClickConsumers | undefined;
   const service = defineAnalyticsService({
@@ -101,7 +106,7 @@ async function startServices(flavour: Flavour): Promise<Running> {
     { ...config.analytics, linkTarget: dialable(link.address) },
     config,
     testLog,
-    shared,
+    infrastructure,
   );
   await analytics.ready;
   if (!consumers) throw new Error('the analytics service did not hand over its consumers');
@@ -115,6 +120,7 @@ async function startServices(flavour: Flavour): Promise<Running> {
     async stop() {
       await analytics.stop();
       await link.stop();
+      await bus.close();
       await shared.close();
       if (flavour === 'mysql+redis') await dropDatabases(databases);
       rmSync(dataDir, { recursive: true, force: true });

@@ -16,6 +16,7 @@ import {
 import { serverStream, unary } from '../../lib/grpc/handlers.ts';
 import { type RunningGrpcServer, startGrpcServer } from '../../lib/grpc/server.ts';
 import { loadMeshConfig } from '../../mesh.ts';
+import { inProcessInfrastructure } from './infrastructure.ts';
 import { testLog } from './logger.ts';
 import { sleep } from './wait.ts';
 
@@ -98,5 +99,5 @@ export function startGatewayFor(
     LOG_LEVEL: 'error',
     ...env,
   });
-  return startGateway(config.gateway, config, testLog);
+  return startGateway(config.gateway, config, testLog, inProcessInfrastructure(config));
 }

@@ -5,9 +5,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { topologyOf } from '../../lib/bus/open.ts';
 import { loadMeshConfig, type MeshConfig, type RunningMesh, startMesh } from '../../mesh.ts';
+import { removeTopology } from './bus.ts';
 import { dropDatabases } from './databases.ts';
-import { MYSQL_URL, REDIS_URL, uniqueName } from './env.ts';
+import { MYSQL_URL, RABBITMQ_URL, REDIS_URL, uniqueName } from './env.ts';
 import { suiteResource } from './suite.ts';
 
 export type MeshFlavour = 'mysql+redis' | 'embedded';
@@ -42,13 +44,18 @@ export function testConfig(flavour: MeshFlavour, env: Record<string, string> = {
           ANALYTICS_DATABASE_URL: `${MYSQL_URL}/${databases[2]}`,
           REDIS_URL,
           REDIS_KEY_PREFIX: `${name}:`,
+          RABBITMQ_URL,
+          BUS_EXCHANGE: `${name}.events`,
+          BUS_QUEUE_PREFIX: `${name}.`,
         }
       : { DATA_DIR: dataDir }),
   };
   const config = loadMeshConfig({ ...base, ...env });
   const cleanup = async () => {
-    if (flavour === 'mysql+redis') await dropDatabases(databases);
-    else rmSync(dataDir, { recursive: true, force: true });
+    if (flavour === 'mysql+redis') {
+      await dropDatabases(databases);
+      await removeTopology(topologyOf(config.bus));
+    } else rmSync(dataDir, { recursive: true, force: true });
   };
   return { config, cleanup };
 }

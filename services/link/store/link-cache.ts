@@ -9,7 +9,7 @@
 // (see manage-links.ts): otherwise another instance could go on serving the
 // deleted link from the cache for as long as its entry lives.
 import type { Cache } from '../../../lib/cache/cache.ts';
-import { shareOfCall } from '../../../lib/call-scope.ts';
+import { outsideCall, shareOfCall } from '../../../lib/call-scope.ts';
 import { type Logger, ThrottledLog } from '../../../lib/log.ts';
 import { runtimeErrors } from '../../../lib/runtime-errors.ts';
 import type { Link } from '../domain/link.ts';
@@ -82,7 +82,8 @@ export class LinkCache {
   fill(code: string, link: Link | null): void {
     const value = link ? encode(link) : ABSENT;
     const ttl = link ? this.#options.ttlMs : this.#options.negativeTtlMs;
-    this.#cache.add(KEY + code, value, ttl).catch((error: unknown) => {
+    // Not the call's business: the call may be over before Redis answers.
+    outsideCall(() => this.#cache.add(KEY + code, value, ttl)).catch((error: unknown) => {
       this.#warn(error, 'cache unreachable; could not cache a resolution');
     });
   }
