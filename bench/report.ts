@@ -16,8 +16,21 @@ export interface Scenario {
   name: string;
   codes: number;
   nearCache: boolean;
+  /** Whether the gateway records clicks (published on RabbitMQ, consumed by analytics). */
+  recordClicks: boolean;
   /** Minimum share of the baseline's rate. */
   target: number;
+}
+
+/** What the click pipeline did with a scenario's redirects. */
+export interface PipelineResult {
+  scenario: string;
+  /** GET redirects the mesh answered 302 in the scenario (warm-ups included). */
+  answered: number;
+  /** Visits the analytics database holds for them afterwards. */
+  stored: number;
+  /** Seconds from the end of the load until the last visit was stored (NaN if never). */
+  drainSeconds: number;
 }
 
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
@@ -38,6 +51,7 @@ export function renderReport(options: {
   warmupSeconds: number;
   scenarios: Scenario[];
   measurements: Measurement[];
+  pipeline: PipelineResult[];
   notes: string[];
 }): string {
   const { settings } = options;
@@ -56,7 +70,7 @@ export function renderReport(options: {
   );
   lines.push(
     '- Baseline: `bench/baseline-server.ts`, node:http answering 302 from Redis (one GET per request, ioredis auto-pipelining).',
-    '- Mesh: gateway and link service as separate processes (`gateway/main.ts`, `services/link/main.ts`) on the local MariaDB and Redis; the link cache is warmed through ResolveLinks before measuring, as the baseline reads from a full Redis.',
+    '- Mesh: gateway and link service as separate processes (`gateway/main.ts`, `services/link/main.ts`) on the local MariaDB and Redis; the link cache is warmed through ResolveLinks before measuring, as the baseline reads from a full Redis. With click recording on, the gateway publishes every click on the local RabbitMQ and the analytics service (`services/analytics/main.ts`, its own process and database) consumes them throughout the run.',
     '- Both servers, Redis, MariaDB and wrk share the same 2 cores.',
     '',
   );
@@ -91,6 +105,23 @@ export function renderReport(options: {
     lines.push(
       '',
       `Median share of baseline: **${fmt(share, 2)}** (target ≥ ${scenario.target.toFixed(2)}); worst mesh p99 ${fmt(p99, 2)} ms (target ≤ 10 ms); mesh errors ${errors} (target 0). Target ${verdict}.`,
+      '',
+    );
+  }
+  if (options.pipeline.length > 0) {
+    lines.push('## Click pipeline', '');
+    lines.push(
+      '| scenario | redirects wrk saw answered 302 | visits stored | lost | last visit stored after the load (s) |',
+      '|---|---:|---:|---:|---:|',
+    );
+    for (const p of options.pipeline) {
+      lines.push(
+        `| ${p.scenario} | ${p.answered} | ${p.stored} | ${Math.max(0, p.answered - p.stored)} | ${fmt(p.drainSeconds, 1)} |`,
+      );
+    }
+    lines.push(
+      '',
+      `wrk counts only the answers it read: when a run ends it drops the requests still in flight (at most ${options.settings.connections} per run, warm-up and measurement), which the gateway still answered and recorded. So up to that many more visits than wrk's count are expected; fewer would be lost clicks. Visits are keyed by event id, so none is stored twice.`,
       '',
     );
   }
