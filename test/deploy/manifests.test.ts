@@ -249,6 +249,7 @@ interface ComposeService {
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
   stop_grace_period?: string;
+  volumes?: string[];
 }
 
 /** Compose's ${NAME}, ${NAME:-default}, ${NAME-default} and $$, with no variables set. */
@@ -302,6 +303,40 @@ const ourServices = once((): OurService[] =>
       const { role } = entryOf([...ENTRYPOINT, ...(service.command ?? jsonArgs('CMD'))]);
       return { name, role, env, service, config: loadConfig(env) };
     }),
+);
+
+/** The port a URL names, or its scheme's default. */
+function urlPort(url: URL): number {
+  const defaults: Record<string, number> = {
+    'amqp:': 5672,
+    'amqps:': 5671,
+    'redis:': 6379,
+    'rediss:': 6379,
+    'mysql:': 3306,
+  };
+  return url.port ? Number(url.port) : (defaults[url.protocol] ?? 0);
+}
+
+/** What a process needs to reach besides other gRPC services: its database, Redis and RabbitMQ. */
+function dependenciesOf(role: Role, config: MeshConfig): { what: string; url: URL }[] {
+  const urls: { what: string; url: string }[] = [
+    { what: 'REDIS_URL', url: config.redisUrl },
+    { what: 'RABBITMQ_URL', url: config.bus.rabbitmqUrl },
+  ];
+  if (role !== 'gateway') urls.push({ what: 'database', url: config[role].databaseUrl });
+  return urls.map(({ what, url }) => ({ what, url: new URL(url) }));
+}
+
+/** The bus's topology as committed for the broker (scripts/rabbitmq-definitions.ts renders it). */
+const DEFINITIONS_FILE = join(DEPLOY, 'rabbitmq/definitions.json');
+const definitions = once(
+  () =>
+    JSON.parse(read(DEFINITIONS_FILE)) as {
+      exchanges: { name: string }[];
+      queues: { name: string }[];
+      vhosts?: unknown[];
+      users?: unknown[];
+    },
 );
 
 describe('compose.yaml', () => {
@@ -379,6 +414,105 @@ describe('compose.yaml', () => {
           expect(compose.services[dependency]?.healthcheck, dependency).toBeDefined();
         }
       }
+    }
+  });
+
+  test('when a process records or consumes events, then it reaches the compose broker as its user, and the gateway shares Redis', () => {
+    const broker = compose.services.rabbitmq;
+    const brokerEnv = composeEnv(broker ?? {});
+    const services = ourServices();
+    for (const { name, role, config } of services) {
+      // Every process opens the bus: an empty URL would give it an in-process
+      // bus of its own, and the gateway's clicks would reach no consumer.
+      const url = new URL(config.bus.rabbitmqUrl);
+      expect(url.protocol, name).toBe('amqp:');
+      expect(url.hostname, name).toBe('rabbitmq');
+      expect(urlPort(url), name).toBe(5672);
+      expect(decodeURIComponent(url.username), name).toBe(brokerEnv.RABBITMQ_DEFAULT_USER);
+      expect(decodeURIComponent(url.password), name).toBe(brokerEnv.RABBITMQ_DEFAULT_PASS);
+      expect(url.pathname.replace(/^\//, ''), `${name} uses the default vhost`).toBe('');
+      // The gateway leases a Snowflake worker id for click event ids: from the
+      // same Redis, under the same prefix, as every other process.
+      expect(new URL(config.redisUrl).hostname, `${role} uses the shared Redis`).toBe('redis');
+    }
+    for (const key of ['redisUrl', 'redisKeyPrefix'] as const) {
+      expect(new Set(services.map((s) => s.config[key])).size, key).toBe(1);
+    }
+    for (const key of ['rabbitmqUrl', 'exchange', 'queuePrefix'] as const) {
+      expect(new Set(services.map((s) => s.config.bus[key])).size, key).toBe(1);
+    }
+  });
+
+  test('when the stack starts, then each process waits for the database, Redis and RabbitMQ it uses to be healthy', () => {
+    for (const { name, role, service, config } of ourServices()) {
+      const dependsOn = service.depends_on ?? {};
+      for (const { what, url } of dependenciesOf(role, config)) {
+        const host = url.hostname;
+        expect(compose.services[host], `${name}: ${what} names a compose service`).toBeDefined();
+        expect(dependsOn[host]?.condition, `${name} waits for ${host} (${what})`).toBe(
+          'service_healthy',
+        );
+      }
+    }
+    // The gateway starts after the services it dials.
+    const gateway = ourServices().find((s) => s.role === 'gateway');
+    for (const target of [
+      gateway?.config.gateway.linkTarget,
+      gateway?.config.gateway.identityTarget,
+    ]) {
+      const host = hostOf(target ?? '');
+      expect(gateway?.service.depends_on?.[host]?.condition, `gateway waits for ${host}`).toBe(
+        'service_healthy',
+      );
+    }
+  });
+
+  test('when RabbitMQ starts, then it is given the bus topology before any process runs, and keeps its user', () => {
+    const mounted = Object.entries(compose.services).filter(([, service]) =>
+      (service.volumes ?? []).some(
+        (volume) => join(DEPLOY, volume.split(':')[0] ?? '') === DEFINITIONS_FILE,
+      ),
+    );
+    expect(
+      mounted.map(([name]) => name),
+      'one service hands the broker rabbitmq/definitions.json',
+    ).toHaveLength(1);
+    const [loader = '', service = {}] = mounted[0] ?? [];
+    if (loader === 'rabbitmq') {
+      // A node that loads definitions at boot seeds no default user or vhost
+      // (RABBITMQ_DEFAULT_USER is ignored): the file would have to bring both.
+      expect(definitions().vhosts, 'definitions loaded at boot declare the vhost').toBeDefined();
+      expect(definitions().users, 'definitions loaded at boot declare the user').toBeDefined();
+    } else {
+      // Imported through the management API once the broker is healthy, as its user.
+      const brokerEnv = composeEnv(compose.services.rabbitmq ?? {});
+      const command = service.command ?? [];
+      const path = (service.volumes ?? [])
+        .find((v) => join(DEPLOY, v.split(':')[0] ?? '') === DEFINITIONS_FILE)
+        ?.split(':')[1];
+      expect(command, loader).toContain(`@${path}`);
+      expect(command, loader).toContain('http://rabbitmq:15672/api/definitions');
+      expect(command, loader).toContain(
+        `${brokerEnv.RABBITMQ_DEFAULT_USER}:${brokerEnv.RABBITMQ_DEFAULT_PASS}`,
+      );
+      expect(command, `${loader} fails when the import does`).toContain('--fail-with-body');
+      expect(service.depends_on?.rabbitmq?.condition, loader).toBe('service_healthy');
+      for (const { name, service: ours } of ourServices()) {
+        expect(ours.depends_on?.[loader]?.condition, `${name} waits for ${loader}`).toBe(
+          'service_completed_successfully',
+        );
+      }
+    }
+    expect(compose.services.rabbitmq?.ports ?? []).toContain('127.0.0.1:15672:15672');
+    // The definitions name the exchange and queues the processes declare.
+    for (const { name, config } of ourServices()) {
+      expect(
+        definitions().exchanges.map((e) => e.name),
+        name,
+      ).toEqual([config.bus.exchange]);
+      expect(config.bus.queuePrefix, `${name}: the definitions' queue names carry no prefix`).toBe(
+        '',
+      );
     }
   });
 });
