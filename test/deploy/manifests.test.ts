@@ -567,7 +567,8 @@ interface Manifest {
     /** A NetworkPolicy's pods and who may reach them. */
     podSelector?: { matchLabels?: Env };
     policyTypes?: string[];
-    ingress?: { from?: { podSelector?: { matchLabels?: Env } }[]; ports?: { port: number }[] }[];
+    ingress?: { from?: Peer[]; ports?: { port: number }[] }[];
+    egress?: { to?: Peer[]; ports?: { port: number; endPort?: number }[] }[];
     maxUnavailable?: number;
     template?: {
       metadata: { labels: Env };
@@ -578,6 +579,13 @@ interface Manifest {
       };
     };
   };
+}
+
+/** A NetworkPolicy's peer: pods by label, or addresses outside the cluster. */
+interface Peer {
+  podSelector?: { matchLabels?: Env };
+  namespaceSelector?: { matchLabels?: Env };
+  ipBlock?: { cidr: string };
 }
 
 interface Generator {
@@ -737,6 +745,41 @@ function selects(manifest: Manifest | undefined, labels: Env): boolean {
   return Object.entries(wanted ?? {}).every(([key, value]) => labels[key] === value);
 }
 
+/** Does this NetworkPolicy apply to pods with these labels (an empty selector picks every pod)? */
+function policyPicks(policy: Manifest, labels: Env): boolean {
+  return Object.entries(policy.spec?.podSelector?.matchLabels ?? {}).every(
+    ([key, value]) => labels[key] === value,
+  );
+}
+
+/**
+ * Do these rules let traffic through to (or from) a peer on a port? A peer
+ * inside the build is known by its pods' labels; one outside it (a managed
+ * service) only by address, which an ipBlock or namespace selector may admit.
+ */
+function rulesAllow(
+  rules: { peers?: Peer[]; ports?: { port: number; endPort?: number }[] }[],
+  peer: Env | undefined,
+  port: number,
+): boolean {
+  return rules.some(({ peers, ports }) => {
+    const portOk =
+      !ports?.length ||
+      ports.some((p) => p.port === port || (p.port <= port && port <= (p.endPort ?? 0)));
+    const peerOk =
+      !peers?.length ||
+      peers.some((candidate) =>
+        peer
+          ? candidate.podSelector !== undefined &&
+            Object.entries(candidate.podSelector.matchLabels ?? {}).every(
+              ([key, value]) => peer[key] === value,
+            )
+          : candidate.ipBlock !== undefined || candidate.namespaceSelector !== undefined,
+      );
+    return portOk && peerOk;
+  });
+}
+
 function kustomizationDirs(dir: string): string[] {
   const here = existsSync(join(dir, 'kustomization.yaml')) ? [dir] : [];
   const below = readdirSync(dir, { withFileTypes: true })
@@ -879,6 +922,105 @@ describe('kubernetes manifests', () => {
           }
         }
         expect([...admitted].sort(), deployment.metadata.name).toEqual([...callers].sort());
+      }
+    });
+
+    test('when a process records or consumes events, then it gets RABBITMQ_URL (and REDIS_URL, the gateway too) from the Secret, all on one Redis and one bus', () => {
+      for (const { deployment, container, role, config } of pods()) {
+        const name = deployment.metadata.name;
+        for (const variable of ['REDIS_URL', 'RABBITMQ_URL']) {
+          const ref = container.env?.find((v) => v.name === variable)?.valueFrom?.secretKeyRef;
+          expect(ref?.name, `${name}: ${variable} comes from the Secret`).toBe('shortener-secrets');
+        }
+        // Empty would give the process an in-process bus of its own: the
+        // gateway's clicks would reach no consumer.
+        expect(config.bus.rabbitmqUrl, name).toMatch(/^amqps?:\/\/.+/);
+        expect(config.redisUrl, `${role}: Redis for its worker-id lease`).toMatch(/^rediss?:\/\//);
+      }
+      for (const key of ['redisUrl', 'redisKeyPrefix'] as const) {
+        expect(new Set(pods().map((p) => p.config[key])).size, key).toBe(1);
+      }
+      for (const key of ['rabbitmqUrl', 'exchange', 'queuePrefix'] as const) {
+        expect(new Set(pods().map((p) => p.config.bus[key])).size, key).toBe(1);
+      }
+    });
+
+    test('when the overlay brings its own MySQL, Redis and RabbitMQ, then every URL names one of its Services on its port, as the broker’s own user', () => {
+      const dependencies = built().manifests.filter(
+        (m) =>
+          m.kind === 'Deployment' &&
+          !(m.spec?.template?.spec.containers ?? []).some((c) => c.image === 'shortener'),
+      );
+      for (const { deployment, role, config } of pods()) {
+        for (const { what, url } of dependenciesOf(role, config)) {
+          const label = `${deployment.metadata.name}: ${what}`;
+          const service = services().find((s) => s.metadata.name === url.hostname.split('.')[0]);
+          // Production's are managed services outside the cluster.
+          if (overlay === 'dev') expect(service, `${label} names a Service`).toBeDefined();
+          if (!service) continue;
+          const servicePort = service.spec?.ports?.find((p) => p.port === urlPort(url));
+          expect(servicePort, `${label} on a port of ${service.metadata.name}`).toBeDefined();
+          const backing = dependencies.filter((d) =>
+            selects(service, d.spec?.template?.metadata.labels ?? {}),
+          );
+          expect(backing, `${service.metadata.name} fronts one Deployment`).toHaveLength(1);
+          const container = backing[0]?.spec?.template?.spec.containers[0];
+          const target = servicePort?.targetPort ?? servicePort?.port;
+          expect(
+            container?.ports?.some((p) => p.name === target || p.containerPort === target),
+            `${service.metadata.name} reaches a port of its pods`,
+          ).toBe(true);
+          if (what === 'RABBITMQ_URL' && container) {
+            const brokerEnv = podEnv(container, built());
+            expect(decodeURIComponent(url.username), label).toBe(brokerEnv.RABBITMQ_DEFAULT_USER);
+            expect(decodeURIComponent(url.password), label).toBe(brokerEnv.RABBITMQ_DEFAULT_PASS);
+          }
+        }
+      }
+    });
+
+    test('when network policies are applied, then every process still reaches Redis and RabbitMQ (and the services their MySQL)', () => {
+      const policies = built().manifests.filter((m) => m.kind === 'NetworkPolicy');
+      const labelsBehind = (host: string): Env | undefined => {
+        const service = services().find((s) => s.metadata.name === host.split('.')[0]);
+        const deployment = built().manifests.find(
+          (m) =>
+            m.kind === 'Deployment' && selects(service, m.spec?.template?.metadata.labels ?? {}),
+        );
+        return service && deployment?.spec?.template?.metadata.labels;
+      };
+      for (const { deployment, role, config } of pods()) {
+        const labels = deployment.spec?.template?.metadata.labels ?? {};
+        for (const { what, url } of dependenciesOf(role, config)) {
+          const label = `${deployment.metadata.name} → ${url.hostname}:${urlPort(url)} (${what})`;
+          const peer = labelsBehind(url.hostname);
+          // Egress from the process, where a policy restricts it…
+          const outgoing = policies.filter(
+            (p) => p.spec?.policyTypes?.includes('Egress') && policyPicks(p, labels),
+          );
+          if (outgoing.length) {
+            const rules = outgoing.flatMap((p) =>
+              (p.spec?.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports })),
+            );
+            expect(rulesAllow(rules, peer, urlPort(url)), label).toBe(true);
+          }
+          // …and ingress to the dependency, where the overlay runs it and a policy guards it.
+          if (!peer) continue;
+          const incoming = policies.filter(
+            (p) => p.spec?.policyTypes?.includes('Ingress') && policyPicks(p, peer),
+          );
+          if (incoming.length) {
+            const rules = incoming.flatMap((p) =>
+              (p.spec?.ingress ?? []).map((r) => ({ peers: r.from, ports: r.ports })),
+            );
+            const target = services()
+              .find((s) => s.metadata.name === url.hostname.split('.')[0])
+              ?.spec?.ports?.find((p) => p.port === urlPort(url));
+            const podPort =
+              typeof target?.targetPort === 'number' ? target.targetPort : urlPort(url);
+            expect(rulesAllow(rules, labels, podPort), label).toBe(true);
+          }
+        }
       }
     });
 
