@@ -249,6 +249,7 @@ interface ComposeService {
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
   stop_grace_period?: string;
+  volumes?: string[];
 }
 
 /** Compose's ${NAME}, ${NAME:-default}, ${NAME-default} and $$, with no variables set. */
@@ -302,6 +303,40 @@ const ourServices = once((): OurService[] =>
       const { role } = entryOf([...ENTRYPOINT, ...(service.command ?? jsonArgs('CMD'))]);
       return { name, role, env, service, config: loadConfig(env) };
     }),
+);
+
+/** The port a URL names, or its scheme's default. */
+function urlPort(url: URL): number {
+  const defaults: Record<string, number> = {
+    'amqp:': 5672,
+    'amqps:': 5671,
+    'redis:': 6379,
+    'rediss:': 6379,
+    'mysql:': 3306,
+  };
+  return url.port ? Number(url.port) : (defaults[url.protocol] ?? 0);
+}
+
+/** What a process needs to reach besides other gRPC services: its database, Redis and RabbitMQ. */
+function dependenciesOf(role: Role, config: MeshConfig): { what: string; url: URL }[] {
+  const urls: { what: string; url: string }[] = [
+    { what: 'REDIS_URL', url: config.redisUrl },
+    { what: 'RABBITMQ_URL', url: config.bus.rabbitmqUrl },
+  ];
+  if (role !== 'gateway') urls.push({ what: 'database', url: config[role].databaseUrl });
+  return urls.map(({ what, url }) => ({ what, url: new URL(url) }));
+}
+
+/** The bus's topology as committed for the broker (scripts/rabbitmq-definitions.ts renders it). */
+const DEFINITIONS_FILE = join(DEPLOY, 'rabbitmq/definitions.json');
+const definitions = once(
+  () =>
+    JSON.parse(read(DEFINITIONS_FILE)) as {
+      exchanges: { name: string }[];
+      queues: { name: string }[];
+      vhosts?: unknown[];
+      users?: unknown[];
+    },
 );
 
 describe('compose.yaml', () => {
@@ -381,6 +416,105 @@ describe('compose.yaml', () => {
       }
     }
   });
+
+  test('when a process records or consumes events, then it reaches the compose broker as its user, and the gateway shares Redis', () => {
+    const broker = compose.services.rabbitmq;
+    const brokerEnv = composeEnv(broker ?? {});
+    const services = ourServices();
+    for (const { name, role, config } of services) {
+      // Every process opens the bus: an empty URL would give it an in-process
+      // bus of its own, and the gateway's clicks would reach no consumer.
+      const url = new URL(config.bus.rabbitmqUrl);
+      expect(url.protocol, name).toBe('amqp:');
+      expect(url.hostname, name).toBe('rabbitmq');
+      expect(urlPort(url), name).toBe(5672);
+      expect(decodeURIComponent(url.username), name).toBe(brokerEnv.RABBITMQ_DEFAULT_USER);
+      expect(decodeURIComponent(url.password), name).toBe(brokerEnv.RABBITMQ_DEFAULT_PASS);
+      expect(url.pathname.replace(/^\//, ''), `${name} uses the default vhost`).toBe('');
+      // The gateway leases a Snowflake worker id for click event ids: from the
+      // same Redis, under the same prefix, as every other process.
+      expect(new URL(config.redisUrl).hostname, `${role} uses the shared Redis`).toBe('redis');
+    }
+    for (const key of ['redisUrl', 'redisKeyPrefix'] as const) {
+      expect(new Set(services.map((s) => s.config[key])).size, key).toBe(1);
+    }
+    for (const key of ['rabbitmqUrl', 'exchange', 'queuePrefix'] as const) {
+      expect(new Set(services.map((s) => s.config.bus[key])).size, key).toBe(1);
+    }
+  });
+
+  test('when the stack starts, then each process waits for the database, Redis and RabbitMQ it uses to be healthy', () => {
+    for (const { name, role, service, config } of ourServices()) {
+      const dependsOn = service.depends_on ?? {};
+      for (const { what, url } of dependenciesOf(role, config)) {
+        const host = url.hostname;
+        expect(compose.services[host], `${name}: ${what} names a compose service`).toBeDefined();
+        expect(dependsOn[host]?.condition, `${name} waits for ${host} (${what})`).toBe(
+          'service_healthy',
+        );
+      }
+    }
+    // The gateway starts after the services it dials.
+    const gateway = ourServices().find((s) => s.role === 'gateway');
+    for (const target of [
+      gateway?.config.gateway.linkTarget,
+      gateway?.config.gateway.identityTarget,
+    ]) {
+      const host = hostOf(target ?? '');
+      expect(gateway?.service.depends_on?.[host]?.condition, `gateway waits for ${host}`).toBe(
+        'service_healthy',
+      );
+    }
+  });
+
+  test('when RabbitMQ starts, then it is given the bus topology before any process runs, and keeps its user', () => {
+    const mounted = Object.entries(compose.services).filter(([, service]) =>
+      (service.volumes ?? []).some(
+        (volume) => join(DEPLOY, volume.split(':')[0] ?? '') === DEFINITIONS_FILE,
+      ),
+    );
+    expect(
+      mounted.map(([name]) => name),
+      'one service hands the broker rabbitmq/definitions.json',
+    ).toHaveLength(1);
+    const [loader = '', service = {}] = mounted[0] ?? [];
+    if (loader === 'rabbitmq') {
+      // A node that loads definitions at boot seeds no default user or vhost
+      // (RABBITMQ_DEFAULT_USER is ignored): the file would have to bring both.
+      expect(definitions().vhosts, 'definitions loaded at boot declare the vhost').toBeDefined();
+      expect(definitions().users, 'definitions loaded at boot declare the user').toBeDefined();
+    } else {
+      // Imported through the management API once the broker is healthy, as its user.
+      const brokerEnv = composeEnv(compose.services.rabbitmq ?? {});
+      const command = service.command ?? [];
+      const path = (service.volumes ?? [])
+        .find((v) => join(DEPLOY, v.split(':')[0] ?? '') === DEFINITIONS_FILE)
+        ?.split(':')[1];
+      expect(command, loader).toContain(`@${path}`);
+      expect(command, loader).toContain('http://rabbitmq:15672/api/definitions');
+      expect(command, loader).toContain(
+        `${brokerEnv.RABBITMQ_DEFAULT_USER}:${brokerEnv.RABBITMQ_DEFAULT_PASS}`,
+      );
+      expect(command, `${loader} fails when the import does`).toContain('--fail-with-body');
+      expect(service.depends_on?.rabbitmq?.condition, loader).toBe('service_healthy');
+      for (const { name, service: ours } of ourServices()) {
+        expect(ours.depends_on?.[loader]?.condition, `${name} waits for ${loader}`).toBe(
+          'service_completed_successfully',
+        );
+      }
+    }
+    expect(compose.services.rabbitmq?.ports ?? []).toContain('127.0.0.1:15672:15672');
+    // The definitions name the exchange and queues the processes declare.
+    for (const { name, config } of ourServices()) {
+      expect(
+        definitions().exchanges.map((e) => e.name),
+        name,
+      ).toEqual([config.bus.exchange]);
+      expect(config.bus.queuePrefix, `${name}: the definitions' queue names carry no prefix`).toBe(
+        '',
+      );
+    }
+  });
 });
 
 // ---------------------------------------------------------------- kubernetes
@@ -433,7 +567,8 @@ interface Manifest {
     /** A NetworkPolicy's pods and who may reach them. */
     podSelector?: { matchLabels?: Env };
     policyTypes?: string[];
-    ingress?: { from?: { podSelector?: { matchLabels?: Env } }[]; ports?: { port: number }[] }[];
+    ingress?: { from?: Peer[]; ports?: { port: number }[] }[];
+    egress?: { to?: Peer[]; ports?: { port: number; endPort?: number }[] }[];
     maxUnavailable?: number;
     template?: {
       metadata: { labels: Env };
@@ -444,6 +579,13 @@ interface Manifest {
       };
     };
   };
+}
+
+/** A NetworkPolicy's peer: pods by label, or addresses outside the cluster. */
+interface Peer {
+  podSelector?: { matchLabels?: Env };
+  namespaceSelector?: { matchLabels?: Env };
+  ipBlock?: { cidr: string };
 }
 
 interface Generator {
@@ -603,6 +745,41 @@ function selects(manifest: Manifest | undefined, labels: Env): boolean {
   return Object.entries(wanted ?? {}).every(([key, value]) => labels[key] === value);
 }
 
+/** Does this NetworkPolicy apply to pods with these labels (an empty selector picks every pod)? */
+function policyPicks(policy: Manifest, labels: Env): boolean {
+  return Object.entries(policy.spec?.podSelector?.matchLabels ?? {}).every(
+    ([key, value]) => labels[key] === value,
+  );
+}
+
+/**
+ * Do these rules let traffic through to (or from) a peer on a port? A peer
+ * inside the build is known by its pods' labels; one outside it (a managed
+ * service) only by address, which an ipBlock or namespace selector may admit.
+ */
+function rulesAllow(
+  rules: { peers?: Peer[]; ports?: { port: number; endPort?: number }[] }[],
+  peer: Env | undefined,
+  port: number,
+): boolean {
+  return rules.some(({ peers, ports }) => {
+    const portOk =
+      !ports?.length ||
+      ports.some((p) => p.port === port || (p.port <= port && port <= (p.endPort ?? 0)));
+    const peerOk =
+      !peers?.length ||
+      peers.some((candidate) =>
+        peer
+          ? candidate.podSelector !== undefined &&
+            Object.entries(candidate.podSelector.matchLabels ?? {}).every(
+              ([key, value]) => peer[key] === value,
+            )
+          : candidate.ipBlock !== undefined || candidate.namespaceSelector !== undefined,
+      );
+    return portOk && peerOk;
+  });
+}
+
 function kustomizationDirs(dir: string): string[] {
   const here = existsSync(join(dir, 'kustomization.yaml')) ? [dir] : [];
   const below = readdirSync(dir, { withFileTypes: true })
@@ -745,6 +922,105 @@ describe('kubernetes manifests', () => {
           }
         }
         expect([...admitted].sort(), deployment.metadata.name).toEqual([...callers].sort());
+      }
+    });
+
+    test('when a process records or consumes events, then it gets RABBITMQ_URL (and REDIS_URL, the gateway too) from the Secret, all on one Redis and one bus', () => {
+      for (const { deployment, container, role, config } of pods()) {
+        const name = deployment.metadata.name;
+        for (const variable of ['REDIS_URL', 'RABBITMQ_URL']) {
+          const ref = container.env?.find((v) => v.name === variable)?.valueFrom?.secretKeyRef;
+          expect(ref?.name, `${name}: ${variable} comes from the Secret`).toBe('shortener-secrets');
+        }
+        // Empty would give the process an in-process bus of its own: the
+        // gateway's clicks would reach no consumer.
+        expect(config.bus.rabbitmqUrl, name).toMatch(/^amqps?:\/\/.+/);
+        expect(config.redisUrl, `${role}: Redis for its worker-id lease`).toMatch(/^rediss?:\/\//);
+      }
+      for (const key of ['redisUrl', 'redisKeyPrefix'] as const) {
+        expect(new Set(pods().map((p) => p.config[key])).size, key).toBe(1);
+      }
+      for (const key of ['rabbitmqUrl', 'exchange', 'queuePrefix'] as const) {
+        expect(new Set(pods().map((p) => p.config.bus[key])).size, key).toBe(1);
+      }
+    });
+
+    test('when the overlay brings its own MySQL, Redis and RabbitMQ, then every URL names one of its Services on its port, as the broker’s own user', () => {
+      const dependencies = built().manifests.filter(
+        (m) =>
+          m.kind === 'Deployment' &&
+          !(m.spec?.template?.spec.containers ?? []).some((c) => c.image === 'shortener'),
+      );
+      for (const { deployment, role, config } of pods()) {
+        for (const { what, url } of dependenciesOf(role, config)) {
+          const label = `${deployment.metadata.name}: ${what}`;
+          const service = services().find((s) => s.metadata.name === url.hostname.split('.')[0]);
+          // Production's are managed services outside the cluster.
+          if (overlay === 'dev') expect(service, `${label} names a Service`).toBeDefined();
+          if (!service) continue;
+          const servicePort = service.spec?.ports?.find((p) => p.port === urlPort(url));
+          expect(servicePort, `${label} on a port of ${service.metadata.name}`).toBeDefined();
+          const backing = dependencies.filter((d) =>
+            selects(service, d.spec?.template?.metadata.labels ?? {}),
+          );
+          expect(backing, `${service.metadata.name} fronts one Deployment`).toHaveLength(1);
+          const container = backing[0]?.spec?.template?.spec.containers[0];
+          const target = servicePort?.targetPort ?? servicePort?.port;
+          expect(
+            container?.ports?.some((p) => p.name === target || p.containerPort === target),
+            `${service.metadata.name} reaches a port of its pods`,
+          ).toBe(true);
+          if (what === 'RABBITMQ_URL' && container) {
+            const brokerEnv = podEnv(container, built());
+            expect(decodeURIComponent(url.username), label).toBe(brokerEnv.RABBITMQ_DEFAULT_USER);
+            expect(decodeURIComponent(url.password), label).toBe(brokerEnv.RABBITMQ_DEFAULT_PASS);
+          }
+        }
+      }
+    });
+
+    test('when network policies are applied, then every process still reaches Redis and RabbitMQ (and the services their MySQL)', () => {
+      const policies = built().manifests.filter((m) => m.kind === 'NetworkPolicy');
+      const labelsBehind = (host: string): Env | undefined => {
+        const service = services().find((s) => s.metadata.name === host.split('.')[0]);
+        const deployment = built().manifests.find(
+          (m) =>
+            m.kind === 'Deployment' && selects(service, m.spec?.template?.metadata.labels ?? {}),
+        );
+        return service && deployment?.spec?.template?.metadata.labels;
+      };
+      for (const { deployment, role, config } of pods()) {
+        const labels = deployment.spec?.template?.metadata.labels ?? {};
+        for (const { what, url } of dependenciesOf(role, config)) {
+          const label = `${deployment.metadata.name} → ${url.hostname}:${urlPort(url)} (${what})`;
+          const peer = labelsBehind(url.hostname);
+          // Egress from the process, where a policy restricts it…
+          const outgoing = policies.filter(
+            (p) => p.spec?.policyTypes?.includes('Egress') && policyPicks(p, labels),
+          );
+          if (outgoing.length) {
+            const rules = outgoing.flatMap((p) =>
+              (p.spec?.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports })),
+            );
+            expect(rulesAllow(rules, peer, urlPort(url)), label).toBe(true);
+          }
+          // …and ingress to the dependency, where the overlay runs it and a policy guards it.
+          if (!peer) continue;
+          const incoming = policies.filter(
+            (p) => p.spec?.policyTypes?.includes('Ingress') && policyPicks(p, peer),
+          );
+          if (incoming.length) {
+            const rules = incoming.flatMap((p) =>
+              (p.spec?.ingress ?? []).map((r) => ({ peers: r.from, ports: r.ports })),
+            );
+            const target = services()
+              .find((s) => s.metadata.name === url.hostname.split('.')[0])
+              ?.spec?.ports?.find((p) => p.port === urlPort(url));
+            const podPort =
+              typeof target?.targetPort === 'number' ? target.targetPort : urlPort(url);
+            expect(rulesAllow(rules, labels, podPort), label).toBe(true);
+          }
+        }
       }
     });
 
