@@ -71,6 +71,8 @@ describe.each(FLAVOURS)(
     let writes: LastAccess[][];
     /** Set to make the next write fail after it committed, as if the connection dropped before the ack. */
     let loseNextAck: boolean;
+    /** While set, writes wait for it before they start. */
+    let holdWrites: Promise<void> | undefined;
 
     beforeEach(async () => {
       db = await openTestDatabase(dialect, linkSchema, 'last_access_toucher');
@@ -87,6 +89,7 @@ describe.each(FLAVOURS)(
       stack = new ShutdownStack(testLog);
       writes = [];
       loseNextAck = false;
+      holdWrites = undefined;
     });
 
     afterEach(async () => {
@@ -101,6 +104,7 @@ describe.each(FLAVOURS)(
       const writer: LastAccessWriter = {
         async moveLastAccess(touches) {
           writes.push([...touches]);
+          await holdWrites;
           const moved = await store.moveLastAccess(touches);
           if (loseNextAck) {
             loseNextAck = false;
@@ -232,6 +236,33 @@ describe.each(FLAVOURS)(
       await sleep(400);
       expect(await dead()).toHaveLength(2);
       await settled();
+    });
+
+    test('when it is stopped mid-write, then the write finishes and is acknowledged, and the next message goes to the next toucher', async () => {
+      startToucher();
+      const [running, waiting] = [await newLink(), await newLink()];
+      let release!: () => void;
+      holdWrites = new Promise((resolve) => {
+        release = resolve;
+      });
+      await publish([{ linkId: running, at: at(1_000) }]);
+      await within(10_000, () => writesOf(running).length === 1);
+      await publish([{ linkId: waiting, at: at(2_000) }]);
+      await sleep(100);
+      const stopping = stack.unwind(5_000);
+      await sleep(100);
+      expect(await lastAccessOf(running)).toBeNull();
+      release();
+      holdWrites = undefined;
+      await stopping;
+      expect(await lastAccessOf(running)).toEqual(at(1_000));
+      expect(await lastAccessOf(waiting)).toBeNull();
+      // A toucher started afterwards (on another instance, say) gets only what was not acknowledged.
+      stack = new ShutdownStack(testLog);
+      startToucher();
+      await settled();
+      expect(await lastAccessOf(waiting)).toEqual(at(2_000));
+      expect(writesOf(running)).toHaveLength(1);
     });
   },
 );
