@@ -20,6 +20,8 @@ export interface LinkConfig {
   negativeCacheTtlMs: number;
   createPerPrincipal: RateRule;
   createPerIp: RateRule;
+  /** A link's last access is written at most once per this much click time. */
+  lastAccessIntervalMs: number;
 }
 
 export const linkSettings = defineSettings(
@@ -33,6 +35,7 @@ export const linkSettings = defineSettings(
     LINK_NEGATIVE_CACHE_TTL: duration(100, 86_400_000).default(30_000),
     RATE_LIMIT_CREATE_PER_PRINCIPAL: rate.default({ limit: 60, windowMs: 60_000 }),
     RATE_LIMIT_CREATE_PER_IP: rate.default({ limit: 300, windowMs: 60_000 }),
+    LINK_LAST_ACCESS_INTERVAL: duration(0, 86_400_000).default(60_000),
   },
   (v, runtime): LinkConfig => ({
     listen: v.LINK_GRPC_LISTEN,
@@ -44,5 +47,6 @@ export const linkSettings = defineSettings(
     negativeCacheTtlMs: v.LINK_NEGATIVE_CACHE_TTL,
     createPerPrincipal: v.RATE_LIMIT_CREATE_PER_PRINCIPAL,
     createPerIp: v.RATE_LIMIT_CREATE_PER_IP,
+    lastAccessIntervalMs: v.LINK_LAST_ACCESS_INTERVAL,
   }),
 );

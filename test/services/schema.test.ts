@@ -52,6 +52,7 @@ describe('migrations at start', () => {
       expect(applied.map((row) => row.name)).toEqual([
         '0001_create_links',
         '0002_create_health_probes',
+        '0003_add_last_accessed_at',
       ]);
       for (const orm of orms) expect(await orm.migrator.getPending()).toEqual([]);
     } finally {

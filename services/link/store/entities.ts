@@ -26,6 +26,8 @@ export const LinkRow = defineEntity({
     expiresAt: p.datetime().length(3).nullable(),
     /** Deleted links stay as tombstones so their code is never issued again. */
     deletedAt: p.datetime().length(3).nullable(),
+    /** The newest click written by the last-access toucher; it only ever moves forward. */
+    lastAccessedAt: p.datetime().length(3).nullable(),
   },
   uniques: [
     { name: 'links_code_unique', properties: ['code'] },

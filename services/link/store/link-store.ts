@@ -1,9 +1,13 @@
-// Reads and writes links through MikroORM. Every method is one statement; the
-// unique indexes decide races (code taken, same owner + URL), and an insert
-// that loses one says which as its answer, not as an exception. Every query
-// honours the calling request's deadline (lib/db/call-fork.ts).
+// Reads and writes links through MikroORM. Every method is one statement (one
+// per chunk for many links); the unique indexes decide races (code taken, same
+// owner + URL), and an insert that loses one says which as its answer, not as
+// an exception. Every query honours the calling request's deadline
+// (lib/db/call-fork.ts).
+import { MikroORM as MySqlORM } from '@mikro-orm/mysql';
+import type { SqlEntityManager } from '@mikro-orm/sql';
 import { inCall } from '../../../lib/db/call-fork.ts';
 import { translateDatabaseError as translate, violatedUnique } from '../../../lib/db/errors.ts';
+import type { Dialect } from '../../../lib/db/migrations.ts';
 import type { Orm } from '../../../lib/db/open.ts';
 import type { Link, StoredLink } from '../domain/link.ts';
 import { LinkRow } from './entities.ts';
@@ -22,6 +26,42 @@ const OUTCOME_BY_INDEX: Readonly<Record<string, InsertOutcome>> = {
   links_owner_url_unique: 'url_taken',
 };
 
+/** A link followed at `at`: what the last-access toucher writes. */
+export interface LastAccess {
+  id: string;
+  at: Date;
+}
+
+/** Links per statement when moving last access: 2 parameters each, inside every dialect's limits. */
+export const LAST_ACCESS_CHUNK = 500;
+
+/**
+ * One statement moving each listed link's last access to its time, only where
+ * that is later than what is stored: a late, older click never moves it back.
+ * Ids are cast on MySQL so the join compares BIGINT with BIGINT whatever the
+ * driver binds (a BIGINT against a string may be compared as doubles, which
+ * confuse ids above 2^53); SQLite gives the parameters the column's integer
+ * affinity itself. Dates are bound as Date
+ * objects, so MikroORM writes them as it writes every datetime.
+ */
+function moveLastAccessSql(dialect: Dialect, rows: number): string {
+  if (dialect === 'mysql') {
+    const first = 'select cast(? as signed) as `id`, cast(? as datetime(3)) as `at`';
+    const touched = [
+      first,
+      ...Array(rows - 1).fill('select cast(? as signed), cast(? as datetime(3))'),
+    ];
+    return `update \`links\` as \`l\` join (${touched.join(' union all ')}) as \`t\` on \`l\`.\`id\` = \`t\`.\`id\`
+      set \`l\`.\`last_accessed_at\` = \`t\`.\`at\`
+      where \`l\`.\`last_accessed_at\` is null or \`l\`.\`last_accessed_at\` < \`t\`.\`at\``;
+  }
+  // A VALUES list is not held to SQLite's limit of 500 terms in a compound select.
+  return `update \`links\` set \`last_accessed_at\` = \`t\`.\`column2\`
+    from (values ${Array(rows).fill('(?, ?)').join(', ')}) as \`t\`
+    where \`links\`.\`id\` = \`t\`.\`column1\`
+      and (\`links\`.\`last_accessed_at\` is null or \`links\`.\`last_accessed_at\` < \`t\`.\`column2\`)`;
+}
+
 function toStored(row: LinkRow): StoredLink {
   return {
     id: row.id,
@@ -36,6 +76,7 @@ function toStored(row: LinkRow): StoredLink {
 
 export class LinkStore {
   readonly #orm: Orm;
+  readonly #dialect: Dialect;
 
   /**
    * Every call is given up on when the gRPC call it serves runs out of time
@@ -43,6 +84,7 @@ export class LinkStore {
    */
   constructor(orm: Orm) {
     this.#orm = orm;
+    this.#dialect = orm instanceof MySqlORM ? 'mysql' : 'sqlite';
   }
 
   /** The owner's live (not deleted, not retired) link for a URL hash. */
@@ -126,5 +168,39 @@ export class LinkStore {
     } catch (error) {
       translate(error);
     }
+  }
+
+  /**
+   * Moves each link's last access forward to its time, never back: one
+   * statement per LAST_ACCESS_CHUNK links, each chunk durable on its own
+   * (autocommit), so a failure part-way leaves earlier chunks written and the
+   * caller's retry rewrites nothing wrong. Unknown ids are ignored; one id
+   * given twice counts with its latest time. Returns the links moved.
+   */
+  async moveLastAccess(touches: readonly LastAccess[]): Promise<number> {
+    const latest = new Map<string, Date>();
+    for (const { id, at } of touches) {
+      const known = latest.get(id);
+      if (!known || known < at) latest.set(id, at);
+    }
+    // Rows in one order for every writer, so two instances' statements lock them alike.
+    const rows = [...latest].sort(([a], [b]) => (BigInt(a) < BigInt(b) ? -1 : 1));
+    let moved = 0;
+    for (let i = 0; i < rows.length; i += LAST_ACCESS_CHUNK) {
+      const chunk = rows.slice(i, i + LAST_ACCESS_CHUNK);
+      try {
+        const result = await inCall(this.#orm, (em) =>
+          (em as SqlEntityManager).execute<{ affectedRows: number }>(
+            moveLastAccessSql(this.#dialect, chunk.length),
+            chunk.flat(),
+            'run',
+          ),
+        );
+        moved += result.affectedRows;
+      } catch (error) {
+        translate(error);
+      }
+    }
+    return moved;
   }
 }

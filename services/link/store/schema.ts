@@ -5,8 +5,9 @@ import { HealthProbeRow } from '../../../lib/db/probe.ts';
 import { LinkRow } from './entities.ts';
 import { createLinks } from './migrations/0001-create-links.ts';
 import { createLinkHealthProbes } from './migrations/0002-create-health-probes.ts';
+import { addLastAccessedAt } from './migrations/0003-add-last-accessed-at.ts';
 
 export const linkSchema: Schema = {
   entities: [LinkRow, HealthProbeRow],
-  migrations: [createLinks, createLinkHealthProbes],
+  migrations: [createLinks, createLinkHealthProbes, addLastAccessedAt],
 };
