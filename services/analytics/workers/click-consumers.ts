@@ -2,8 +2,9 @@
 // queue: the visit recorder (MySQL) and the ranking counter (Redis). A batch
 // of deliveries is handled as one call; it is acknowledged only once the
 // visits (or counts) are durable, and both are idempotent by event id, so a
-// redelivered message counts once. A message that does not decode throws,
-// is retried and then parked in the consumer's dead-letter queue.
+// redelivered message counts once. A message that does not decode throws
+// (before it reaches the actor), is retried and then parked in the
+// consumer's dead-letter queue.
 //
 // A store that is unreachable (the database, Redis) is not the message's
 // fault: the batch stays unacknowledged and is asked again, with backoff,
@@ -58,16 +59,20 @@ export function consumeClicks(
   { bus, onStop }: Pick<ServiceContext, 'bus' | 'onStop'>,
   supervisor: Supervisor,
 ): void {
-  const actor = supervisor.spawn<readonly Delivery[]>(consumer, () => ({
-    async receive(deliveries) {
-      await record(clicksOf(deliveries));
+  const actor = supervisor.spawn<readonly Click[]>(consumer, () => ({
+    async receive(clicks) {
+      await record(clicks);
     },
   }));
   const stopping = new AbortController();
   const handle = async (deliveries: readonly Delivery[]) => {
+    // Decoded before the actor: a malformed message goes back to the bus
+    // (retried, then parked) without failing the actor, whose restart
+    // backoff would otherwise slow every good batch behind it.
+    const clicks = clicksOf(deliveries);
     for (let failures = 0; ; failures++) {
       try {
-        return await actor.ask(deliveries);
+        return await actor.ask(clicks);
       } catch (error) {
         if (!storeUnavailable(error) || stopping.signal.aborted) throw error;
         await pause(backoffDelay(failures, OUTAGE_BACKOFF), stopping.signal);
