@@ -15,6 +15,7 @@ import type { Bus } from '../../lib/bus/bus.ts';
 import type { CONSUMERS } from '../../lib/bus/catalog.ts';
 import type { RetryPolicy, Topology } from '../../lib/bus/topology.ts';
 import { dialectOf } from '../../lib/db/migrations.ts';
+import { runtimeErrors } from '../../lib/runtime-errors.ts';
 import type { StopStep } from '../../lib/shutdown.ts';
 import type { Click } from '../../services/analytics/domain/click.ts';
 import { VisitRecorder } from '../../services/analytics/domain/record-visits.ts';
@@ -109,6 +110,9 @@ describe.each(BUS_FLAVOURS)('failing click consumers ($name)', (flavour) => {
     return {
       bus,
       lines,
+      stop: async () => {
+        for (const stop of stops.splice(0).reverse()) await stop(5_000);
+      },
       stored,
       start(name: 'visits' | 'ranking', record: (clicks: readonly Click[]) => Promise<unknown>) {
         consumeClicks(names[name] as ConsumerName, record, context, supervisor);
@@ -163,4 +167,21 @@ describe.each(BUS_FLAVOURS)('failing click consumers ($name)', (flavour) => {
     expect(await w.deadLetters('ranking')).toEqual([]);
     expect(ranked.size).toBe(CLICKS);
   }, 60_000);
+
+  test('when the store stays unreachable, then nothing is parked, and the consumer still stops promptly', async () => {
+    const w = await workers();
+    let tries = 0;
+    w.start('visits', async () => {
+      tries++;
+      throw runtimeErrors.database_unavailable({});
+    });
+    await w.publishAll();
+    // Far longer than the bus's three attempts take: the clicks wait, unacknowledged.
+    await sleep(1_500);
+    expect(tries).toBeGreaterThan(3);
+    expect(await w.deadLetters('visits')).toEqual([]);
+    const stopping = performance.now();
+    await w.stop();
+    expect(performance.now() - stopping).toBeLessThan(2_000);
+  }, 30_000);
 });
