@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { clickedLinks, perCode, redirects, visitCounter } from '../support/clicks.ts';
 import { startTestMesh, type TestMesh } from '../support/mesh.ts';
 import { OwnRabbitMq } from '../support/rabbitmq-server.ts';
+import { sleep, within } from '../support/wait.ts';
 
 const BEFORE = 1_500;
 const DURING = 2_000;
@@ -29,7 +30,7 @@ afterAll(async () => {
   await broker?.remove();
 });
 
-test(`when the broker stops and starts again during ${CLICKS} redirects, then every one answers 302 and ${CLICKS} visits are stored, none twice`, async () => {
+test(`when the broker stops and starts again during ${CLICKS} redirects, then every one answers 302 and ${CLICKS} visits are stored and ranked, none twice`, async () => {
   const running = mesh as TestMesh;
   const own = broker as OwnRabbitMq;
   const { guest, codes } = await clickedLinks(running.url);
@@ -51,6 +52,10 @@ test(`when the broker stops and starts again during ${CLICKS} redirects, then ev
     expect(downFor / DURING).toBeLessThan(50);
     const expected = perCode(codes, CLICKS);
     expect(await counter.settle(codes, expected, 45_000)).toEqual(expected);
+    // The live ranking counted each click once too (its cache lives a second).
+    await within(10_000, async () => (await counter.ranked()) === CLICKS);
+    await sleep(1_500);
+    expect(await counter.ranked()).toBe(CLICKS);
   } finally {
     counter.close();
   }

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { clickedLinks, perCode, redirects, visitCounter } from '../support/clicks.ts';
 import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
-import { sleep } from '../support/wait.ts';
+import { sleep, within } from '../support/wait.ts';
 
 const CLICKS = 1_000;
 
@@ -31,7 +31,7 @@ describe.each(MESH_FLAVOURS)('every click message delivered twice (%s)', (flavou
   });
   afterAll(() => counter?.close());
 
-  test(`when each of ${CLICKS} redirects' batches is delivered twice, and replayed, then exactly ${CLICKS} visits are stored`, async () => {
+  test(`when each of ${CLICKS} redirects' batches is delivered twice, and replayed, then exactly ${CLICKS} visits are stored and ranked`, async () => {
     const statuses = await redirects(mesh.url, codes, CLICKS);
     expect(statuses).toEqual(Array(CLICKS).fill(302));
     const expected = perCode(codes, CLICKS);
@@ -43,5 +43,9 @@ describe.each(MESH_FLAVOURS)('every click message delivered twice (%s)', (flavou
       await mesh.mesh.bus.publish(routingKey, body);
     await sleep(2_000);
     expect(await counter.settle(codes, expected, 10_000)).toEqual(expected);
+    // The live ranking counted each click once too (its cache lives a second).
+    await within(10_000, async () => (await counter.ranked()) === CLICKS);
+    await sleep(1_500);
+    expect(await counter.ranked()).toBe(CLICKS);
   }, 60_000);
 });

@@ -4,12 +4,20 @@
 import {
   AnalyticsServiceClient,
   AnalyticsServiceService,
+  TopLinksScope,
+  TopLinksWindow,
 } from '../../gen/shortener/v1/analytics.ts';
 import { type Principal, PrincipalKind } from '../../gen/shortener/v1/principal.ts';
 import { dialable } from '../../lib/config/parsers.ts';
 import { connect, promiseClient } from '../../lib/grpc/client.ts';
 import { call, shorten } from './http.ts';
 import { sleep, within } from './wait.ts';
+
+/** A browser's headers: a click from a bot is stored but not ranked. */
+const BROWSER = {
+  'user-agent':
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36',
+};
 
 export interface ClickedLinks {
   guest: Principal;
@@ -40,7 +48,10 @@ export async function redirects(
   for (let i = 0; i < count; i += parallel) {
     await between(i);
     const wave = Array.from({ length: Math.min(parallel, count - i) }, (_, j) =>
-      fetch(`${gatewayUrl}/${codes[(i + j) % codes.length]}`, { redirect: 'manual' }).then(
+      fetch(`${gatewayUrl}/${codes[(i + j) % codes.length]}`, {
+        redirect: 'manual',
+        headers: BROWSER,
+      }).then(
         async (answer) => {
           await answer.arrayBuffer();
           return answer.status;
@@ -70,13 +81,23 @@ export function visitCounter(analyticsAddress: string, guest: Principal) {
           code,
           fromDate: '',
           toDate: '',
-          includeBots: true,
+          includeBots: false,
           breakdownLimit: 0,
         })
       ).total,
     );
   return {
     totals: (codes: readonly string[]) => Promise.all(codes.map(totalOf)),
+    /** The clicks the live ranking counted over the owner's links in the last hour. */
+    async ranked(): Promise<number> {
+      const top = await analytics.getTopLinks({
+        caller: guest,
+        window: TopLinksWindow.TOP_LINKS_WINDOW_1H,
+        limit: 100,
+        scope: TopLinksScope.TOP_LINKS_SCOPE_CALLER,
+      });
+      return top.links.reduce((sum, link) => sum + Number(link.visits), 0);
+    },
     /** Waits until the totals are `expected`, then checks that no more arrive; returns the totals. */
     async settle(codes: readonly string[], expected: number[], timeoutMs: number) {
       let last: number[] = [];
