@@ -1,7 +1,9 @@
 // What both adapters share once a message has arrived: gather deliveries into
 // batches, call the handler one batch at a time, then settle each delivery by
-// its outcome. The adapter says what settling means (an ack, a republish to a
-// retry queue, a handback on stop).
+// its outcome (a batch that failed is tried again one delivery at a time, so
+// only the deliveries that fail alone are retried or parked). The adapter
+// says what settling means (an ack, a republish to a retry queue, a handback
+// on stop).
 import type { Logger } from '../log.ts';
 import type { ConsumeOptions, Delivery, Handler } from './bus.ts';
 
@@ -102,23 +104,36 @@ export class BatchRunner<R> {
   }
 
   async #run(batch: Arrived<R>[]): Promise<void> {
-    let failure: { error: unknown } | undefined;
+    const failure = await this.#call(batch);
+    if (failure && batch.length > 1) {
+      // One bad message must not take its neighbours down with it (they would
+      // come back together, fail together and be parked together): each is
+      // tried alone, so the failure settles on the messages that cause it.
+      for (const arrived of batch) await this.#settleOne(arrived, await this.#call([arrived]));
+      return;
+    }
+    for (const arrived of batch) await this.#settleOne(arrived, failure);
+  }
+
+  async #call(batch: Arrived<R>[]): Promise<{ error: unknown } | undefined> {
     try {
       await this.#handler(batch.map((arrived) => arrived.delivery));
+      return undefined;
     } catch (error) {
-      failure = { error };
+      return { error };
     }
-    for (const { raw, delivery } of batch) {
-      try {
-        if (failure) await this.#settle.failed(raw, delivery, failure.error);
-        else await this.#settle.done(raw);
-      } catch (error) {
-        // Unsettled, the message stays unacknowledged and comes back later.
-        this.#log.warn(
-          { err: error, routingKey: delivery.routingKey },
-          'could not settle a delivery',
-        );
-      }
+  }
+
+  async #settleOne({ raw, delivery }: Arrived<R>, failure: { error: unknown } | undefined) {
+    try {
+      if (failure) await this.#settle.failed(raw, delivery, failure.error);
+      else await this.#settle.done(raw);
+    } catch (error) {
+      // Unsettled, the message stays unacknowledged and comes back later.
+      this.#log.warn(
+        { err: error, routingKey: delivery.routingKey },
+        'could not settle a delivery',
+      );
     }
   }
 }

@@ -2,17 +2,35 @@
 // queue: the visit recorder (MySQL) and the ranking counter (Redis). A batch
 // of deliveries is handled as one call; it is acknowledged only once the
 // visits (or counts) are durable, and both are idempotent by event id, so a
-// redelivered message counts once. A message that does not decode throws,
-// is retried and then parked in the consumer's dead-letter queue.
+// redelivered message counts once. A message that does not decode throws
+// (before it reaches the actor), is retried and then parked in the
+// consumer's dead-letter queue.
+//
+// A store that is unreachable (the database, Redis) is not the message's
+// fault: the batch stays unacknowledged and is asked again, with backoff,
+// until the store is back (the supervisor restarts the actor after each
+// failure and logs it), so an outage longer than the bus's retry budget
+// parks nothing and the clicks wait in the queue. Only on stop is such a
+// batch handed back to the bus as failed, to be retried from there.
 import { LinkClickedBatch } from '../../../gen/shortener/v1/events.ts';
 import type { Supervisor } from '../../../lib/actors/supervisor.ts';
+import { type BackoffPolicy, backoffDelay } from '../../../lib/backoff.ts';
 import type { Delivery } from '../../../lib/bus/bus.ts';
 import type { CONSUMERS } from '../../../lib/bus/catalog.ts';
+import { isDomainError } from '../../../lib/errors.ts';
 import type { ServiceContext } from '../../../lib/service.ts';
 import type { Click } from '../domain/click.ts';
 
 /** Deliveries (messages of up to 500 clicks each) handled in one call. */
 const BATCH = { batchSize: 8, batchWaitMs: 20 };
+
+/** Waits between asks while the store is unreachable (on top of the supervisor's restart backoff). */
+const OUTAGE_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 2_000, jitter: 0.2 };
+
+/** The store is away (unreachable, or cannot write): waiting helps, parking would lose clicks. */
+function storeUnavailable(error: unknown): boolean {
+  return isDomainError(error) && error.kind === 'unavailable';
+}
 
 export function clicksOf(deliveries: readonly Delivery[]): Click[] {
   const clicks: Click[] = [];
@@ -41,11 +59,41 @@ export function consumeClicks(
   { bus, onStop }: Pick<ServiceContext, 'bus' | 'onStop'>,
   supervisor: Supervisor,
 ): void {
-  const actor = supervisor.spawn<readonly Delivery[]>(consumer, () => ({
-    async receive(deliveries) {
-      await record(clicksOf(deliveries));
+  const actor = supervisor.spawn<readonly Click[]>(consumer, () => ({
+    async receive(clicks) {
+      await record(clicks);
     },
   }));
-  const subscription = bus.consume(consumer, (deliveries) => actor.ask(deliveries), BATCH);
-  onStop(`${consumer} consumer`, () => subscription.stop());
+  const stopping = new AbortController();
+  const handle = async (deliveries: readonly Delivery[]) => {
+    // Decoded before the actor: a malformed message goes back to the bus
+    // (retried, then parked) without failing the actor, whose restart
+    // backoff would otherwise slow every good batch behind it.
+    const clicks = clicksOf(deliveries);
+    for (let failures = 0; ; failures++) {
+      try {
+        return await actor.ask(clicks);
+      } catch (error) {
+        if (!storeUnavailable(error) || stopping.signal.aborted) throw error;
+        await pause(backoffDelay(failures, OUTAGE_BACKOFF), stopping.signal);
+      }
+    }
+  };
+  const subscription = bus.consume(consumer, handle, BATCH);
+  onStop(`${consumer} consumer`, () => {
+    stopping.abort();
+    return subscription.stop();
+  });
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
