@@ -88,6 +88,7 @@ export async function startMesh(
         ...config.gateway,
         linkTarget: dialable(link.address),
         identityTarget: dialable(identity.address),
+        analyticsTarget: dialable(analytics.address),
       },
       config,
       log('gateway'),

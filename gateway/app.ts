@@ -17,6 +17,7 @@ import { errorHandler, PROBLEM_TYPE, Problem, problemFromDomain, sendProblem } f
 import type { ReadinessProbe } from './readiness.ts';
 import type { RedirectPath } from './redirect-path.ts';
 import { RouteMethods } from './route-methods.ts';
+import { analyticsRoutes } from './routes/analytics.ts';
 import { healthRoutes } from './routes/health.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { LinkJson, linkRoutes } from './routes/links.ts';
@@ -148,6 +149,7 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
   healthRoutes(app, parts.readiness, parts.state);
   identityRoutes(app, clients);
   linkRoutes(app, clients, config.publicBaseUrl, parts.near);
+  analyticsRoutes(app, clients, config.publicBaseUrl);
   redirectRoutes(app, parts.redirects);
   app.get(
     '/api/v1/openapi.json',

@@ -33,3 +33,9 @@ export function requireCaller(clients: ServiceClients) {
     request.bearerToken = token;
   };
 }
+
+/** The caller requireCaller authenticated, in a handler behind it. */
+export function principalOf(request: { principal: Principal | null }): Principal {
+  if (!request.principal) throw gatewayErrors.missing_token();
+  return request.principal;
+}

@@ -10,6 +10,7 @@ export interface GatewayConfig {
   publicBaseUrl: string;
   linkTarget: string;
   identityTarget: string;
+  analyticsTarget: string;
   trustedProxies: number;
   bodyLimitBytes: number;
   headerLimitBytes: number;
@@ -33,6 +34,7 @@ export const gatewaySettings = defineSettings(
     PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
     LINK_GRPC_TARGET: target.default('127.0.0.1:50051'),
     IDENTITY_GRPC_TARGET: target.default('127.0.0.1:50052'),
+    ANALYTICS_GRPC_TARGET: target.default('127.0.0.1:50053'),
     TRUSTED_PROXIES: integer(0, 16).default(0),
     GATEWAY_BODY_LIMIT: integer(1_024, 1_048_576).default(16_384),
     GATEWAY_HEADER_LIMIT: integer(1_024, 65_536).default(16_384),
@@ -51,6 +53,7 @@ export const gatewaySettings = defineSettings(
       publicBaseUrl: (v.PUBLIC_BASE_URL ?? ownUrl).replace(/\/+$/, ''),
       linkTarget: v.LINK_GRPC_TARGET,
       identityTarget: v.IDENTITY_GRPC_TARGET,
+      analyticsTarget: v.ANALYTICS_GRPC_TARGET,
       trustedProxies: v.TRUSTED_PROXIES,
       bodyLimitBytes: v.GATEWAY_BODY_LIMIT,
       headerLimitBytes: v.GATEWAY_HEADER_LIMIT,

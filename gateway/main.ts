@@ -75,6 +75,7 @@ export async function startGateway(
   const clients = connectServices({
     linkTarget: config.linkTarget,
     identityTarget: config.identityTarget,
+    analyticsTarget: config.analyticsTarget,
     deadlineMs: runtime.grpcDeadlineMs,
   });
   stack.push('gRPC clients', () => clients.close());
@@ -109,7 +110,13 @@ export async function startGateway(
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   log.info(
-    { url, link: config.linkTarget, identity: config.identityTarget, nearCache: near.enabled },
+    {
+      url,
+      link: config.linkTarget,
+      identity: config.identityTarget,
+      analytics: config.analyticsTarget,
+      nearCache: near.enabled,
+    },
     'gateway listening',
   );
   return {

@@ -13,6 +13,17 @@ import { gatewayErrors } from './errors.ts';
 
 export const PROBLEM_TYPE = 'application/problem+json';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * Fields a route's query spells otherwise than the camelCase of the
+     * proto's name (a stats range is `from`/`to`, the proto's
+     * `from_date`/`to_date`): proto name → JSON name.
+     */
+    fieldSpellings?: Readonly<Record<string, string>>;
+  }
+}
+
 /**
  * Each kind's HTTP status, and the Retry-After a client gets when the error
  * itself names no delay: what is unavailable now is worth asking again soon.
@@ -109,11 +120,13 @@ function jsonField(field: string): string {
 export function problemFromDomain(
   error: DomainError,
   status = HTTP_BY_KIND[error.kind].status,
+  spellings: Readonly<Record<string, string>> = {},
 ): ProblemBody {
-  const field = error.field ? jsonField(error.field) : undefined;
+  const field = error.field ? (spellings[error.field] ?? jsonField(error.field)) : undefined;
   let detail = error.kind === 'internal' ? 'internal error' : error.message;
   // The services name fields as the protos do; the JSON API as it spells them.
   if (error.field && field) detail = detail.replaceAll(error.field, field);
+  for (const [proto, json] of Object.entries(spellings)) detail = detail.replaceAll(proto, json);
   const body = problem(status, error.code, detail, field);
   if (error.retryAfterMs !== undefined)
     body.retryAfterSeconds = Math.max(1, Math.ceil(error.retryAfterMs / 1_000));
@@ -138,7 +151,8 @@ export function errorHandler(log: Logger) {
   ) => {
     if (isDomainError(error)) {
       if (error.kind === 'internal') log.error({ err: error, url: request.url }, 'internal error');
-      return sendProblem(reply, problemFromDomain(error));
+      const spellings = request.routeOptions.config?.fieldSpellings;
+      return sendProblem(reply, problemFromDomain(error, undefined, spellings));
     }
     const fastifyError = error as FastifyError;
     if (fastifyError.validation) {

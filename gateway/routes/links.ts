@@ -4,9 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Link as LinkMessage } from '../../gen/shortener/v1/link.ts';
-import type { Principal } from '../../gen/shortener/v1/principal.ts';
-import { requireCaller } from '../auth.ts';
-import { gatewayErrors } from '../errors.ts';
+import { principalOf, requireCaller } from '../auth.ts';
 import type { ServiceClients } from '../grpc-clients.ts';
 import { callerDetails } from '../http-caller.ts';
 import type { NearCache } from '../near-cache.ts';
@@ -64,11 +62,6 @@ const authErrors = {
   401: problemResponse('No bearer token, or it is invalid, revoked or expired'),
   503: problemResponse('A service the gateway depends on is unreachable'),
 };
-
-function principalOf(request: { principal: Principal | null }): Principal {
-  if (!request.principal) throw gatewayErrors.missing_token();
-  return request.principal;
-}
 
 export function linkRoutes(
   app: FastifyInstance,
