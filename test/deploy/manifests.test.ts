@@ -382,7 +382,7 @@ describe('compose.yaml', () => {
     expect(compose.services.rabbitmq?.image).toMatch(/^rabbitmq:.*management/);
   });
 
-  test('when the gateway dials link and identity, and analytics dials link, then they name their services and listen ports', () => {
+  test('when the gateway dials link, identity and analytics, and analytics dials link, then they name their services and listen ports', () => {
     const gateway = ourServices().find((s) => s.role === 'gateway');
     const analytics = ourServices().find((s) => s.role === 'analytics');
     if (!gateway || !analytics) throw new Error('no gateway or no analytics');
@@ -391,6 +391,7 @@ describe('compose.yaml', () => {
     for (const [target, role] of [
       [gateway.config.gateway.linkTarget, 'link'],
       [gateway.config.gateway.identityTarget, 'identity'],
+      [gateway.config.gateway.analyticsTarget, 'analytics'],
       [analytics.config.analytics.linkTarget, 'link'],
     ] as const) {
       const callee = ourServices().find((s) => s.name === hostOf(target));
@@ -459,6 +460,7 @@ describe('compose.yaml', () => {
     for (const target of [
       gateway?.config.gateway.linkTarget,
       gateway?.config.gateway.identityTarget,
+      gateway?.config.gateway.analyticsTarget,
     ]) {
       const host = hostOf(target ?? '');
       expect(gateway?.service.depends_on?.[host]?.condition, `gateway waits for ${host}`).toBe(
@@ -1031,6 +1033,7 @@ describe('kubernetes manifests', () => {
       for (const [target, role] of [
         [gateway.config.gateway.linkTarget, 'link'],
         [gateway.config.gateway.identityTarget, 'identity'],
+        [gateway.config.gateway.analyticsTarget, 'analytics'],
         [analytics.config.analytics.linkTarget, 'link'],
       ] as const) {
         const service = services().find((s) => s.metadata.name === hostOf(target).split('.')[0]);
