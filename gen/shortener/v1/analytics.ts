@@ -1352,7 +1352,7 @@ export const AnalyticsServiceService = {
   /**
    * The most visited links of the last 5 minutes, hour or day, live: either
    * across every link (internal callers) or among the caller's own links (the
-   * gateway's `/api/v1/stats/top`). Counted in time buckets, so a window
+   * gateway's `/api/v1/top`). Counted in time buckets, so a window
    * covers its length to within one bucket (1 minute for 5m, 5 minutes for 1h,
    * 1 hour for 24h). Answers are computed at most about once a second per
    * question, however many callers ask.
@@ -1394,7 +1394,7 @@ export interface AnalyticsServiceServer extends UntypedServiceImplementation {
   /**
    * The most visited links of the last 5 minutes, hour or day, live: either
    * across every link (internal callers) or among the caller's own links (the
-   * gateway's `/api/v1/stats/top`). Counted in time buckets, so a window
+   * gateway's `/api/v1/top`). Counted in time buckets, so a window
    * covers its length to within one bucket (1 minute for 5m, 5 minutes for 1h,
    * 1 hour for 24h). Answers are computed at most about once a second per
    * question, however many callers ask.
@@ -1456,7 +1456,7 @@ export interface AnalyticsServiceClient extends Client {
   /**
    * The most visited links of the last 5 minutes, hour or day, live: either
    * across every link (internal callers) or among the caller's own links (the
-   * gateway's `/api/v1/stats/top`). Counted in time buckets, so a window
+   * gateway's `/api/v1/top`). Counted in time buckets, so a window
    * covers its length to within one bucket (1 minute for 5m, 5 minutes for 1h,
    * 1 hour for 24h). Answers are computed at most about once a second per
    * question, however many callers ask.
