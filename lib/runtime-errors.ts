@@ -3,6 +3,12 @@
 import { defineErrors } from './errors.ts';
 
 export const runtimeErrors = defineErrors({
+  /** A service was called without the principal the gateway passes on. */
+  caller_required: { kind: 'unauthenticated', message: 'a caller principal is required' },
+  caller_without_kind: {
+    kind: 'unauthenticated',
+    message: 'the caller principal has no kind',
+  },
   database_unavailable: { kind: 'unavailable', message: 'database is unreachable' },
   /** The database answers but cannot write: its disk is full or it is read-only. */
   database_unwritable: { kind: 'unavailable', message: 'the database cannot take writes now' },

@@ -4,14 +4,6 @@
 import { defineErrors } from '../../lib/errors.ts';
 
 export const analyticsErrors = defineErrors({
-  analytics_caller_required: {
-    kind: 'unauthenticated',
-    message: 'a caller principal is required',
-  },
-  analytics_caller_without_kind: {
-    kind: 'unauthenticated',
-    message: 'the caller principal has no kind',
-  },
   /** Unknown, deleted and someone else's links read the same, so codes cannot be probed. */
   analytics_link_not_found: { kind: 'not_found', message: 'no link of yours has this code' },
   analytics_invalid_code: { kind: 'invalid', field: 'code', message: 'code is malformed' },

@@ -8,14 +8,13 @@ import {
   UniqueVisitorsMethod,
   type Visit as VisitMessage,
 } from '../../gen/shortener/v1/analytics.ts';
-import { type Principal, PrincipalKind } from '../../gen/shortener/v1/principal.ts';
+import type { Principal } from '../../gen/shortener/v1/principal.ts';
+import { callerOf } from '../../lib/callers.ts';
 import { unary } from '../../lib/grpc/handlers.ts';
 import type { ServiceBinding } from '../../lib/grpc/server.ts';
-import { isSnowflake } from '../../lib/ids/snowflake.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Visit } from './domain/click.ts';
 import { type LinkStats, type LinkStatsDeps, linkStats, listVisits } from './domain/link-stats.ts';
-import type { Caller } from './domain/owned-links.ts';
 import type { TopLinks, TopScope } from './domain/top-links.ts';
 import { analyticsErrors } from './errors.ts';
 import type { RankingWindow } from './ranking/ranking.ts';
@@ -23,15 +22,6 @@ import type { RankingWindow } from './ranking/ranking.ts';
 export interface AnalyticsHandlerDeps {
   stats: LinkStatsDeps;
   topLinks: TopLinks;
-}
-
-function callerOf(principal: Principal | undefined): Caller {
-  if (!principal || !isSnowflake(principal.id)) throw analyticsErrors.analytics_caller_required();
-  if (principal.kind === PrincipalKind.PRINCIPAL_KIND_GUEST)
-    return { id: principal.id, kind: 'guest' };
-  if (principal.kind === PrincipalKind.PRINCIPAL_KIND_MEMBER)
-    return { id: principal.id, kind: 'member' };
-  throw analyticsErrors.analytics_caller_without_kind();
 }
 
 const WINDOWS = new Map<TopLinksWindow, RankingWindow>([

@@ -10,11 +10,6 @@ const URL_FAULTS = {
 } as const;
 
 export const linkErrors = defineErrors({
-  caller_required: { kind: 'unauthenticated', message: 'a caller principal is required' },
-  caller_without_kind: {
-    kind: 'unauthenticated',
-    message: 'the caller principal has no kind',
-  },
   invalid_url: {
     kind: 'invalid',
     field: 'target_url',

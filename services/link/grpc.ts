@@ -9,15 +9,14 @@ import {
   type WatchLinkChangesRequest,
   type WatchLinkChangesResponse,
 } from '../../gen/shortener/v1/link.ts';
-import { type Principal, PrincipalKind } from '../../gen/shortener/v1/principal.ts';
+import { callerOf } from '../../lib/callers.ts';
 import { serverStream, unary } from '../../lib/grpc/handlers.ts';
 import type { ServiceBinding } from '../../lib/grpc/server.ts';
-import { isSnowflake } from '../../lib/ids/snowflake.ts';
 import type { Logger } from '../../lib/log.ts';
 import { CODE_PATTERN, MAX_RESOLVE_BATCH } from '../../lib/short-code-rules.ts';
 import type { LinkChanges } from './changes/link-changes.ts';
 import { type CreateLinkDeps, createLink } from './domain/create-link.ts';
-import type { Caller, Link } from './domain/link.ts';
+import type { Link } from './domain/link.ts';
 import { deleteLink, getLink, listLinks, type ManageLinksDeps } from './domain/manage-links.ts';
 import { type LinkResolver, type Resolution, resolutionError } from './domain/resolve-links.ts';
 import { linkErrors } from './errors.ts';
@@ -27,15 +26,6 @@ export interface LinkHandlerDeps {
   manage: ManageLinksDeps;
   resolver: LinkResolver;
   changes: LinkChanges;
-}
-
-function callerOf(principal: Principal | undefined): Caller {
-  if (!principal || !isSnowflake(principal.id)) throw linkErrors.caller_required();
-  if (principal.kind === PrincipalKind.PRINCIPAL_KIND_GUEST)
-    return { id: principal.id, kind: 'guest' };
-  if (principal.kind === PrincipalKind.PRINCIPAL_KIND_MEMBER)
-    return { id: principal.id, kind: 'member' };
-  throw linkErrors.caller_without_kind();
 }
 
 function toMessage(link: Link): LinkMessage {

@@ -1318,8 +1318,8 @@ export const AnalyticsServiceService = {
    * time. Bots are included and flagged.
    * Errors: INVALID_ARGUMENT (`analytics_invalid_code`,
    * `analytics_invalid_page_size`, `analytics_invalid_page_token`),
-   * UNAUTHENTICATED (`analytics_caller_required`,
-   * `analytics_caller_without_kind`), NOT_FOUND (`analytics_link_not_found`),
+   * UNAUTHENTICATED (`caller_required`,
+   * `caller_without_kind`), NOT_FOUND (`analytics_link_not_found`),
    * UNAVAILABLE.
    */
   listVisits: {
@@ -1377,8 +1377,8 @@ export interface AnalyticsServiceServer extends UntypedServiceImplementation {
    * time. Bots are included and flagged.
    * Errors: INVALID_ARGUMENT (`analytics_invalid_code`,
    * `analytics_invalid_page_size`, `analytics_invalid_page_token`),
-   * UNAUTHENTICATED (`analytics_caller_required`,
-   * `analytics_caller_without_kind`), NOT_FOUND (`analytics_link_not_found`),
+   * UNAUTHENTICATED (`caller_required`,
+   * `caller_without_kind`), NOT_FOUND (`analytics_link_not_found`),
    * UNAVAILABLE.
    */
   listVisits: handleUnaryCall<ListVisitsRequest, ListVisitsResponse>;
@@ -1411,8 +1411,8 @@ export interface AnalyticsServiceClient extends Client {
    * time. Bots are included and flagged.
    * Errors: INVALID_ARGUMENT (`analytics_invalid_code`,
    * `analytics_invalid_page_size`, `analytics_invalid_page_token`),
-   * UNAUTHENTICATED (`analytics_caller_required`,
-   * `analytics_caller_without_kind`), NOT_FOUND (`analytics_link_not_found`),
+   * UNAUTHENTICATED (`caller_required`,
+   * `caller_without_kind`), NOT_FOUND (`analytics_link_not_found`),
    * UNAVAILABLE.
    */
   listVisits(

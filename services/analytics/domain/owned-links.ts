@@ -1,12 +1,11 @@
 // Whose links are whose is the link service's to say, at the time of asking
 // (a guest's links become a member's on sign-up): analytics never decides it
 // from owner ids copied into click events.
+
+import type { Caller } from '../../../lib/callers.ts';
 import type { LinkRef } from '../ranking/ranking.ts';
 
-export interface Caller {
-  id: string;
-  kind: 'guest' | 'member';
-}
+export type { Caller };
 
 /** Calls made for a request end by its deadline (ms since the epoch; Infinity for none). */
 export interface OwnedLinks {

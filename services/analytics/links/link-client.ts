@@ -3,7 +3,7 @@
 // become our own not-found, so analytics never tells a link that exists from
 // one that does not.
 import { LinkServiceClient, LinkServiceService } from '../../../gen/shortener/v1/link.ts';
-import { type Principal, PrincipalKind } from '../../../gen/shortener/v1/principal.ts';
+import { principalOf } from '../../../lib/callers.ts';
 import { isDomainError } from '../../../lib/errors.ts';
 import { connect, promiseClient, type ServiceClient } from '../../../lib/grpc/client.ts';
 import { runtimeErrors } from '../../../lib/runtime-errors.ts';
@@ -12,16 +12,6 @@ import { analyticsErrors } from '../errors.ts';
 import type { LinkRef } from '../ranking/ranking.ts';
 
 const PAGE_SIZE = 100;
-
-function principalOf(caller: Caller): Principal {
-  return {
-    id: caller.id,
-    kind:
-      caller.kind === 'member'
-        ? PrincipalKind.PRINCIPAL_KIND_MEMBER
-        : PrincipalKind.PRINCIPAL_KIND_GUEST,
-  };
-}
 
 /** The request's own deadline, so link sees the budget that is left (the client's default otherwise). */
 function callOptions(deadline: number): { deadline?: Date } {

@@ -15,10 +15,7 @@ export interface StoredLink extends Link {
   deletedAt: Date | null;
 }
 
-export interface Caller {
-  id: string;
-  kind: 'guest' | 'member';
-}
+export type { Caller } from '../../../lib/callers.ts';
 
 export function isExpired(link: Pick<Link, 'expiresAt'>, now: number): boolean {
   return link.expiresAt !== null && link.expiresAt.getTime() <= now;
