@@ -7,12 +7,16 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   AnalyticsServiceClient,
   AnalyticsServiceService,
-  TopLinksScope,
-  TopLinksWindow,
 } from '../../gen/shortener/v1/analytics.ts';
-import { type Principal, PrincipalKind } from '../../gen/shortener/v1/principal.ts';
 import { connect, promiseClient } from '../../lib/grpc/client.ts';
-import { call, shorten } from '../support/http.ts';
+import {
+  type ClickedLinks,
+  clickedLinks,
+  perCode,
+  redirects,
+  visitCounter,
+} from '../support/clicks.ts';
+import { call } from '../support/http.ts';
 import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
 import { within } from '../support/wait.ts';
 
@@ -24,72 +28,39 @@ const HEADERS = {
   'accept-language': 'de-CH,de;q=0.9',
 };
 
-/** Sends `count` requests, `parallel` at a time, and returns their statuses. */
-async function burst(count: number, parallel: number, send: (i: number) => Promise<number>) {
-  const statuses: number[] = [];
-  for (let i = 0; i < count; i += parallel) {
-    const wave = Array.from({ length: Math.min(parallel, count - i) }, (_, j) => send(i + j));
-    statuses.push(...(await Promise.all(wave)));
-  }
-  return statuses;
-}
-
 describe.each(MESH_FLAVOURS)('the click pipeline (%s)', (flavour) => {
   const mesh = meshForSuite(flavour);
-  let guest: Principal;
-  let codes: string[];
+  let links: ClickedLinks;
+  let counter: ReturnType<typeof visitCounter>;
   let analytics: ReturnType<typeof promiseClient<typeof AnalyticsServiceService>>;
   let channel: AnalyticsServiceClient;
 
   beforeAll(async () => {
-    const issued = await call(mesh.url, 'POST', '/api/v1/guests');
-    guest = { id: issued.body.id, kind: PrincipalKind.PRINCIPAL_KIND_GUEST };
-    codes = [];
-    for (let i = 0; i < 3; i++) {
-      const made = await shorten(mesh.url, issued.body.token, `https://example.com/clicked/${i}`);
-      codes.push(made.body.code);
-    }
+    links = await clickedLinks(mesh.url);
+    counter = visitCounter(mesh.mesh.analytics.address, links.guest);
     channel = connect(AnalyticsServiceClient, mesh.mesh.analytics.address, 5_000);
     analytics = promiseClient(channel, AnalyticsServiceService);
   });
-  afterAll(() => channel?.close());
-
-  const totalOf = async (code: string) =>
-    Number(
-      (
-        await analytics.getLinkStats({
-          caller: guest,
-          code,
-          fromDate: '',
-          toDate: '',
-          includeBots: false,
-          breakdownLimit: 0,
-        })
-      ).total,
-    );
+  afterAll(() => {
+    channel?.close();
+    counter?.close();
+  });
 
   test(`when ${CLICKS} redirects are answered, then exactly ${CLICKS} visits are stored with the client's details and the ranking counts ${CLICKS}`, async () => {
-    const statuses = await burst(CLICKS, 50, (i) =>
-      fetch(`${mesh.url}/${codes[i % 3]}`, { redirect: 'manual', headers: HEADERS }).then(
-        async (answer) => {
-          await answer.arrayBuffer();
-          return answer.status;
-        },
-      ),
-    );
+    const { guest, codes } = links;
+    const statuses = await redirects(mesh.url, codes, CLICKS, 50, () => {}, HEADERS);
     expect(statuses).toEqual(Array(CLICKS).fill(302));
     // Not clicks: HEAD, and codes nobody has.
     for (const code of codes) expect((await call(mesh.url, 'HEAD', `/${code}`)).status).toBe(302);
     expect((await call(mesh.url, 'GET', '/NoSuch1')).status).toBe(404);
 
-    const perLink = [334, 333, 333];
-    await within(30_000, async () => {
-      const totals = await Promise.all(codes.map(totalOf));
-      return totals.every((total, i) => total === perLink[i]);
-    });
+    const expected = perCode(codes, CLICKS);
+    await within(30_000, async () =>
+      (await counter.totals(codes)).every((total, i) => total === expected[i]),
+    );
     // And no more arrive: each click was recorded once.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(await Promise.all(codes.map(totalOf))).toEqual(perLink);
+    expect(await counter.totals(codes)).toEqual(expected);
 
     const page = await analytics.listVisits({
       caller: guest,
@@ -108,15 +79,6 @@ describe.each(MESH_FLAVOURS)('the click pipeline (%s)', (flavour) => {
     // The client address is kept anonymised (loopback here: 127.0.0.0/24).
     expect(page.visits[0]?.ip).toBe('127.0.0.0');
 
-    await within(10_000, async () => {
-      const top = await analytics.getTopLinks({
-        caller: guest,
-        window: TopLinksWindow.TOP_LINKS_WINDOW_1H,
-        limit: 10,
-        scope: TopLinksScope.TOP_LINKS_SCOPE_CALLER,
-      });
-      const counted = top.links.reduce((sum, link) => sum + Number(link.visits), 0);
-      return counted === CLICKS;
-    });
+    await within(10_000, async () => (await counter.ranked()) === CLICKS);
   });
 });

@@ -2,8 +2,6 @@
 // lookup needed the database answers 503 naming the cause the link service
 // gave (database_unavailable), ResolveLink says the same in its trailer, and
 // both recover on their own once the database is reachable again.
-import { once } from 'node:events';
-import { createServer, createConnection as dial, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { LinkServiceClient, LinkServiceService } from '../../gen/shortener/v1/link.ts';
 import { dialable } from '../../lib/config/parsers.ts';
@@ -12,51 +10,18 @@ import { dropDatabases } from '../support/databases.ts';
 import { MYSQL_URL, uniqueName } from '../support/env.ts';
 import { call, newGuest, shorten } from '../support/http.ts';
 import { startTestMesh, type TestMesh } from '../support/mesh.ts';
+import { TcpRelay } from '../support/tcp-relay.ts';
 import { within } from '../support/wait.ts';
 
-/** A TCP relay to MariaDB that the test can cut and restore, on the same port. */
-class DatabaseRelay {
-  readonly #target = new URL(MYSQL_URL);
-  readonly #sockets = new Set<Socket>();
-  #server: Server | undefined;
-  port = 0;
-
-  async open(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = dial(Number(this.#target.port || 3306), this.#target.hostname);
-      for (const socket of [client, upstream]) {
-        this.#sockets.add(socket);
-        socket.on('close', () => this.#sockets.delete(socket));
-        socket.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    server.listen(this.port, '127.0.0.1');
-    await once(server, 'listening');
-    const address = server.address();
-    if (address && typeof address !== 'string') this.port = address.port;
-    this.#server = server;
-  }
-
-  /** Refuses new connections and breaks the open ones. */
-  async cut(): Promise<void> {
-    const closed = new Promise((resolve) => this.#server?.close(resolve));
-    for (const socket of this.#sockets) socket.destroy();
-    await closed;
-  }
-}
-
 const database = uniqueName('outage_link');
-let relay: DatabaseRelay;
+let relay: TcpRelay;
 let mesh: TestMesh;
 let link: LinkServiceClient;
 
 beforeAll(async () => {
-  relay = new DatabaseRelay();
-  await relay.open();
+  const target = new URL(MYSQL_URL);
+  relay = new TcpRelay(target.hostname, Number(target.port || 3306));
+  await relay.start();
   const url = new URL(MYSQL_URL);
   url.host = `127.0.0.1:${relay.port}`;
   // No near cache: every redirect crosses to the link service.
@@ -68,7 +33,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   link?.close();
-  await relay?.open().catch(() => {});
+  await relay?.start().catch(() => {});
   await mesh?.stop();
   await relay?.cut();
   await dropDatabases([database]);
@@ -94,7 +59,7 @@ test('when the link database is unreachable, then a redirect that needs it answe
   // What the shared cache knows still redirects.
   expect((await call(mesh.url, 'GET', `/${cached.body.code}`)).status).toBe(302);
 
-  await relay.open();
+  await relay.start();
   await within(10_000, async () => (await call(mesh.url, 'GET', '/NeverSeen3')).status === 404);
   const gone = await call(mesh.url, 'GET', '/NeverSeen1');
   expect(gone.status).toBe(404);

@@ -43,6 +43,7 @@ export async function redirects(
   count: number,
   parallel = 50,
   between: (sent: number) => Promise<void> | void = () => {},
+  headers: Record<string, string> = BROWSER,
 ): Promise<number[]> {
   const statuses: number[] = [];
   for (let i = 0; i < count; i += parallel) {
@@ -50,7 +51,7 @@ export async function redirects(
     const wave = Array.from({ length: Math.min(parallel, count - i) }, (_, j) =>
       fetch(`${gatewayUrl}/${codes[(i + j) % codes.length]}`, {
         redirect: 'manual',
-        headers: BROWSER,
+        headers,
       }).then(
         async (answer) => {
           await answer.arrayBuffer();

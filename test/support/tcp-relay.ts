@@ -1,6 +1,6 @@
 // A TCP relay to a real server that a test can cut and restore on the same
 // port: the server stays up for everyone else, only what goes through the
-// relay loses it (the same trick as test/e2e/database-outage.test.ts).
+// relay loses it (a database, a broker: whatever a story cuts).
 import { once } from 'node:events';
 import { createServer, createConnection as dial, type Server, type Socket } from 'node:net';
 
