@@ -9,6 +9,7 @@
 // or full disk) is retried until it can, so a service comes up by itself when
 // the cause is gone instead of exiting.
 
+import { backoffDelay } from './backoff.ts';
 import type { Bus } from './bus/bus.ts';
 import { type BusConfig, busSettings } from './bus/config.ts';
 import { openBus } from './bus/open.ts';
@@ -114,7 +115,7 @@ export async function startService<C extends ServiceConfig>(
           { database: describeDatabase(url), cause: (error as Error).message },
           'database cannot be opened yet; retrying (the service answers NOT_SERVING meanwhile)',
         );
-        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 2_000)));
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt)));
       }
     }
   };

@@ -9,6 +9,7 @@
 // is retried with backoff, with the same event ids, so consumers count a
 // click once however often its batch is sent. stop() publishes what is left.
 import type { ClientInfo } from '../../gen/shortener/v1/principal.ts';
+import { type BackoffPolicy, backoffDelay } from '../../lib/backoff.ts';
 import { type Logger, ThrottledLog } from '../../lib/log.ts';
 
 export interface Click {
@@ -44,7 +45,8 @@ export interface ClickCounts {
   publishFailures: number;
 }
 
-const MAX_RETRY_MS = 5_000;
+/** Retrying a publish: quick first, at most every 5 s. */
+const RETRY: BackoffPolicy = { initialMs: 100, maxMs: 5_000, jitter: 0.2 };
 
 export class ClickBuffer {
   readonly #publish: PublishClicks;
@@ -142,7 +144,7 @@ export class ClickBuffer {
     void this.#publishNext().then(() => {
       if (this.#stopped || this.#clicks.length === 0) return;
       if (this.#failures > 0) {
-        this.#schedule(Math.min(100 * 2 ** (this.#failures - 1), MAX_RETRY_MS));
+        this.#schedule(backoffDelay(this.#failures - 1, RETRY));
       } else if (this.#clicks.length >= this.#maxBatch) {
         this.#flush();
       } else {
