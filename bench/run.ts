@@ -14,19 +14,18 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import amqp from 'amqplib';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import { LinkServiceClient, LinkServiceService } from '../gen/shortener/v1/link.ts';
 import { busSettings } from '../lib/bus/config.ts';
 import { topologyOf } from '../lib/bus/open.ts';
-import { queuesOf } from '../lib/bus/topology.ts';
 import { loadConfig } from '../lib/config/load.ts';
 import { openDatabase } from '../lib/db/open.ts';
 import { connect, promiseClient } from '../lib/grpc/client.ts';
 import { createLogger } from '../lib/log.ts';
 import { randomCode } from '../services/link/domain/short-code.ts';
 import { linkSchema } from '../services/link/store/schema.ts';
+import { removeTopology } from '../test/support/bus.ts';
 import { freePort } from '../test/support/ports.ts';
 import {
   cpuSeconds,
@@ -256,21 +255,6 @@ async function drain(
   }
 }
 
-async function removeBus(config: ReturnType<typeof busOf>): Promise<void> {
-  const connection = await amqp.connect(RABBITMQ_URL);
-  try {
-    const channel = await connection.createChannel();
-    const topology = topologyOf(config);
-    for (const consumer of topology.consumers) {
-      for (const queue of queuesOf(consumer.name, topology.retry))
-        await channel.deleteQueue(queue.name);
-    }
-    await channel.deleteExchange(topology.exchange);
-  } finally {
-    await connection.close();
-  }
-}
-
 async function cleanup(): Promise<void> {
   const db = await createConnection({ uri: MYSQL_URL });
   await db.query(`DROP DATABASE IF EXISTS \`${database}\``);
@@ -389,7 +373,7 @@ async function main(): Promise<void> {
         await stopProcess(gateway);
         if (analytics) await stopProcess(analytics);
         await stopProcess(link);
-        await removeBus(bus).catch((error: unknown) =>
+        await removeTopology(topologyOf(bus), RABBITMQ_URL).catch((error: unknown) =>
           console.error('could not remove the bus', error),
         );
       }
