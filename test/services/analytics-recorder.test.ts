@@ -151,6 +151,20 @@ describe.each(DIALECTS)('visit recorder (%s)', (dialect) => {
     ]);
   });
 
+  test('when a later batch brings a visitor seen before that day and a new one, then only the new one counts as a visitor', async () => {
+    const linkId = '9007199254741901';
+    await recorder.record([click({ linkId, ip: '203.0.113.10' })]);
+    expect(
+      await recorder.record([
+        click({ linkId, ip: '203.0.113.10' }),
+        click({ linkId, ip: '203.0.113.11' }),
+      ]),
+    ).toEqual({ recorded: 2, duplicates: 0 });
+    expect(await store.dailyCounts(linkId, { from: dayOf(DAY1), to: dayOf(DAY1) }, true)).toEqual([
+      { day: dayOf(DAY1), visits: 3, visitors: 2 },
+    ]);
+  });
+
   test('when visits are rolled up, then each day and breakdown counts them, bots apart', async () => {
     const linkId = '9007199254741003';
     await recorder.record([

@@ -10,7 +10,7 @@
 // it commits, after which ours is ignored. So a redelivered batch, even one
 // recorded concurrently by two consumers, changes nothing.
 import { randomBytes } from 'node:crypto';
-import { DeadlockException, LockWaitTimeoutException } from '@mikro-orm/core';
+import { DeadlockException, LockWaitTimeoutException, type QueryResult } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { inCall } from '../../../lib/db/call-fork.ts';
 import { translateDatabaseError as translate } from '../../../lib/db/errors.ts';
@@ -148,7 +148,7 @@ export class VisitStore {
     const mine = token();
     const inserted = new Set<string>();
     for (const chunk of chunks(visits)) {
-      await em.execute(
+      const { affectedRows } = await em.execute<QueryResult>(
         `${this.#insertIgnore} \`visits\` (\`id\`, \`link_id\`, \`code\`, \`visited_at\`, \`ip\`,
           \`user_agent\`, \`referer\`, \`accept_language\`, \`browser\`, \`os\`, \`device\`, \`bot\`,
           \`recorded_by\`) values ${placeholders(13, chunk.length)}`,
@@ -167,7 +167,13 @@ export class VisitStore {
           v.bot ? 1 : 0,
           mine,
         ]),
+        'run',
       );
+      // Every row new (the usual case): no need to ask which.
+      if (affectedRows === chunk.length) {
+        for (const visit of chunk) inserted.add(visit.id);
+        continue;
+      }
       const rows = await em.execute<Row[]>(
         `select \`id\` from \`visits\` where \`recorded_by\` = ? and \`id\` in (${chunk.map(() => '?').join(', ')})`,
         [mine, ...chunk.map((v) => v.id)],
@@ -194,18 +200,32 @@ export class VisitStore {
     }
     const added = new Map<string, RecordedVisit>();
     for (const chunk of chunks([...candidates.values()])) {
-      await em.execute(
+      const { affectedRows } = await em.execute<QueryResult>(
         `${this.#insertIgnore} \`daily_visitors\` (\`link_id\`, \`day\`, \`visitor\`, \`bot\`, \`recorded_by\`)
           values ${placeholders(5, chunk.length)}`,
         chunk.flatMap((v) => [v.linkId, v.day, v.visitor, v.bot ? 1 : 0, mine]),
+        'run',
       );
+      const keyOf = (v: { linkId: string; day: number; visitor: string }) =>
+        `${v.linkId}:${v.day}:${v.visitor}`;
+      if (affectedRows === chunk.length) {
+        for (const visit of chunk) added.set(keyOf(visit), visit);
+        continue;
+      }
+      // Which were new: looked up by link (the primary key's prefix), not by
+      // a list of (link, day, visitor) tuples, which MariaDB scans for.
+      const linkIds = [...new Set(chunk.map((v) => v.linkId))];
       const rows = await em.execute<Row[]>(
         `select \`link_id\`, \`day\`, \`visitor\` from \`daily_visitors\`
-          where \`recorded_by\` = ? and (\`link_id\`, \`day\`, \`visitor\`) in (${placeholders(3, chunk.length)})`,
-        [mine, ...chunk.flatMap((v) => [v.linkId, v.day, v.visitor])],
+          where \`link_id\` in (${linkIds.map(() => '?').join(', ')}) and \`recorded_by\` = ?`,
+        [...linkIds, mine],
       );
       for (const row of rows) {
-        const key = `${String(row.link_id)}:${Number(row.day)}:${String(row.visitor)}`;
+        const key = keyOf({
+          linkId: String(row.link_id),
+          day: Number(row.day),
+          visitor: String(row.visitor),
+        });
         const visit = candidates.get(key);
         if (visit) added.set(key, visit);
       }
