@@ -87,9 +87,8 @@ export function primaryLanguage(acceptLanguage: string): string {
 }
 
 /**
- * The day's visitor: an HMAC of the full address and user agent under the
- * day's salt, cut to 16 hex characters (64 bits: collisions among one link's
- * visitors of one day are negligible).
+ * The visitor: an HMAC of the full address and user agent under the salt,
+ * cut to 16 hex characters (64 bits, all a visitor sketch uses).
  */
 export function visitorOf(click: Click, salt: string): string {
   return createHmac('sha256', salt)
@@ -102,12 +101,8 @@ export interface VisitPolicy {
   prefixes: AddressPrefixes;
 }
 
-/** `salt` is the day's, or undefined once the day's visitors are forgotten (the visit then counts no visitor). */
-export function toVisit(
-  click: Click,
-  policy: VisitPolicy,
-  salt: string | undefined,
-): RecordedVisit {
+/** `salt` is the visitor salt (VisitStore.visitorSalt). */
+export function toVisit(click: Click, policy: VisitPolicy, salt: string): RecordedVisit {
   const userAgent = click.userAgent.slice(0, MAX_USER_AGENT);
   const agent = agentOf(userAgent);
   return {
@@ -123,6 +118,6 @@ export function toVisit(
     day: dayOf(click.at.getTime()),
     referrer: referrerHost(click.referer),
     language: primaryLanguage(click.acceptLanguage),
-    visitor: salt === undefined ? '' : visitorOf(click, salt),
+    visitor: visitorOf(click, salt),
   };
 }
