@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Link as LinkMessage } from '../../gen/shortener/v1/link.ts';
-import { principalOf, requireCaller } from '../auth.ts';
+import { BEARER, principalOf } from '../auth.ts';
 import type { ServiceClients } from '../grpc-clients.ts';
 import { callerDetails } from '../http-caller.ts';
 import type { NearCache } from '../near-cache.ts';
@@ -57,7 +57,7 @@ const ListQuery = Type.Object(
 );
 
 const LinkRef = { $ref: 'Link#' };
-const security = [{ bearer: [] }];
+const security = BEARER;
 const authErrors = {
   401: problemResponse('No bearer token, or it is invalid, revoked or expired'),
   503: problemResponse('A service the gateway depends on is unreachable'),
@@ -85,13 +85,11 @@ export function linkRoutes(
       expiresAt: link.expiresAt ? link.expiresAt.toISOString() : null,
     };
   };
-  const preHandler = requireCaller(clients);
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   api.post(
     '/api/v1/links',
     {
-      preHandler,
       schema: {
         summary: 'Shorten a URL',
         description:
@@ -129,7 +127,6 @@ export function linkRoutes(
   api.get(
     '/api/v1/links',
     {
-      preHandler,
       schema: {
         summary: "List the caller's links",
         description: 'Newest first, deleted links left out, a page at a time.',
@@ -161,7 +158,6 @@ export function linkRoutes(
   api.get(
     '/api/v1/links/:code',
     {
-      preHandler,
       schema: {
         summary: 'Get one of your links',
         tags: ['links'],
@@ -189,7 +185,6 @@ export function linkRoutes(
   api.delete(
     '/api/v1/links/:code',
     {
-      preHandler,
       schema: {
         summary: 'Delete one of your links',
         description:
