@@ -40,6 +40,17 @@ const CreateBody = Type.Object(
           'must hold it); leave it out for a link that never expires by date',
       }),
     ),
+    alias: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description:
+          'Members only: the short code to use instead of a generated one. 3 to 32 of 0-9, A-Z, ' +
+          'a-z, _ and - (invalid_alias), case-sensitive, and not a path of this API in any case ' +
+          '(alias_reserved). Leave it out for a generated code',
+        examples: ['spring-sale'],
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -93,15 +104,25 @@ export function linkRoutes(
       schema: {
         summary: 'Shorten a URL',
         description:
-          'Creates a short link owned by the caller. Shortening a URL the caller already has a live ' +
-          'link for returns that link with 200 instead of 201. Rate limited per caller and per client IP.',
+          'Creates a short link owned by the caller, under a generated code or (members only) an ' +
+          'alias. An existing link is returned with 200 instead of 201 only when the request asks ' +
+          "for nothing it lacks: without an alias, the caller's live link for the same URL under a " +
+          "generated code; with an alias, the caller's live link under that alias with the same " +
+          'target and expiry. A URL the caller already shortened gets a new link under an alias, ' +
+          'and links made under an alias are never returned for a request without one. Rate ' +
+          'limited per caller and per client IP.',
         tags: ['links'],
         security,
         body: CreateBody,
         response: {
           201: { ...LinkRef, description: 'Created' },
-          200: { ...LinkRef, description: 'The caller already had a live link for this URL' },
-          400: problemResponse('The body or the URL is not acceptable'),
+          200: { ...LinkRef, description: 'The caller already had the link this request asks for' },
+          400: problemResponse('The body, the URL or the alias is not acceptable'),
+          403: problemResponse('A guest asked for an alias (alias_members_only)'),
+          409: problemResponse(
+            'The alias is taken by another link (alias_taken), or a deleted link had it and codes ' +
+              'are never issued again (alias_retired)',
+          ),
           413: problemResponse('The body is too large'),
           415: problemResponse('The body is not application/json'),
           429: problemResponse('Rate limited; see Retry-After'),
@@ -116,6 +137,7 @@ export function linkRoutes(
         targetUrl: request.body.targetUrl,
         expiresAt,
         client: callerDetails(request.raw, request.ip),
+        alias: request.body.alias ?? '',
       });
       const body = toJson(link);
       reply.code(created ? 201 : 200);
