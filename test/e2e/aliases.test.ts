@@ -149,6 +149,19 @@ describe.each(MESH_FLAVOURS)('aliases through the gateway (%s)', (flavour) => {
     }
   });
 
+  test('the OpenAPI document describes the alias and the answers refusing one', async () => {
+    const document = await call(mesh.url, 'GET', '/api/v1/openapi.json');
+    const create = document.body.paths['/api/v1/links']?.post as {
+      requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> };
+      responses: Record<string, unknown>;
+    };
+    const body = create.requestBody.content['application/json']?.schema;
+    expect(body?.properties.alias).toMatchObject({ type: 'string', maxLength: 64 });
+    expect(Object.keys(create.responses)).toEqual(
+      expect.arrayContaining(['200', '201', '400', '401', '403', '409', '429']),
+    );
+  });
+
   test('when a guest asks for an alias, then 403 alias_members_only and nothing is stored', async () => {
     const guest = await newGuest(mesh.url);
     for (const alias of [freshAlias('guest'), '!']) {
