@@ -15,11 +15,11 @@ import {
   UniqueVisitorsMethod,
   type Visit,
 } from '../../gen/shortener/v1/analytics.ts';
-import { principalOf, requireCaller } from '../auth.ts';
+import { BEARER, principalOf } from '../auth.ts';
 import type { ServiceClients } from '../grpc-clients.ts';
 import { problemResponse } from '../problems.ts';
 
-const security = [{ bearer: [] }];
+const security = BEARER;
 const authErrors = {
   401: problemResponse('No bearer token, or it is invalid, revoked or expired'),
   503: problemResponse('A service the gateway depends on is unreachable'),
@@ -188,13 +188,11 @@ export function analyticsRoutes(
   clients: ServiceClients,
   publicBaseUrl: string,
 ): void {
-  const preHandler = requireCaller(clients);
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   api.get(
     '/api/v1/links/:code/visits',
     {
-      preHandler,
       schema: {
         summary: 'List the visits of one of your links',
         description: 'Newest first, a page at a time; visits by bots are included and flagged.',
@@ -229,7 +227,6 @@ export function analyticsRoutes(
   api.get(
     '/api/v1/links/:code/stats',
     {
-      preHandler,
       config: { fieldSpellings: RANGE_FIELDS },
       schema: {
         summary: 'Statistics of one of your links',
@@ -266,7 +263,6 @@ export function analyticsRoutes(
   api.get(
     '/api/v1/top',
     {
-      preHandler,
       schema: {
         summary: 'Your most visited links, live',
         description:

@@ -176,6 +176,7 @@ describe.each(FLAVOURS)('analytics service (%s)', (flavour) => {
       targetUrl: `https://example.com/${path}`,
       expiresAt: undefined,
       client: undefined,
+      alias: '',
     });
     if (!link) throw new Error('no link created');
     return link;
