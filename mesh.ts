@@ -50,7 +50,7 @@ export interface RunningMesh {
 
 export async function startMesh(
   config: MeshConfig,
-  options: { waitUntilReady?: boolean } = {},
+  options: { waitUntilReady?: boolean; clock?: () => number } = {},
 ): Promise<RunningMesh> {
   const log = (name: string) => createLogger(name, config.logLevel);
   const stack = new ShutdownStack(log('mesh'));
@@ -64,7 +64,7 @@ export async function startMesh(
     stack.push('shared state', () => shared.close());
     const bus = openBus(config.bus, log('bus'));
     stack.push('bus', () => bus.close());
-    const infrastructure = { shared, bus };
+    const infrastructure = { shared, bus, clock: options.clock };
     const start = async <C extends ServiceConfig>(definition: ServiceDefinition<C>, part: C) => {
       const service = await startService(
         definition,

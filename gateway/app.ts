@@ -19,6 +19,7 @@ import type { ReadinessProbe } from './readiness.ts';
 import type { RedirectPath } from './redirect-path.ts';
 import { RouteMethods } from './route-methods.ts';
 import { analyticsRoutes } from './routes/analytics.ts';
+import { extendPageRoutes } from './routes/extend-page.ts';
 import { healthRoutes } from './routes/health.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { LinkJson, linkRoutes } from './routes/links.ts';
@@ -153,6 +154,7 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
   identityRoutes(app, clients);
   linkRoutes(app, clients, config.publicBaseUrl, parts.near);
   analyticsRoutes(app, clients, config.publicBaseUrl);
+  extendPageRoutes(app, clients);
   redirectRoutes(app, parts.redirects);
   app.get(
     '/api/v1/openapi.json',

@@ -81,8 +81,15 @@ export async function startGateway(
   stack.push('gRPC clients', () => clients.close());
   const near = new NearCache(config.nearCacheSize, config.nearCacheTtlMs);
   stack.push('link change follower', followLinkChanges(clients.link, near, log));
-  const batcher = new RedirectBatcher(clients.link, near, runtime.grpcDeadlineMs, clicks);
-  const redirects = new RedirectPath(near, batcher, callerAddress(config.trustedProxies), clicks);
+  const now = infrastructure.clock ?? Date.now;
+  const batcher = new RedirectBatcher(clients.link, near, runtime.grpcDeadlineMs, clicks, now);
+  const redirects = new RedirectPath(
+    near,
+    batcher,
+    callerAddress(config.trustedProxies),
+    clicks,
+    now,
+  );
   const readiness = readinessProbe({ link: config.linkTarget, identity: config.identityTarget });
   stack.push('health checks', () => readiness.close());
   const state = { accepting: true };

@@ -36,12 +36,21 @@ export class RedirectBatcher {
     this.flush();
   };
 
+  readonly #now: () => number;
+
   /** Without `clicks`, redirects are answered and not recorded. */
-  constructor(client: LinkClient, near: NearCache, deadlineMs: number, clicks?: ClickBuffer) {
+  constructor(
+    client: LinkClient,
+    near: NearCache,
+    deadlineMs: number,
+    clicks?: ClickBuffer,
+    now: () => number = Date.now,
+  ) {
     this.#client = client;
     this.#near = near;
     this.#deadlineMs = deadlineMs;
     this.#clicks = clicks;
+    this.#now = now;
   }
 
   add(item: ResolveLinksRequest_Item, reply: ServerResponse): void {
@@ -81,23 +90,26 @@ export class RedirectBatcher {
       return;
     }
     const results = response.results;
-    const now = Date.now();
+    const now = this.#now();
     for (let i = 0; i < replies.length; i++) {
       const reply = replies[i] as ServerResponse;
       const result = results[i];
       const item = items[i] as ResolveLinksRequest_Item;
       try {
         if (result?.status === ResolveStatus.RESOLVE_STATUS_FOUND) {
-          this.#near.fill(
-            item.code,
-            {
-              linkId: result.linkId,
-              ownerId: result.ownerId,
-              targetUrl: result.targetUrl,
-              expiresAt: result.expiresAt ? result.expiresAt.getTime() : null,
-            },
-            epoch,
-          );
+          // A link with a visit limit is never near-cached: each visit must spend its count.
+          if (!result.visitsLimited) {
+            this.#near.fill(
+              item.code,
+              {
+                linkId: result.linkId,
+                ownerId: result.ownerId,
+                targetUrl: result.targetUrl,
+                expiresAt: result.expiresAt ? result.expiresAt.getTime() : null,
+              },
+              epoch,
+            );
+          }
           sendRedirect(reply, result.targetUrl);
           // A GET answered 302 is a click; HEAD is not (nor 404 or 410).
           if (this.#clicks && !item.head) {

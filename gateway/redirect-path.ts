@@ -10,7 +10,7 @@ import type { ClickBuffer } from './clicks/click-buffer.ts';
 import { type CallerAddress, callerDetails } from './http-caller.ts';
 import type { NearCache } from './near-cache.ts';
 import type { RedirectBatcher } from './redirect-batcher.ts';
-import { sendExpired, sendNotFound, sendRedirect } from './redirect-replies.ts';
+import { sendNotFound, sendRedirect } from './redirect-replies.ts';
 
 /** A path that is nothing but a code: CODE_PATTERN after the slash. */
 const PLAIN = new RegExp(`^/${CODE_PATTERN.source.slice(1, -1)}$`);
@@ -20,6 +20,7 @@ export class RedirectPath {
   readonly #batcher: RedirectBatcher;
   readonly #addressOf: CallerAddress;
   readonly #clicks: ClickBuffer | undefined;
+  readonly #now: () => number;
 
   /** Without `clicks`, redirects are answered and not recorded. */
   constructor(
@@ -27,11 +28,13 @@ export class RedirectPath {
     batcher: RedirectBatcher,
     addressOf: CallerAddress,
     clicks?: ClickBuffer,
+    now: () => number = Date.now,
   ) {
     this.#near = near;
     this.#batcher = batcher;
     this.#addressOf = addressOf;
     this.#clicks = clicks;
+    this.#now = now;
   }
 
   /** Serves a plain redirect request; false if it is not one (Fastify takes it). */
@@ -54,11 +57,12 @@ export class RedirectPath {
 
   #serveValid(code: string, request: IncomingMessage, response: ServerResponse): void {
     const hit = this.#near.get(code);
-    if (hit === undefined) {
+    const now = this.#now();
+    // Past the expiry it carries, an entry says nothing: use may have pushed
+    // the idle expiry out since. The link service answers (410 or 302).
+    if (hit === undefined || (hit.expiresAt !== null && hit.expiresAt <= now)) {
       const client = callerDetails(request, this.#addressOf(request));
       this.#batcher.add({ code, client, head: request.method === 'HEAD' }, response);
-    } else if (hit.expiresAt !== null && hit.expiresAt <= Date.now()) {
-      sendExpired(response);
     } else {
       sendRedirect(response, hit.targetUrl);
       // A GET answered 302 is a click; HEAD is not (nor 404 or 410).
@@ -68,7 +72,7 @@ export class RedirectPath {
           linkId: hit.linkId,
           ownerId: hit.ownerId,
           code,
-          at: Date.now(),
+          at: now,
           client: callerDetails(request, this.#addressOf(request)),
         });
       }

@@ -31,9 +31,9 @@ export function encodeProblem(problem: ProblemBody): EncodedProblem {
 }
 
 // What the gateway answers in the link service's words without asking it: a
-// path that cannot be a code, and a near-cache hit past its expiry.
+// path that cannot be a code. (A near-cache hit past its expiry asks link:
+// use may have pushed the idle expiry out.)
 const NOT_FOUND = encodeProblem(problemFromDomain(linkErrors.link_not_found()));
-const EXPIRED = encodeProblem(problemFromDomain(linkErrors.link_expired()));
 
 /** The kind each failed outcome of ResolveLinks stands for, as ResolveLink's status would say. */
 const KIND_BY_STATUS: Partial<Record<ResolveStatus, ErrorKind>> = {
@@ -82,8 +82,4 @@ export function sendEncoded(response: ServerResponse, problem: EncodedProblem): 
 
 export function sendNotFound(response: ServerResponse): void {
   sendEncoded(response, NOT_FOUND);
-}
-
-export function sendExpired(response: ServerResponse): void {
-  sendEncoded(response, EXPIRED);
 }

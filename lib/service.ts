@@ -30,6 +30,8 @@ export interface Infrastructure {
   readonly shared: SharedState;
   /** Domain events, at least once (RabbitMQ, or in process for the embedded mesh). */
   readonly bus: Bus;
+  /** The time every rule that depends on it reads (ms since the epoch); Date.now unless given (tests). */
+  readonly clock?: () => number;
 }
 
 export interface ServiceContext extends Infrastructure {
@@ -41,6 +43,8 @@ export interface ServiceContext extends Infrastructure {
   readonly ids: SnowflakeGenerator;
   /** Registers a part the service started (a worker, a subscription): parts stop newest first. */
   onStop(name: string, stop: StopStep): void;
+  /** The clock its rules read: the infrastructure's, or Date.now. */
+  readonly now: () => number;
 }
 
 /** What every service's settings hold: where its gRPC server listens, and its database. */
@@ -158,6 +162,7 @@ export async function startService<C extends ServiceConfig>(
         return ids ?? missing('Snowflake ids');
       },
       onStop: (name, stop) => stack.push(name, stop),
+      now: infrastructure.clock ?? Date.now,
     };
     const services = await definition.start(context, config);
     if (stopping) throw new Stopped(`${definition.name} stopped while starting`);

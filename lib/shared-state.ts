@@ -8,6 +8,11 @@ import { RedisBroadcast } from './broadcast/redis-broadcast.ts';
 import type { Cache } from './cache/cache.ts';
 import { MemoryCache } from './cache/memory-cache.ts';
 import { RedisCache } from './cache/redis-cache.ts';
+import {
+  MemoryVisitCounter,
+  RedisVisitCounter,
+  type VisitCounter,
+} from './counter/visit-counter.ts';
 import { MemoryLeaseStore } from './ids/lease-store-memory.ts';
 import { RedisLeaseStore } from './ids/lease-store-redis.ts';
 import type { LeaseStore } from './ids/worker-lease.ts';
@@ -21,6 +26,8 @@ export interface SharedState {
   readonly limiter: RateLimiter;
   readonly leases: LeaseStore;
   readonly broadcast: Broadcast;
+  /** Visit budgets of links with a maximum number of visits. */
+  readonly visits: VisitCounter;
   close(): Promise<void>;
 }
 
@@ -31,6 +38,7 @@ export function memorySharedState(): SharedState {
     limiter: new MemoryRateLimiter(),
     leases: new MemoryLeaseStore(),
     broadcast: new MemoryBroadcast(),
+    visits: new MemoryVisitCounter(),
     close: async () => {},
   };
 }
@@ -55,6 +63,7 @@ export async function redisSharedState(options: {
     limiter: new RedisRateLimiter(redis, keyPrefix),
     leases: new RedisLeaseStore(redis, keyPrefix),
     broadcast,
+    visits: new RedisVisitCounter(redis, keyPrefix),
     async close() {
       await broadcast.close();
       subscriber.disconnect();

@@ -33,6 +33,8 @@ export const RESERVED_CODES: ReadonlySet<string> = new Set([
   'signup',
   'reset-password',
   'verify-email',
+  // The one-click extend page of expiry notices (gateway/routes/extend-page.ts).
+  'extend',
   'favicon.ico',
   'robots.txt',
   '.well-known',

@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Link as LinkMessage } from '../../gen/shortener/v1/link.ts';
+import { parseDuration } from '../../lib/config/parsers.ts';
 import { BEARER, principalOf } from '../auth.ts';
 import type { ServiceClients } from '../grpc-clients.ts';
 import { callerDetails } from '../http-caller.ts';
@@ -19,7 +20,24 @@ export const LinkJson = Type.Object(
     ownerId: Type.String({ description: 'Id of the guest or member who owns the link' }),
     createdAt: Type.String({ format: 'date-time' }),
     expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
-      description: 'When the link stops redirecting; null if never by date',
+      description:
+        'When the link stops redirecting as things stand: the earlier of the explicit expiry ' +
+        '(if any) and the idle expiry (last access, or creation if never followed, plus the ' +
+        'idle period; use and extensions push it out)',
+    }),
+    explicitExpiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+      description:
+        'The expiry date set at creation, as extensions pushed it; null for none. expiresAt is what applies',
+    }),
+    maxVisits: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'The most redirects the link answers; null for no limit',
+    }),
+    visitsLeft: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'Redirects left before it answers 410 visits_exhausted; null when unlimited',
+    }),
+    lastAccessedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+      description:
+        'When it was last followed (may trail the last redirect by LINK_LAST_ACCESS_INTERVAL); null if never',
     }),
   },
   { $id: 'Link' },
@@ -49,6 +67,31 @@ const CreateBody = Type.Object(
           'a-z, _ and - (invalid_alias), case-sensitive, and not a path of this API in any case ' +
           '(alias_reserved). Leave it out for a generated code',
         examples: ['spring-sale'],
+      }),
+    ),
+    maxVisits: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1_000_000_000,
+        description:
+          'The most redirects the link answers: the visit that reaches it is the last, however ' +
+          'many gateways serve it; later visits answer 410 visits_exhausted. Such a link is always ' +
+          'new, under a new code. Leave it out for no limit',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const ExtendBody = Type.Object(
+  {
+    by: Type.Optional(
+      Type.String({
+        pattern: '^[1-9][0-9]{0,5}(ms|s|m|h|d)$',
+        description:
+          'How far to push the expiry that applies now, e.g. 30d; the default extension ' +
+          '(LINK_EXTEND_DEFAULT) when left out, at most LINK_EXTEND_MAX (invalid_extension)',
+        examples: ['30d'],
       }),
     ),
   },
@@ -94,6 +137,10 @@ export function linkRoutes(
       ownerId: link.ownerId,
       createdAt: required(link.createdAt, 'createdAt').toISOString(),
       expiresAt: link.expiresAt ? link.expiresAt.toISOString() : null,
+      explicitExpiresAt: link.explicitExpiresAt ? link.explicitExpiresAt.toISOString() : null,
+      maxVisits: link.maxVisits ?? null,
+      visitsLeft: link.visitsLeft ?? null,
+      lastAccessedAt: link.lastAccessedAt ? link.lastAccessedAt.toISOString() : null,
     };
   };
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -138,6 +185,7 @@ export function linkRoutes(
         expiresAt,
         client: callerDetails(request.raw, request.ip),
         alias: request.body.alias ?? '',
+        maxVisits: request.body.maxVisits,
       });
       const body = toJson(link);
       reply.code(created ? 201 : 200);
@@ -200,6 +248,42 @@ export function linkRoutes(
         caller: principalOf(request),
         code: request.params.code,
       });
+      return toJson(link);
+    },
+  );
+
+  // --- Expiry (docs/decisions/0007-expiry.md) ---
+  api.post(
+    '/api/v1/links/:code/extend',
+    {
+      schema: {
+        summary: 'Push the expiry of one of your links out',
+        description:
+          'Pushes the expiry that applies now (idle or dated, whichever comes first) out by `by`. ' +
+          'The new expiry holds on every gateway at once.',
+        tags: ['links'],
+        security,
+        params: CodeParams,
+        body: Type.Union([ExtendBody, Type.Null()]),
+        response: {
+          200: { ...LinkRef, description: 'The link, expiresAt its new expiry' },
+          400: problemResponse('The code or `by` is not acceptable (invalid_extension)'),
+          404: problemResponse(
+            "No link of yours has this code: none has it, it was deleted, or it is someone else's",
+          ),
+          410: problemResponse('Too late: the link has expired (link_expired, visits_exhausted)'),
+          ...authErrors,
+        },
+      },
+    },
+    async (request) => {
+      const by = request.body?.by;
+      const { link } = await clients.link.extendLink({
+        caller: principalOf(request),
+        code: request.params.code,
+        byMs: by === undefined ? undefined : String(parseDuration(by)),
+      });
+      near.invalidate([request.params.code]);
       return toJson(link);
     },
   );

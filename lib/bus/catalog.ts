@@ -8,6 +8,11 @@ import type { ConsumerSpec, RetryPolicy, Topology } from './topology.ts';
 export const EVENTS = {
   /** shortener.v1.LinkClickedBatch, published by the gateway once per flush. */
   linkClicked: 'link.clicked',
+  // --- Expiry (docs/decisions/0007-expiry.md) ---
+  /** shortener.v1.LinkExpiring, published by link's notice scheduler once per link and expiry. */
+  linkExpiring: 'link.expiring',
+  /** shortener.v1.LinkExpired, published by link's sweeper once per purged link. */
+  linkExpired: 'link.expired',
 } as const;
 
 /** The consumers of issue 14's click pipeline (DESIGN.md, "Events and workers"). */
@@ -15,6 +20,9 @@ export const CONSUMERS = {
   visitRecorder: { name: 'analytics.visit-recorder', routingKeys: [EVENTS.linkClicked] },
   rankingCounter: { name: 'analytics.ranking-counter', routingKeys: [EVENTS.linkClicked] },
   lastAccessToucher: { name: 'link.last-access-toucher', routingKeys: [EVENTS.linkClicked] },
+  // --- Expiry (docs/decisions/0007-expiry.md) ---
+  /** The notifier's expiry notices (mail and webhook): its queue holds them until it consumes. */
+  expiryNotices: { name: 'notifier.expiry-notices', routingKeys: [EVENTS.linkExpiring] },
 } as const satisfies Record<string, ConsumerSpec>;
 
 export const DEFAULT_EXCHANGE = 'shortener.events';

@@ -72,7 +72,10 @@ export type ConfigOf<P extends Parts> = RuntimeConfig & {
 
 /** Every variable the runtime and these parts read, for documentation and checks. */
 export function variablesOf(parts: Parts): string[] {
-  return [runtimeSettings, ...Object.values(parts)].flatMap((s) => Object.keys(s.variables));
+  // A variable two parts read (PUBLIC_BASE_URL) is one variable.
+  return [
+    ...new Set([runtimeSettings, ...Object.values(parts)].flatMap((s) => Object.keys(s.variables))),
+  ];
 }
 
 /**

@@ -79,4 +79,30 @@ export const linkErrors = defineErrors({
   link_not_found: { kind: 'not_found', message: 'no link has this code' },
   link_expired: { kind: 'expired', message: 'this link has expired' },
   code_space_exhausted: { kind: 'unavailable', message: 'could not find a free short code' },
+  // --- Expiry (docs/decisions/0007-expiry.md) ---
+  visits_exhausted: { kind: 'expired', message: 'this link has used up its visits' },
+  invalid_max_visits: {
+    kind: 'invalid',
+    field: 'max_visits',
+    message: (limit: { max: number }) => `max_visits must be between 1 and ${limit.max}`,
+  },
+  invalid_extension: {
+    kind: 'invalid',
+    field: 'by_ms',
+    message: (limit: { maxMs: number }) =>
+      `by must be positive and at most ${Math.floor(limit.maxMs / 86_400_000)} days (${limit.maxMs} ms)`,
+  },
+  invalid_extend_token: {
+    kind: 'invalid',
+    field: 'token',
+    message: 'the extend token is malformed or its signature does not match',
+  },
+  extend_token_expired: {
+    kind: 'expired',
+    message: 'the extend token is for an expiry that has passed',
+  },
+  extend_token_used: {
+    kind: 'conflict',
+    message: "the link's expiry moved since the token was issued: it was extended or used already",
+  },
 });

@@ -16,6 +16,13 @@ import type { Logger } from '../../lib/log.ts';
 import { CODE_PATTERN, MAX_RESOLVE_BATCH } from '../../lib/short-code-rules.ts';
 import type { LinkChanges } from './changes/link-changes.ts';
 import { type CreateLinkDeps, createLink } from './domain/create-link.ts';
+import {
+  type ExtendLinkDeps,
+  extendLink,
+  extendLinkByToken,
+  type LinkView,
+  viewLinks,
+} from './domain/extend-link.ts';
 import type { Link } from './domain/link.ts';
 import { deleteLink, getLink, listLinks, type ManageLinksDeps } from './domain/manage-links.ts';
 import { type LinkResolver, type Resolution, resolutionError } from './domain/resolve-links.ts';
@@ -26,21 +33,28 @@ export interface LinkHandlerDeps {
   manage: ManageLinksDeps;
   resolver: LinkResolver;
   changes: LinkChanges;
+  /** ExtendLink, ExtendLinkByToken, and what every link answer shows of expiry and visits. */
+  extend: ExtendLinkDeps & Parameters<typeof viewLinks>[0];
 }
 
-function toMessage(link: Link): LinkMessage {
+function toMessage(link: LinkView): LinkMessage {
   return {
     id: link.id,
     code: link.code,
     targetUrl: link.targetUrl,
     ownerId: link.ownerId,
     createdAt: link.createdAt,
-    expiresAt: link.expiresAt ?? undefined,
+    expiresAt: new Date(link.effectiveExpiresAt),
+    maxVisits: link.maxVisits ?? undefined,
+    visitsLeft: link.visitsLeft ?? undefined,
+    lastAccessedAt: link.lastAccessedAt ?? undefined,
+    explicitExpiresAt: link.expiresAt ?? undefined,
   };
 }
 
 const NOT_FOUND = linkErrors.link_not_found();
 const EXPIRED = linkErrors.link_expired();
+const EXHAUSTED = linkErrors.visits_exhausted();
 
 /** Built once: an unknown code is the commonest failure, and answers the same every time. */
 const NOT_FOUND_RESULT = ResolveLinksResponse_Result.fromPartial({
@@ -61,16 +75,23 @@ function toResult(resolution: Resolution): ResolveLinksResponse_Result {
         errorMessage: resolution.error.message,
       });
     case 'found':
-    case 'expired': {
-      const expired = resolution.status === 'expired';
+    case 'expired':
+    case 'exhausted': {
+      const error =
+        resolution.status === 'expired'
+          ? EXPIRED
+          : resolution.status === 'exhausted'
+            ? EXHAUSTED
+            : undefined;
       return {
-        status: expired ? ResolveStatus.RESOLVE_STATUS_EXPIRED : ResolveStatus.RESOLVE_STATUS_FOUND,
+        status: error ? ResolveStatus.RESOLVE_STATUS_EXPIRED : ResolveStatus.RESOLVE_STATUS_FOUND,
         linkId: resolution.id,
         ownerId: resolution.ownerId,
         targetUrl: resolution.targetUrl,
-        expiresAt: resolution.expiresAt === null ? undefined : new Date(resolution.expiresAt),
-        errorCode: expired ? EXPIRED.code : '',
-        errorMessage: expired ? EXPIRED.message : '',
+        expiresAt: new Date(resolution.expiresAt),
+        errorCode: error?.code ?? '',
+        errorMessage: error?.message ?? '',
+        visitsLimited: resolution.maxVisits !== null,
       };
     }
   }
@@ -95,6 +116,8 @@ function watch(
 }
 
 export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceBinding {
+  const view = async (link: Link): Promise<LinkView> =>
+    (await viewLinks(deps.extend, [link]))[0] as LinkView;
   const implementation: LinkServiceServer = {
     createLink: unary('CreateLink', log, async (request) => {
       const { link, created } = await createLink(deps.create, callerOf(request.caller), {
@@ -102,8 +125,9 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
         expiresAt: request.expiresAt ?? null,
         clientIp: request.client?.ip ?? '',
         alias: request.alias,
+        maxVisits: request.maxVisits ?? null,
       });
-      return { link: toMessage(link), created };
+      return { link: toMessage(await view(link)), created };
     }),
 
     resolveLink: unary('ResolveLink', log, async (request) => {
@@ -114,7 +138,7 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
         linkId: resolution.id,
         ownerId: resolution.ownerId,
         targetUrl: resolution.targetUrl,
-        expiresAt: resolution.expiresAt === null ? undefined : new Date(resolution.expiresAt),
+        expiresAt: new Date(resolution.expiresAt),
       };
     }),
 
@@ -122,12 +146,17 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
       if (request.items.length > MAX_RESOLVE_BATCH) {
         throw linkErrors.batch_too_large({ max: MAX_RESOLVE_BATCH });
       }
-      const resolutions = await deps.resolver.resolveMany(request.items.map((item) => item.code));
+      const resolutions = await deps.resolver.resolveVisits(
+        request.items.map((item) => item.code),
+        request.items.map((item) => !item.head),
+      );
       return { results: resolutions.map(toResult) };
     }),
 
     getLink: unary('GetLink', log, async (request) => ({
-      link: toMessage(await getLink(deps.manage, callerOf(request.caller), request.code)),
+      link: toMessage(
+        await view(await getLink(deps.manage, callerOf(request.caller), request.code)),
+      ),
     })),
 
     listLinks: unary('ListLinks', log, async (request) => {
@@ -135,12 +164,27 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
         size: request.pageSize,
         token: request.pageToken,
       });
-      return { links: page.links.map(toMessage), nextPageToken: page.nextPageToken };
+      const links = await viewLinks(deps.extend, page.links);
+      return { links: links.map(toMessage), nextPageToken: page.nextPageToken };
     }),
 
     deleteLink: unary('DeleteLink', log, async (request) => {
       await deleteLink(deps.manage, callerOf(request.caller), request.code);
       return {};
+    }),
+
+    // --- Expiry (docs/decisions/0007-expiry.md) ---
+    extendLink: unary('ExtendLink', log, async (request) => {
+      const byMs = request.byMs === undefined ? undefined : Number(request.byMs);
+      const link = await extendLink(deps.extend, callerOf(request.caller), request.code, byMs);
+      return { link: toMessage(await view(link)) };
+    }),
+
+    extendLinkByToken: unary('ExtendLinkByToken', log, async (request) => {
+      const link = (
+        await viewLinks(deps.extend, [await extendLinkByToken(deps.extend, request.token)])
+      )[0] as LinkView;
+      return { code: link.code, expiresAt: new Date(link.effectiveExpiresAt) };
     }),
 
     watchLinkChanges: serverStream('WatchLinkChanges', log, (call) => watch(deps.changes, call)),

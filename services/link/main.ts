@@ -7,25 +7,32 @@ import { ThrottledLog } from '../../lib/log.ts';
 import { runServiceProcess, type ServiceDefinition } from '../../lib/service.ts';
 import { LinkChanges } from './changes/link-changes.ts';
 import { type LinkConfig, linkSettings } from './config.ts';
+import { ExtendTokens } from './domain/extend-token.ts';
 import { LinkResolver } from './domain/resolve-links.ts';
 import { linkServiceBinding } from './grpc.ts';
+import { ExpiryStore } from './store/expiry-store.ts';
 import { LinkCache } from './store/link-cache.ts';
 import { LinkStore } from './store/link-store.ts';
 import { linkSchema } from './store/schema.ts';
+import { ExpiryNoticeScheduler } from './workers/expiry-notices.ts';
 import { startLastAccessToucher } from './workers/last-access-toucher.ts';
+import { Sweeper } from './workers/sweeper.ts';
 
 export const linkService: ServiceDefinition<LinkConfig> = {
   name: 'link',
   settings: linkSettings,
   schema: linkSchema,
   issuesIds: true,
-  async start({ log, shared, orm, ids, bus, onStop }, config) {
-    const now = Date.now;
+  async start({ log, shared, orm, ids, bus, onStop, now }, config) {
+    const { idleMs } = config.expiry;
     const store = new LinkStore(orm);
+    const expiry = new ExpiryStore(orm);
     const cache = new LinkCache(shared.cache, {
       ttlMs: config.cacheTtlMs,
       negativeTtlMs: config.negativeCacheTtlMs,
       log,
+      idleMs,
+      now,
     });
     const changes = new LinkChanges(shared.broadcast, log);
     changes.start();
@@ -35,6 +42,44 @@ export const linkService: ServiceDefinition<LinkConfig> = {
       intervalMs: config.lastAccessIntervalMs,
       now,
     });
+    if (!config.expiry.extendTokenSecret) {
+      log.warn(
+        'LINK_EXTEND_TOKEN_SECRET is not set: extend tokens are signed with a random secret and work only on this instance until it stops',
+      );
+    }
+    const tokens = new ExtendTokens(config.expiry.extendTokenSecret);
+    // --- Expiry: the sweeper and the notice scheduler, each an actor on a timer ---
+    const sweeper = supervisor.spawn(
+      'link.sweeper',
+      () =>
+        new Sweeper(
+          { expiry, cache, visits: shared.visits, changes, bus, log },
+          {
+            idleMs,
+            chunk: config.expiry.sweepChunk,
+            parallel: config.expiry.sweepParallel,
+            now,
+          },
+        ),
+      { mailbox: 1 },
+    );
+    supervisor.every(sweeper, config.expiry.sweepIntervalMs, () => 'sweep' as const);
+    const notices = supervisor.spawn(
+      'link.expiry-notices',
+      () =>
+        new ExpiryNoticeScheduler(
+          { expiry, bus, tokens, nextEventId: () => ids.next() },
+          {
+            idleMs,
+            windowMs: config.expiry.noticeWindowMs,
+            leaseMs: config.expiry.noticeLeaseMs,
+            extendPageUrl: config.expiry.extendPageUrl,
+            now,
+          },
+        ),
+      { mailbox: 1 },
+    );
+    supervisor.every(notices, config.expiry.noticeIntervalMs, () => 'notice' as const);
     const warnings = new ThrottledLog(log);
     const binding = linkServiceBinding(
       {
@@ -50,10 +95,14 @@ export const linkService: ServiceDefinition<LinkConfig> = {
           codeLength: config.codeLength,
           limits: { perPrincipal: config.createPerPrincipal, perIp: config.createPerIp },
           now,
+          idleMs,
         },
         manage: { store, cache, changes, now },
         resolver: new LinkResolver(store, cache, {
           now,
+          idleMs,
+          visits: shared.visits,
+          markExhausted: (id, at) => expiry.markExhausted(id, at),
           onFailure: (error) =>
             warnings.warn(
               'database',
@@ -62,6 +111,18 @@ export const linkService: ServiceDefinition<LinkConfig> = {
             ),
         }),
         changes,
+        extend: {
+          store,
+          expiry,
+          cache,
+          changes,
+          tokens,
+          now,
+          idleMs,
+          extendDefaultMs: config.expiry.extendDefaultMs,
+          extendMaxMs: config.expiry.extendMaxMs,
+          visits: shared.visits,
+        },
       },
       log,
     );

@@ -111,10 +111,12 @@ describe.each(MESH_FLAVOURS)('aliases through the gateway (%s)', (flavour) => {
   ])(
     'when a member asks for the alias "$alias", then 400 $code on the field alias and nothing is stored',
     async ({ alias, code }) => {
-      const before = await linksOf(mesh.url, member);
+      // Codes, not whole links: other stories' redirects move last access meanwhile.
+      const codes = async () => (await linksOf(mesh.url, member)).map((link) => link.code);
+      const before = await codes();
       const refused = await shorten(mesh.url, member, 'https://example.com/refused', { alias });
       expectProblem(refused, 400, { code, field: 'alias' });
-      expect(await linksOf(mesh.url, member)).toEqual(before);
+      expect(await codes()).toEqual(before);
     },
   );
 

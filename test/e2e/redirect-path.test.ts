@@ -31,6 +31,7 @@ const recordingLinkService = (delayMs: number) =>
             targetUrl: '',
             errorCode: 'link_not_found',
             errorMessage: 'no link has this code',
+            visitsLimited: false,
           }
         : item.code === 'dbDown1'
           ? {
@@ -40,6 +41,7 @@ const recordingLinkService = (delayMs: number) =>
               targetUrl: '',
               errorCode: 'database_unavailable',
               errorMessage: 'database is unreachable',
+              visitsLimited: false,
             }
           : found(`https://example.com/${item.code}`),
   });

@@ -192,9 +192,9 @@ describe.each(MESH_FLAVOURS)('gRPC edges of a running mesh (%s)', (flavour) => {
       link.listLinks({ caller, pageSize: 100, pageToken: '' }, callback),
     );
     expect(listed.error).toBeNull();
-    expect(listed.response?.links.map((l) => [l.targetUrl, l.expiresAt?.toISOString()])).toEqual([
-      ['https://example.com/far/latest', latest.toISOString()],
-    ]);
+    expect(
+      listed.response?.links.map((l) => [l.targetUrl, l.explicitExpiresAt?.toISOString()]),
+    ).toEqual([['https://example.com/far/latest', latest.toISOString()]]);
   });
 
   test("when GetLink or DeleteLink names another caller's link, then NOT_FOUND exactly as for a code nobody has, and the link stays", async () => {

@@ -159,6 +159,8 @@ describe('Redis calls made for a call', () => {
       ttlMs: 60_000,
       negativeTtlMs: 60_000,
       log: testLog,
+      idleMs: 180 * 86_400_000,
+      now: Date.now,
     });
     await pauser.client('PAUSE', 2_000, 'ALL');
     const deadline = new CallDeadline(Date.now() + 600, 600);

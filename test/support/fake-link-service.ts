@@ -30,6 +30,7 @@ export const found = (targetUrl: string): ResolveLinksResponse_Result => ({
   targetUrl,
   errorCode: '',
   errorMessage: '',
+  visitsLimited: false,
 });
 
 export interface FakeLinkServiceOptions {

@@ -22,6 +22,10 @@ export interface ApiBody {
   ownerId: string;
   createdAt: string;
   expiresAt: string | null;
+  explicitExpiresAt: string | null;
+  maxVisits: number | null;
+  visitsLeft: number | null;
+  lastAccessedAt: string | null;
   // a page of links
   links: ApiBody[];
   nextPageToken: string | null;

@@ -20,6 +20,11 @@ export function aLink(overrides: Partial<Link> & Pick<Link, 'code'>): Link {
     ownerId: '100000000000000001',
     createdAt: new Date(),
     expiresAt: null,
+    ownerKind: 'guest',
+    maxVisits: null,
+    lastAccessedAt: null,
+    extendedTo: null,
+    exhaustedAt: null,
     ...overrides,
   };
 }
@@ -31,5 +36,11 @@ export function storeLink(store: LinkStore, link: Link): Promise<InsertOutcome> 
 
 /** A link cache over `cache` that keeps answers and misses for a minute. */
 export function linkCacheOver(cache: Cache = new MemoryCache()): LinkCache {
-  return new LinkCache(cache, { ttlMs: 60_000, negativeTtlMs: 60_000, log: testLog });
+  return new LinkCache(cache, {
+    ttlMs: 60_000,
+    negativeTtlMs: 60_000,
+    log: testLog,
+    idleMs: 180 * 86_400_000,
+    now: Date.now,
+  });
 }

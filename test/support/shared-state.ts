@@ -31,6 +31,6 @@ export function sharedStateForSuite(flavour: Flavour): SuiteSharedState {
   return suiteResource(
     () => flavour.open(),
     (state) => state.close(),
-    ['kind', 'cache', 'limiter', 'leases', 'broadcast'],
+    ['kind', 'cache', 'limiter', 'leases', 'broadcast', 'visits'],
   );
 }

@@ -52,6 +52,73 @@ export interface LinkClickedBatch {
   clicks: LinkClicked[];
 }
 
+/**
+ * A member's link will expire soon, routing key `link.expiring`: published
+ * by the link service's expiry-notice scheduler once per link and expiry
+ * period (the expiry the notice is about), however many schedulers run and
+ * even if one stopped mid-batch. A scheduler that republishes after a crash
+ * uses the same event id, so consumers deduplicate it. Guests' links get none.
+ */
+export interface LinkExpiring {
+  /**
+   * Event id: a 64-bit Snowflake id, the same for every publish of this
+   * notice (this link, this expiry).
+   */
+  eventId: string;
+  /** The link: its 64-bit Snowflake id. */
+  linkId: string;
+  /** Its short code, case-sensitive. */
+  code: string;
+  /**
+   * The member who owns it: a 64-bit Snowflake id (ask identity for the
+   * address).
+   */
+  ownerId: string;
+  /**
+   * When it will expire unless followed or extended: the expiry period this
+   * notice is for.
+   */
+  expiresAt?:
+    | Date
+    | undefined;
+  /** When it was last followed; unset if never. */
+  lastAccessedAt?:
+    | Date
+    | undefined;
+  /**
+   * Signed, single-purpose token that extends this link once by the default
+   * extension, without logging in, until expires_at (LinkService.ExtendLinkByToken).
+   */
+  extendToken: string;
+  /** The gateway's one-click page for the token: PUBLIC_BASE_URL/extend?token=... */
+  extendUrl: string;
+  /** Where the link redirects, for the notice's text. */
+  targetUrl: string;
+}
+
+/**
+ * A link expired and was purged, routing key `link.expired`: published by
+ * the link service's sweeper, once per link (its event id is the link's id,
+ * so a chunk retried after a crash republishes the same event). The code
+ * stays tombstoned and answers 404 from now on.
+ */
+export interface LinkExpired {
+  /** Event id: equal to link_id (a link expires once). */
+  eventId: string;
+  /** The link: its 64-bit Snowflake id. */
+  linkId: string;
+  /** Its short code, never issued again. */
+  code: string;
+  /** Its owner, guest or member: a 64-bit Snowflake id. */
+  ownerId: string;
+  /** When it expired (the expiry that applied). */
+  expiredAt?:
+    | Date
+    | undefined;
+  /** When the sweeper purged it. */
+  purgedAt?: Date | undefined;
+}
+
 function createBaseLinkClicked(): LinkClicked {
   return { eventId: "0", linkId: "0", code: "", ownerId: "0", clickedAt: undefined, client: undefined };
 }
@@ -220,6 +287,282 @@ export const LinkClickedBatch: MessageFns<LinkClickedBatch> = {
   fromPartial<I extends Exact<DeepPartial<LinkClickedBatch>, I>>(object: I): LinkClickedBatch {
     const message = createBaseLinkClickedBatch();
     message.clicks = object.clicks?.map((e) => LinkClicked.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseLinkExpiring(): LinkExpiring {
+  return {
+    eventId: "0",
+    linkId: "0",
+    code: "",
+    ownerId: "0",
+    expiresAt: undefined,
+    lastAccessedAt: undefined,
+    extendToken: "",
+    extendUrl: "",
+    targetUrl: "",
+  };
+}
+
+export const LinkExpiring: MessageFns<LinkExpiring> = {
+  encode(message: LinkExpiring, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventId !== "0") {
+      writer.uint32(8).int64(message.eventId);
+    }
+    if (message.linkId !== "0") {
+      writer.uint32(16).int64(message.linkId);
+    }
+    if (message.code !== "") {
+      writer.uint32(26).string(message.code);
+    }
+    if (message.ownerId !== "0") {
+      writer.uint32(32).int64(message.ownerId);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(42).fork()).join();
+    }
+    if (message.lastAccessedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastAccessedAt), writer.uint32(50).fork()).join();
+    }
+    if (message.extendToken !== "") {
+      writer.uint32(58).string(message.extendToken);
+    }
+    if (message.extendUrl !== "") {
+      writer.uint32(66).string(message.extendUrl);
+    }
+    if (message.targetUrl !== "") {
+      writer.uint32(74).string(message.targetUrl);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkExpiring {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkExpiring();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.eventId = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.linkId = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ownerId = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.lastAccessedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.extendToken = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.extendUrl = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.targetUrl = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LinkExpiring>, I>>(base?: I): LinkExpiring {
+    return LinkExpiring.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LinkExpiring>, I>>(object: I): LinkExpiring {
+    const message = createBaseLinkExpiring();
+    message.eventId = object.eventId ?? "0";
+    message.linkId = object.linkId ?? "0";
+    message.code = object.code ?? "";
+    message.ownerId = object.ownerId ?? "0";
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.lastAccessedAt = object.lastAccessedAt ?? undefined;
+    message.extendToken = object.extendToken ?? "";
+    message.extendUrl = object.extendUrl ?? "";
+    message.targetUrl = object.targetUrl ?? "";
+    return message;
+  },
+};
+
+function createBaseLinkExpired(): LinkExpired {
+  return { eventId: "0", linkId: "0", code: "", ownerId: "0", expiredAt: undefined, purgedAt: undefined };
+}
+
+export const LinkExpired: MessageFns<LinkExpired> = {
+  encode(message: LinkExpired, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventId !== "0") {
+      writer.uint32(8).int64(message.eventId);
+    }
+    if (message.linkId !== "0") {
+      writer.uint32(16).int64(message.linkId);
+    }
+    if (message.code !== "") {
+      writer.uint32(26).string(message.code);
+    }
+    if (message.ownerId !== "0") {
+      writer.uint32(32).int64(message.ownerId);
+    }
+    if (message.expiredAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiredAt), writer.uint32(42).fork()).join();
+    }
+    if (message.purgedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.purgedAt), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkExpired {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkExpired();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.eventId = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.linkId = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ownerId = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.expiredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.purgedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LinkExpired>, I>>(base?: I): LinkExpired {
+    return LinkExpired.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LinkExpired>, I>>(object: I): LinkExpired {
+    const message = createBaseLinkExpired();
+    message.eventId = object.eventId ?? "0";
+    message.linkId = object.linkId ?? "0";
+    message.code = object.code ?? "";
+    message.ownerId = object.ownerId ?? "0";
+    message.expiredAt = object.expiredAt ?? undefined;
+    message.purgedAt = object.purgedAt ?? undefined;
     return message;
   },
 };

@@ -81,8 +81,42 @@ export interface Link {
   createdAt?:
     | Date
     | undefined;
-  /** When the link stops redirecting; unset if it has no explicit expiry. */
-  expiresAt?: Date | undefined;
+  /**
+   * When the link stops redirecting: the expiry that applies now, the
+   * earlier of its explicit expiry (if any) and its idle expiry (last access,
+   * or creation if never followed, plus the idle period, as extended). Only
+   * the explicit expiry of a link that is never followed stays as it is.
+   */
+  expiresAt?:
+    | Date
+    | undefined;
+  /**
+   * The most redirects the link answers, if it was created with a limit;
+   * unset for no limit.
+   */
+  maxVisits?:
+    | number
+    | undefined;
+  /**
+   * Redirects left before the link answers `visits_exhausted`; unset when
+   * unlimited.
+   */
+  visitsLeft?:
+    | number
+    | undefined;
+  /**
+   * When the link was last followed, as the last-access toucher wrote it (it
+   * may trail the true last redirect by LINK_LAST_ACCESS_INTERVAL); unset if
+   * never.
+   */
+  lastAccessedAt?:
+    | Date
+    | undefined;
+  /**
+   * The explicit expiry its owner set at creation, pushed out by extensions;
+   * unset for none. expires_at is what applies.
+   */
+  explicitExpiresAt?: Date | undefined;
 }
 
 /** Asks to shorten a URL. */
@@ -120,6 +154,15 @@ export interface CreateLinkRequest {
    * link is returned instead.
    */
   alias: string;
+  /**
+   * Optional: the most redirects the link answers, 1 to 1,000,000,000
+   * (`invalid_max_visits`). The visit that reaches it is the last redirect,
+   * however many gateways and link instances serve it; later visits answer
+   * FAILED_PRECONDITION `visits_exhausted` (HTTP 410). Unset for no limit. A
+   * link with a limit is always a new link, under a new code: it is never
+   * returned for a request without the same limit, nor returned for its URL.
+   */
+  maxVisits?: number | undefined;
 }
 
 /** The caller's link for the URL. */
@@ -147,7 +190,10 @@ export interface ResolveLinkResponse {
   linkId: string;
   /** Where to redirect. */
   targetUrl: string;
-  /** When the link stops redirecting, if it has an explicit expiry. */
+  /**
+   * When the link stops redirecting as things stand (the earlier of its
+   * explicit and its idle expiry).
+   */
   expiresAt?:
     | Date
     | undefined;
@@ -191,8 +237,10 @@ export interface ResolveLinksResponse_Result {
   /** Where to redirect, when found. */
   targetUrl: string;
   /**
-   * When the link stops redirecting, if it has an explicit expiry. A caller
-   * that caches the result must not serve it after this time.
+   * When the link stops redirecting as things stand: the earlier of its
+   * explicit and its idle expiry. A caller that caches the result must not
+   * serve it after this time (and should ask again then: use may have
+   * pushed the idle expiry out).
    */
   expiresAt?:
     | Date
@@ -211,6 +259,12 @@ export interface ResolveLinksResponse_Result {
    * click event names as the owner at the time of the click.
    */
   ownerId: string;
+  /**
+   * True when the link has a maximum number of visits: this result spent
+   * one of them (unless the item was HEAD), and the next visit must be
+   * resolved again, never answered from a cache.
+   */
+  visitsLimited: boolean;
 }
 
 /** Asks for one of the caller's links. */
@@ -286,8 +340,54 @@ export interface WatchLinkChangesResponse {
   paused: boolean;
 }
 
+/** Asks to push one of the caller's links' expiry out. */
+export interface ExtendLinkRequest {
+  /** Who is extending. Required; must own the link (otherwise NOT_FOUND). */
+  caller?:
+    | Principal
+    | undefined;
+  /** The link's code: 1 to 32 of [0-9A-Za-z_-], or INVALID_ARGUMENT. */
+  code: string;
+  /**
+   * How far to push the expiry that applies now; unset for the default
+   * extension (LINK_EXTEND_DEFAULT), at most LINK_EXTEND_MAX.
+   */
+  byMs?: string | undefined;
+}
+
+/** The link as extended. */
+export interface ExtendLinkResponse {
+  /** The link, its expires_at the new expiry. */
+  link?: Link | undefined;
+}
+
+/** Asks to extend a link by the token of its expiry notice. */
+export interface ExtendLinkByTokenRequest {
+  /** The token exactly as the notice carried it. */
+  token: string;
+}
+
+/** What a token extended. */
+export interface ExtendLinkByTokenResponse {
+  /** The link's code. */
+  code: string;
+  /** Its new expiry. */
+  expiresAt?: Date | undefined;
+}
+
 function createBaseLink(): Link {
-  return { id: "0", code: "", targetUrl: "", ownerId: "0", createdAt: undefined, expiresAt: undefined };
+  return {
+    id: "0",
+    code: "",
+    targetUrl: "",
+    ownerId: "0",
+    createdAt: undefined,
+    expiresAt: undefined,
+    maxVisits: undefined,
+    visitsLeft: undefined,
+    lastAccessedAt: undefined,
+    explicitExpiresAt: undefined,
+  };
 }
 
 export const Link: MessageFns<Link> = {
@@ -309,6 +409,18 @@ export const Link: MessageFns<Link> = {
     }
     if (message.expiresAt !== undefined) {
       Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(50).fork()).join();
+    }
+    if (message.maxVisits !== undefined) {
+      writer.uint32(56).int32(message.maxVisits);
+    }
+    if (message.visitsLeft !== undefined) {
+      writer.uint32(64).int32(message.visitsLeft);
+    }
+    if (message.lastAccessedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastAccessedAt), writer.uint32(74).fork()).join();
+    }
+    if (message.explicitExpiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.explicitExpiresAt), writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -374,6 +486,38 @@ export const Link: MessageFns<Link> = {
             message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.maxVisits = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.visitsLeft = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.lastAccessedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.explicitExpiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -397,12 +541,16 @@ export const Link: MessageFns<Link> = {
     message.ownerId = object.ownerId ?? "0";
     message.createdAt = object.createdAt ?? undefined;
     message.expiresAt = object.expiresAt ?? undefined;
+    message.maxVisits = object.maxVisits ?? undefined;
+    message.visitsLeft = object.visitsLeft ?? undefined;
+    message.lastAccessedAt = object.lastAccessedAt ?? undefined;
+    message.explicitExpiresAt = object.explicitExpiresAt ?? undefined;
     return message;
   },
 };
 
 function createBaseCreateLinkRequest(): CreateLinkRequest {
-  return { caller: undefined, targetUrl: "", expiresAt: undefined, client: undefined, alias: "" };
+  return { caller: undefined, targetUrl: "", expiresAt: undefined, client: undefined, alias: "", maxVisits: undefined };
 }
 
 export const CreateLinkRequest: MessageFns<CreateLinkRequest> = {
@@ -421,6 +569,9 @@ export const CreateLinkRequest: MessageFns<CreateLinkRequest> = {
     }
     if (message.alias !== "") {
       writer.uint32(42).string(message.alias);
+    }
+    if (message.maxVisits !== undefined) {
+      writer.uint32(48).int32(message.maxVisits);
     }
     return writer;
   },
@@ -478,6 +629,14 @@ export const CreateLinkRequest: MessageFns<CreateLinkRequest> = {
             message.alias = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.maxVisits = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -504,6 +663,7 @@ export const CreateLinkRequest: MessageFns<CreateLinkRequest> = {
       ? ClientInfo.fromPartial(object.client)
       : undefined;
     message.alias = object.alias ?? "";
+    message.maxVisits = object.maxVisits ?? undefined;
     return message;
   },
 };
@@ -913,7 +1073,16 @@ export const ResolveLinksResponse: MessageFns<ResolveLinksResponse> = {
 };
 
 function createBaseResolveLinksResponse_Result(): ResolveLinksResponse_Result {
-  return { status: 0, linkId: "0", targetUrl: "", expiresAt: undefined, errorCode: "", errorMessage: "", ownerId: "0" };
+  return {
+    status: 0,
+    linkId: "0",
+    targetUrl: "",
+    expiresAt: undefined,
+    errorCode: "",
+    errorMessage: "",
+    ownerId: "0",
+    visitsLimited: false,
+  };
 }
 
 export const ResolveLinksResponse_Result: MessageFns<ResolveLinksResponse_Result> = {
@@ -938,6 +1107,9 @@ export const ResolveLinksResponse_Result: MessageFns<ResolveLinksResponse_Result
     }
     if (message.ownerId !== "0") {
       writer.uint32(56).int64(message.ownerId);
+    }
+    if (message.visitsLimited !== false) {
+      writer.uint32(64).bool(message.visitsLimited);
     }
     return writer;
   },
@@ -1011,6 +1183,14 @@ export const ResolveLinksResponse_Result: MessageFns<ResolveLinksResponse_Result
             message.ownerId = reader.int64().toString();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.visitsLimited = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1035,6 +1215,7 @@ export const ResolveLinksResponse_Result: MessageFns<ResolveLinksResponse_Result
     message.errorCode = object.errorCode ?? "";
     message.errorMessage = object.errorMessage ?? "";
     message.ownerId = object.ownerId ?? "0";
+    message.visitsLimited = object.visitsLimited ?? false;
     return message;
   },
 };
@@ -1545,6 +1726,264 @@ export const WatchLinkChangesResponse: MessageFns<WatchLinkChangesResponse> = {
   },
 };
 
+function createBaseExtendLinkRequest(): ExtendLinkRequest {
+  return { caller: undefined, code: "", byMs: undefined };
+}
+
+export const ExtendLinkRequest: MessageFns<ExtendLinkRequest> = {
+  encode(message: ExtendLinkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caller !== undefined) {
+      Principal.encode(message.caller, writer.uint32(10).fork()).join();
+    }
+    if (message.code !== "") {
+      writer.uint32(18).string(message.code);
+    }
+    if (message.byMs !== undefined) {
+      writer.uint32(24).int64(message.byMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExtendLinkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExtendLinkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caller = Principal.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.byMs = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ExtendLinkRequest>, I>>(base?: I): ExtendLinkRequest {
+    return ExtendLinkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExtendLinkRequest>, I>>(object: I): ExtendLinkRequest {
+    const message = createBaseExtendLinkRequest();
+    message.caller = (object.caller !== undefined && object.caller !== null)
+      ? Principal.fromPartial(object.caller)
+      : undefined;
+    message.code = object.code ?? "";
+    message.byMs = object.byMs ?? undefined;
+    return message;
+  },
+};
+
+function createBaseExtendLinkResponse(): ExtendLinkResponse {
+  return { link: undefined };
+}
+
+export const ExtendLinkResponse: MessageFns<ExtendLinkResponse> = {
+  encode(message: ExtendLinkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.link !== undefined) {
+      Link.encode(message.link, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExtendLinkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExtendLinkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.link = Link.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ExtendLinkResponse>, I>>(base?: I): ExtendLinkResponse {
+    return ExtendLinkResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExtendLinkResponse>, I>>(object: I): ExtendLinkResponse {
+    const message = createBaseExtendLinkResponse();
+    message.link = (object.link !== undefined && object.link !== null) ? Link.fromPartial(object.link) : undefined;
+    return message;
+  },
+};
+
+function createBaseExtendLinkByTokenRequest(): ExtendLinkByTokenRequest {
+  return { token: "" };
+}
+
+export const ExtendLinkByTokenRequest: MessageFns<ExtendLinkByTokenRequest> = {
+  encode(message: ExtendLinkByTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExtendLinkByTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExtendLinkByTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ExtendLinkByTokenRequest>, I>>(base?: I): ExtendLinkByTokenRequest {
+    return ExtendLinkByTokenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExtendLinkByTokenRequest>, I>>(object: I): ExtendLinkByTokenRequest {
+    const message = createBaseExtendLinkByTokenRequest();
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseExtendLinkByTokenResponse(): ExtendLinkByTokenResponse {
+  return { code: "", expiresAt: undefined };
+}
+
+export const ExtendLinkByTokenResponse: MessageFns<ExtendLinkByTokenResponse> = {
+  encode(message: ExtendLinkByTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExtendLinkByTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExtendLinkByTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ExtendLinkByTokenResponse>, I>>(base?: I): ExtendLinkByTokenResponse {
+    return ExtendLinkByTokenResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExtendLinkByTokenResponse>, I>>(object: I): ExtendLinkByTokenResponse {
+    const message = createBaseExtendLinkByTokenResponse();
+    message.code = object.code ?? "";
+    message.expiresAt = object.expiresAt ?? undefined;
+    return message;
+  },
+};
+
 /**
  * LinkService owns short links: creating them, resolving a code to its target,
  * listing and deleting a caller's links.
@@ -1560,7 +1999,8 @@ export const WatchLinkChangesResponse: MessageFns<WatchLinkChangesResponse> = {
  *                       on a caller's own links also when the link is someone
  *                       else's, answered exactly alike so that a caller cannot
  *                       learn which codes exist.
- *   FAILED_PRECONDITION the link has expired.
+ *   FAILED_PRECONDITION the link has expired (`link_expired`), or has used
+ *                       up its visits (`visits_exhausted`).
  *   RESOURCE_EXHAUSTED  a rate limit was hit; the trailer `retry-after-ms`
  *                       says after how many milliseconds a retry may succeed.
  *   UNAVAILABLE         a dependency (database, Redis) is unreachable; retry later.
@@ -1710,6 +2150,49 @@ export const LinkServiceService = {
       Buffer.from(WatchLinkChangesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchLinkChangesResponse => WatchLinkChangesResponse.decode(value),
   },
+  /**
+   * Pushes the expiry that applies now to one of the caller's links (idle or
+   * dated, whichever comes first) out by `by`: the default extension when
+   * unset, at most the maximum extension (both configured). The new expiry
+   * reaches every cache at once (the shared cache is rewritten, watchers drop
+   * the code).
+   * Errors: INVALID_ARGUMENT (`invalid_extension`: `by` is not positive or
+   * is longer than the maximum), UNAUTHENTICATED, NOT_FOUND (also for someone
+   * else's link), FAILED_PRECONDITION (`link_expired`, `visits_exhausted`:
+   * too late to extend), UNAVAILABLE.
+   */
+  extendLink: {
+    path: "/shortener.v1.LinkService/ExtendLink" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExtendLinkRequest): Buffer => Buffer.from(ExtendLinkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExtendLinkRequest => ExtendLinkRequest.decode(value),
+    responseSerialize: (value: ExtendLinkResponse): Buffer => Buffer.from(ExtendLinkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExtendLinkResponse => ExtendLinkResponse.decode(value),
+  },
+  /**
+   * Extends a link by the default extension on the strength of a signed
+   * extend token (LinkExpiring.extend_token, the notice's one-click link),
+   * without a caller: the token names the link and the expiry it was issued
+   * for, and is good only for extending that link once, before that expiry.
+   * Errors: INVALID_ARGUMENT (`invalid_extend_token`: malformed, forged or
+   * signed with another secret), FAILED_PRECONDITION (`extend_token_expired`:
+   * the expiry it was issued for has passed; `link_expired`), ALREADY_EXISTS
+   * (`extend_token_used`: the link's expiry moved since the token was
+   * issued, by this token or otherwise), NOT_FOUND (the link is gone),
+   * UNAVAILABLE.
+   */
+  extendLinkByToken: {
+    path: "/shortener.v1.LinkService/ExtendLinkByToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExtendLinkByTokenRequest): Buffer =>
+      Buffer.from(ExtendLinkByTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExtendLinkByTokenRequest => ExtendLinkByTokenRequest.decode(value),
+    responseSerialize: (value: ExtendLinkByTokenResponse): Buffer =>
+      Buffer.from(ExtendLinkByTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExtendLinkByTokenResponse => ExtendLinkByTokenResponse.decode(value),
+  },
 } as const;
 
 export interface LinkServiceServer extends UntypedServiceImplementation {
@@ -1789,6 +2272,31 @@ export interface LinkServiceServer extends UntypedServiceImplementation {
    * not used when the stream ends or no message has come for three seconds.
    */
   watchLinkChanges: handleServerStreamingCall<WatchLinkChangesRequest, WatchLinkChangesResponse>;
+  /**
+   * Pushes the expiry that applies now to one of the caller's links (idle or
+   * dated, whichever comes first) out by `by`: the default extension when
+   * unset, at most the maximum extension (both configured). The new expiry
+   * reaches every cache at once (the shared cache is rewritten, watchers drop
+   * the code).
+   * Errors: INVALID_ARGUMENT (`invalid_extension`: `by` is not positive or
+   * is longer than the maximum), UNAUTHENTICATED, NOT_FOUND (also for someone
+   * else's link), FAILED_PRECONDITION (`link_expired`, `visits_exhausted`:
+   * too late to extend), UNAVAILABLE.
+   */
+  extendLink: handleUnaryCall<ExtendLinkRequest, ExtendLinkResponse>;
+  /**
+   * Extends a link by the default extension on the strength of a signed
+   * extend token (LinkExpiring.extend_token, the notice's one-click link),
+   * without a caller: the token names the link and the expiry it was issued
+   * for, and is good only for extending that link once, before that expiry.
+   * Errors: INVALID_ARGUMENT (`invalid_extend_token`: malformed, forged or
+   * signed with another secret), FAILED_PRECONDITION (`extend_token_expired`:
+   * the expiry it was issued for has passed; `link_expired`), ALREADY_EXISTS
+   * (`extend_token_used`: the link's expiry moved since the token was
+   * issued, by this token or otherwise), NOT_FOUND (the link is gone),
+   * UNAVAILABLE.
+   */
+  extendLinkByToken: handleUnaryCall<ExtendLinkByTokenRequest, ExtendLinkByTokenResponse>;
 }
 
 export interface LinkServiceClient extends Client {
@@ -1960,6 +2468,59 @@ export interface LinkServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchLinkChangesResponse>;
+  /**
+   * Pushes the expiry that applies now to one of the caller's links (idle or
+   * dated, whichever comes first) out by `by`: the default extension when
+   * unset, at most the maximum extension (both configured). The new expiry
+   * reaches every cache at once (the shared cache is rewritten, watchers drop
+   * the code).
+   * Errors: INVALID_ARGUMENT (`invalid_extension`: `by` is not positive or
+   * is longer than the maximum), UNAUTHENTICATED, NOT_FOUND (also for someone
+   * else's link), FAILED_PRECONDITION (`link_expired`, `visits_exhausted`:
+   * too late to extend), UNAVAILABLE.
+   */
+  extendLink(
+    request: ExtendLinkRequest,
+    callback: (error: ServiceError | null, response: ExtendLinkResponse) => void,
+  ): ClientUnaryCall;
+  extendLink(
+    request: ExtendLinkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExtendLinkResponse) => void,
+  ): ClientUnaryCall;
+  extendLink(
+    request: ExtendLinkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExtendLinkResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Extends a link by the default extension on the strength of a signed
+   * extend token (LinkExpiring.extend_token, the notice's one-click link),
+   * without a caller: the token names the link and the expiry it was issued
+   * for, and is good only for extending that link once, before that expiry.
+   * Errors: INVALID_ARGUMENT (`invalid_extend_token`: malformed, forged or
+   * signed with another secret), FAILED_PRECONDITION (`extend_token_expired`:
+   * the expiry it was issued for has passed; `link_expired`), ALREADY_EXISTS
+   * (`extend_token_used`: the link's expiry moved since the token was
+   * issued, by this token or otherwise), NOT_FOUND (the link is gone),
+   * UNAVAILABLE.
+   */
+  extendLinkByToken(
+    request: ExtendLinkByTokenRequest,
+    callback: (error: ServiceError | null, response: ExtendLinkByTokenResponse) => void,
+  ): ClientUnaryCall;
+  extendLinkByToken(
+    request: ExtendLinkByTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExtendLinkByTokenResponse) => void,
+  ): ClientUnaryCall;
+  extendLinkByToken(
+    request: ExtendLinkByTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExtendLinkByTokenResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const LinkServiceClient = makeGenericClientConstructor(

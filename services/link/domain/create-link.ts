@@ -16,7 +16,8 @@ import { runtimeErrors } from '../../../lib/runtime-errors.ts';
 import { linkErrors } from '../errors.ts';
 import type { LinkCache } from '../store/link-cache.ts';
 import type { LinkStore } from '../store/link-store.ts';
-import { type Caller, isExpired, type Link } from './link.ts';
+import { isExpired } from './expiry.ts';
+import type { Caller, Link } from './link.ts';
 import { checkAlias, randomCode } from './short-code.ts';
 import { checkTarget, type TargetPolicy, urlHash } from './target-url.ts';
 
@@ -29,6 +30,8 @@ export interface CreateLinkDeps {
   codeLength: number;
   limits: { perPrincipal: RateRule; perIp: RateRule };
   now: () => number;
+  /** The idle period: an owner's expired link is never handed back. */
+  idleMs: number;
 }
 
 export interface CreateLinkInput {
@@ -37,6 +40,18 @@ export interface CreateLinkInput {
   clientIp: string;
   /** The member's chosen code; empty for a generated one. */
   alias: string;
+  /** The most redirects the link answers; null for no limit. */
+  maxVisits: number | null;
+}
+
+/** The largest visit limit a link may have. */
+export const MAX_VISITS_LIMIT = 1_000_000_000;
+
+function checkMaxVisits(maxVisits: number | null): void {
+  if (maxVisits === null) return;
+  if (!Number.isInteger(maxVisits) || maxVisits < 1 || maxVisits > MAX_VISITS_LIMIT) {
+    throw linkErrors.invalid_max_visits({ max: MAX_VISITS_LIMIT });
+  }
 }
 
 export interface CreatedLink {
@@ -100,15 +115,17 @@ export async function createLink(
 ): Promise<CreatedLink> {
   const targetUrl = checkTarget(input.targetUrl, deps.policy);
   checkExpiry(input.expiresAt, deps.now());
+  checkMaxVisits(input.maxVisits);
   if (input.alias) checkAliasRequest(caller, input.alias);
   await spendBudget(deps, caller, input.clientIp);
-  const requested = { targetUrl, expiresAt: input.expiresAt };
-  return input.alias
-    ? createUnderAlias(deps, caller, input.alias, requested)
-    : createUnderGeneratedCode(deps, caller, requested);
+  const requested = { targetUrl, expiresAt: input.expiresAt, maxVisits: input.maxVisits };
+  if (input.alias) return createUnderAlias(deps, caller, input.alias, requested);
+  // A limited link is its own: it never holds nor takes the URL's (owner, URL) place.
+  if (input.maxVisits !== null) return createUnderFreshCode(deps, caller, requested);
+  return createUnderGeneratedCode(deps, caller, requested);
 }
 
-type Requested = Pick<Link, 'targetUrl' | 'expiresAt'>;
+type Requested = Pick<Link, 'targetUrl' | 'expiresAt' | 'maxVisits'>;
 
 function newLink(deps: CreateLinkDeps, caller: Caller, code: string, requested: Requested): Link {
   return {
@@ -118,7 +135,28 @@ function newLink(deps: CreateLinkDeps, caller: Caller, code: string, requested: 
     ownerId: caller.id,
     createdAt: new Date(deps.now()),
     expiresAt: requested.expiresAt,
+    ownerKind: caller.kind,
+    maxVisits: requested.maxVisits,
+    lastAccessedAt: null,
+    extendedTo: null,
+    exhaustedAt: null,
   };
+}
+
+/** A new link under a new generated code, claiming no (owner, URL) place. */
+async function createUnderFreshCode(
+  deps: CreateLinkDeps,
+  caller: Caller,
+  requested: Requested,
+): Promise<CreatedLink> {
+  for (let attempt = 0; attempt < CODE_ATTEMPTS; attempt++) {
+    const link = newLink(deps, caller, randomCode(deps.codeLength), requested);
+    if ((await deps.store.insert(link, null)) === 'inserted') {
+      await deps.cache.put(link);
+      return { link, created: true };
+    }
+  }
+  throw linkErrors.code_space_exhausted();
 }
 
 async function createUnderGeneratedCode(
@@ -129,7 +167,7 @@ async function createUnderGeneratedCode(
   const hash = urlHash(requested.targetUrl);
   const existing = await deps.store.findByOwnerAndUrl(caller.id, hash);
   if (existing) {
-    if (!isExpired(existing, deps.now())) return { link: existing, created: false };
+    if (!isExpired(existing, deps.idleMs, deps.now())) return { link: existing, created: false };
     // An expired link keeps answering 410 under its code; the URL gets a new one.
     await deps.store.retireUrl(existing.id);
   }
@@ -174,17 +212,24 @@ async function createUnderAlias(
   }
   const holder = await deps.store.findByCode(alias);
   if (holder?.deletedAt) throw linkErrors.alias_retired();
-  if (holder && isSameRequest(holder, caller, requested, deps.now())) {
+  if (holder && isSameRequest(holder, caller, requested, deps.idleMs, deps.now())) {
     return { link: holder, created: false };
   }
   throw linkErrors.alias_taken();
 }
 
 /** The caller's live link with what was asked for: the same request, made again. */
-function isSameRequest(holder: Link, caller: Caller, requested: Requested, now: number): boolean {
+function isSameRequest(
+  holder: Link,
+  caller: Caller,
+  requested: Requested,
+  idleMs: number,
+  now: number,
+): boolean {
   return (
     holder.ownerId === caller.id &&
-    !isExpired(holder, now) &&
+    !isExpired(holder, idleMs, now) &&
+    holder.maxVisits === requested.maxVisits &&
     holder.targetUrl === requested.targetUrl &&
     (holder.expiresAt?.getTime() ?? null) === (requested.expiresAt?.getTime() ?? null)
   );

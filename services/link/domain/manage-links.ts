@@ -23,7 +23,11 @@ function checkCode(code: string): void {
  * Someone else's link is answered exactly as a code nobody has: telling the
  * two apart would let a prober learn which codes exist.
  */
-async function ownLink(deps: ManageLinksDeps, caller: Caller, code: string): Promise<StoredLink> {
+export async function ownLink(
+  deps: Pick<ManageLinksDeps, 'store'>,
+  caller: Caller,
+  code: string,
+): Promise<StoredLink> {
   checkCode(code);
   const link = await deps.store.findByCode(code);
   if (!link || link.deletedAt !== null || link.ownerId !== caller.id) {

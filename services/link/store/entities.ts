@@ -28,6 +28,14 @@ export const LinkRow = defineEntity({
     deletedAt: p.datetime().length(3).nullable(),
     /** The newest click written by the last-access toucher; it only ever moves forward. */
     lastAccessedAt: p.datetime().length(3).nullable(),
+    // --- Expiry (migration 0005) ---
+    ownerKind: p.string().length(8).default('guest').ignoreSchemaChanges('collation', 'default'),
+    maxVisits: p.integer().nullable(),
+    exhaustedAt: p.datetime().length(3).nullable(),
+    extendedTo: p.datetime().length(3).nullable(),
+    noticeFor: p.datetime().length(3).nullable(),
+    noticeEventId: p.bigint('string').nullable().unsigned(false),
+    noticeLeaseUntil: p.datetime().length(3).nullable(),
   },
   uniques: [
     { name: 'links_code_unique', properties: ['code'] },

@@ -1,6 +1,16 @@
 // Resolutions cached in the shared cache, keyed by code. An entry carries the
-// link's expiry, so an expired link is answered 410 from the cache too, never
-// redirected. Unknown codes are cached as absent (negative caching).
+// expiry that applies to the link when it is written (the earlier of its
+// explicit and its idle expiry), so an expired link is answered 410 from the
+// cache too, never redirected, and its visit limit, so that every visit of a
+// limited link spends its count. Unknown codes are cached as absent
+// (negative caching).
+//
+// Use pushes the idle expiry out, and clicks must not cost a cache write
+// each. So a live link's entry never outlives the expiry it carries: its TTL
+// ends there at the latest, and the next resolve reads the link, last access
+// and all, from the database. An entry can then never answer 410 for a link
+// that was used meanwhile; only entries written past the expiry say expired,
+// and those live for the negative TTL.
 //
 // Races with deletion: a delete writes a tombstone (an "absent" entry) instead
 // of removing the key, and cache fills after a database read only ever add to
@@ -12,20 +22,29 @@ import type { Cache } from '../../../lib/cache/cache.ts';
 import { outsideCall, shareOfCall } from '../../../lib/call-scope.ts';
 import { type Logger, ThrottledLog } from '../../../lib/log.ts';
 import { runtimeErrors } from '../../../lib/runtime-errors.ts';
+import { effectiveExpiry } from '../domain/expiry.ts';
 import type { Link } from '../domain/link.ts';
 
 export type CachedResolution =
-  | { kind: 'link'; id: string; ownerId: string; targetUrl: string; expiresAt: number | null }
+  | {
+      kind: 'link';
+      id: string;
+      ownerId: string;
+      targetUrl: string;
+      /** The expiry that applied when the entry was written. */
+      expiresAt: number;
+      maxVisits: number | null;
+    }
   | { kind: 'absent' };
 
 const ABSENT = '-';
 const KEY = 'link:';
 
-// `id \t owner \t expiry \t target`: targets never hold a tab (checkTarget
-// refuses whitespace), so the target is whatever follows the third tab.
-function encode(link: Pick<Link, 'id' | 'ownerId' | 'targetUrl' | 'expiresAt'>): string {
-  const expiry = link.expiresAt ? link.expiresAt.getTime() : '';
-  return `${link.id}\t${link.ownerId}\t${expiry}\t${link.targetUrl}`;
+// `id \t owner \t expiry \t max visits \t target`: targets never hold a tab
+// (checkTarget refuses whitespace), so the target is whatever follows the
+// fourth tab.
+function encode(link: Link, expiresAt: number): string {
+  return `${link.id}\t${link.ownerId}\t${expiresAt}\t${link.maxVisits ?? ''}\t${link.targetUrl}`;
 }
 
 /** undefined for anything else, e.g. an entry an older version wrote: read from the database then. */
@@ -34,14 +53,18 @@ function decode(value: string): CachedResolution | undefined {
   const first = value.indexOf('\t');
   const second = value.indexOf('\t', first + 1);
   const third = value.indexOf('\t', second + 1);
-  if (first < 0 || second < 0 || third < 0) return undefined;
-  const expires = value.slice(second + 1, third);
+  const fourth = value.indexOf('\t', third + 1);
+  if (first < 0 || second < 0 || third < 0 || fourth < 0) return undefined;
+  const expires = Number(value.slice(second + 1, third));
+  const limit = value.slice(third + 1, fourth);
+  if (!Number.isFinite(expires)) return undefined;
   return {
     kind: 'link',
     id: value.slice(0, first),
     ownerId: value.slice(first + 1, second),
-    expiresAt: expires ? Number(expires) : null,
-    targetUrl: value.slice(third + 1),
+    expiresAt: expires,
+    maxVisits: limit ? Number(limit) : null,
+    targetUrl: value.slice(fourth + 1),
   };
 }
 
@@ -49,6 +72,9 @@ export interface LinkCacheOptions {
   ttlMs: number;
   negativeTtlMs: number;
   log: Logger;
+  /** The idle period: with last access, what a link's idle expiry is counted from. */
+  idleMs: number;
+  now: () => number;
 }
 
 export class LinkCache {
@@ -78,20 +104,30 @@ export class LinkCache {
     return values.map((value) => (value === null ? undefined : decode(value)));
   }
 
+  /** The entry for a link and how long it may live: never past the expiry it carries, unless it says expired. */
+  #entry(link: Link): { value: string; ttl: number } {
+    const expiresAt = effectiveExpiry(link, this.#options.idleMs);
+    const left = expiresAt - this.#options.now();
+    const ttl = left > 0 ? Math.min(this.#options.ttlMs, left) : this.#options.negativeTtlMs;
+    return { value: encode(link, expiresAt), ttl };
+  }
+
   /** After a database read: caches what was found, never over an existing entry. */
   fill(code: string, link: Link | null): void {
-    const value = link ? encode(link) : ABSENT;
-    const ttl = link ? this.#options.ttlMs : this.#options.negativeTtlMs;
+    const { value, ttl } = link
+      ? this.#entry(link)
+      : { value: ABSENT, ttl: this.#options.negativeTtlMs };
     // Not the call's business: the call may be over before Redis answers.
     outsideCall(() => this.#cache.add(KEY + code, value, ttl)).catch((error: unknown) => {
       this.#warn(error, 'cache unreachable; could not cache a resolution');
     });
   }
 
-  /** After a create: the new link replaces whatever was cached for the code (e.g. "absent"). */
+  /** After a create or an extension: the link replaces whatever was cached for the code (e.g. "absent"). */
   async put(link: Link): Promise<void> {
     try {
-      await this.#cache.set(KEY + link.code, encode(link), this.#options.ttlMs);
+      const { value, ttl } = this.#entry(link);
+      await this.#cache.set(KEY + link.code, value, ttl);
     } catch (error) {
       // A stale "absent" may linger until its short TTL ends: the link then
       // resolves a little late, never wrongly.
@@ -119,6 +155,17 @@ export class LinkCache {
         'cache unreachable; a failed delete keeps its code unresolvable for a while',
       );
     });
+  }
+
+  // --- Expiry (docs/decisions/0007-expiry.md) ---
+
+  /** After a purge: the codes' entries are removed; throws if the cache cannot be told. */
+  async remove(codes: readonly string[]): Promise<void> {
+    try {
+      await this.#cache.delete(codes.map((code) => KEY + code));
+    } catch (error) {
+      throw runtimeErrors.cache_unavailable({ cause: error });
+    }
   }
 
   #warn(error: unknown, message: string): void {

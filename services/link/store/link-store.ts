@@ -62,7 +62,7 @@ function moveLastAccessSql(dialect: Dialect, rows: number): string {
       and (\`links\`.\`last_accessed_at\` is null or \`links\`.\`last_accessed_at\` < \`t\`.\`column2\`)`;
 }
 
-function toStored(row: LinkRow): StoredLink {
+export function toStored(row: LinkRow): StoredLink {
   return {
     id: row.id,
     code: row.code,
@@ -71,6 +71,11 @@ function toStored(row: LinkRow): StoredLink {
     createdAt: row.createdAt,
     expiresAt: row.expiresAt ?? null,
     deletedAt: row.deletedAt ?? null,
+    ownerKind: row.ownerKind === 'member' ? 'member' : 'guest',
+    maxVisits: row.maxVisits ?? null,
+    lastAccessedAt: row.lastAccessedAt ?? null,
+    extendedTo: row.extendedTo ?? null,
+    exhaustedAt: row.exhaustedAt ?? null,
   };
 }
 

@@ -6,8 +6,9 @@ import { LinkRow } from './entities.ts';
 import { createLinks } from './migrations/0001-create-links.ts';
 import { createLinkHealthProbes } from './migrations/0002-create-health-probes.ts';
 import { addLastAccessedAt } from './migrations/0003-add-last-accessed-at.ts';
+import { addExpiry } from './migrations/0005-add-expiry.ts';
 
 export const linkSchema: Schema = {
   entities: [LinkRow, HealthProbeRow],
-  migrations: [createLinks, createLinkHealthProbes, addLastAccessedAt],
+  migrations: [createLinks, createLinkHealthProbes, addLastAccessedAt, addExpiry],
 };
