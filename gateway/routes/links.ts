@@ -256,6 +256,8 @@ export function linkRoutes(
   api.post(
     '/api/v1/links/:code/extend',
     {
+      // The service names the amount by_ms; here it is `by`, a duration.
+      config: { fieldSpellings: { by_ms: 'by' } },
       schema: {
         summary: 'Push the expiry of one of your links out',
         description:

@@ -43,7 +43,8 @@ export const linkService: ServiceDefinition<LinkConfig> = {
       now,
     });
     if (!config.expiry.extendTokenSecret) {
-      log.warn(
+      // Right for one process (the embedded mesh); wrong for several instances.
+      log[shared.kind === 'memory' ? 'info' : 'warn'](
         'LINK_EXTEND_TOKEN_SECRET is not set: extend tokens are signed with a random secret and work only on this instance until it stops',
       );
     }

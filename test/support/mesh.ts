@@ -60,12 +60,18 @@ export function testConfig(flavour: MeshFlavour, env: Record<string, string> = {
   return { config, cleanup };
 }
 
+export interface TestMeshOptions {
+  /** The clock the link service and the gateway read (lib/service.ts); Date.now unless given. */
+  clock?: () => number;
+}
+
 export async function startTestMesh(
   flavour: MeshFlavour,
   env: Record<string, string> = {},
+  options: TestMeshOptions = {},
 ): Promise<TestMesh> {
   const { config, cleanup } = testConfig(flavour, env);
-  const mesh = await startMesh(config);
+  const mesh = await startMesh(config, { clock: options.clock });
   return {
     flavour,
     url: mesh.gateway.url,
@@ -83,9 +89,13 @@ export async function startTestMesh(
 export type SuiteMesh = Omit<TestMesh, 'stop'>;
 
 /** A mesh of `flavour` for the enclosing describe block, started before its own hooks run. */
-export function meshForSuite(flavour: MeshFlavour, env: Record<string, string> = {}): SuiteMesh {
+export function meshForSuite(
+  flavour: MeshFlavour,
+  env: Record<string, string> = {},
+  options: TestMeshOptions = {},
+): SuiteMesh {
   return suiteResource(
-    () => startTestMesh(flavour, env),
+    () => startTestMesh(flavour, env, options),
     (mesh) => mesh.stop(),
     ['flavour', 'url', 'config', 'mesh', 'linkDatabaseUrl'],
   );
