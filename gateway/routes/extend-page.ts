@@ -47,6 +47,16 @@ function sendError(reply: FastifyReply, error: DomainError) {
   );
 }
 
+/** A missing or malformed token is a clear page too, not a JSON problem. */
+function malformed(_error: unknown, _request: unknown, reply: FastifyReply) {
+  return sendPage(
+    reply,
+    400,
+    'Could not extend the link',
+    `<p>${html(WHY.invalid_extend_token as string)}</p>`,
+  );
+}
+
 const Token = Type.String({ minLength: 1, maxLength: 256, description: 'The token of the notice' });
 
 export function extendPageRoutes(app: FastifyInstance, clients: ServiceClients): void {
@@ -70,6 +80,7 @@ export function extendPageRoutes(app: FastifyInstance, clients: ServiceClients):
           querystring: Type.Object({ token: Token }),
           produces: ['text/html'],
         },
+        errorHandler: malformed,
       },
       async (request, reply) =>
         sendPage(
@@ -94,14 +105,7 @@ export function extendPageRoutes(app: FastifyInstance, clients: ServiceClients):
           body: Type.Object({ token: Token }),
           produces: ['text/html'],
         },
-        // A malformed form is a clear page too, not a JSON problem.
-        errorHandler: (_error, _request, reply) =>
-          sendPage(
-            reply,
-            400,
-            'Could not extend the link',
-            `<p>${html(WHY.invalid_extend_token as string)}</p>`,
-          ),
+        errorHandler: malformed,
       },
       async (request, reply) => {
         try {

@@ -145,6 +145,9 @@ describe.each(MESH_FLAVOURS)('expiry through the mesh (%s)', (flavour) => {
     });
     expect(forged.status).toBe(400);
     expect(String(forged.body)).toContain('not valid');
+    const missing = await call(mesh.url, 'GET', '/extend');
+    expect(missing.status).toBe(400);
+    expect(missing.headers.get('content-type')).toContain('text/html');
     // No second notice for the new period while it is outside the window.
     await sleep(300);
     expect(notices).toHaveLength(1);
