@@ -23,6 +23,8 @@ export const CONSUMERS = {
   // --- Expiry (docs/decisions/0007-expiry.md) ---
   /** The notifier's expiry notices (mail and webhook): its queue holds them until it consumes. */
   expiryNotices: { name: 'notifier.expiry-notices', routingKeys: [EVENTS.linkExpiring] },
+  /** Analytics keeps or drops a purged link's visits (ANALYTICS_EXPIRED_VISITS). */
+  expiredLinks: { name: 'analytics.expired-links', routingKeys: [EVENTS.linkExpired] },
 } as const satisfies Record<string, ConsumerSpec>;
 
 export const DEFAULT_EXCHANGE = 'shortener.events';

@@ -1,4 +1,5 @@
 // The analytics service's settings.
+import { z } from 'zod';
 import { defineSettings } from '../../lib/config/load.ts';
 import { address, databaseUrl, duration, integer, target } from '../../lib/config/parsers.ts';
 import type { AddressPrefixes } from './domain/client-address.ts';
@@ -11,6 +12,8 @@ export interface AnalyticsConfig {
   prefixes: AddressPrefixes;
   topLinksCacheTtlMs: number;
   rankingDedupHorizonMs: number;
+  /** What becomes of a purged link's visits and daily rollups: kept, or dropped at once. */
+  expiredVisits: 'keep' | 'drop';
 }
 
 export const analyticsSettings = defineSettings(
@@ -22,6 +25,7 @@ export const analyticsSettings = defineSettings(
     ANALYTICS_IPV6_PREFIX: integer(0, 128).default(48),
     ANALYTICS_TOP_LINKS_CACHE_TTL: duration(0, 60_000).default(1_000),
     ANALYTICS_RANKING_DEDUP_HORIZON: duration(60_000, 86_400_000).default(15 * 60_000),
+    ANALYTICS_EXPIRED_VISITS: z.enum(['keep', 'drop']).default('keep'),
   },
   (v, runtime): AnalyticsConfig => ({
     listen: v.ANALYTICS_GRPC_LISTEN,
@@ -30,5 +34,6 @@ export const analyticsSettings = defineSettings(
     prefixes: { ipv4: v.ANALYTICS_IPV4_PREFIX, ipv6: v.ANALYTICS_IPV6_PREFIX },
     topLinksCacheTtlMs: v.ANALYTICS_TOP_LINKS_CACHE_TTL,
     rankingDedupHorizonMs: v.ANALYTICS_RANKING_DEDUP_HORIZON,
+    expiredVisits: v.ANALYTICS_EXPIRED_VISITS,
   }),
 );

@@ -21,6 +21,7 @@ import { RedisRanking } from './ranking/redis-ranking.ts';
 import { analyticsSchema } from './store/schema.ts';
 import { VisitStore } from './store/visit-store.ts';
 import { consumeClicks } from './workers/click-consumers.ts';
+import { consumeExpiredLinks } from './workers/expired-links.ts';
 
 /** What the `link.clicked` consumers call with each batch of clicks (wired with the bus). */
 export interface ClickConsumers {
@@ -64,6 +65,7 @@ export function defineAnalyticsService(
         { bus, onStop },
         supervisor,
       );
+      consumeExpiredLinks(config.expiredVisits, store, { bus, onStop }, supervisor);
       options.started?.({ visits, ranking: counter });
       const binding = analyticsServiceBinding(
         {

@@ -23,6 +23,7 @@ import type { Dialect } from '../../../lib/db/migrations.ts';
 import type { Orm } from '../../../lib/db/open.ts';
 import type { RecordedVisit, Visit } from '../domain/click.ts';
 import { VisitorSketch } from '../domain/visitor-sketch.ts';
+import { LinkDayRow, VisitRow } from './entities.ts';
 
 /** Rows per statement: well inside every dialect's limit on bound parameters. */
 const CHUNK = 500;
@@ -106,6 +107,17 @@ export class VisitStore {
     } catch (error) {
       translate(error);
     }
+  }
+
+  // --- Expiry (docs/decisions/0007-expiry.md) ---
+
+  /** Deletes every visit and daily rollup of a purged link; a second call finds nothing. Returns the visits deleted. */
+  async dropLink(linkId: string): Promise<number> {
+    return this.#run(async (em) => {
+      const visits = await em.nativeDelete(VisitRow, { linkId });
+      await em.nativeDelete(LinkDayRow, { linkId });
+      return visits;
+    });
   }
 
   /** The salt of visitor hashes, made (randomly, once for every replica) where there is none yet. */
