@@ -23,8 +23,10 @@ export function redirectRoutes(app: FastifyInstance, path: RedirectPath): void {
       params: Params,
       response: {
         302: Type.Null({ description: 'Redirect; the Location header holds the target URL' }),
-        404: problemResponse('No link has this code, or it was deleted'),
-        410: problemResponse('The link has expired'),
+        404: problemResponse('No link has this code, or it was deleted or purged'),
+        410: problemResponse(
+          'The link has expired (link_expired) or used up its visits (visits_exhausted)',
+        ),
         503: problemResponse(
           'The link cannot be resolved now; `code` names the cause (e.g. database_unavailable). See Retry-After',
         ),

@@ -82,10 +82,11 @@ export interface Link {
     | Date
     | undefined;
   /**
-   * When the link stops redirecting: the expiry that applies now, the
-   * earlier of its explicit expiry (if any) and its idle expiry (last access,
-   * or creation if never followed, plus the idle period, as extended). Only
-   * the explicit expiry of a link that is never followed stays as it is.
+   * When the link stops redirecting as things stand: the earliest of its
+   * explicit expiry (if any), its idle expiry (last access, or creation if
+   * never followed, plus the idle period, never before an extension's date)
+   * and the moment its visits ran out. Always set. Use pushes the idle expiry
+   * out, so a later answer may say later.
    */
   expiresAt?:
     | Date
@@ -2130,7 +2131,8 @@ export const LinkServiceService = {
     responseDeserialize: (value: Buffer): DeleteLinkResponse => DeleteLinkResponse.decode(value),
   },
   /**
-   * Streams which codes changed (deleted, expired, retargeted), so a caller
+   * Streams which codes changed (deleted, expired, extended, purged,
+   * retargeted), so a caller
    * that caches resolutions can drop them. The first message says reset (or
    * paused); later messages list changed codes, say reset again when changes
    * may have been missed, or paused while this instance cannot hear the
@@ -2262,7 +2264,8 @@ export interface LinkServiceServer extends UntypedServiceImplementation {
    */
   deleteLink: handleUnaryCall<DeleteLinkRequest, DeleteLinkResponse>;
   /**
-   * Streams which codes changed (deleted, expired, retargeted), so a caller
+   * Streams which codes changed (deleted, expired, extended, purged,
+   * retargeted), so a caller
    * that caches resolutions can drop them. The first message says reset (or
    * paused); later messages list changed codes, say reset again when changes
    * may have been missed, or paused while this instance cannot hear the
@@ -2450,7 +2453,8 @@ export interface LinkServiceClient extends Client {
     callback: (error: ServiceError | null, response: DeleteLinkResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Streams which codes changed (deleted, expired, retargeted), so a caller
+   * Streams which codes changed (deleted, expired, extended, purged,
+   * retargeted), so a caller
    * that caches resolutions can drop them. The first message says reset (or
    * paused); later messages list changed codes, say reset again when changes
    * may have been missed, or paused while this instance cannot hear the
