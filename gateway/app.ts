@@ -17,6 +17,7 @@ import { errorHandler, PROBLEM_TYPE, Problem, problemFromDomain, sendProblem } f
 import type { ReadinessProbe } from './readiness.ts';
 import type { RedirectPath } from './redirect-path.ts';
 import { RouteMethods } from './route-methods.ts';
+import { accountPageRoutes } from './routes/account-pages.ts';
 import { analyticsRoutes } from './routes/analytics.ts';
 import { healthRoutes } from './routes/health.ts';
 import { identityRoutes } from './routes/identity.ts';
@@ -150,6 +151,7 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
   identityRoutes(app, clients);
   linkRoutes(app, clients, config.publicBaseUrl, parts.near);
   analyticsRoutes(app, clients, config.publicBaseUrl);
+  accountPageRoutes(app);
   redirectRoutes(app, parts.redirects);
   app.get(
     '/api/v1/openapi.json',

@@ -24,6 +24,9 @@ export const RESERVED_CODES: ReadonlySet<string> = new Set([
   'login',
   'logout',
   'signup',
+  // The pages the notifier's mails link to (gateway/routes/account-pages.ts).
+  'reset-password',
+  'verify-email',
   'favicon.ico',
   'robots.txt',
   '.well-known',
