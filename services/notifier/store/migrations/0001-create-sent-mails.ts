@@ -13,9 +13,9 @@ export const createSentMails: MigrationStep = {
     ],
     sqlite: [
       `create table \`sent_mails\` (
-        \`event_id\` integer not null primary key,
-        \`kind\` text not null,
-        \`sent_at\` integer not null
+        \`event_id\` bigint not null primary key,
+        \`kind\` varchar(32) not null,
+        \`sent_at\` bigint not null
       )`,
     ],
   },
