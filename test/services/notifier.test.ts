@@ -6,7 +6,7 @@
 // the token; a redelivered event sends no second mail; a malformed one is
 // parked while the rest flow; an expired token gets no mail. Then the mail
 // server going away: retries, the dead-letter queue, and recovery.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -34,8 +34,10 @@ const VERIFY = CONSUMERS.emailVerificationMailer.name;
 
 /** What a story reads the mails from: the SMTP server, or the outbox folder. */
 interface Mailbox {
-  /** Every mail so far, in the order it arrived. */
+  /** Every mail so far. */
   mails(): Promise<ParsedMail[]>;
+  /** One entry per mail handed over, so a mail sent twice shows twice (a rewritten file too). */
+  handovers(): string[];
 }
 
 interface Setup {
@@ -53,7 +55,10 @@ const SETUPS: Setup[] = [
       const notifier = await startTestNotifier('rabbitmq+mysql', { NOTIFIER_SMTP_URL: sink.url });
       return {
         notifier,
-        mailbox: { mails: async () => sink.received.map((r) => r.mail) },
+        mailbox: {
+          mails: async () => sink.received.map((r) => r.mail),
+          handovers: () => sink.received.map((r, i) => `${i}:${r.mail.messageId}`),
+        },
         async close() {
           await notifier.stop();
           await sink.stop();
@@ -75,6 +80,11 @@ const SETUPS: Setup[] = [
             const files = readdirSync(outbox).filter((name) => name.endsWith('.eml'));
             return Promise.all(files.map((name) => simpleParser(readFileSync(join(outbox, name)))));
           },
+          // A file written again is a new file (a rename over the old one): a new inode.
+          handovers: () =>
+            existsSync(outbox)
+              ? readdirSync(outbox).map((name) => `${name}@${statSync(join(outbox, name)).ino}`)
+              : [],
         },
         close: () => notifier.stop(),
       };
@@ -163,6 +173,7 @@ describe.each(SETUPS)('the notifier on $label', ({ flavour, open }) => {
     const event = tokenEvent({ email });
     await publishTokenEvent(notifier.bus, 'password_reset', event);
     await mailsTo(mailbox, email, 1);
+    const before = mailbox.handovers();
     await publishTokenEvent(notifier.bus, 'password_reset', event);
     // A later event on the same queue arrives after the duplicate was handled.
     const after = tokenEvent({ email });
@@ -179,6 +190,9 @@ describe.each(SETUPS)('the notifier on $label', ({ flavour, open }) => {
         `<${after.eventId}.password-reset@sho.rt.example>`,
       ].sort(),
     );
+    const added = mailbox.handovers().filter((h) => !before.includes(h));
+    expect(added, 'only the later event was handed over').toHaveLength(1);
+    expect(mailbox.handovers()).toEqual(expect.arrayContaining(before));
     expect(await notifier.bus.deadLetters(RESET)).toEqual([]);
   });
 
