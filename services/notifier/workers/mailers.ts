@@ -14,7 +14,7 @@ import {
   PasswordResetRequested,
 } from '../../../gen/shortener/v1/events.ts';
 import type { Supervisor } from '../../../lib/actors/supervisor.ts';
-import { type BackoffPolicy, backoffDelay } from '../../../lib/backoff.ts';
+import { type BackoffPolicy, backoffDelay, pause } from '../../../lib/backoff.ts';
 import type { Delivery } from '../../../lib/bus/bus.ts';
 import { CONSUMERS } from '../../../lib/bus/catalog.ts';
 import { isDomainError } from '../../../lib/errors.ts';
@@ -105,16 +105,4 @@ export function startMailers(
       return subscription.stop();
     });
   }
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
