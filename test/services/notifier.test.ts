@@ -16,13 +16,14 @@ import { topicMatches } from '../../lib/bus/topology.ts';
 import { dialable } from '../../lib/config/parsers.ts';
 import { healthChecker } from '../../lib/grpc/health-client.ts';
 import { escapeHtml } from '../../services/notifier/domain/templates.ts';
-import { MYSQL_URL } from '../support/env.ts';
+import { MYSQL_URL, uniqueName } from '../support/env.ts';
 import {
   type NotifierFlavour,
   publishTokenEvent,
   ROUTING_KEYS,
   startTestNotifier,
   type TestNotifier,
+  takeOver,
   tokenEvent,
 } from '../support/notifier.ts';
 import { SmtpSink } from '../support/smtp-sink.ts';
@@ -244,6 +245,41 @@ describe.each(SETUPS)('the notifier on $label', ({ flavour, open }) => {
   });
 });
 
+describe('the notifier across a restart', () => {
+  let sink: SmtpSink;
+  let notifier: TestNotifier | undefined;
+  beforeAll(async () => {
+    sink = await SmtpSink.open();
+  });
+  afterAll(async () => {
+    await notifier?.stop();
+    await sink.stop();
+  });
+
+  test('when the notifier restarts and the same event arrives again, then no second mail is sent: what was sent is in its database', async () => {
+    const first = await startTestNotifier('rabbitmq+mysql', { NOTIFIER_SMTP_URL: sink.url });
+    const event = tokenEvent({ email: 'restart@example.com' });
+    await publishTokenEvent(first.bus, 'password_reset', event);
+    await sink.waitForMails(1);
+    await first.stop({ keep: true });
+
+    notifier = await startTestNotifier('rabbitmq+mysql', {
+      NOTIFIER_SMTP_URL: sink.url,
+      ...takeOver(first),
+    });
+    await publishTokenEvent(notifier.bus, 'password_reset', event);
+    const next = tokenEvent({ email: 'restart@example.com' });
+    await publishTokenEvent(notifier.bus, 'password_reset', next);
+    const mails = await sink.waitForMails(2);
+    await sleep(200);
+    expect(sink.received).toHaveLength(2);
+    expect(mails.map((m) => m.mail.messageId)).toEqual([
+      `<${event.eventId}.password-reset@sho.rt.example>`,
+      `<${next.eventId}.password-reset@sho.rt.example>`,
+    ]);
+  });
+});
+
 describe('the notifier while its mail server is away', () => {
   let sink: SmtpSink;
   let notifier: TestNotifier;
@@ -292,9 +328,12 @@ describe('the notifier while its database cannot be opened', () => {
   afterEach(() => notifier?.stop());
 
   test('when its database is unreachable at start, then it answers NOT_SERVING instead of exiting', async () => {
+    // The machine's MariaDB, on a port where nothing listens.
+    const unreachable = new URL(`${MYSQL_URL}/${uniqueName('unreachable')}`);
+    unreachable.port = '1';
     notifier = await startTestNotifier(
       'rabbitmq+mysql',
-      { NOTIFIER_DATABASE_URL: `${MYSQL_URL.replace(/:\d+$/, ':1')}/nowhere` },
+      { NOTIFIER_DATABASE_URL: unreachable.href },
       { waitUntilReady: false },
     );
     const checker = healthChecker(dialable(notifier.service.address));

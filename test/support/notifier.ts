@@ -35,7 +35,17 @@ export interface TestNotifier extends Infrastructure {
   config: NotifierTestConfig;
   service: RunningService;
   dataDir: string;
-  stop(): Promise<void>;
+  /** Stops it; unless `keep`, removes its database, topology and data folder too. */
+  stop(options?: { keep?: boolean }): Promise<void>;
+}
+
+/** What a notifier started after `previous` needs to take over its database and queues. */
+export function takeOver(previous: TestNotifier): Record<string, string> {
+  return {
+    NOTIFIER_DATABASE_URL: previous.config.notifier.databaseUrl,
+    BUS_EXCHANGE: previous.config.bus.exchange,
+    BUS_QUEUE_PREFIX: previous.config.bus.queuePrefix,
+  };
 }
 
 /** Starts a notifier; `env` overrides the flavour's settings (NOTIFIER_SMTP_URL, BUS_RETRY_*…). */
@@ -75,14 +85,16 @@ export async function startTestNotifier(
     config,
     service,
     dataDir,
-    async stop() {
+    async stop({ keep = false } = {}) {
       if (stopped) return;
       stopped = true;
       await service.stop();
       await infrastructure.close();
+      if (keep) return;
       if (flavour === 'rabbitmq+mysql') {
         await removeTopology(topologyOf(config.bus));
-        await dropDatabases([name]);
+        const database = new URL(config.notifier.databaseUrl).pathname.slice(1);
+        if (database) await dropDatabases([database]);
       }
       rmSync(dataDir, { recursive: true, force: true });
     },
