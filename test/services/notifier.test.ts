@@ -323,6 +323,33 @@ describe('the notifier while its mail server is away', () => {
   }, 40_000);
 });
 
+describe('the notifier when its mail server refuses a recipient', () => {
+  let sink: SmtpSink;
+  let notifier: TestNotifier;
+  beforeAll(async () => {
+    sink = await SmtpSink.open({ refuse: /^gone-/ });
+    notifier = await startTestNotifier('rabbitmq+mysql', { NOTIFIER_SMTP_URL: sink.url });
+  });
+  afterAll(async () => {
+    await notifier.stop();
+    await sink.stop();
+  });
+
+  test('when the server answers 550 for the address, then the event is parked with the server’s answer, and the next mail goes out', async () => {
+    const refused = tokenEvent({ email: 'gone-away@example.com' });
+    await publishTokenEvent(notifier.bus, 'email_verification', refused);
+    const next = tokenEvent({ email: 'still-here@example.com' });
+    await publishTokenEvent(notifier.bus, 'email_verification', next);
+    const [mail] = await sink.waitForMails(1);
+    expect(mail?.recipients).toEqual(['still-here@example.com']);
+    await within(10_000, async () => (await notifier.bus.deadLetters(VERIFY)).length === 1);
+    const [parked] = await notifier.bus.deadLetters(VERIFY);
+    expect(parked?.attempts).toBe(3);
+    expect(parked?.error).toMatch(/the mail server did not take the mail: .*550.*no such mailbox/);
+    expect(sink.received).toHaveLength(1);
+  });
+});
+
 describe('the notifier while its database cannot be opened', () => {
   let notifier: TestNotifier | undefined;
   afterEach(() => notifier?.stop());

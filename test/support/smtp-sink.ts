@@ -17,15 +17,20 @@ export interface ReceivedMail {
 export class SmtpSink {
   readonly port: number;
   readonly received: ReceivedMail[] = [];
+  readonly #refuse: RegExp | undefined;
   #server: SMTPServer | undefined;
 
-  private constructor(port: number) {
+  private constructor(port: number, refuse: RegExp | undefined) {
     this.port = port;
+    this.#refuse = refuse;
   }
 
-  /** A sink on a free port; listening unless `listening` is false (a mail server that is down). */
-  static async open(options: { listening?: boolean } = {}): Promise<SmtpSink> {
-    const sink = new SmtpSink(await freePort());
+  /**
+   * A sink on a free port; listening unless `listening` is false (a mail
+   * server that is down). Recipients matching `refuse` are refused with 550.
+   */
+  static async open(options: { listening?: boolean; refuse?: RegExp } = {}): Promise<SmtpSink> {
+    const sink = new SmtpSink(await freePort(), options.refuse);
     if (options.listening ?? true) await sink.start();
     return sink;
   }
@@ -39,6 +44,12 @@ export class SmtpSink {
       authOptional: true,
       disabledCommands: ['STARTTLS', 'AUTH'],
       logger: false,
+      onRcptTo: ({ address }, _session, callback) => {
+        if (!this.#refuse?.test(address)) return callback();
+        callback(
+          Object.assign(new Error(`5.1.1 <${address}>: no such mailbox`), { responseCode: 550 }),
+        );
+      },
       onData: (stream, session, callback) => {
         simpleParser(stream).then(
           (mail) => {
