@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../lib/log.ts';
+import { authenticateDeclaredRoutes } from './auth.ts';
 import type { GatewayConfig } from './config.ts';
 import { gatewayErrors } from './errors.ts';
 import type { ServiceClients } from './grpc-clients.ts';
@@ -128,6 +129,8 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
   app.setErrorHandler(errorHandler(log));
   const routes = new RouteMethods();
   app.addHook('onRoute', (route) => routes.add(route.url, route.method));
+  // Before any route: those declaring bearer security authenticate first of all.
+  app.addHook('onRoute', authenticateDeclaredRoutes(clients));
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '';
     const allow = routes.allowedAt(path);

@@ -1,7 +1,14 @@
 // Authenticating HTTP callers: a bearer token, checked by the identity service.
 // The principal it returns is what the gateway hands to other services; nothing
 // from the request itself is ever taken as a principal.
-import type { FastifyReply, FastifyRequest } from 'fastify';
+//
+// A route asks for a caller by declaring the bearer security requirement in
+// its schema, which is also what the OpenAPI document shows; nothing else
+// turns authentication on. The caller is then authenticated in onRequest,
+// before the body is read, parsed or validated: a request that carries no
+// valid token is answered 401 whatever else is wrong with it, and the route's
+// rules are not shown to someone who may not use it.
+import type { FastifyRequest, onRequestAsyncHookHandler, RouteOptions } from 'fastify';
 import type { Principal } from '../gen/shortener/v1/principal.ts';
 import { gatewayErrors } from './errors.ts';
 import type { ServiceClients } from './grpc-clients.ts';
@@ -13,6 +20,9 @@ declare module 'fastify' {
   }
 }
 
+/** The security requirement of a route that needs a caller (`schema.security`). */
+export const BEARER: { bearer: string[] }[] = [{ bearer: [] }];
+
 export function bearerToken(request: FastifyRequest): string | null {
   const value = request.headers.authorization;
   if (!value) return null;
@@ -20,9 +30,21 @@ export function bearerToken(request: FastifyRequest): string | null {
   return match?.[1] ?? null;
 }
 
-/** preHandler for routes that need a caller. */
-export function requireCaller(clients: ServiceClients) {
-  return async (request: FastifyRequest, _reply: FastifyReply) => {
+/**
+ * True when every alternative the route's security lists needs the bearer
+ * token: a route that also lists `{}` (anonymous callers welcome) checks a
+ * token it is given itself.
+ */
+export function requiresBearer(security: unknown): boolean {
+  if (!Array.isArray(security) || security.length === 0) return false;
+  return security.every(
+    (requirement) =>
+      typeof requirement === 'object' && requirement !== null && 'bearer' in requirement,
+  );
+}
+
+function authenticator(clients: ServiceClients): onRequestAsyncHookHandler {
+  return async (request) => {
     const token = bearerToken(request);
     if (!token) throw gatewayErrors.missing_token();
     const { principal } = await clients.identity.authenticate({ token });
@@ -34,7 +56,20 @@ export function requireCaller(clients: ServiceClients) {
   };
 }
 
-/** The caller requireCaller authenticated, in a handler behind it. */
+/**
+ * An onRoute hook: every route declaring BEARER authenticates its caller
+ * first of its own onRequest hooks. Register it before any route.
+ */
+export function authenticateDeclaredRoutes(clients: ServiceClients): (route: RouteOptions) => void {
+  const authenticate = authenticator(clients);
+  return (route) => {
+    if (!requiresBearer(route.schema?.security)) return;
+    const own = route.onRequest === undefined ? [] : [route.onRequest].flat();
+    route.onRequest = [authenticate, ...own];
+  };
+}
+
+/** The caller the route's authentication found, in a handler behind it. */
 export function principalOf(request: { principal: Principal | null }): Principal {
   if (!request.principal) throw gatewayErrors.missing_token();
   return request.principal;

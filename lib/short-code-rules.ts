@@ -8,7 +8,14 @@ export const MAX_RESOLVE_BATCH = 1024;
 /** URL-safe, case-sensitive, 1 to 32 characters (generated codes and chosen aliases). */
 export const CODE_PATTERN = /^[0-9A-Za-z_-]{1,32}$/;
 
-/** Compared case-insensitively, so no code can shadow a path of the gateway. */
+/**
+ * Compared case-insensitively, so no code can shadow a path of the gateway:
+ * the one list of them, for generated codes, members' aliases and the
+ * redirect path alike. Every first path segment a gateway route uses must be
+ * here (test/gateway/reserved-paths.test.ts checks), and words the web
+ * expects at the top of a site (pages linked from mails among them) are kept
+ * free before any route takes them.
+ */
 export const RESERVED_CODES: ReadonlySet<string> = new Set([
   'api',
   'admin',

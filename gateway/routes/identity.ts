@@ -3,7 +3,7 @@ import '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { PrincipalKind } from '../../gen/shortener/v1/principal.ts';
-import { requireCaller } from '../auth.ts';
+import { BEARER } from '../auth.ts';
 import type { ServiceClients } from '../grpc-clients.ts';
 import { callerDetails } from '../http-caller.ts';
 import { problemResponse } from '../problems.ts';
@@ -56,11 +56,10 @@ export function identityRoutes(app: FastifyInstance, clients: ServiceClients): v
   app.delete(
     '/api/v1/sessions/current',
     {
-      preHandler: requireCaller(clients),
       schema: {
         summary: 'Revoke the token this request carries',
         tags: ['identity'],
-        security: [{ bearer: [] }],
+        security: BEARER,
         response: {
           204: Type.Null({ description: 'Revoked: the token authenticates no more' }),
           401: problemResponse('No bearer token, or it is already invalid'),

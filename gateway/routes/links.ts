@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Link as LinkMessage } from '../../gen/shortener/v1/link.ts';
-import { principalOf, requireCaller } from '../auth.ts';
+import { BEARER, principalOf } from '../auth.ts';
 import type { ServiceClients } from '../grpc-clients.ts';
 import { callerDetails } from '../http-caller.ts';
 import type { NearCache } from '../near-cache.ts';
@@ -40,6 +40,17 @@ const CreateBody = Type.Object(
           'must hold it); leave it out for a link that never expires by date',
       }),
     ),
+    alias: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description:
+          'Members only: the short code to use instead of a generated one. 3 to 32 of 0-9, A-Z, ' +
+          'a-z, _ and - (invalid_alias), case-sensitive, and not a path of this API in any case ' +
+          '(alias_reserved). Leave it out for a generated code',
+        examples: ['spring-sale'],
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -57,7 +68,7 @@ const ListQuery = Type.Object(
 );
 
 const LinkRef = { $ref: 'Link#' };
-const security = [{ bearer: [] }];
+const security = BEARER;
 const authErrors = {
   401: problemResponse('No bearer token, or it is invalid, revoked or expired'),
   503: problemResponse('A service the gateway depends on is unreachable'),
@@ -85,25 +96,33 @@ export function linkRoutes(
       expiresAt: link.expiresAt ? link.expiresAt.toISOString() : null,
     };
   };
-  const preHandler = requireCaller(clients);
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   api.post(
     '/api/v1/links',
     {
-      preHandler,
       schema: {
         summary: 'Shorten a URL',
         description:
-          'Creates a short link owned by the caller. Shortening a URL the caller already has a live ' +
-          'link for returns that link with 200 instead of 201. Rate limited per caller and per client IP.',
+          'Creates a short link owned by the caller, under a generated code or (members only) an ' +
+          'alias. An existing link is returned with 200 instead of 201 only when the request asks ' +
+          "for nothing it lacks: without an alias, the caller's live link for the same URL under a " +
+          "generated code; with an alias, the caller's live link under that alias with the same " +
+          'target and expiry. A URL the caller already shortened gets a new link under an alias, ' +
+          'and links made under an alias are never returned for a request without one. Rate ' +
+          'limited per caller and per client IP.',
         tags: ['links'],
         security,
         body: CreateBody,
         response: {
           201: { ...LinkRef, description: 'Created' },
-          200: { ...LinkRef, description: 'The caller already had a live link for this URL' },
-          400: problemResponse('The body or the URL is not acceptable'),
+          200: { ...LinkRef, description: 'The caller already had the link this request asks for' },
+          400: problemResponse('The body, the URL or the alias is not acceptable'),
+          403: problemResponse('A guest asked for an alias (alias_members_only)'),
+          409: problemResponse(
+            'The alias is taken by another link (alias_taken), or a deleted link had it and codes ' +
+              'are never issued again (alias_retired)',
+          ),
           413: problemResponse('The body is too large'),
           415: problemResponse('The body is not application/json'),
           429: problemResponse('Rate limited; see Retry-After'),
@@ -118,6 +137,7 @@ export function linkRoutes(
         targetUrl: request.body.targetUrl,
         expiresAt,
         client: callerDetails(request.raw, request.ip),
+        alias: request.body.alias ?? '',
       });
       const body = toJson(link);
       reply.code(created ? 201 : 200);
@@ -129,7 +149,6 @@ export function linkRoutes(
   api.get(
     '/api/v1/links',
     {
-      preHandler,
       schema: {
         summary: "List the caller's links",
         description: 'Newest first, deleted links left out, a page at a time.',
@@ -161,7 +180,6 @@ export function linkRoutes(
   api.get(
     '/api/v1/links/:code',
     {
-      preHandler,
       schema: {
         summary: 'Get one of your links',
         tags: ['links'],
@@ -189,7 +207,6 @@ export function linkRoutes(
   api.delete(
     '/api/v1/links/:code',
     {
-      preHandler,
       schema: {
         summary: 'Delete one of your links',
         description:

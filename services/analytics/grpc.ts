@@ -65,10 +65,7 @@ function toStatsMessage(stats: LinkStats): GetLinkStatsResponse {
     toDate: stats.to,
     total: String(stats.total),
     uniqueVisitors: String(stats.uniqueVisitors),
-    uniqueVisitorsMethod:
-      stats.uniqueVisitorsMethod === 'distinct_per_day'
-        ? UniqueVisitorsMethod.UNIQUE_VISITORS_METHOD_DISTINCT_PER_DAY
-        : UniqueVisitorsMethod.UNIQUE_VISITORS_METHOD_SUM_OF_DAILY,
+    uniqueVisitorsMethod: UniqueVisitorsMethod.UNIQUE_VISITORS_METHOD_ESTIMATED,
     daily: stats.daily.map((day) => ({
       date: day.date,
       visits: String(day.visits),

@@ -48,7 +48,7 @@ export function defineAnalyticsService(
       const links = new LinkServiceOwnedLinks(config.linkTarget, runtime.grpcDeadlineMs);
       onStop('link client', async () => links.close());
       const ranking = openRanking(config, { ...runtime, now }, log, onStop);
-      const visits = new VisitRecorder(store, { prefixes: config.prefixes }, now);
+      const visits = new VisitRecorder(store, { prefixes: config.prefixes });
       const counter = new RankingCounter(ranking);
       const supervisor = new Supervisor({ log });
       onStop('actors', () => supervisor.stop());

@@ -47,6 +47,24 @@ export const linkErrors = defineErrors({
     message: (bound: { limit: Date }) => `expires_at must be before ${bound.limit.toISOString()}`,
   },
   invalid_code: { kind: 'invalid', field: 'code', message: 'code is malformed' },
+  invalid_alias: {
+    kind: 'invalid',
+    field: 'alias',
+    message: (rule: { min: number; max: number }) =>
+      `alias must be ${rule.min} to ${rule.max} of the characters 0-9, A-Z, a-z, _ and -`,
+  },
+  alias_reserved: {
+    kind: 'invalid',
+    field: 'alias',
+    message: 'alias is a path of the gateway, in some case, and cannot be a short code',
+  },
+  alias_members_only: { kind: 'forbidden', message: 'only members may choose an alias' },
+  alias_taken: { kind: 'conflict', message: 'another link already has this alias' },
+  /** Codes of deleted links stay tombstoned: see docs/decisions/0002-short-codes.md. */
+  alias_retired: {
+    kind: 'conflict',
+    message: 'a deleted link had this alias, and codes are never issued again',
+  },
   invalid_page_size: {
     kind: 'invalid',
     field: 'page_size',

@@ -101,6 +101,7 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
         targetUrl: request.targetUrl,
         expiresAt: request.expiresAt ?? null,
         clientIp: request.client?.ip ?? '',
+        alias: request.alias,
       });
       return { link: toMessage(link), created };
     }),

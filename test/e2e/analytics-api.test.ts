@@ -168,7 +168,7 @@ describe.each(MESH_FLAVOURS)('the analytics API (%s)', (flavour) => {
       total: 5,
       // The same address with two user agents: two visitors today.
       uniqueVisitors: 2,
-      uniqueVisitorsMethod: 'sum_of_daily',
+      uniqueVisitorsMethod: 'estimated',
       referrers: [
         { value: 'news.example', count: 3 },
         { value: null, count: 2 },
@@ -193,7 +193,7 @@ describe.each(MESH_FLAVOURS)('the analytics API (%s)', (flavour) => {
 
     const oneDay = await statsOf(code, `?from=${today()}&to=${today()}`);
     expect(oneDay).toMatchObject({ total: 5, uniqueVisitors: 2 });
-    expect(oneDay.uniqueVisitorsMethod).toBe('distinct_per_day');
+    expect(oneDay.uniqueVisitorsMethod).toBe('estimated');
     expect(oneDay.daily).toEqual([{ date: today(), visits: 5, uniqueVisitors: 2 }]);
 
     const withBots = await statsOf(code, '?includeBots=true&breakdownLimit=1');

@@ -112,12 +112,13 @@ describe.each(MESH_FLAVOURS)('answers at the HTTP edge (%s)', (flavour) => {
     ['its head', 'GET /healthz HTTP/1.1\r\nHost: x\r\n'],
     [
       'its body',
-      'POST /api/v1/links HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"targetUrl":',
+      // Authenticated: a request without a token is answered 401 before its body is read.
+      'POST /api/v1/links HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer <token>\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"targetUrl":',
     ],
   ])(
     'when a client never finishes %s, then 408 request_timeout and the connection is closed',
     async (_part, request) => {
-      const text = await exchange(mesh.url, request, 10_000);
+      const text = await exchange(mesh.url, request.replace('<token>', token), 10_000);
       const answer = parseAnswer(text);
       expectProblem(raw(answer), 408, 'request_timeout');
       expect(answer.headers.connection).toBe('close');

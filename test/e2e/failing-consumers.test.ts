@@ -98,8 +98,7 @@ describe.each(BUS_FLAVOURS)('failing click consumers ($name)', (flavour) => {
     });
     const stored = async () => {
       const sql = 'select count(*) as n from visits';
-      const rolled =
-        "select coalesce(sum(visits), 0) as n from visit_rollups where dimension = 'visits'";
+      const rolled = 'select coalesce(sum(visits), 0) as n from link_days';
       const em = db.orm.em.fork();
       const [[visits], [rollups]] = [
         await em.execute<{ n: unknown }[]>(sql),

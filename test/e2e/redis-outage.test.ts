@@ -70,9 +70,12 @@ test('when Redis restarts mid-traffic, then redirects never fail and the cache a
     probe.disconnect();
   }
 
+  // Traffic goes on after the restart (waited for by count, not by time: a
+  // loaded machine answers fewer per second).
+  const afterRestart = statuses.length;
+  await within(10_000, async () => statuses.length >= afterRestart + 20);
   running = false;
   await traffic;
-  expect(statuses.length).toBeGreaterThan(outageRedirects + 20);
   expect(statuses.filter((status) => status !== 302)).toEqual([]);
 }, 60_000);
 

@@ -72,7 +72,7 @@ describe.each(MESH_FLAVOURS)('gRPC edges of a running mesh (%s)', (flavour) => {
   const createLink = (caller: Principal | undefined, targetUrl: string) =>
     outcome<CreateLinkResponse>((callback) =>
       link.createLink(
-        { caller, targetUrl, expiresAt: undefined, client: callerDetails('192.0.2.1') },
+        { caller, targetUrl, expiresAt: undefined, client: callerDetails('192.0.2.1'), alias: '' },
         callback,
       ),
     );
@@ -164,6 +164,7 @@ describe.each(MESH_FLAVOURS)('gRPC edges of a running mesh (%s)', (flavour) => {
             targetUrl: `https://example.com/far/${expiresAt.getTime()}`,
             expiresAt,
             client: callerDetails('192.0.2.1'),
+            alias: '',
           },
           callback,
         ),
@@ -181,6 +182,7 @@ describe.each(MESH_FLAVOURS)('gRPC edges of a running mesh (%s)', (flavour) => {
           targetUrl: 'https://example.com/far/latest',
           expiresAt: latest,
           client: callerDetails('192.0.2.1'),
+          alias: '',
         },
         callback,
       ),

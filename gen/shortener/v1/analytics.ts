@@ -29,14 +29,22 @@ export const protobufFileName = "shortener/v1/analytics.proto";
 export const UniqueVisitorsMethod = {
   /** UNIQUE_VISITORS_METHOD_UNSPECIFIED - Never sent. */
   UNIQUE_VISITORS_METHOD_UNSPECIFIED: 0,
-  /** UNIQUE_VISITORS_METHOD_DISTINCT_PER_DAY - Exact distinct visitors of the one day the range covers. */
+  /** UNIQUE_VISITORS_METHOD_DISTINCT_PER_DAY - Exact distinct visitors of the one day the range covers. No longer sent. */
   UNIQUE_VISITORS_METHOD_DISTINCT_PER_DAY: 1,
   /**
    * UNIQUE_VISITORS_METHOD_SUM_OF_DAILY - The sum of each day's distinct visitors: a visitor who came on two days
-   * counts twice. Visitors are told apart by a hash salted afresh every day,
-   * so nothing links one day's visitor to another day's.
+   * counts twice. No longer sent.
    */
   UNIQUE_VISITORS_METHOD_SUM_OF_DAILY: 2,
+  /**
+   * UNIQUE_VISITORS_METHOD_ESTIMATED - Distinct visitors over the whole range, a visitor who came on several
+   * days counted once: estimated as the union of each day's HyperLogLog
+   * sketch of its visitors (standard error about 1.6%, exact in practice
+   * below a few hundred visitors). Days recorded before sketches were kept
+   * add their own distinct visitors. Each day's unique_visitors is that
+   * day's sketch estimated alone.
+   */
+  UNIQUE_VISITORS_METHOD_ESTIMATED: 3,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -47,6 +55,7 @@ export namespace UniqueVisitorsMethod {
   export type UNIQUE_VISITORS_METHOD_DISTINCT_PER_DAY =
     typeof UniqueVisitorsMethod.UNIQUE_VISITORS_METHOD_DISTINCT_PER_DAY;
   export type UNIQUE_VISITORS_METHOD_SUM_OF_DAILY = typeof UniqueVisitorsMethod.UNIQUE_VISITORS_METHOD_SUM_OF_DAILY;
+  export type UNIQUE_VISITORS_METHOD_ESTIMATED = typeof UniqueVisitorsMethod.UNIQUE_VISITORS_METHOD_ESTIMATED;
   export type UNRECOGNIZED = typeof UniqueVisitorsMethod.UNRECOGNIZED;
 }
 

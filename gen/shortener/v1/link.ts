@@ -105,12 +105,29 @@ export interface CreateLinkRequest {
     | Date
     | undefined;
   /** The HTTP client behind the request; its ip feeds the per-IP rate limit. */
-  client?: ClientInfo | undefined;
+  client?:
+    | ClientInfo
+    | undefined;
+  /**
+   * Optional code of the caller's choosing, members only (PERMISSION_DENIED
+   * `alias_members_only` for a guest): 3 to 32 of [0-9A-Za-z_-]
+   * (`invalid_alias`), case-sensitive like every code, and not one of the
+   * gateway's paths in any case (`alias_reserved`; the list is
+   * lib/short-code-rules.ts). Empty for a generated code. An alias is a code
+   * like any other once made: it resolves, caches, expires and is deleted
+   * alike, and like every code it is never issued again after deletion
+   * (ALREADY_EXISTS `alias_retired`). See CreateLink for when an existing
+   * link is returned instead.
+   */
+  alias: string;
 }
 
 /** The caller's link for the URL. */
 export interface CreateLinkResponse {
-  /** The link: new, or the caller's existing live link for the same URL. */
+  /**
+   * The link: new, or the caller's existing link that the request asked for
+   * (see CreateLink).
+   */
   link?:
     | Link
     | undefined;
@@ -385,7 +402,7 @@ export const Link: MessageFns<Link> = {
 };
 
 function createBaseCreateLinkRequest(): CreateLinkRequest {
-  return { caller: undefined, targetUrl: "", expiresAt: undefined, client: undefined };
+  return { caller: undefined, targetUrl: "", expiresAt: undefined, client: undefined, alias: "" };
 }
 
 export const CreateLinkRequest: MessageFns<CreateLinkRequest> = {
@@ -401,6 +418,9 @@ export const CreateLinkRequest: MessageFns<CreateLinkRequest> = {
     }
     if (message.client !== undefined) {
       ClientInfo.encode(message.client, writer.uint32(34).fork()).join();
+    }
+    if (message.alias !== "") {
+      writer.uint32(42).string(message.alias);
     }
     return writer;
   },
@@ -450,6 +470,14 @@ export const CreateLinkRequest: MessageFns<CreateLinkRequest> = {
             message.client = ClientInfo.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.alias = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -475,6 +503,7 @@ export const CreateLinkRequest: MessageFns<CreateLinkRequest> = {
     message.client = (object.client !== undefined && object.client !== null)
       ? ClientInfo.fromPartial(object.client)
       : undefined;
+    message.alias = object.alias ?? "";
     return message;
   },
 };
@@ -1524,6 +1553,9 @@ export const WatchLinkChangesResponse: MessageFns<WatchLinkChangesResponse> = {
  *   INVALID_ARGUMENT    a field is malformed (the message names it), or the
  *                       request bytes are not a valid message.
  *   UNAUTHENTICATED     no principal, or a principal without an id or kind.
+ *   PERMISSION_DENIED   the caller's kind may not do this (a guest asking for
+ *                       an alias).
+ *   ALREADY_EXISTS      the code asked for is taken, or was once taken.
  *   NOT_FOUND           no link has this code, or it was deleted; for the RPCs
  *                       on a caller's own links also when the link is someone
  *                       else's, answered exactly alike so that a caller cannot
@@ -1544,12 +1576,29 @@ export const WatchLinkChangesResponse: MessageFns<WatchLinkChangesResponse> = {
 export type LinkServiceService = typeof LinkServiceService;
 export const LinkServiceService = {
   /**
-   * Shortens a URL for the caller. Shortening a URL the caller already has a
-   * live link for returns that link (created = false), also when the two
-   * requests race. Rate limited per principal and per client IP.
+   * Shortens a URL for the caller, under a generated code or, for members,
+   * under an alias of their choosing. Rate limited per principal and per
+   * client IP.
+   *
+   * An existing link is returned (created = false) only when the request asks
+   * for nothing that link lacks, also when two requests race:
+   *   - without an alias: the caller's live link for the same URL under a
+   *     generated code, if there is one. Each owner has at most one such link
+   *     per URL (a unique index on owner and URL hash decides races); links
+   *     made with an alias never hold that place, so they are never returned
+   *     here and never keep a generated link from being made.
+   *   - with an alias: the link under that alias, if it is the caller's, live,
+   *     and has the same target URL and expiry (a retried request). Any other
+   *     link under the alias makes the request fail with ALREADY_EXISTS. A
+   *     URL the caller already shortened gets a new link under the alias.
    * Errors: INVALID_ARGUMENT (target not an http(s) URL, too long, has
-   * credentials, points at a private or loopback address, or expires_at is in
-   * the past or not before 9999-01-01T00:00:00Z), UNAUTHENTICATED,
+   * credentials, points at a private or loopback address; expires_at is in
+   * the past or not before 9999-01-01T00:00:00Z; `invalid_alias`: the alias
+   * is not 3 to 32 of [0-9A-Za-z_-]; `alias_reserved`: the alias is a path of
+   * the gateway, compared without regard to case), UNAUTHENTICATED,
+   * PERMISSION_DENIED (`alias_members_only`: a guest asked for an alias),
+   * ALREADY_EXISTS (`alias_taken`: another link has this code;
+   * `alias_retired`: a deleted link had it, and codes are never reissued),
    * RESOURCE_EXHAUSTED, UNAVAILABLE.
    */
   createLink: {
@@ -1665,12 +1714,29 @@ export const LinkServiceService = {
 
 export interface LinkServiceServer extends UntypedServiceImplementation {
   /**
-   * Shortens a URL for the caller. Shortening a URL the caller already has a
-   * live link for returns that link (created = false), also when the two
-   * requests race. Rate limited per principal and per client IP.
+   * Shortens a URL for the caller, under a generated code or, for members,
+   * under an alias of their choosing. Rate limited per principal and per
+   * client IP.
+   *
+   * An existing link is returned (created = false) only when the request asks
+   * for nothing that link lacks, also when two requests race:
+   *   - without an alias: the caller's live link for the same URL under a
+   *     generated code, if there is one. Each owner has at most one such link
+   *     per URL (a unique index on owner and URL hash decides races); links
+   *     made with an alias never hold that place, so they are never returned
+   *     here and never keep a generated link from being made.
+   *   - with an alias: the link under that alias, if it is the caller's, live,
+   *     and has the same target URL and expiry (a retried request). Any other
+   *     link under the alias makes the request fail with ALREADY_EXISTS. A
+   *     URL the caller already shortened gets a new link under the alias.
    * Errors: INVALID_ARGUMENT (target not an http(s) URL, too long, has
-   * credentials, points at a private or loopback address, or expires_at is in
-   * the past or not before 9999-01-01T00:00:00Z), UNAUTHENTICATED,
+   * credentials, points at a private or loopback address; expires_at is in
+   * the past or not before 9999-01-01T00:00:00Z; `invalid_alias`: the alias
+   * is not 3 to 32 of [0-9A-Za-z_-]; `alias_reserved`: the alias is a path of
+   * the gateway, compared without regard to case), UNAUTHENTICATED,
+   * PERMISSION_DENIED (`alias_members_only`: a guest asked for an alias),
+   * ALREADY_EXISTS (`alias_taken`: another link has this code;
+   * `alias_retired`: a deleted link had it, and codes are never reissued),
    * RESOURCE_EXHAUSTED, UNAVAILABLE.
    */
   createLink: handleUnaryCall<CreateLinkRequest, CreateLinkResponse>;
@@ -1727,12 +1793,29 @@ export interface LinkServiceServer extends UntypedServiceImplementation {
 
 export interface LinkServiceClient extends Client {
   /**
-   * Shortens a URL for the caller. Shortening a URL the caller already has a
-   * live link for returns that link (created = false), also when the two
-   * requests race. Rate limited per principal and per client IP.
+   * Shortens a URL for the caller, under a generated code or, for members,
+   * under an alias of their choosing. Rate limited per principal and per
+   * client IP.
+   *
+   * An existing link is returned (created = false) only when the request asks
+   * for nothing that link lacks, also when two requests race:
+   *   - without an alias: the caller's live link for the same URL under a
+   *     generated code, if there is one. Each owner has at most one such link
+   *     per URL (a unique index on owner and URL hash decides races); links
+   *     made with an alias never hold that place, so they are never returned
+   *     here and never keep a generated link from being made.
+   *   - with an alias: the link under that alias, if it is the caller's, live,
+   *     and has the same target URL and expiry (a retried request). Any other
+   *     link under the alias makes the request fail with ALREADY_EXISTS. A
+   *     URL the caller already shortened gets a new link under the alias.
    * Errors: INVALID_ARGUMENT (target not an http(s) URL, too long, has
-   * credentials, points at a private or loopback address, or expires_at is in
-   * the past or not before 9999-01-01T00:00:00Z), UNAUTHENTICATED,
+   * credentials, points at a private or loopback address; expires_at is in
+   * the past or not before 9999-01-01T00:00:00Z; `invalid_alias`: the alias
+   * is not 3 to 32 of [0-9A-Za-z_-]; `alias_reserved`: the alias is a path of
+   * the gateway, compared without regard to case), UNAUTHENTICATED,
+   * PERMISSION_DENIED (`alias_members_only`: a guest asked for an alias),
+   * ALREADY_EXISTS (`alias_taken`: another link has this code;
+   * `alias_retired`: a deleted link had it, and codes are never reissued),
    * RESOURCE_EXHAUSTED, UNAVAILABLE.
    */
   createLink(

@@ -48,10 +48,9 @@ export interface VisitFacets {
   /** Primary language of Accept-Language's first choice, e.g. `en`; empty if none. */
   language: string;
   /**
-   * Who visited, as a hash of the full address and user agent salted for the
-   * day: tells that day's visitors apart and nothing else (the raw address is
-   * never stored, and another day's hash of the same visitor differs).
-   * Empty for a visit recorded after its day's visitors were forgotten.
+   * Who visited, as a keyed hash (16 hex digits) of the full address and user
+   * agent: only ever added to the day's visitor sketch, never stored (the raw
+   * address is never stored either).
    */
   visitor: string;
 }

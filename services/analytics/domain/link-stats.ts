@@ -2,10 +2,11 @@
 // time, and its statistics over a range of days, read from the rollups.
 import { CODE_PATTERN } from '../../../lib/short-code-rules.ts';
 import { analyticsErrors } from '../errors.ts';
-import type { BreakdownCount, VisitCursor, VisitStore } from '../store/visit-store.ts';
+import type { Breakdown, LinkDay, VisitCursor, VisitStore } from '../store/visit-store.ts';
 import type { Visit } from './click.ts';
 import { dayOf, formatDay, parseDay } from './days.ts';
 import type { Caller, OwnedLinks } from './owned-links.ts';
+import { VisitorSketch } from './visitor-sketch.ts';
 
 export interface LinkStatsDeps {
   store: VisitStore;
@@ -74,8 +75,8 @@ export interface LinkStats {
   to: string;
   total: number;
   uniqueVisitors: number;
-  /** Exact for one day; over longer ranges the sum of each day's distinct visitors. */
-  uniqueVisitorsMethod: 'distinct_per_day' | 'sum_of_daily';
+  /** Distinct visitors over the whole range, estimated from the days' visitor sketches. */
+  uniqueVisitorsMethod: 'estimated';
   daily: { date: string; visits: number; uniqueVisitors: number }[];
   referrers: Count[];
   browsers: Count[];
@@ -114,16 +115,31 @@ function dayRange(request: StatsRequest, today: number): { from: number; to: num
   return { from, to };
 }
 
-function top(
-  counts: BreakdownCount[],
-  dimension: BreakdownCount['dimension'],
-  limit: number,
-): Count[] {
-  return counts
-    .filter((entry) => entry.dimension === dimension)
-    .sort((a, b) => b.visits - a.visits || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
+function top(days: LinkDay[], dimension: Breakdown, limit: number): Count[] {
+  const counts = new Map<string, number>();
+  for (const day of days) {
+    for (const [value, visits] of day.facets[dimension] ?? []) {
+      counts.set(value, (counts.get(value) ?? 0) + visits);
+    }
+  }
+  return [...counts]
+    .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))
     .slice(0, limit)
-    .map((entry) => ({ value: entry.value, count: entry.visits }));
+    .map(([value, count]) => ({ value, count }));
+}
+
+/**
+ * Distinct visitors over the days: the union of their sketches, plus those
+ * counted before sketches (a day whose count exceeds its own sketch's).
+ */
+function distinctVisitors(days: LinkDay[]): number {
+  const union = VisitorSketch.empty();
+  let unsketched = 0;
+  for (const day of days) {
+    union.merge(day.sketch);
+    unsketched += Math.max(0, day.visitors - day.sketch.estimate());
+  }
+  return union.estimate() + unsketched;
 }
 
 export async function linkStats(
@@ -138,11 +154,17 @@ export async function linkStats(
   }
   const range = dayRange(request, dayOf(deps.now()));
   const link = await ownLink(deps, caller, request.code, deadline);
-  const [days, breakdowns] = await Promise.all([
-    deps.store.dailyCounts(link.linkId, range, request.includeBots),
-    deps.store.breakdowns(link.linkId, range, request.includeBots),
-  ]);
-  const byDay = new Map(days.map((counts) => [counts.day, counts]));
+  const days = (await deps.store.linkDays(link.linkId, range)).filter(
+    (day) => request.includeBots || !day.bot,
+  );
+  const byDay = new Map<number, { visits: number; visitors: number }>();
+  for (const day of days) {
+    const counts = byDay.get(day.day) ?? { visits: 0, visitors: 0 };
+    // A visitor is a bot or not (the user agent is part of the visitor), never both.
+    counts.visits += day.visits;
+    counts.visitors += day.visitors;
+    byDay.set(day.day, counts);
+  }
   const daily = [];
   for (let day = range.from; day <= range.to; day++) {
     const counts = byDay.get(day);
@@ -156,13 +178,13 @@ export async function linkStats(
     from: formatDay(range.from),
     to: formatDay(range.to),
     total: daily.reduce((sum, day) => sum + day.visits, 0),
-    uniqueVisitors: daily.reduce((sum, day) => sum + day.uniqueVisitors, 0),
-    uniqueVisitorsMethod: range.from === range.to ? 'distinct_per_day' : 'sum_of_daily',
+    uniqueVisitors: distinctVisitors(days),
+    uniqueVisitorsMethod: 'estimated',
     daily,
-    referrers: top(breakdowns, 'referrer', limit),
-    browsers: top(breakdowns, 'browser', limit),
-    operatingSystems: top(breakdowns, 'os', limit),
-    devices: top(breakdowns, 'device', limit),
-    languages: top(breakdowns, 'language', limit),
+    referrers: top(days, 'referrer', limit),
+    browsers: top(days, 'browser', limit),
+    operatingSystems: top(days, 'os', limit),
+    devices: top(days, 'device', limit),
+    languages: top(days, 'language', limit),
   };
 }

@@ -4,6 +4,7 @@
 import { createHmac } from 'node:crypto';
 import Bowser from 'bowser';
 import { isbot } from 'isbot';
+import { LRUCache } from 'lru-cache';
 import type { Click, Device, RecordedVisit } from './click.ts';
 import { type AddressPrefixes, anonymiseAddress } from './client-address.ts';
 import { dayOf } from './days.ts';
@@ -27,6 +28,24 @@ interface Agent {
   os: string;
   device: Device;
   bot: boolean;
+}
+
+/**
+ * Parsed agents by user agent text. Parsing costs far more than the rest of
+ * a visit (bowser and isbot run dozens of patterns), and real traffic
+ * repeats a few thousand user agents; the bound keeps made-up ones from
+ * growing it.
+ */
+const agents = new LRUCache<string, Agent>({ max: 10_000 });
+
+/** parseUserAgent, remembered for user agents seen recently. */
+export function agentOf(userAgent: string): Agent {
+  let agent = agents.get(userAgent);
+  if (agent === undefined) {
+    agent = parseUserAgent(userAgent);
+    agents.set(userAgent, agent);
+  }
+  return agent;
 }
 
 export function parseUserAgent(userAgent: string): Agent {
@@ -68,9 +87,8 @@ export function primaryLanguage(acceptLanguage: string): string {
 }
 
 /**
- * The day's visitor: an HMAC of the full address and user agent under the
- * day's salt, cut to 16 hex characters (64 bits: collisions among one link's
- * visitors of one day are negligible).
+ * The visitor: an HMAC of the full address and user agent under the salt,
+ * cut to 16 hex characters (64 bits, all a visitor sketch uses).
  */
 export function visitorOf(click: Click, salt: string): string {
   return createHmac('sha256', salt)
@@ -83,26 +101,23 @@ export interface VisitPolicy {
   prefixes: AddressPrefixes;
 }
 
-/** `salt` is the day's, or undefined once the day's visitors are forgotten (the visit then counts no visitor). */
-export function toVisit(
-  click: Click,
-  policy: VisitPolicy,
-  salt: string | undefined,
-): RecordedVisit {
-  const agent = parseUserAgent(click.userAgent);
+/** `salt` is the visitor salt (VisitStore.visitorSalt). */
+export function toVisit(click: Click, policy: VisitPolicy, salt: string): RecordedVisit {
+  const userAgent = click.userAgent.slice(0, MAX_USER_AGENT);
+  const agent = agentOf(userAgent);
   return {
     id: click.eventId,
     linkId: click.linkId,
     code: click.code,
     visitedAt: click.at,
     ip: anonymiseAddress(click.ip, policy.prefixes),
-    userAgent: click.userAgent.slice(0, MAX_USER_AGENT),
+    userAgent,
     referer: click.referer.slice(0, MAX_REFERER),
     acceptLanguage: click.acceptLanguage.slice(0, MAX_ACCEPT_LANGUAGE),
     ...agent,
     day: dayOf(click.at.getTime()),
     referrer: referrerHost(click.referer),
     language: primaryLanguage(click.acceptLanguage),
-    visitor: salt === undefined ? '' : visitorOf(click, salt),
+    visitor: visitorOf(click, salt),
   };
 }

@@ -31,49 +31,32 @@ export const VisitRow = defineEntity({
 export type VisitRow = InferEntity<typeof VisitRow>;
 
 /**
- * Per link, UTC day and bot flag: how many visits had each value of each
- * dimension (`visits` and `visitors` with an empty value are the day's
- * totals). Updated in the transaction that records the visits.
+ * Per link, UTC day and bot flag: the day's visits, distinct visitors (a
+ * count and a HyperLogLog sketch) and breakdowns (JSON: visits per value of
+ * each dimension). Updated in the transaction that records the visits.
  */
-export const VisitRollupRow = defineEntity({
-  name: 'VisitRollupRow',
-  tableName: 'visit_rollups',
+export const LinkDayRow = defineEntity({
+  name: 'LinkDayRow',
+  tableName: 'link_days',
   properties: {
     linkId: p.bigint('string').primary().autoincrement(false).unsigned(false),
     /** Days since 1970-01-01 (UTC). */
     day: p.integer().primary().autoincrement(false).unsigned(false),
     bot: p.boolean().primary(),
-    dimension: p.string().length(16).primary().ignoreSchemaChanges('collation'),
-    value: p.string().length(255).primary().ignoreSchemaChanges('collation'),
     visits: p.bigint('number'),
+    visitors: p.bigint('number'),
+    sketch: p.blob(),
+    facets: p.text().columnType('mediumtext').ignoreSchemaChanges('collation'),
   },
 });
-export type VisitRollupRow = InferEntity<typeof VisitRollupRow>;
+export type LinkDayRow = InferEntity<typeof LinkDayRow>;
 
-/**
- * Each day's distinct visitors of a link, as salted hashes: what makes
- * `visitors` exact per day. Kept only while the day's count can still change.
- */
-export const DailyVisitorRow = defineEntity({
-  name: 'DailyVisitorRow',
-  tableName: 'daily_visitors',
-  properties: {
-    linkId: p.bigint('string').primary().autoincrement(false).unsigned(false),
-    day: p.integer().primary().autoincrement(false).unsigned(false),
-    visitor: p.string().columnType('char(16)').primary().ignoreSchemaChanges('collation'),
-    bot: p.boolean(),
-    recordedBy: p.bigint('string'),
-  },
-  indexes: [{ name: 'daily_visitors_day_index', properties: ['day'] }],
-});
-export type DailyVisitorRow = InferEntity<typeof DailyVisitorRow>;
-
-/** The random salt of each day's visitor hashes, shared by every replica; forgotten with the hashes. */
+/** The random salt of visitor hashes, one row, shared by every replica. */
 export const VisitorSaltRow = defineEntity({
   name: 'VisitorSaltRow',
-  tableName: 'visitor_salts',
+  tableName: 'visitor_salt',
   properties: {
-    day: p.integer().primary().autoincrement(false).unsigned(false),
+    id: p.integer().primary().autoincrement(false).unsigned(false).columnType('tinyint'),
     salt: p.string().columnType('char(32)').ignoreSchemaChanges('collation'),
   },
 });

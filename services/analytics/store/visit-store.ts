@@ -1,51 +1,59 @@
-// Visits, their rollups and the day's salts, in plain SQL through MikroORM's
+// Visits and their per-day rollups, in plain SQL through MikroORM's
 // connection (a batch is a few multi-row statements, not an entity each).
 //
 // Recording a batch is one transaction, idempotent by event id: the visits
 // are inserted ignoring ids already there, and only the visits this
-// transaction inserted move the rollups. Which ones those are is told by a
-// random token the transaction writes into its rows (`recorded_by`): a row
-// another delivery of the same event inserted carries another token, and a
-// row another transaction is inserting at the same moment blocks ours until
-// it commits, after which ours is ignored. So a redelivered batch, even one
+// transaction inserted move the rollups. Which ones those are is told by the
+// insert's count of rows stored and, when some were not, by a random token
+// the transaction writes into its rows (`recorded_by`): a row another
+// delivery of the same event inserted carries another token, and a row
+// another transaction is inserting at the same moment blocks ours until it
+// commits, after which ours is ignored. So a redelivered batch, even one
 // recorded concurrently by two consumers, changes nothing.
+//
+// Each link's day (humans and bots apart) is one `link_days` row: visits,
+// distinct visitors (a count and its sketch) and breakdowns. The batch reads
+// the rows it touches under lock, adds to them and writes them back whole.
 import { randomBytes } from 'node:crypto';
-import { DeadlockException, LockWaitTimeoutException } from '@mikro-orm/core';
+import { DeadlockException, LockWaitTimeoutException, type QueryResult } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { inCall } from '../../../lib/db/call-fork.ts';
 import { translateDatabaseError as translate } from '../../../lib/db/errors.ts';
 import type { Dialect } from '../../../lib/db/migrations.ts';
 import type { Orm } from '../../../lib/db/open.ts';
 import type { RecordedVisit, Visit } from '../domain/click.ts';
+import { VisitorSketch } from '../domain/visitor-sketch.ts';
 
 /** Rows per statement: well inside every dialect's limit on bound parameters. */
 const CHUNK = 500;
 /** A transaction that lost a deadlock is run again this many times. */
 const ATTEMPTS = 4;
 
-export type Dimension =
-  | 'visits'
-  | 'visitors'
-  | 'referrer'
-  | 'browser'
-  | 'os'
-  | 'device'
-  | 'language';
-
 /** The dimensions a visit is broken down by (every visit adds one to each). */
 export const BREAKDOWNS = ['referrer', 'browser', 'os', 'device', 'language'] as const;
 export type Breakdown = (typeof BREAKDOWNS)[number];
 
-export interface DayCounts {
-  day: number;
-  visits: number;
-  visitors: number;
-}
+/**
+ * Distinct values a day keeps per dimension; the visits of any further
+ * value count under OTHER_VALUE, so a day's row stays small however many
+ * referrers a link collects.
+ */
+export const MAX_VALUES_PER_DAY = 200;
+export const OTHER_VALUE = '(other)';
 
-export interface BreakdownCount {
-  dimension: Breakdown;
-  value: string;
+/** Visits per value of each dimension (Maps: values are visitor-supplied text, `__proto__` included). */
+export type Facets = Partial<Record<Breakdown, Map<string, number>>>;
+
+/** One link's day, humans or bots, as the rollup row holds it. */
+export interface LinkDay {
+  day: number;
+  bot: boolean;
   visits: number;
+  /** Distinct visitors of the day. */
+  visitors: number;
+  /** The day's visitors, mergeable with other days' (empty for days recorded before sketches). */
+  sketch: VisitorSketch;
+  facets: Facets;
 }
 
 /** Where a page of visits ends: the next page starts below it. */
@@ -100,33 +108,14 @@ export class VisitStore {
     }
   }
 
-  /** The salt of each day, made (randomly, once for every replica) where there is none yet. */
-  async salts(days: readonly number[]): Promise<Map<number, string>> {
-    if (days.length === 0) return new Map();
+  /** The salt of visitor hashes, made (randomly, once for every replica) where there is none yet. */
+  async visitorSalt(): Promise<string> {
     return this.#run(async (em) => {
-      const values = days.flatMap((day) => [day, randomBytes(16).toString('hex')]);
-      await em.execute(
-        `${this.#insertIgnore} \`visitor_salts\` (\`day\`, \`salt\`) values ${placeholders(2, days.length)}`,
-        values,
-      );
-      const rows = await em.execute<Row[]>(
-        `select \`day\`, \`salt\` from \`visitor_salts\` where \`day\` in (${days.map(() => '?').join(', ')})`,
-        [...days],
-      );
-      return new Map(rows.map((row) => [Number(row.day), String(row.salt)]));
-    });
-  }
-
-  /**
-   * Forgets the salts and visitor hashes of days before `day`: once a day's
-   * unique count is final, nothing must be left from which its visitors'
-   * addresses could be guessed back (a salt and a hash of an IPv4 address
-   * can be searched exhaustively).
-   */
-  async forgetVisitorsBefore(day: number): Promise<void> {
-    await this.#run(async (em) => {
-      await em.execute('delete from `daily_visitors` where `day` < ?', [day]);
-      await em.execute('delete from `visitor_salts` where `day` < ?', [day]);
+      await em.execute(`${this.#insertIgnore} \`visitor_salt\` (\`id\`, \`salt\`) values (1, ?)`, [
+        randomBytes(16).toString('hex'),
+      ]);
+      const rows = await em.execute<Row[]>('select `salt` from `visitor_salt` where `id` = 1');
+      return String(rows[0]?.salt);
     });
   }
 
@@ -148,7 +137,7 @@ export class VisitStore {
     const mine = token();
     const inserted = new Set<string>();
     for (const chunk of chunks(visits)) {
-      await em.execute(
+      const { affectedRows } = await em.execute<QueryResult>(
         `${this.#insertIgnore} \`visits\` (\`id\`, \`link_id\`, \`code\`, \`visited_at\`, \`ip\`,
           \`user_agent\`, \`referer\`, \`accept_language\`, \`browser\`, \`os\`, \`device\`, \`bot\`,
           \`recorded_by\`) values ${placeholders(13, chunk.length)}`,
@@ -167,7 +156,13 @@ export class VisitStore {
           v.bot ? 1 : 0,
           mine,
         ]),
+        'run',
       );
+      // Every row new (the usual case): no need to ask which.
+      if (affectedRows === chunk.length) {
+        for (const visit of chunk) inserted.add(visit.id);
+        continue;
+      }
       const rows = await em.execute<Row[]>(
         `select \`id\` from \`visits\` where \`recorded_by\` = ? and \`id\` in (${chunk.map(() => '?').join(', ')})`,
         [mine, ...chunk.map((v) => v.id)],
@@ -175,77 +170,77 @@ export class VisitStore {
       for (const row of rows) inserted.add(String(row.id));
     }
     const recorded = visits.filter((visit) => inserted.has(visit.id));
-    const newVisitors = await this.#addVisitors(em, recorded, mine);
-    await this.#addToRollups(em, recorded, newVisitors);
+    await this.#addToLinkDays(em, recorded);
     return recorded;
   }
 
-  /** The day's visitors not seen before among these visits, by `link:day:visitor`. */
-  async #addVisitors(
-    em: SqlEntityManager,
-    visits: RecordedVisit[],
-    mine: string,
-  ): Promise<Map<string, RecordedVisit>> {
-    const candidates = new Map<string, RecordedVisit>();
-    for (const visit of visits) {
-      if (visit.visitor === '') continue;
-      const key = `${visit.linkId}:${visit.day}:${visit.visitor}`;
-      if (!candidates.has(key)) candidates.set(key, visit);
-    }
-    const added = new Map<string, RecordedVisit>();
-    for (const chunk of chunks([...candidates.values()])) {
-      await em.execute(
-        `${this.#insertIgnore} \`daily_visitors\` (\`link_id\`, \`day\`, \`visitor\`, \`bot\`, \`recorded_by\`)
-          values ${placeholders(5, chunk.length)}`,
-        chunk.flatMap((v) => [v.linkId, v.day, v.visitor, v.bot ? 1 : 0, mine]),
-      );
-      const rows = await em.execute<Row[]>(
-        `select \`link_id\`, \`day\`, \`visitor\` from \`daily_visitors\`
-          where \`recorded_by\` = ? and (\`link_id\`, \`day\`, \`visitor\`) in (${placeholders(3, chunk.length)})`,
-        [mine, ...chunk.flatMap((v) => [v.linkId, v.day, v.visitor])],
-      );
-      for (const row of rows) {
-        const key = `${String(row.link_id)}:${Number(row.day)}:${String(row.visitor)}`;
-        const visit = candidates.get(key);
-        if (visit) added.set(key, visit);
-      }
-    }
-    return added;
-  }
-
-  async #addToRollups(
-    em: SqlEntityManager,
-    visits: RecordedVisit[],
-    newVisitors: Map<string, RecordedVisit>,
-  ): Promise<void> {
-    const increments = new Map<
+  /** Adds the visits to their link days: each row touched read under lock, added to, written back. */
+  async #addToLinkDays(em: SqlEntityManager, visits: RecordedVisit[]): Promise<void> {
+    const touched = new Map<
       string,
-      { key: [string, number, number, Dimension, string]; n: number }
+      { linkId: string; day: number; bot: boolean; visits: RecordedVisit[] }
     >();
-    const add = (visit: RecordedVisit, dimension: Dimension, value: string) => {
-      const bot = visit.bot ? 1 : 0;
-      const id = JSON.stringify([visit.linkId, visit.day, bot, dimension, value]);
-      const entry = increments.get(id);
-      if (entry) entry.n++;
-      else increments.set(id, { key: [visit.linkId, visit.day, bot, dimension, value], n: 1 });
-    };
     for (const visit of visits) {
-      add(visit, 'visits', '');
-      for (const dimension of BREAKDOWNS) add(visit, dimension, facetOf(visit, dimension));
+      const key = `${visit.linkId}:${visit.day}:${visit.bot ? 1 : 0}`;
+      const entry = touched.get(key);
+      if (entry) entry.visits.push(visit);
+      else
+        touched.set(key, { linkId: visit.linkId, day: visit.day, bot: visit.bot, visits: [visit] });
     }
-    for (const visit of newVisitors.values()) add(visit, 'visitors', '');
     // Rows in one order for every transaction, so concurrent batches lock them
     // in the same order and rarely deadlock (and are retried when they do).
-    const rows = [...increments.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, e]) => e);
-    const onConflict =
-      this.#dialect === 'mysql'
-        ? 'on duplicate key update `visits` = `visits` + values(`visits`)'
-        : 'on conflict (`link_id`, `day`, `bot`, `dimension`, `value`) do update set `visits` = `visits` + excluded.`visits`';
-    for (const chunk of chunks(rows)) {
+    const keys = [...touched.keys()].sort();
+    const lock = this.#dialect === 'mysql' ? 'for update' : '';
+    for (const chunk of chunks(keys)) {
+      const entries = chunk.map(
+        (key) => touched.get(key) as NonNullable<ReturnType<typeof touched.get>>,
+      );
+      const linkIds = [...new Set(entries.map((e) => e.linkId))];
+      const days = [...new Set(entries.map((e) => e.day))];
+      // By link and day lists (the primary key's prefix), not by tuples,
+      // which MariaDB answers by scanning.
+      const rows = await em.execute<Row[]>(
+        `select \`link_id\`, \`day\`, \`bot\`, \`visits\`, \`visitors\`, \`sketch\`, \`facets\` from \`link_days\`
+          where \`link_id\` in (${linkIds.map(() => '?').join(', ')})
+          and \`day\` in (${days.map(() => '?').join(', ')}) ${lock}`,
+        [...linkIds, ...days],
+      );
+      const stored = new Map(
+        rows.map((row) => [
+          `${String(row.link_id)}:${Number(row.day)}:${Number(row.bot)}`,
+          toLinkDay(row),
+        ]),
+      );
+      const values: unknown[] = [];
+      for (const [i, entry] of entries.entries()) {
+        const day = stored.get(chunk[i] as string) ?? emptyDay(entry.day, entry.bot);
+        const before = day.sketch.estimate();
+        for (const visit of entry.visits) {
+          day.visits++;
+          if (visit.visitor !== '') day.sketch.add(visit.visitor);
+          for (const dimension of BREAKDOWNS)
+            countFacet(day.facets, dimension, facetOf(visit, dimension));
+        }
+        // Visitors counted before sketches (an empty sketch) are kept and added to.
+        day.visitors += day.sketch.estimate() - before;
+        values.push(
+          entry.linkId,
+          entry.day,
+          entry.bot ? 1 : 0,
+          day.visits,
+          day.visitors,
+          Buffer.from(day.sketch.encode()),
+          encodeFacets(day.facets),
+        );
+      }
+      const onConflict =
+        this.#dialect === 'mysql'
+          ? 'on duplicate key update `visits` = values(`visits`), `visitors` = values(`visitors`), `sketch` = values(`sketch`), `facets` = values(`facets`)'
+          : 'on conflict (`link_id`, `day`, `bot`) do update set `visits` = excluded.`visits`, `visitors` = excluded.`visitors`, `sketch` = excluded.`sketch`, `facets` = excluded.`facets`';
       await em.execute(
-        `insert into \`visit_rollups\` (\`link_id\`, \`day\`, \`bot\`, \`dimension\`, \`value\`, \`visits\`)
-          values ${placeholders(6, chunk.length)} ${onConflict}`,
-        chunk.flatMap((row) => [...row.key, row.n]),
+        `insert into \`link_days\` (\`link_id\`, \`day\`, \`bot\`, \`visits\`, \`visitors\`, \`sketch\`, \`facets\`)
+          values ${placeholders(7, entries.length)} ${onConflict}`,
+        values,
       );
     }
   }
@@ -266,53 +261,62 @@ export class VisitStore {
     return rows.map(toVisit);
   }
 
-  /** Visits and distinct visitors per day of the range, from the rollups (days without any left out). */
-  async dailyCounts(
-    linkId: string,
-    range: { from: number; to: number },
-    includeBots: boolean,
-  ): Promise<DayCounts[]> {
+  /** The link's days within the range that had visits, humans and bots apart, oldest first. */
+  async linkDays(linkId: string, range: { from: number; to: number }): Promise<LinkDay[]> {
     const rows = await this.#run((em) =>
       em.execute<Row[]>(
-        `select \`day\`, \`dimension\`, sum(\`visits\`) as \`visits\` from \`visit_rollups\`
-          where \`link_id\` = ? and \`day\` between ? and ? ${includeBots ? '' : 'and `bot` = 0'}
-          and \`dimension\` in ('visits', 'visitors') and \`value\` = ''
-          group by \`day\`, \`dimension\``,
+        `select \`day\`, \`bot\`, \`visits\`, \`visitors\`, \`sketch\`, \`facets\` from \`link_days\`
+          where \`link_id\` = ? and \`day\` between ? and ? order by \`day\`, \`bot\``,
         [linkId, range.from, range.to],
       ),
     );
-    const days = new Map<number, DayCounts>();
-    for (const row of rows) {
-      const day = Number(row.day);
-      const counts = days.get(day) ?? { day, visits: 0, visitors: 0 };
-      if (row.dimension === 'visits') counts.visits = Number(row.visits);
-      else counts.visitors = Number(row.visits);
-      days.set(day, counts);
-    }
-    return [...days.values()].sort((a, b) => a.day - b.day);
+    return rows.map(toLinkDay);
   }
+}
 
-  /** Every breakdown's values over the range with their visits, from the rollups. */
-  async breakdowns(
-    linkId: string,
-    range: { from: number; to: number },
-    includeBots: boolean,
-  ): Promise<BreakdownCount[]> {
-    const rows = await this.#run((em) =>
-      em.execute<Row[]>(
-        `select \`dimension\`, \`value\`, sum(\`visits\`) as \`visits\` from \`visit_rollups\`
-          where \`link_id\` = ? and \`day\` between ? and ? ${includeBots ? '' : 'and `bot` = 0'}
-          and \`dimension\` in (${BREAKDOWNS.map(() => '?').join(', ')})
-          group by \`dimension\`, \`value\``,
-        [linkId, range.from, range.to, ...BREAKDOWNS],
-      ),
-    );
-    return rows.map((row) => ({
-      dimension: row.dimension as Breakdown,
-      value: String(row.value),
-      visits: Number(row.visits),
-    }));
+function emptyDay(day: number, bot: boolean): LinkDay {
+  return { day, bot, visits: 0, visitors: 0, sketch: VisitorSketch.empty(), facets: {} };
+}
+
+function toLinkDay(row: Row): LinkDay {
+  return {
+    day: Number(row.day),
+    bot: Number(row.bot) === 1,
+    visits: Number(row.visits),
+    visitors: Number(row.visitors),
+    sketch: VisitorSketch.decode(row.sketch as Uint8Array),
+    facets: decodeFacets(String(row.facets)),
+  };
+}
+
+function countFacet(facets: Facets, dimension: Breakdown, value: string): void {
+  let counts = facets[dimension];
+  if (counts === undefined) {
+    counts = new Map();
+    facets[dimension] = counts;
   }
+  const seen = counts.get(value);
+  if (seen !== undefined) counts.set(value, seen + 1);
+  else if (counts.size < MAX_VALUES_PER_DAY) counts.set(value, 1);
+  else counts.set(OTHER_VALUE, (counts.get(OTHER_VALUE) ?? 0) + 1);
+}
+
+function encodeFacets(facets: Facets): string {
+  return JSON.stringify(
+    Object.fromEntries(
+      Object.entries(facets).map(([dimension, counts]) => [dimension, Object.fromEntries(counts)]),
+    ),
+  );
+}
+
+function decodeFacets(text: string): Facets {
+  const facets: Facets = {};
+  const stored = JSON.parse(text) as Record<string, Record<string, number>>;
+  for (const dimension of BREAKDOWNS) {
+    const counts = stored[dimension];
+    if (counts) facets[dimension] = new Map(Object.entries(counts));
+  }
+  return facets;
 }
 
 function facetOf(visit: RecordedVisit, dimension: Breakdown): string {

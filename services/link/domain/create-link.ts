@@ -1,8 +1,14 @@
 // Shortening a URL: check the target, spend the caller's and the client IP's
-// rate budgets, hand back the caller's live link for the same URL if there is
-// one, otherwise store a new link under a fresh random code. Two requests
-// racing for the same (owner, URL) end with one link: the unique index decides
-// and the loser reads the winner's row.
+// rate budgets, then store the link under the member's alias or a fresh
+// random code. An existing link is handed back only when the request asks for
+// nothing it lacks (link.proto, CreateLink):
+// - without an alias, the caller's live generated link for the same URL. Two
+//   requests racing for the same (owner, URL) end with one link: the unique
+//   index decides and the loser reads the winner's row.
+// - with an alias, the caller's own live link under it with the same target
+//   and expiry (a retry). The unique index on code decides who gets an alias;
+//   a link made under an alias never holds the (owner, URL) place, which
+//   belongs to the URL's generated link alone.
 import type { RateRule } from '../../../lib/config/parsers.ts';
 import type { SnowflakeGenerator } from '../../../lib/ids/snowflake.ts';
 import type { RateLimiter } from '../../../lib/limiter/limiter.ts';
@@ -11,7 +17,7 @@ import { linkErrors } from '../errors.ts';
 import type { LinkCache } from '../store/link-cache.ts';
 import type { LinkStore } from '../store/link-store.ts';
 import { type Caller, isExpired, type Link } from './link.ts';
-import { randomCode } from './short-code.ts';
+import { checkAlias, randomCode } from './short-code.ts';
 import { checkTarget, type TargetPolicy, urlHash } from './target-url.ts';
 
 export interface CreateLinkDeps {
@@ -29,6 +35,13 @@ export interface CreateLinkInput {
   targetUrl: string;
   expiresAt: Date | null;
   clientIp: string;
+  /** The member's chosen code; empty for a generated one. */
+  alias: string;
+}
+
+export interface CreatedLink {
+  link: Link;
+  created: boolean;
 }
 
 const CODE_ATTEMPTS = 5;
@@ -74,16 +87,46 @@ async function spendBudget(deps: CreateLinkDeps, caller: Caller, clientIp: strin
   }
 }
 
+/** Only members choose aliases: the permission is answered before the alias's form. */
+function checkAliasRequest(caller: Caller, alias: string): void {
+  if (caller.kind !== 'member') throw linkErrors.alias_members_only();
+  checkAlias(alias);
+}
+
 export async function createLink(
   deps: CreateLinkDeps,
   caller: Caller,
   input: CreateLinkInput,
-): Promise<{ link: Link; created: boolean }> {
+): Promise<CreatedLink> {
   const targetUrl = checkTarget(input.targetUrl, deps.policy);
   checkExpiry(input.expiresAt, deps.now());
+  if (input.alias) checkAliasRequest(caller, input.alias);
   await spendBudget(deps, caller, input.clientIp);
+  const requested = { targetUrl, expiresAt: input.expiresAt };
+  return input.alias
+    ? createUnderAlias(deps, caller, input.alias, requested)
+    : createUnderGeneratedCode(deps, caller, requested);
+}
 
-  const hash = urlHash(targetUrl);
+type Requested = Pick<Link, 'targetUrl' | 'expiresAt'>;
+
+function newLink(deps: CreateLinkDeps, caller: Caller, code: string, requested: Requested): Link {
+  return {
+    id: deps.ids.next(),
+    code,
+    targetUrl: requested.targetUrl,
+    ownerId: caller.id,
+    createdAt: new Date(deps.now()),
+    expiresAt: requested.expiresAt,
+  };
+}
+
+async function createUnderGeneratedCode(
+  deps: CreateLinkDeps,
+  caller: Caller,
+  requested: Requested,
+): Promise<CreatedLink> {
+  const hash = urlHash(requested.targetUrl);
   const existing = await deps.store.findByOwnerAndUrl(caller.id, hash);
   if (existing) {
     if (!isExpired(existing, deps.now())) return { link: existing, created: false };
@@ -92,14 +135,7 @@ export async function createLink(
   }
 
   for (let attempt = 0; attempt < CODE_ATTEMPTS; attempt++) {
-    const link: Link = {
-      id: deps.ids.next(),
-      code: randomCode(deps.codeLength),
-      targetUrl,
-      ownerId: caller.id,
-      createdAt: new Date(deps.now()),
-      expiresAt: input.expiresAt,
-    };
+    const link = newLink(deps, caller, randomCode(deps.codeLength), requested);
     switch (await deps.store.insert(link, hash)) {
       case 'inserted':
         await deps.cache.put(link);
@@ -112,9 +148,44 @@ export async function createLink(
         break;
       }
       case 'code_taken':
-        // Draw another code.
+        // Draw another code (an alias may hold it, or a tombstone).
         break;
     }
   }
   throw linkErrors.code_space_exhausted();
+}
+
+/**
+ * The insert is the only check: the unique index on code gives the alias to
+ * exactly one of any number of racing requests, and the row that holds it
+ * says why the others lost.
+ */
+async function createUnderAlias(
+  deps: CreateLinkDeps,
+  caller: Caller,
+  alias: string,
+  requested: Requested,
+): Promise<CreatedLink> {
+  const link = newLink(deps, caller, alias, requested);
+  // No URL hash: the (owner, URL) place stays with the URL's generated link.
+  if ((await deps.store.insert(link, null)) === 'inserted') {
+    await deps.cache.put(link);
+    return { link, created: true };
+  }
+  const holder = await deps.store.findByCode(alias);
+  if (holder?.deletedAt) throw linkErrors.alias_retired();
+  if (holder && isSameRequest(holder, caller, requested, deps.now())) {
+    return { link: holder, created: false };
+  }
+  throw linkErrors.alias_taken();
+}
+
+/** The caller's live link with what was asked for: the same request, made again. */
+function isSameRequest(holder: Link, caller: Caller, requested: Requested, now: number): boolean {
+  return (
+    holder.ownerId === caller.id &&
+    !isExpired(holder, now) &&
+    holder.targetUrl === requested.targetUrl &&
+    (holder.expiresAt?.getTime() ?? null) === (requested.expiresAt?.getTime() ?? null)
+  );
 }

@@ -1,9 +1,11 @@
 // Short codes are random: `length` base62 characters from the CSPRNG, so one
 // code says nothing about any other (no enumeration), and the database's unique
 // index on code settles the rare collision (the caller retries with a new one).
+// Members may choose an alias instead: a code like any other once stored.
 // See docs/decisions/0002-short-codes.md.
 import { randomBytes } from 'node:crypto';
 import { isReserved } from '../../../lib/short-code-rules.ts';
+import { linkErrors } from '../errors.ts';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 // 248 = 4 × 62: bytes at or above it are skipped so every character is equally likely.
@@ -18,4 +20,13 @@ export function randomCode(length: number): string {
     }
   }
   return isReserved(code) ? randomCode(length) : code;
+}
+
+export const ALIAS_LENGTH = { min: 3, max: 32 } as const;
+const ALIAS_PATTERN = new RegExp(`^[0-9A-Za-z_-]{${ALIAS_LENGTH.min},${ALIAS_LENGTH.max}}$`);
+
+/** A chosen alias must look like a code and must not shadow a path of the gateway. */
+export function checkAlias(alias: string): void {
+  if (!ALIAS_PATTERN.test(alias)) throw linkErrors.invalid_alias(ALIAS_LENGTH);
+  if (isReserved(alias)) throw linkErrors.alias_reserved();
 }

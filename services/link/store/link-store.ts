@@ -97,8 +97,12 @@ export class LinkStore {
     }
   }
 
-  /** Inserts a new link, unless its code or the owner's (owner, URL) slot is taken. */
-  async insert(link: Link, urlHash: string): Promise<InsertOutcome> {
+  /**
+   * Inserts a new link, unless its code or the owner's (owner, URL) slot is
+   * taken. A null hash claims no slot: every dialect lets NULLs repeat in a
+   * unique index.
+   */
+  async insert(link: Link, urlHash: string | null): Promise<InsertOutcome> {
     try {
       await inCall(this.#orm, (em) => em.insert(LinkRow, { ...link, urlHash, deletedAt: null }));
       return 'inserted';

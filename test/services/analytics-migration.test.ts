@@ -1,0 +1,80 @@
+// Migration 0003 on a database recorded before it: each day's visits,
+// visitors and breakdowns move into its link-day rows, and the stats read
+// them as they read days recorded since.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Dialect } from '../../lib/db/migrations.ts';
+import { openDatabase } from '../../lib/db/open.ts';
+import { analyticsSchema } from '../../services/analytics/store/schema.ts';
+import { VisitStore } from '../../services/analytics/store/visit-store.ts';
+import { openTestDatabase, type TestDatabase } from '../support/databases.ts';
+import { testLog } from '../support/logger.ts';
+
+const DIALECTS: Dialect[] = ['mysql', 'sqlite'];
+
+describe.each(DIALECTS)('analytics migration to link days (%s)', (dialect) => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    const before = { ...analyticsSchema, migrations: analyticsSchema.migrations.slice(0, 2) };
+    db = await openTestDatabase(dialect, before, 'analytics_migration');
+    const em = db.orm.em.fork();
+    const rows: [string, number, number, string, string, number][] = [
+      ['101', 20000, 0, 'visits', '', 5],
+      ['101', 20000, 0, 'visitors', '', 3],
+      ['101', 20000, 0, 'browser', 'Chrome', 4],
+      ['101', 20000, 0, 'browser', 'Safari', 1],
+      ['101', 20000, 0, 'referrer', '', 5],
+      ['101', 20000, 1, 'visits', '', 2],
+      ['101', 20000, 1, 'visitors', '', 1],
+      ['101', 20000, 1, 'device', 'bot', 2],
+      ['101', 20001, 0, 'visits', '', 1],
+      ['101', 20001, 0, 'visitors', '', 1],
+    ];
+    for (const row of rows) {
+      await em.execute(
+        'insert into `visit_rollups` (`link_id`, `day`, `bot`, `dimension`, `value`, `visits`) values (?, ?, ?, ?, ?, ?)',
+        row,
+      );
+    }
+    await db.orm.close();
+    db.orm = await openDatabase({ url: db.url, schema: analyticsSchema, log: testLog });
+  });
+  afterAll(() => db?.close());
+
+  test('when 0003 runs, then every day keeps its visits, visitors and breakdowns', async () => {
+    const days = await new VisitStore(db.orm, dialect).linkDays('101', { from: 19999, to: 20002 });
+    expect(
+      days.map(({ day, bot, visits, visitors, sketch, facets }) => ({
+        day,
+        bot,
+        visits,
+        visitors,
+        sketched: sketch.estimate(),
+        facets: Object.fromEntries(
+          Object.entries(facets).map(([dimension, counts]) => [
+            dimension,
+            Object.fromEntries(counts),
+          ]),
+        ),
+      })),
+    ).toEqual([
+      {
+        day: 20000,
+        bot: false,
+        visits: 5,
+        visitors: 3,
+        sketched: 0,
+        facets: { browser: { Chrome: 4, Safari: 1 }, referrer: { '': 5 } },
+      },
+      {
+        day: 20000,
+        bot: true,
+        visits: 2,
+        visitors: 1,
+        sketched: 0,
+        facets: { device: { bot: 2 } },
+      },
+      { day: 20001, bot: false, visits: 1, visitors: 1, sketched: 0, facets: {} },
+    ]);
+  });
+});

@@ -1,0 +1,75 @@
+// The visitor sketch on its own: exact for few visitors, within its error for
+// many, a union that counts a visitor once, and a stored form that survives a
+// round trip in both its sparse and dense shapes.
+import { createHash } from 'node:crypto';
+import { describe, expect, test } from 'vitest';
+import { VisitorSketch } from '../../services/analytics/domain/visitor-sketch.ts';
+
+const hashOf = (visitor: string) => createHash('sha256').update(visitor).digest('hex').slice(0, 16);
+
+function sketchOf(visitors: Iterable<string>): VisitorSketch {
+  const sketch = VisitorSketch.empty();
+  for (const visitor of visitors) sketch.add(hashOf(visitor));
+  return sketch;
+}
+
+const range = (from: number, to: number) =>
+  Array.from({ length: to - from }, (_, i) => `visitor-${from + i}`);
+
+describe('visitor sketch', () => {
+  test('when few visitors are added, some more than once, then the estimate is exact', () => {
+    for (let n = 0; n <= 60; n++) {
+      const visitors = range(0, n);
+      expect(sketchOf([...visitors, ...visitors.slice(0, n / 2)]).estimate()).toBe(n);
+    }
+  });
+
+  test('when up to the sparse limit are added, then the estimate is within 1%', () => {
+    for (const n of [100, 300, 1_000, 1_360]) {
+      const estimate = sketchOf(range(0, n)).estimate();
+      expect(Math.abs(estimate - n) / n).toBeLessThan(0.01);
+    }
+  });
+
+  test('when many visitors are added, then the estimate is within 5% (three standard errors)', () => {
+    for (const n of [1_500, 2_000, 5_000, 20_000, 200_000]) {
+      const estimate = sketchOf(range(0, n)).estimate();
+      expect(Math.abs(estimate - n) / n).toBeLessThan(0.05);
+    }
+  });
+
+  test('when two days are merged, then a visitor seen on both counts once', () => {
+    // Dense with dense, and dense with sparse.
+    const monday = sketchOf(range(0, 3_000));
+    const sunday = sketchOf(range(5_500, 6_000));
+    const tuesday = sketchOf(range(2_000, 6_000));
+    monday.merge(tuesday);
+    monday.merge(sunday);
+    expect(Math.abs(monday.estimate() - 6_000) / 6_000).toBeLessThan(0.05);
+    // Sparse ones whose union turns dense.
+    const first = sketchOf(range(0, 1_000));
+    first.merge(sketchOf(range(900, 1_900)));
+    expect(Math.abs(first.estimate() - 1_900) / 1_900).toBeLessThan(0.05);
+    const small = sketchOf(['a', 'b', 'c']);
+    small.merge(sketchOf(['c', 'd']));
+    expect(small.estimate()).toBe(4);
+  });
+
+  test('when a sketch is stored and read back, then it is the same sketch, sparse while small and dense once large', () => {
+    const small = sketchOf(range(0, 100));
+    const smallBytes = small.encode();
+    expect(smallBytes.length).toBe(1 + 3 * 100);
+    expect(VisitorSketch.decode(smallBytes).estimate()).toBe(small.estimate());
+    const large = sketchOf(range(0, 50_000));
+    const largeBytes = large.encode();
+    expect(largeBytes.length).toBe(4_097);
+    expect(VisitorSketch.decode(largeBytes).estimate()).toBe(large.estimate());
+    expect(VisitorSketch.decode(new Uint8Array()).estimate()).toBe(0);
+  });
+
+  test('when the stored bytes or a hash are malformed, then it says so instead of counting wrong', () => {
+    expect(() => VisitorSketch.decode(Uint8Array.of(1, 2))).toThrow(/not a visitor sketch/);
+    expect(() => VisitorSketch.decode(Uint8Array.of(9))).toThrow(/not a visitor sketch/);
+    expect(() => VisitorSketch.empty().add('xyz')).toThrow(/16 hex digits/);
+  });
+});
