@@ -1,4 +1,4 @@
-// The whole mesh in one process: identity, link, analytics and the gateway, each service
+// The whole mesh in one process: identity, link, analytics, notifier and the gateway, each service
 // a real gRPC server on loopback, sharing one in-process cache, limiter and
 // lease store (or Redis, when REDIS_URL is set). `npm start` runs this.
 import { gatewaySettings } from './gateway/config.ts';
@@ -22,12 +22,14 @@ import { ShutdownStack } from './lib/shutdown.ts';
 import { analyticsService } from './services/analytics/main.ts';
 import { identityService } from './services/identity/main.ts';
 import { linkService } from './services/link/main.ts';
+import { notifierService } from './services/notifier/main.ts';
 
 /** Every part's settings: the mesh reads them all. */
 export const MESH_SETTINGS = {
   link: linkService.settings,
   identity: identityService.settings,
   analytics: analyticsService.settings,
+  notifier: notifierService.settings,
   gateway: gatewaySettings,
   bus: busSettings,
 };
@@ -40,6 +42,7 @@ export interface RunningMesh {
   link: RunningService;
   identity: RunningService;
   analytics: RunningService;
+  notifier: RunningService;
   shared: SharedState;
   bus: Bus;
   /** Resolves when every service serves (startMesh waits for it unless told not to). */
@@ -83,6 +86,11 @@ export async function startMesh(
       ...config.analytics,
       linkTarget: dialable(link.address),
     });
+    // Its mails link to this gateway's pages unless told another public address.
+    const notifier = await start(notifierService, {
+      ...config.notifier,
+      publicBaseUrl: config.notifier.publicBaseUrl ?? config.gateway.publicBaseUrl,
+    });
     const gateway = await startGateway(
       {
         ...config.gateway,
@@ -95,13 +103,16 @@ export async function startMesh(
       infrastructure,
     );
     stack.push('gateway', (budgetMs) => gateway.stop(budgetMs));
-    const ready = Promise.all([identity.ready, link.ready, analytics.ready]).then(() => {});
+    const ready = Promise.all([identity.ready, link.ready, analytics.ready, notifier.ready]).then(
+      () => {},
+    );
     if (options.waitUntilReady ?? true) await ready;
     return {
       gateway,
       link,
       identity,
       analytics,
+      notifier,
       shared,
       bus,
       ready,

@@ -3,7 +3,8 @@
 // which one this container runs (the role named on its command line, else the
 // entry point PID 1 was started with), then asks it the way it answers: the
 // gateway (also the all-in-one mesh) with GET /healthz, link, identity and
-// analytics with grpc.health.v1 for their service. Exits 0 when healthy, 1 when not.
+// analytics with grpc.health.v1 for their service, the notifier (no API of its
+// own) with grpc.health.v1 for the whole server. Exits 0 when healthy, 1 when not.
 import { readFileSync } from 'node:fs';
 import { gatewaySettings } from '../gateway/config.ts';
 import { AnalyticsServiceService } from '../gen/shortener/v1/analytics.ts';
@@ -15,8 +16,9 @@ import { healthChecker } from '../lib/grpc/health-client.ts';
 import { analyticsSettings } from '../services/analytics/config.ts';
 import { identitySettings } from '../services/identity/config.ts';
 import { linkSettings } from '../services/link/config.ts';
+import { notifierSettings } from '../services/notifier/config.ts';
 
-export type Role = 'gateway' | 'link' | 'identity' | 'analytics';
+export type Role = 'gateway' | 'link' | 'identity' | 'analytics' | 'notifier';
 
 /** Entry points of the image, relative to its working directory, and how each is checked. */
 export const ENTRY_POINTS: Record<string, Role> = {
@@ -24,6 +26,7 @@ export const ENTRY_POINTS: Record<string, Role> = {
   'services/link/main.ts': 'link',
   'services/identity/main.ts': 'identity',
   'services/analytics/main.ts': 'analytics',
+  'services/notifier/main.ts': 'notifier',
   'mesh.ts': 'gateway',
 };
 
@@ -33,11 +36,12 @@ function serviceName(definition: Record<string, { path: string }>): string {
   return method?.path.split('/')[1] ?? '';
 }
 
-/** The fully qualified gRPC service each gRPC role reports in grpc.health.v1. */
+/** The fully qualified gRPC service each gRPC role reports in grpc.health.v1 ('' for the whole server). */
 export const HEALTH_SERVICES: Record<Exclude<Role, 'gateway'>, string> = {
   link: serviceName(LinkServiceService),
   identity: serviceName(IdentityServiceService),
   analytics: serviceName(AnalyticsServiceService),
+  notifier: '',
 };
 
 /** The role of a process started with these arguments, if it runs one of our entry points. */
@@ -56,6 +60,7 @@ const SETTINGS = {
   link: linkSettings,
   identity: identitySettings,
   analytics: analyticsSettings,
+  notifier: notifierSettings,
   gateway: gatewaySettings,
 };
 
@@ -104,7 +109,9 @@ if (import.meta.main) {
   const named = process.argv[2];
   const role = Object.values(ENTRY_POINTS).find((r) => r === named) ?? roleOf(pid1Arguments());
   if (role === undefined) {
-    process.stderr.write('healthcheck: name the role (gateway, link, identity or analytics)\n');
+    process.stderr.write(
+      'healthcheck: name the role (gateway, link, identity, analytics or notifier)\n',
+    );
     process.exit(1);
   }
   const address = addressOf(role, loadConfig(SETTINGS));

@@ -18,6 +18,7 @@ import { errorHandler, PROBLEM_TYPE, Problem, problemFromDomain, sendProblem } f
 import type { ReadinessProbe } from './readiness.ts';
 import type { RedirectPath } from './redirect-path.ts';
 import { RouteMethods } from './route-methods.ts';
+import { accountPageRoutes } from './routes/account-pages.ts';
 import { analyticsRoutes } from './routes/analytics.ts';
 import { extendPageRoutes } from './routes/extend-page.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -154,6 +155,7 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
   identityRoutes(app, clients);
   linkRoutes(app, clients, config.publicBaseUrl, parts.near);
   analyticsRoutes(app, clients, config.publicBaseUrl);
+  accountPageRoutes(app);
   extendPageRoutes(app, clients);
   redirectRoutes(app, parts.redirects);
   app.get(

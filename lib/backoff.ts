@@ -27,3 +27,16 @@ export function backoffDelay(
   const capped = Math.min(exponential, maxMs);
   return Math.round(capped * (1 - jitter * random()));
 }
+
+/** Waits `ms`, or less if `signal` aborts first (stopping should not wait out a backoff). */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -167,7 +167,9 @@ export async function startService<C extends ServiceConfig>(
     const services = await definition.start(context, config);
     if (stopping) throw new Stopped(`${definition.name} stopped while starting`);
     server.serve(services);
-    for (const probe of probes) reportDatabase(probe, services, server);
+    // A service with no API of its own (the notifier) reports under its name.
+    const names = services.length > 0 ? services.map((s) => s.name) : [definition.name];
+    for (const probe of probes) reportDatabase(probe, names, server);
     log.info(
       { address: server.address, databases, sharedState: shared.kind },
       `${definition.name} service ready`,
@@ -191,17 +193,14 @@ export async function startService<C extends ServiceConfig>(
 
 /**
  * What each service's database can do, in grpc.health.v1: `<service>:database`
+ * (`notifier:database` for a service that serves no API of its own)
  * is NOT_SERVING while it does not answer, `<service>:database-writes` while it
  * answers but cannot write (disk full, read-only). The service itself stays
  * SERVING: it still does what needs no write (resolving, authenticating).
  */
-function reportDatabase(
-  probe: DatabaseProbe,
-  services: ServiceBinding[],
-  server: RunningGrpcServer,
-): void {
+function reportDatabase(probe: DatabaseProbe, names: string[], server: RunningGrpcServer): void {
   const report = (state: DatabaseState) => {
-    for (const { name } of services) {
+    for (const name of names) {
       server.setHealth(`${name}:database`, state !== 'database_unavailable');
       server.setHealth(`${name}:database-writes`, state === 'ok');
     }

@@ -31,6 +31,7 @@ export const RESERVED_CODES: ReadonlySet<string> = new Set([
   'login',
   'logout',
   'signup',
+  // The pages the notifier's mails link to (gateway/routes/account-pages.ts).
   'reset-password',
   'verify-email',
   // The one-click extend page of expiry notices (gateway/routes/extend-page.ts).

@@ -8,6 +8,10 @@ import type { ConsumerSpec, RetryPolicy, Topology } from './topology.ts';
 export const EVENTS = {
   /** shortener.v1.LinkClickedBatch, published by the gateway once per flush. */
   linkClicked: 'link.clicked',
+  /** shortener.v1.PasswordResetRequested, published by identity; carries a raw token. */
+  passwordResetRequested: 'identity.password_reset_requested',
+  /** shortener.v1.EmailVerificationRequested, published by identity; carries a raw token. */
+  emailVerificationRequested: 'identity.email_verification_requested',
   // --- Expiry (docs/decisions/0007-expiry.md) ---
   /** shortener.v1.LinkExpiring, published by link's notice scheduler once per link and expiry. */
   linkExpiring: 'link.expiring',
@@ -15,11 +19,30 @@ export const EVENTS = {
   linkExpired: 'link.expired',
 } as const;
 
-/** The consumers of issue 14's click pipeline (DESIGN.md, "Events and workers"). */
+/**
+ * Routing keys whose bodies carry a raw single-use token: only the notifier's
+ * mailers may bind to them (test/services/notifier.test.ts checks).
+ */
+export const TOKEN_EVENTS: readonly string[] = [
+  EVENTS.passwordResetRequested,
+  EVENTS.emailVerificationRequested,
+];
+
+/** Every consumer of the bus (DESIGN.md, "Events and workers"), each with a queue of its own. */
 export const CONSUMERS = {
+  // The click pipeline.
   visitRecorder: { name: 'analytics.visit-recorder', routingKeys: [EVENTS.linkClicked] },
   rankingCounter: { name: 'analytics.ranking-counter', routingKeys: [EVENTS.linkClicked] },
   lastAccessToucher: { name: 'link.last-access-toucher', routingKeys: [EVENTS.linkClicked] },
+  // The notifier's mailers: one queue per kind of mail, so a failing one never holds up the other.
+  passwordResetMailer: {
+    name: 'notifier.password-reset-mailer',
+    routingKeys: [EVENTS.passwordResetRequested],
+  },
+  emailVerificationMailer: {
+    name: 'notifier.email-verification-mailer',
+    routingKeys: [EVENTS.emailVerificationRequested],
+  },
   // --- Expiry (docs/decisions/0007-expiry.md) ---
   /** The notifier's expiry notices (mail and webhook): its queue holds them until it consumes. */
   expiryNotices: { name: 'notifier.expiry-notices', routingKeys: [EVENTS.linkExpiring] },

@@ -85,6 +85,11 @@ describe.each(ADAPTERS)('ranking contract ($name)', (adapter) => {
         { linkId: '22', code: 'bbb' },
       ]),
     ).toEqual([4, 3]);
+    // The same click three times in one batch: once.
+    const [again] = clicks('44', 'ddd', 1, now);
+    if (!again) throw new Error('no click made');
+    expect(await ranking.record([again, again, again])).toBe(1);
+    expect(await ranking.visitsOf('5m', [{ linkId: '44', code: 'ddd' }])).toEqual([1]);
   });
 
   test('when time passes, then clicks leave the 5-minute window, then the hour, then the day', async () => {

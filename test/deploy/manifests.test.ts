@@ -50,11 +50,13 @@ function listenOf(role: Role, config: MeshConfig): string {
   return role === 'gateway' ? config.gateway.listen : config[role].listen;
 }
 
-/** Which services each gRPC service admits besides the gateway: its callers inside the mesh. */
-const INTERNAL_CALLERS: Record<Exclude<Role, 'gateway'>, Role[]> = {
-  link: ['analytics'],
-  identity: [],
-  analytics: [],
+/** Which processes each gRPC service admits: the gateway, and its callers inside the mesh. */
+const CALLERS: Record<Exclude<Role, 'gateway'>, Role[]> = {
+  link: ['gateway', 'analytics'],
+  identity: ['gateway'],
+  analytics: ['gateway'],
+  // No API of its own: nobody calls it (kubelet's probes come from the node).
+  notifier: [],
 };
 
 /** Computed on first use, so a file that does not load fails the tests that need it, by name. */
@@ -313,17 +315,20 @@ function urlPort(url: URL): number {
     'redis:': 6379,
     'rediss:': 6379,
     'mysql:': 3306,
+    'smtp:': 25,
+    'smtps:': 465,
   };
   return url.port ? Number(url.port) : (defaults[url.protocol] ?? 0);
 }
 
-/** What a process needs to reach besides other gRPC services: its database, Redis and RabbitMQ. */
+/** What a process needs to reach besides other gRPC services: its database, Redis and RabbitMQ (and the notifier its mail server). */
 function dependenciesOf(role: Role, config: MeshConfig): { what: string; url: URL }[] {
   const urls: { what: string; url: string }[] = [
     { what: 'REDIS_URL', url: config.redisUrl },
     { what: 'RABBITMQ_URL', url: config.bus.rabbitmqUrl },
   ];
   if (role !== 'gateway') urls.push({ what: 'database', url: config[role].databaseUrl });
+  if (role === 'notifier') urls.push({ what: 'NOTIFIER_SMTP_URL', url: config.notifier.smtpUrl });
   return urls.map(({ what, url }) => ({ what, url: new URL(url) }));
 }
 
@@ -345,7 +350,7 @@ describe('compose.yaml', () => {
       ourServices()
         .map((s) => s.role)
         .sort(),
-    ).toEqual(['analytics', 'gateway', 'identity', 'link']);
+    ).toEqual(['analytics', 'gateway', 'identity', 'link', 'notifier']);
     for (const { service } of ourServices()) {
       expect(join(DEPLOY, service.build?.context ?? '')).toBe(ROOT);
     }
@@ -398,6 +403,15 @@ describe('compose.yaml', () => {
       expect(callee?.role, target).toBe(role);
       if (callee) expect(portOf(target)).toBe(portOf(listenOf(role, callee.config)));
     }
+  });
+
+  test('when the notifier mails a link, then it points at the gateway’s public address', () => {
+    const gateway = ourServices().find((s) => s.role === 'gateway');
+    const notifier = ourServices().find((s) => s.role === 'notifier');
+    expect(notifier?.config.notifier.publicBaseUrl).toBe(gateway?.config.gateway.publicBaseUrl);
+    expect(notifier?.config.notifier.smtpUrl, 'mail goes to a server, not a file').toMatch(
+      /^smtps?:\/\//,
+    );
   });
 
   test('when compose waits for health, then each check asks the right process and stopping leaves time to drain', () => {
@@ -829,9 +843,9 @@ describe('kubernetes manifests', () => {
     const pods = once(() => ourPods(built()));
     const services = once(() => built().manifests.filter((m) => m.kind === 'Service'));
 
-    test('when it is applied, then it runs gateway ×2, link ×3, identity ×2 and analytics ×2, each with a disruption budget', () => {
+    test('when it is applied, then it runs gateway ×2, link ×3, identity ×2, analytics ×2 and notifier ×2, each with a disruption budget', () => {
       const replicas = Object.fromEntries(pods().map((p) => [p.role, p.deployment.spec?.replicas]));
-      expect(replicas).toEqual({ gateway: 2, link: 3, identity: 2, analytics: 2 });
+      expect(replicas).toEqual({ gateway: 2, link: 3, identity: 2, analytics: 2, notifier: 2 });
       for (const { deployment } of pods()) {
         const labels = deployment.spec?.template?.metadata.labels ?? {};
         const budgets = built().manifests.filter(
@@ -839,6 +853,13 @@ describe('kubernetes manifests', () => {
         );
         expect(budgets, deployment.metadata.name).toHaveLength(1);
       }
+    });
+
+    test('when the notifier mails a link, then it points at the gateway’s public address, through a mail server', () => {
+      const gateway = pods().find((p) => p.role === 'gateway');
+      const notifier = pods().find((p) => p.role === 'notifier');
+      expect(notifier?.config.notifier.publicBaseUrl).toBe(gateway?.config.gateway.publicBaseUrl);
+      expect(notifier?.config.notifier.smtpUrl).toMatch(/^smtps?:\/\//);
     });
 
     test('when a pod starts, then every variable it gets is one the code reads (or an OTEL_ one) and validates', () => {
@@ -876,12 +897,15 @@ describe('kubernetes manifests', () => {
           expect(container.readinessProbe?.httpGet?.path).toBe('/readyz');
           expect(container.livenessProbe?.httpGet?.path).toBe('/healthz');
         } else {
-          expect(container.readinessProbe?.grpc?.service).toBe(HEALTH_SERVICES[role]);
+          // No service named: the whole server's status (the notifier's, which has no API).
+          expect(container.readinessProbe?.grpc?.service ?? '').toBe(HEALTH_SERVICES[role]);
           expect(container.livenessProbe?.grpc).toBeDefined();
         }
         const labels = deployment.spec?.template?.metadata.labels ?? {};
         const fronting = services().filter((s) => selects(s, labels));
-        expect(fronting, deployment.metadata.name).toHaveLength(1);
+        // A process nobody calls needs no Service in front of it.
+        const called = role === 'gateway' || CALLERS[role].length > 0;
+        expect(fronting, deployment.metadata.name).toHaveLength(called ? 1 : 0);
         for (const servicePort of fronting[0]?.spec?.ports ?? []) {
           expect(named(servicePort.targetPort ?? servicePort.port)).toBe(port);
           // Clients of a headless Service connect to the pods' own port.
@@ -906,7 +930,7 @@ describe('kubernetes manifests', () => {
         expect(policies, deployment.metadata.name).toHaveLength(1);
         const policy = policies[0];
         expect(policy?.spec?.policyTypes).toContain('Ingress');
-        const callers: Role[] = ['gateway', ...INTERNAL_CALLERS[role]];
+        const callers: Role[] = CALLERS[role];
         const admitted = new Set<Role>();
         for (const rule of policy?.spec?.ingress ?? []) {
           expect(rule.ports?.map((p) => p.port)).toEqual([portOf(listenOf(role, config))]);
@@ -1084,6 +1108,7 @@ describe('the image’s health check', () => {
     expect(roleOf([...preload, 'services/link/main.ts'])).toBe('link');
     expect(roleOf([...preload, '/app/services/identity/main.ts'])).toBe('identity');
     expect(roleOf([...preload, 'services/analytics/main.ts'])).toBe('analytics');
+    expect(roleOf([...preload, 'services/notifier/main.ts'])).toBe('notifier');
     expect(roleOf([...preload, 'mesh.ts'])).toBe('gateway');
     expect(roleOf(['redis-server'])).toBeUndefined();
     const config = loadConfig(IMAGE_ENV);
@@ -1091,6 +1116,7 @@ describe('the image’s health check', () => {
     expect(addressOf('link', config)).toBe('127.0.0.1:50051');
     expect(addressOf('identity', config)).toBe('127.0.0.1:50052');
     expect(addressOf('analytics', config)).toBe('127.0.0.1:50053');
+    expect(addressOf('notifier', config)).toBe('127.0.0.1:50054');
   });
 
   test('when the mesh runs, then the check passes for every process; once it has stopped, it fails', async () => {
@@ -1100,6 +1126,7 @@ describe('the image’s health check', () => {
       link: mesh.mesh.link.address,
       identity: mesh.mesh.identity.address,
       analytics: mesh.mesh.analytics.address,
+      notifier: mesh.mesh.notifier.address,
     };
     const cli = () =>
       run(process.execPath, [join(DEPLOY, 'healthcheck.ts'), 'link'], {
@@ -1107,14 +1134,14 @@ describe('the image’s health check', () => {
         env: { PATH: process.env.PATH ?? '', LINK_GRPC_LISTEN: addresses.link },
       });
     try {
-      for (const role of ['gateway', 'link', 'identity', 'analytics'] as const) {
+      for (const role of ['gateway', 'link', 'identity', 'analytics', 'notifier'] as const) {
         expect(await checkHealth(role, addresses[role]), role).toBe(true);
       }
       await expect(cli()).resolves.toBeDefined();
     } finally {
       await mesh.stop();
     }
-    for (const role of ['gateway', 'link', 'identity', 'analytics'] as const) {
+    for (const role of ['gateway', 'link', 'identity', 'analytics', 'notifier'] as const) {
       expect(await checkHealth(role, addresses[role], 1_000), role).toBe(false);
     }
     await expect(cli()).rejects.toMatchObject({ code: 1 });

@@ -56,6 +56,7 @@ describe('draining', () => {
       LINK_GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
       IDENTITY_GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
       ANALYTICS_GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
+      NOTIFIER_GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
       LOG_LEVEL: 'info',
     });
     try {

@@ -2,7 +2,8 @@
 // gRPC services through server reflection and health checking: a Python script
 // (grpc_client.py, on Debian's grpcio) lists the services, fetches each
 // service's file and its imports through reflection, builds every message from
-// them, checks health and makes real calls, on both mesh flavours. A server
+// them, checks health and makes real calls, on both mesh flavours; the
+// notifier, which has no API of its own, shows health and reflection alone. A server
 // fed proto-loader's rewritten descriptors is shown to fail the same client.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -127,14 +128,18 @@ describe.each(MESH_FLAVOURS)('a client in another language, through reflection (
   let link: string;
   let identity: string;
   let analytics: string;
+  let notifier: string;
   beforeAll(async () => {
     link = mesh.mesh.link.address;
     identity = mesh.mesh.identity.address;
     analytics = mesh.mesh.analytics.address;
+    notifier = mesh.mesh.notifier.address;
     summary = await runPythonClient([
       `${link}=${LINK}`,
       `${identity}=${IDENTITY}`,
       `${analytics}=${ANALYTICS}`,
+      // No service of its own to expect: reflection and health only.
+      notifier,
     ]);
   });
 
@@ -144,7 +149,7 @@ describe.each(MESH_FLAVOURS)('a client in another language, through reflection (
   });
 
   test('a Python client builds the health service’s messages from the reflected file too', () => {
-    for (const address of [link, identity, analytics]) {
+    for (const address of [link, identity, analytics, notifier]) {
       const described = targetOf(summary, address).described?.[HEALTH];
       expect(described?.error, address).toBeUndefined();
       expect(described?.methods.map((m) => m.name).sort()).toEqual(['Check', 'List', 'Watch']);
@@ -155,6 +160,7 @@ describe.each(MESH_FLAVOURS)('a client in another language, through reflection (
     expect(targetOf(summary, link).services?.sort()).toEqual([HEALTH, LINK].sort());
     expect(targetOf(summary, identity).services?.sort()).toEqual([HEALTH, IDENTITY].sort());
     expect(targetOf(summary, analytics).services?.sort()).toEqual([HEALTH, ANALYTICS].sort());
+    expect(targetOf(summary, notifier).services).toEqual([HEALTH]);
   });
 
   test('a Python client holding only the address builds every method’s messages through reflection, imports included', () => {
@@ -204,6 +210,7 @@ describe.each(MESH_FLAVOURS)('a client in another language, through reflection (
     expect(targetOf(summary, link).health).toEqual({ '': 'SERVING', [LINK]: 'SERVING' });
     expect(targetOf(summary, identity).health).toEqual({ '': 'SERVING', [IDENTITY]: 'SERVING' });
     expect(targetOf(summary, analytics).health).toEqual({ '': 'SERVING', [ANALYTICS]: 'SERVING' });
+    expect(targetOf(summary, notifier).health).toEqual({ '': 'SERVING' });
   });
 
   test('a Python client issues a guest, shortens a URL for it and resolves the code, with messages built from reflection alone', () => {

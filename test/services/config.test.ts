@@ -65,6 +65,34 @@ describe('configuration', () => {
     expect(config.link.createPerPrincipal).toEqual({ limit: 60, windowMs: 60_000 });
   });
 
+  test('when nothing is set for the notifier, then it writes mails to the outbox in the data folder, linking to the gateway’s default address', () => {
+    const config = loadConfig({ DATA_DIR: '/var/lib/shortener' });
+    expect(config.notifier.smtpUrl).toBe('');
+    expect(config.notifier.outboxDir).toBe('/var/lib/shortener/outbox');
+    expect(config.notifier.databaseUrl).toBe('sqlite:/var/lib/shortener/notifier.sqlite');
+    // Unset: the mesh gives it the gateway's, a notifier alone the gateway's default.
+    expect(config.notifier.publicBaseUrl).toBeUndefined();
+    const set = loadConfig({
+      NOTIFIER_PUBLIC_BASE_URL: 'https://sho.rt/',
+      NOTIFIER_SMTP_URL: 'smtps://user:secret@mail.example.com:465',
+      NOTIFIER_MAIL_FROM: 'no-reply@sho.rt',
+    });
+    expect(set.notifier.publicBaseUrl).toBe('https://sho.rt');
+    expect(set.notifier.smtpUrl).toBe('smtps://user:secret@mail.example.com:465');
+    expect(set.notifier.from).toBe('no-reply@sho.rt');
+    for (const [name, value] of [
+      ['NOTIFIER_SMTP_URL', 'mail.example.com:25'],
+      ['NOTIFIER_SMTP_URL', 'smtp://mail.example.com/path'],
+      ['NOTIFIER_MAIL_FROM', 'Shortener <nobody>'],
+      ['NOTIFIER_MAIL_FROM', 'a@b.c\r\nBcc: x@y.z'],
+      ['NOTIFIER_PUBLIC_BASE_URL', 'javascript:alert(1)'],
+    ] as const) {
+      expect(() => loadConfig({ [name]: value }), `${name}=${value}`).toThrowError(
+        new RegExp(`${name}=`),
+      );
+    }
+  });
+
   test('when a process runs only the gateway, then it reads the runtime and gateway settings and leaves the services’ to them', () => {
     const env = { RATE_LIMIT_CREATE_PER_IP: 'lots', GRPC_DEADLINE: '750ms' };
     const gateway = loadParts({ gateway: gatewaySettings }, env);

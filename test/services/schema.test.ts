@@ -7,6 +7,7 @@ import { openDatabase } from '../../lib/db/open.ts';
 import { analyticsSchema } from '../../services/analytics/store/schema.ts';
 import { identitySchema } from '../../services/identity/store/schema.ts';
 import { linkSchema } from '../../services/link/store/schema.ts';
+import { notifierSchema } from '../../services/notifier/store/schema.ts';
 import { dropDatabases, openTestDatabase } from '../support/databases.ts';
 import { MYSQL_URL, uniqueName } from '../support/env.ts';
 import { testLog } from '../support/logger.ts';
@@ -15,6 +16,7 @@ const SERVICES = [
   { name: 'link', schema: linkSchema },
   { name: 'identity', schema: identitySchema },
   { name: 'analytics', schema: analyticsSchema },
+  { name: 'notifier', schema: notifierSchema },
 ];
 const DIALECTS: Dialect[] = ['mysql', 'sqlite'];
 

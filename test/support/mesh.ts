@@ -28,13 +28,15 @@ export interface TestMesh {
 /** Configuration for a test mesh: env overrides win over the flavour's defaults. */
 export function testConfig(flavour: MeshFlavour, env: Record<string, string> = {}) {
   const name = uniqueName('mesh');
-  const databases = [`${name}_link`, `${name}_identity`, `${name}_analytics`];
-  const dataDir = flavour === 'embedded' ? mkdtempSync(join(tmpdir(), 'mesh-')) : '';
+  const databases = [`${name}_link`, `${name}_identity`, `${name}_analytics`, `${name}_notifier`];
+  // Also on MariaDB: the notifier's outbox (no SMTP server unless a test names one).
+  const dataDir = mkdtempSync(join(tmpdir(), 'mesh-'));
   const base: Record<string, string> = {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     LINK_GRPC_LISTEN: '127.0.0.1:0',
     IDENTITY_GRPC_LISTEN: '127.0.0.1:0',
     ANALYTICS_GRPC_LISTEN: '127.0.0.1:0',
+    NOTIFIER_GRPC_LISTEN: '127.0.0.1:0',
     GATEWAY_LISTEN: '127.0.0.1:0',
     SHUTDOWN_TIMEOUT: '5s',
     ...(flavour === 'mysql+redis'
@@ -42,6 +44,8 @@ export function testConfig(flavour: MeshFlavour, env: Record<string, string> = {
           LINK_DATABASE_URL: `${MYSQL_URL}/${databases[0]}`,
           IDENTITY_DATABASE_URL: `${MYSQL_URL}/${databases[1]}`,
           ANALYTICS_DATABASE_URL: `${MYSQL_URL}/${databases[2]}`,
+          NOTIFIER_DATABASE_URL: `${MYSQL_URL}/${databases[3]}`,
+          NOTIFIER_OUTBOX_DIR: join(dataDir, 'outbox'),
           REDIS_URL,
           REDIS_KEY_PREFIX: `${name}:`,
           RABBITMQ_URL,
@@ -55,7 +59,8 @@ export function testConfig(flavour: MeshFlavour, env: Record<string, string> = {
     if (flavour === 'mysql+redis') {
       await dropDatabases(databases);
       await removeTopology(topologyOf(config.bus));
-    } else rmSync(dataDir, { recursive: true, force: true });
+    }
+    rmSync(dataDir, { recursive: true, force: true });
   };
   return { config, cleanup };
 }

@@ -53,6 +53,71 @@ export interface LinkClickedBatch {
 }
 
 /**
+ * A member asked to reset a forgotten password, routing key
+ * `identity.password_reset_requested`. Published by identity once it has
+ * stored the reset token (hashed); consumed by the notifier, which mails the
+ * member a link to the gateway's /reset-password page carrying the token.
+ * Identity publishes it only for an email that belongs to a member, and
+ * answers the request the same way either way, so the event itself never
+ * reaches the caller. The raw token travels on the bus only to the notifier:
+ * no other consumer may bind to this routing key, and no consumer logs it.
+ */
+export interface PasswordResetRequested {
+  /**
+   * Event id: a 64-bit Snowflake id issued by identity for this request; the
+   * notifier mails each event id once (a redelivered event sends no second mail).
+   */
+  eventId: string;
+  /** The member whose password may be reset: a 64-bit Snowflake id. */
+  userId: string;
+  /** Where the mail goes: the member's email address as identity stores it. */
+  email: string;
+  /**
+   * The raw single-use reset token, URL-safe. Identity keeps only its hash;
+   * this is the one copy that leaves identity, and it is put in the mailed
+   * link and nowhere else.
+   */
+  token: string;
+  /**
+   * When the token stops being accepted. A mail that could not be sent before
+   * then is not sent at all (its link would no longer work).
+   */
+  expiresAt?:
+    | Date
+    | undefined;
+  /** When the member asked, as identity's clock saw it. */
+  occurredAt?: Date | undefined;
+}
+
+/**
+ * A member's email address needs confirming (after sign-up, or when the member
+ * asks again), routing key `identity.email_verification_requested`. Published
+ * by identity once it has stored the verification token (hashed); consumed by
+ * the notifier, which mails a link to the gateway's /verify-email page
+ * carrying the token. The same shape and the same rules as
+ * PasswordResetRequested.
+ */
+export interface EmailVerificationRequested {
+  /**
+   * Event id: a 64-bit Snowflake id issued by identity for this request; the
+   * notifier mails each event id once.
+   */
+  eventId: string;
+  /** The member whose address is to be confirmed: a 64-bit Snowflake id. */
+  userId: string;
+  /** The address to confirm, where the mail goes. */
+  email: string;
+  /** The raw single-use verification token, URL-safe; only its hash is stored. */
+  token: string;
+  /** When the token stops being accepted; a mail not sent by then is dropped. */
+  expiresAt?:
+    | Date
+    | undefined;
+  /** When the verification was asked for, as identity's clock saw it. */
+  occurredAt?: Date | undefined;
+}
+
+/**
  * A member's link will expire soon, routing key `link.expiring`: published
  * by the link service's expiry-notice scheduler once per link and expiry
  * period (the expiry the notice is about), however many schedulers run and
@@ -287,6 +352,236 @@ export const LinkClickedBatch: MessageFns<LinkClickedBatch> = {
   fromPartial<I extends Exact<DeepPartial<LinkClickedBatch>, I>>(object: I): LinkClickedBatch {
     const message = createBaseLinkClickedBatch();
     message.clicks = object.clicks?.map((e) => LinkClicked.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePasswordResetRequested(): PasswordResetRequested {
+  return { eventId: "0", userId: "0", email: "", token: "", expiresAt: undefined, occurredAt: undefined };
+}
+
+export const PasswordResetRequested: MessageFns<PasswordResetRequested> = {
+  encode(message: PasswordResetRequested, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventId !== "0") {
+      writer.uint32(8).int64(message.eventId);
+    }
+    if (message.userId !== "0") {
+      writer.uint32(16).int64(message.userId);
+    }
+    if (message.email !== "") {
+      writer.uint32(26).string(message.email);
+    }
+    if (message.token !== "") {
+      writer.uint32(34).string(message.token);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(42).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.occurredAt), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PasswordResetRequested {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePasswordResetRequested();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.eventId = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.userId = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.occurredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PasswordResetRequested>, I>>(base?: I): PasswordResetRequested {
+    return PasswordResetRequested.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PasswordResetRequested>, I>>(object: I): PasswordResetRequested {
+    const message = createBasePasswordResetRequested();
+    message.eventId = object.eventId ?? "0";
+    message.userId = object.userId ?? "0";
+    message.email = object.email ?? "";
+    message.token = object.token ?? "";
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.occurredAt = object.occurredAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseEmailVerificationRequested(): EmailVerificationRequested {
+  return { eventId: "0", userId: "0", email: "", token: "", expiresAt: undefined, occurredAt: undefined };
+}
+
+export const EmailVerificationRequested: MessageFns<EmailVerificationRequested> = {
+  encode(message: EmailVerificationRequested, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventId !== "0") {
+      writer.uint32(8).int64(message.eventId);
+    }
+    if (message.userId !== "0") {
+      writer.uint32(16).int64(message.userId);
+    }
+    if (message.email !== "") {
+      writer.uint32(26).string(message.email);
+    }
+    if (message.token !== "") {
+      writer.uint32(34).string(message.token);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(42).fork()).join();
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.occurredAt), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EmailVerificationRequested {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEmailVerificationRequested();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.eventId = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.userId = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.occurredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<EmailVerificationRequested>, I>>(base?: I): EmailVerificationRequested {
+    return EmailVerificationRequested.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EmailVerificationRequested>, I>>(object: I): EmailVerificationRequested {
+    const message = createBaseEmailVerificationRequested();
+    message.eventId = object.eventId ?? "0";
+    message.userId = object.userId ?? "0";
+    message.email = object.email ?? "";
+    message.token = object.token ?? "";
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.occurredAt = object.occurredAt ?? undefined;
     return message;
   },
 };

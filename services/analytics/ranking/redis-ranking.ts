@@ -28,25 +28,43 @@ const CHUNK = 500;
 
 // Per click: KEYS seen, bucket per window; ARGV event id, member, then the
 // milliseconds each key has left (relative, so our clock, not Redis's, decides).
+// Only a click not seen before counts; the counts of a chunk are summed per
+// bucket and member first, and each key's expiry is set once, so a chunk of
+// a hot link costs a few commands, not eight per click.
 const RECORD = `
 local windows = tonumber(ARGV[1])
 local keysPer, argsPer = 1 + windows, 3 + windows
 local counted = 0
+local increments, order, expiries = {}, {}, {}
 for i = 0, (#KEYS / keysPer) - 1 do
   local k, a = i * keysPer, 1 + i * argsPer
+  expiries[KEYS[k + 1]] = ARGV[a + 3]
   if redis.call('SADD', KEYS[k + 1], ARGV[a + 1]) == 1 then
-    redis.call('PEXPIRE', KEYS[k + 1], ARGV[a + 3])
     for w = 1, windows do
-      redis.call('ZINCRBY', KEYS[k + 1 + w], 1, ARGV[a + 2])
-      redis.call('PEXPIRE', KEYS[k + 1 + w], ARGV[a + 3 + w])
+      local key = KEYS[k + 1 + w]
+      local members = increments[key]
+      if members == nil then
+        members = {}
+        increments[key] = members
+        order[#order + 1] = key
+      end
+      members[ARGV[a + 2]] = (members[ARGV[a + 2]] or 0) + 1
+      expiries[key] = ARGV[a + 3 + w]
     end
     counted = counted + 1
   end
 end
+for _, key in ipairs(order) do
+  for member, n in pairs(increments[key]) do
+    redis.call('ZINCRBY', key, n, member)
+  end
+end
+for key, ms in pairs(expiries) do
+  redis.call('PEXPIRE', key, ms)
+end
 return counted
 `;
 
-// KEYS[1] a scratch key, the rest the window's buckets; ARGV[1] the limit.
 const TOP = `
 redis.call('ZUNIONSTORE', KEYS[1], #KEYS - 1, unpack(KEYS, 2))
 local top = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')

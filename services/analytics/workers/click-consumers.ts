@@ -14,7 +14,7 @@
 // batch handed back to the bus as failed, to be retried from there.
 import { LinkClickedBatch } from '../../../gen/shortener/v1/events.ts';
 import type { Supervisor } from '../../../lib/actors/supervisor.ts';
-import { type BackoffPolicy, backoffDelay } from '../../../lib/backoff.ts';
+import { type BackoffPolicy, backoffDelay, pause } from '../../../lib/backoff.ts';
 import type { Delivery } from '../../../lib/bus/bus.ts';
 import type { CONSUMERS } from '../../../lib/bus/catalog.ts';
 import { isDomainError } from '../../../lib/errors.ts';
@@ -83,17 +83,5 @@ export function consumeClicks(
   onStop(`${consumer} consumer`, () => {
     stopping.abort();
     return subscription.stop();
-  });
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
   });
 }

@@ -1,4 +1,5 @@
-import type { MigrationStep } from '../../../../lib/db/migrations.ts';
+import type { Dialect, MigrationStep } from '../../../../lib/db/migrations.ts';
+import { createVisits } from './0001-create-visits.ts';
 
 // One row per link, UTC day and bot flag holds the day's visits, its distinct
 // visitors (a count and a sketch) and its breakdowns, in place of a row per
@@ -94,61 +95,26 @@ export const createLinkDays: MigrationStep = {
   down: {
     mysql: [
       'drop table `visitor_salt`',
-      `create table \`visitor_salts\` (
-        \`day\` int not null,
-        \`salt\` char(32) character set ascii collate ascii_bin not null,
-        primary key (\`day\`)
-      ) default character set utf8mb4 engine = InnoDB`,
-      `create table \`daily_visitors\` (
-        \`link_id\` bigint not null,
-        \`day\` int not null,
-        \`visitor\` char(16) character set ascii collate ascii_bin not null,
-        \`bot\` tinyint(1) not null,
-        \`recorded_by\` bigint not null,
-        primary key (\`link_id\`, \`day\`, \`visitor\`),
-        key \`daily_visitors_day_index\` (\`day\`)
-      ) default character set utf8mb4 engine = InnoDB`,
-      `create table \`visit_rollups\` (
-        \`link_id\` bigint not null,
-        \`day\` int not null,
-        \`bot\` tinyint(1) not null,
-        \`dimension\` varchar(16) character set ascii collate ascii_bin not null,
-        \`value\` varchar(255) character set ascii collate ascii_bin not null,
-        \`visits\` bigint not null,
-        primary key (\`link_id\`, \`day\`, \`bot\`, \`dimension\`, \`value\`)
-      ) default character set utf8mb4 engine = InnoDB`,
+      ...replacedTables('mysql'),
       ...downTotals(),
       'drop table `link_days`',
     ],
     sqlite: [
       'drop table `visitor_salt`',
-      `create table \`visitor_salts\` (
-        \`day\` integer not null primary key,
-        \`salt\` char(32) not null
-      )`,
-      `create table \`daily_visitors\` (
-        \`link_id\` bigint not null,
-        \`day\` integer not null,
-        \`visitor\` char(16) not null,
-        \`bot\` integer not null,
-        \`recorded_by\` bigint not null,
-        primary key (\`link_id\`, \`day\`, \`visitor\`)
-      )`,
-      'create index `daily_visitors_day_index` on `daily_visitors` (`day`)',
-      `create table \`visit_rollups\` (
-        \`link_id\` bigint not null,
-        \`day\` integer not null,
-        \`bot\` integer not null,
-        \`dimension\` varchar(16) not null,
-        \`value\` varchar(255) not null,
-        \`visits\` bigint not null,
-        primary key (\`link_id\`, \`day\`, \`bot\`, \`dimension\`, \`value\`)
-      )`,
+      ...replacedTables('sqlite'),
       ...downTotals(),
       'drop table `link_days`',
     ],
   },
 };
+
+/** 0001's statements but those of the `visits` table: the tables this migration replaced. */
+function replacedTables(dialect: Dialect): readonly string[] {
+  const statements = (createVisits.up as Readonly<Record<Dialect, readonly string[]>>)[dialect];
+  return statements.filter(
+    (sql) => !sql.startsWith('create table `visits`') && !sql.includes(' on `visits`'),
+  );
+}
 
 function downTotals(): string[] {
   return ['visits', 'visitors'].map(

@@ -1,0 +1,58 @@
+// The notifier's settings. With no SMTP server named (the embedded default)
+// every mail is written as an .eml file into the outbox folder instead.
+import { z } from 'zod';
+import { defineSettings } from '../../lib/config/load.ts';
+import { address, databaseUrl, duration } from '../../lib/config/parsers.ts';
+
+export interface NotifierConfig {
+  listen: string;
+  databaseUrl: string;
+  /**
+   * The gateway's public address, which the mailed links point at; unset means
+   * the gateway's own default (the one-process mesh passes the gateway's).
+   */
+  publicBaseUrl: string | undefined;
+  /** Empty: no SMTP server, mail goes to the outbox folder. */
+  smtpUrl: string;
+  /** Bound on connecting to, and on each reply of, the SMTP server. */
+  smtpTimeoutMs: number;
+  /** The From of every mail. */
+  from: string;
+  outboxDir: string;
+}
+
+/** What the gateway answers at when PUBLIC_BASE_URL and GATEWAY_LISTEN are left alone. */
+export const DEFAULT_PUBLIC_BASE_URL = 'http://localhost:8080';
+
+export const notifierSettings = defineSettings(
+  {
+    NOTIFIER_GRPC_LISTEN: address.default('127.0.0.1:50054'),
+    NOTIFIER_DATABASE_URL: databaseUrl.optional(),
+    NOTIFIER_PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+    NOTIFIER_SMTP_URL: z
+      .string()
+      .refine(
+        (v) => v === '' || /^smtps?:\/\/[^/?#]+(\/?)(\?.*)?$/.test(v),
+        'expected smtp://[user:password@]host:port or smtps://…',
+      )
+      .default(''),
+    NOTIFIER_SMTP_TIMEOUT: duration(100, 600_000).default(10_000),
+    NOTIFIER_MAIL_FROM: z
+      .string()
+      .regex(
+        /^([^<>\r\n]*<[^<>\s@]+@[^<>\s@]+>|[^<>\s@]+@[^<>\s@]+)$/,
+        'expected an address, e.g. Shortener <no-reply@example.com>',
+      )
+      .default('Shortener <no-reply@localhost>'),
+    NOTIFIER_OUTBOX_DIR: z.string().min(1).optional(),
+  },
+  (v, runtime): NotifierConfig => ({
+    listen: v.NOTIFIER_GRPC_LISTEN,
+    databaseUrl: v.NOTIFIER_DATABASE_URL ?? `sqlite:${runtime.dataDir}/notifier.sqlite`,
+    publicBaseUrl: v.NOTIFIER_PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    smtpUrl: v.NOTIFIER_SMTP_URL,
+    smtpTimeoutMs: v.NOTIFIER_SMTP_TIMEOUT,
+    from: v.NOTIFIER_MAIL_FROM,
+    outboxDir: v.NOTIFIER_OUTBOX_DIR ?? `${runtime.dataDir}/outbox`,
+  }),
+);

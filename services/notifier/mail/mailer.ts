@@ -1,0 +1,10 @@
+// Port: where a composed mail goes. An SMTP server when one is configured;
+// otherwise (the embedded default) an outbox folder of .eml files, so a
+// developer can open what would have been sent.
+import type { Mail } from '../domain/templates.ts';
+
+export interface Mailer {
+  /** Resolves once the mail is handed over (the SMTP server took it, or the file is written); says where. */
+  send(mail: Mail, name: string): Promise<string>;
+  close(): void;
+}
