@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Dialect } from '../../lib/db/migrations.ts';
 import { openDatabase } from '../../lib/db/open.ts';
+import { VisitRecorder } from '../../services/analytics/domain/record-visits.ts';
 import { analyticsSchema } from '../../services/analytics/store/schema.ts';
 import { VisitStore } from '../../services/analytics/store/visit-store.ts';
 import { openTestDatabase, type TestDatabase } from '../support/databases.ts';
@@ -44,11 +45,12 @@ describe.each(DIALECTS)('analytics migration to link days (%s)', (dialect) => {
   test('when 0003 runs, then every day keeps its visits, visitors and breakdowns', async () => {
     const days = await new VisitStore(db.orm, dialect).linkDays('101', { from: 19999, to: 20002 });
     expect(
-      days.map(({ day, bot, visits, visitors, sketch, facets }) => ({
+      days.map(({ day, bot, visits, visitors, unsketchedVisitors, sketch, facets }) => ({
         day,
         bot,
         visits,
         visitors,
+        unsketchedVisitors,
         sketched: sketch.estimate(),
         facets: Object.fromEntries(
           Object.entries(facets).map(([dimension, counts]) => [
@@ -63,6 +65,7 @@ describe.each(DIALECTS)('analytics migration to link days (%s)', (dialect) => {
         bot: false,
         visits: 5,
         visitors: 3,
+        unsketchedVisitors: 3,
         sketched: 0,
         facets: { browser: { Chrome: 4, Safari: 1 }, referrer: { '': 5 } },
       },
@@ -71,10 +74,40 @@ describe.each(DIALECTS)('analytics migration to link days (%s)', (dialect) => {
         bot: true,
         visits: 2,
         visitors: 1,
+        unsketchedVisitors: 1,
         sketched: 0,
         facets: { device: { bot: 2 } },
       },
-      { day: 20001, bot: false, visits: 1, visitors: 1, sketched: 0, facets: {} },
+      {
+        day: 20001,
+        bot: false,
+        visits: 1,
+        visitors: 1,
+        unsketchedVisitors: 1,
+        sketched: 0,
+        facets: {},
+      },
     ]);
+  });
+
+  test('when a day from before the migration gets new visits, then its old visitors are kept and new ones added', async () => {
+    const store = new VisitStore(db.orm, dialect);
+    const recorder = new VisitRecorder(store, { prefixes: { ipv4: 24, ipv6: 48 } });
+    await recorder.record([
+      {
+        eventId: '900000000000000001',
+        linkId: '101',
+        code: 'old1234',
+        ownerId: '1',
+        at: new Date(20000 * 86_400_000 + 3_600_000),
+        ip: '203.0.113.7',
+        userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0 Safari/537.36',
+        referer: '',
+        acceptLanguage: 'en',
+      },
+    ]);
+    const [day] = await store.linkDays('101', { from: 20000, to: 20000 });
+    expect(day).toMatchObject({ visits: 6, visitors: 4, unsketchedVisitors: 3 });
+    expect(day?.sketch.estimate()).toBe(1);
   });
 });

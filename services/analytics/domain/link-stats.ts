@@ -130,14 +130,14 @@ function top(days: LinkDay[], dimension: Breakdown, limit: number): Count[] {
 
 /**
  * Distinct visitors over the days: the union of their sketches, plus those
- * counted before sketches (a day whose count exceeds its own sketch's).
+ * counted before sketches were kept, which no sketch holds.
  */
 function distinctVisitors(days: LinkDay[]): number {
   const union = VisitorSketch.empty();
   let unsketched = 0;
   for (const day of days) {
     union.merge(day.sketch);
-    unsketched += Math.max(0, day.visitors - day.sketch.estimate());
+    unsketched += day.unsketchedVisitors;
   }
   return union.estimate() + unsketched;
 }

@@ -32,6 +32,9 @@ const DENSE = 2;
 /** Bias correction of the raw estimate for this many registers. */
 const ALPHA = 0.7213 / (1 + 1.079 / REGISTERS);
 
+/** 2^-rank for every rank a register can hold: the estimate's sum without a power per register. */
+const INVERSE_POWERS = Float64Array.from({ length: 64 }, (_, rank) => 2 ** -rank);
+
 /** Leading zeros of the 64-bit value high:low after its first `skip` bits, plus one. */
 function rankAfter(high: number, low: number, skip: number): number {
   const rest = skip === 32 ? 0 : (high << skip) >>> 0;
@@ -113,7 +116,7 @@ export class VisitorSketch {
     let sum = 0;
     for (const rank of this.#dense as Uint8Array) {
       if (rank === 0) zero++;
-      sum += 2 ** -rank;
+      sum += INVERSE_POWERS[rank] ?? 0;
     }
     const raw = (ALPHA * REGISTERS * REGISTERS) / sum;
     // Few visitors for the dense form: count them by the registers still empty.

@@ -45,6 +45,8 @@ export const LinkDayRow = defineEntity({
     bot: p.boolean().primary(),
     visits: p.bigint('number'),
     visitors: p.bigint('number'),
+    /** Visitors counted before sketches were kept (migration 0003): in `visitors`, in no sketch. */
+    unsketchedVisitors: p.bigint('number'),
     sketch: p.blob(),
     facets: p.text().columnType('mediumtext').ignoreSchemaChanges('collation'),
   },

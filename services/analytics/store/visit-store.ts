@@ -52,6 +52,8 @@ export interface LinkDay {
   visits: number;
   /** Distinct visitors of the day. */
   visitors: number;
+  /** Of those, the ones counted before sketches were kept (migration 0003), which the sketch lacks. */
+  unsketchedVisitors: number;
   /** The day's visitors, mergeable with other days' (empty for days recorded before sketches). */
   sketch: VisitorSketch;
   facets: Facets;
@@ -212,7 +214,7 @@ export class VisitStore {
       // By link and day lists (the primary key's prefix), not by tuples,
       // which MariaDB answers by scanning.
       const rows = await em.execute<Row[]>(
-        `select \`link_id\`, \`day\`, \`bot\`, \`visits\`, \`visitors\`, \`sketch\`, \`facets\` from \`link_days\`
+        `select \`link_id\`, \`day\`, \`bot\`, \`visits\`, \`visitors\`, \`unsketched_visitors\`, \`sketch\`, \`facets\` from \`link_days\`
           where \`link_id\` in (${linkIds.map(() => '?').join(', ')})
           and \`day\` in (${days.map(() => '?').join(', ')}) ${lock}`,
         [...linkIds, ...days],
@@ -226,21 +228,20 @@ export class VisitStore {
       const values: unknown[] = [];
       for (const [i, entry] of entries.entries()) {
         const day = stored.get(chunk[i] as string) ?? emptyDay(entry.day, entry.bot);
-        const before = day.sketch.estimate();
         for (const visit of entry.visits) {
           day.visits++;
           if (visit.visitor !== '') day.sketch.add(visit.visitor);
           for (const dimension of BREAKDOWNS)
             countFacet(day.facets, dimension, facetOf(visit, dimension));
         }
-        // Visitors counted before sketches (an empty sketch) are kept and added to.
-        day.visitors += day.sketch.estimate() - before;
+        day.visitors = day.unsketchedVisitors + day.sketch.estimate();
         values.push(
           entry.linkId,
           entry.day,
           entry.bot ? 1 : 0,
           day.visits,
           day.visitors,
+          day.unsketchedVisitors,
           Buffer.from(day.sketch.encode()),
           encodeFacets(day.facets),
         );
@@ -250,8 +251,9 @@ export class VisitStore {
           ? 'on duplicate key update `visits` = values(`visits`), `visitors` = values(`visitors`), `sketch` = values(`sketch`), `facets` = values(`facets`)'
           : 'on conflict (`link_id`, `day`, `bot`) do update set `visits` = excluded.`visits`, `visitors` = excluded.`visitors`, `sketch` = excluded.`sketch`, `facets` = excluded.`facets`';
       await em.execute(
-        `insert into \`link_days\` (\`link_id\`, \`day\`, \`bot\`, \`visits\`, \`visitors\`, \`sketch\`, \`facets\`)
-          values ${placeholders(7, entries.length)} ${onConflict}`,
+        `insert into \`link_days\` (\`link_id\`, \`day\`, \`bot\`, \`visits\`, \`visitors\`,
+          \`unsketched_visitors\`, \`sketch\`, \`facets\`)
+          values ${placeholders(8, entries.length)} ${onConflict}`,
         values,
       );
     }
@@ -277,7 +279,7 @@ export class VisitStore {
   async linkDays(linkId: string, range: { from: number; to: number }): Promise<LinkDay[]> {
     const rows = await this.#run((em) =>
       em.execute<Row[]>(
-        `select \`day\`, \`bot\`, \`visits\`, \`visitors\`, \`sketch\`, \`facets\` from \`link_days\`
+        `select \`day\`, \`bot\`, \`visits\`, \`visitors\`, \`unsketched_visitors\`, \`sketch\`, \`facets\` from \`link_days\`
           where \`link_id\` = ? and \`day\` between ? and ? order by \`day\`, \`bot\``,
         [linkId, range.from, range.to],
       ),
@@ -287,7 +289,15 @@ export class VisitStore {
 }
 
 function emptyDay(day: number, bot: boolean): LinkDay {
-  return { day, bot, visits: 0, visitors: 0, sketch: VisitorSketch.empty(), facets: {} };
+  return {
+    day,
+    bot,
+    visits: 0,
+    visitors: 0,
+    unsketchedVisitors: 0,
+    sketch: VisitorSketch.empty(),
+    facets: {},
+  };
 }
 
 function toLinkDay(row: Row): LinkDay {
@@ -296,6 +306,7 @@ function toLinkDay(row: Row): LinkDay {
     bot: Number(row.bot) === 1,
     visits: Number(row.visits),
     visitors: Number(row.visitors),
+    unsketchedVisitors: Number(row.unsketched_visitors),
     sketch: VisitorSketch.decode(row.sketch as Uint8Array),
     facets: decodeFacets(String(row.facets)),
   };

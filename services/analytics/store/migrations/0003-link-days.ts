@@ -8,16 +8,19 @@ import { createVisits } from './0001-create-visits.ts';
 // per link and day, where it wrote up to nine rows per visit.
 //
 // Days recorded before keep their visits, breakdowns and distinct visitors
-// (`visitors`), with an empty sketch. The visitor hashes and their daily
+// (`visitors`, and `unsketched_visitors`: those no sketch holds), with an
+// empty sketch. The visitor hashes and their daily
 // salts are dropped: sketches take one salt for every day, so a visitor who
 // comes on two days is recognised (docs/decisions/0005-analytics.md).
 //
 // `facets` is JSON text, {"<dimension>": {"<value>": visits}}.
 
 const totals = (emptySketch: string) => `
-  insert into \`link_days\` (\`link_id\`, \`day\`, \`bot\`, \`visits\`, \`visitors\`, \`sketch\`, \`facets\`)
+  insert into \`link_days\` (\`link_id\`, \`day\`, \`bot\`, \`visits\`, \`visitors\`,
+    \`unsketched_visitors\`, \`sketch\`, \`facets\`)
   select \`link_id\`, \`day\`, \`bot\`,
     sum(case when \`dimension\` = 'visits' then \`visits\` else 0 end),
+    sum(case when \`dimension\` = 'visitors' then \`visits\` else 0 end),
     sum(case when \`dimension\` = 'visitors' then \`visits\` else 0 end),
     ${emptySketch}, '{}'
   from \`visit_rollups\` group by \`link_id\`, \`day\`, \`bot\``;
@@ -32,6 +35,7 @@ export const createLinkDays: MigrationStep = {
         \`bot\` tinyint(1) not null,
         \`visits\` bigint not null,
         \`visitors\` bigint not null,
+        \`unsketched_visitors\` bigint not null,
         \`sketch\` blob not null,
         \`facets\` mediumtext character set utf8mb4 collate utf8mb4_bin not null,
         primary key (\`link_id\`, \`day\`, \`bot\`)
@@ -64,6 +68,7 @@ export const createLinkDays: MigrationStep = {
         \`bot\` integer not null,
         \`visits\` bigint not null,
         \`visitors\` bigint not null,
+        \`unsketched_visitors\` bigint not null,
         \`sketch\` blob not null,
         \`facets\` mediumtext not null,
         primary key (\`link_id\`, \`day\`, \`bot\`)
