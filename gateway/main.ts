@@ -83,7 +83,11 @@ export async function startGateway(
   stack.push('link change follower', followLinkChanges(clients.link, near, log));
   const batcher = new RedirectBatcher(clients.link, near, runtime.grpcDeadlineMs, clicks);
   const redirects = new RedirectPath(near, batcher, callerAddress(config.trustedProxies), clicks);
-  const readiness = readinessProbe({ link: config.linkTarget, identity: config.identityTarget });
+  const readiness = readinessProbe({
+    link: config.linkTarget,
+    identity: config.identityTarget,
+    analytics: config.analyticsTarget,
+  });
   stack.push('health checks', () => readiness.close());
   const state = { accepting: true };
   const app = await buildApp({ config, log, clients, near, redirects, readiness, state });
