@@ -19,14 +19,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as amqpConnect } from 'amqplib';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import { LinkServiceClient, LinkServiceService } from '../gen/shortener/v1/link.ts';
-import { CONSUMERS } from '../lib/bus/catalog.ts';
 import { busSettings } from '../lib/bus/config.ts';
 import { openBus, topologyOf } from '../lib/bus/open.ts';
-import { deadQueue } from '../lib/bus/topology.ts';
 import { loadConfig } from '../lib/config/load.ts';
 import { openDatabase } from '../lib/db/open.ts';
 import { connect, promiseClient } from '../lib/grpc/client.ts';
@@ -35,6 +32,7 @@ import { randomCode } from '../services/link/domain/short-code.ts';
 import { linkSchema } from '../services/link/store/schema.ts';
 import { removeTopology } from '../test/support/bus.ts';
 import { freePort } from '../test/support/ports.ts';
+import { recorderBacklog } from './backlog.ts';
 import type { ClickedLink } from './clicks.ts';
 import { type PipelineSection, runPipelineSection } from './pipeline.ts';
 import {
@@ -278,22 +276,6 @@ const DRAIN_WAIT_S = 60;
 /** A full-speed run (warm-up and one measurement) should be stored within this after it ends. */
 const DRAIN_TARGET_S = 30;
 
-/** Messages still in the visit recorder's queue (ready, not yet taken), and those parked as dead letters. */
-async function recorderQueues(
-  queuePrefix: string,
-): Promise<{ queuedMessages: number; deadLetters: number }> {
-  const connection = await amqpConnect(RABBITMQ_URL);
-  try {
-    const channel = await connection.createChannel();
-    const queue = queuePrefix + CONSUMERS.visitRecorder.name;
-    const queued = await channel.checkQueue(queue);
-    const dead = await channel.checkQueue(deadQueue(queue));
-    return { queuedMessages: queued.messageCount, deadLetters: dead.messageCount };
-  } finally {
-    await connection.close();
-  }
-}
-
 /** Waits until the analytics database holds `expected` visits; seconds it took (NaN if not within DRAIN_WAIT_S). */
 async function drain(
   databaseUrl: string,
@@ -427,9 +409,12 @@ async function redirectScenarios(
         }
         if (scenario.recordClicks) {
           const { stored, seconds } = await drain(analyticsDatabase, answered);
-          const queues = await recorderQueues(bus.queuePrefix);
+          // The gateway publishes what it still holds; analytics hands back what it had taken.
+          await stopProcess(gateway);
+          if (analytics) await stopProcess(analytics);
+          const queues = await recorderBacklog(bus, RABBITMQ_URL);
           console.log(
-            `${scenario.name}: ${stored} of ${answered} clicks stored, ${seconds.toFixed(1)} s after the load; ${queues.queuedMessages} messages still queued, ${queues.deadLetters} dead letters`,
+            `${scenario.name}: ${stored} of ${answered} clicks stored, ${seconds.toFixed(1)} s after the load; ${queues.queuedClicks} clicks still queued, ${queues.deadLetters} dead-lettered`,
           );
           const storedPerSecond = stored / ((performance.now() - loadStarted) / 1_000);
           pipeline.push({
