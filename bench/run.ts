@@ -3,13 +3,18 @@
 // analytics service, or without) against a single-process node:http server
 // answering from Redis, with the same load generator and settings, in one run.
 // With clicks recorded it also counts the visits stored against the redirects
-// answered, and how long the last one took to land.
-// Writes docs/benchmarks/<date>-redirects.md.
+// answered, and how long the last one took to land. Then the click pipeline
+// on its own, a plain-INSERT reference and GetLinkStats on a big link
+// (bench/pipeline.ts).
+// Writes docs/benchmarks/<date>-redirects.md (<date>-pipeline.md for the
+// pipeline section alone).
 //
 // Settings (environment): BENCH_MYSQL_URL (mysql://root@127.0.0.1:3306),
 // BENCH_REDIS_URL (redis://127.0.0.1:6379), BENCH_RABBITMQ_URL
 // (amqp://guest:guest@127.0.0.1:5672), BENCH_DURATION (10), BENCH_WARMUP (3),
-// BENCH_CONNECTIONS (64), BENCH_ROUNDS (3).
+// BENCH_CONNECTIONS (64), BENCH_ROUNDS (3); BENCH_ONLY (`redirects` or
+// `pipeline`: one section; both unless set), BENCH_PIPELINE_CLICKS (200000),
+// BENCH_STATS_VISITS (1000000), BENCH_STATS_CALLS (500).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +23,7 @@ import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import { LinkServiceClient, LinkServiceService } from '../gen/shortener/v1/link.ts';
 import { busSettings } from '../lib/bus/config.ts';
-import { topologyOf } from '../lib/bus/open.ts';
+import { openBus, topologyOf } from '../lib/bus/open.ts';
 import { loadConfig } from '../lib/config/load.ts';
 import { openDatabase } from '../lib/db/open.ts';
 import { connect, promiseClient } from '../lib/grpc/client.ts';
@@ -27,6 +32,9 @@ import { randomCode } from '../services/link/domain/short-code.ts';
 import { linkSchema } from '../services/link/store/schema.ts';
 import { removeTopology } from '../test/support/bus.ts';
 import { freePort } from '../test/support/ports.ts';
+import { recorderBacklog } from './backlog.ts';
+import type { ClickedLink } from './clicks.ts';
+import { type PipelineSection, runPipelineSection } from './pipeline.ts';
 import {
   cpuSeconds,
   startProcess,
@@ -47,6 +55,19 @@ const settings: LoadSettings = {
 };
 const warmupSeconds = Number(env.BENCH_WARMUP ?? 3);
 const rounds = Number(env.BENCH_ROUNDS ?? 3);
+const only = env.BENCH_ONLY ?? '';
+if (!['', 'redirects', 'pipeline'].includes(only)) {
+  throw new Error(`BENCH_ONLY must be redirects or pipeline, not ${only}`);
+}
+const pipelineSettings = {
+  clicks: Number(env.BENCH_PIPELINE_CLICKS ?? 200_000),
+  batchSize: 500,
+  waitSeconds: 240,
+  statsVisits: Number(env.BENCH_STATS_VISITS ?? 1_000_000),
+  statsBatch: 4_000,
+  statsCalls: Number(env.BENCH_STATS_CALLS ?? 500),
+  statsConcurrency: 4,
+};
 
 const HOT = 'Hot set: 10,000 codes, gateway near cache on';
 const WIDE = 'Wide set: 200,000 codes, near cache off (every redirect crosses gRPC)';
@@ -91,7 +112,14 @@ const work = mkdtempSync(join(tmpdir(), 'bench-'));
 interface Seeded {
   codes: string[];
   targets: Map<string, string>;
+  /** Every seeded link, as a click names it. */
+  links: ClickedLink[];
+  /** A link of another owner, with no clicks of the redirect scenarios: GetLinkStats asks about it. */
+  statsLink: ClickedLink;
 }
+
+const OWNER = '118000000000000000';
+const linkId = (i: number) => (118000000000000000n + BigInt(i + 1)).toString();
 
 async function ensureWrk(): Promise<string> {
   let version = await wrkVersion();
@@ -119,37 +147,48 @@ async function seed(count: number): Promise<Seeded> {
   await orm.close();
   const codes: string[] = [];
   const seen = new Set<string>();
-  while (codes.length < count) {
+  // One more than asked: the last one is the stats link.
+  while (codes.length < count + 1) {
     const code = randomCode(7);
     if (!seen.has(code)) {
       seen.add(code);
       codes.push(code);
     }
   }
+  const statsCode = codes.pop() as string;
   const targets = new Map(
     codes.map((code, i) => [code, `https://example.com/bench/${i}?ref=${code}`]),
   );
   const db = await createConnection({ uri: `${MYSQL_URL}/${database}` });
-  const owner = '118000000000000000';
+  const owner = OWNER;
   const now = new Date();
   for (let i = 0; i < codes.length; i += 5_000) {
     const rows = codes
       .slice(i, i + 5_000)
-      .map((code, j) => [
-        (118000000000000000n + BigInt(i + j + 1)).toString(),
-        code,
-        targets.get(code),
-        null,
-        owner,
-        now,
-        null,
-        null,
-      ]);
+      .map((code, j) => [linkId(i + j), code, targets.get(code), null, owner, now, null, null]);
     await db.query(
       'INSERT INTO links (id, code, target_url, url_hash, owner_id, created_at, expires_at, deleted_at) VALUES ?',
       [rows],
     );
   }
+  const statsLink = { id: linkId(count), code: statsCode, ownerId: '118000000000000001' };
+  await db.query(
+    'INSERT INTO links (id, code, target_url, url_hash, owner_id, created_at, expires_at, deleted_at) VALUES ?',
+    [
+      [
+        [
+          statsLink.id,
+          statsCode,
+          'https://example.com/bench/stats',
+          null,
+          statsLink.ownerId,
+          now,
+          null,
+          null,
+        ],
+      ],
+    ],
+  );
   await db.end();
   const redis = new Redis(REDIS_URL);
   for (let i = 0; i < codes.length; i += 10_000) {
@@ -159,7 +198,8 @@ async function seed(count: number): Promise<Seeded> {
     await pipeline.exec();
   }
   redis.disconnect();
-  return { codes, targets };
+  const links = codes.map((code, i) => ({ id: linkId(i), code, ownerId: owner }));
+  return { codes, targets, links, statsLink };
 }
 
 async function warmLinkCache(linkAddress: string, codes: string[]): Promise<void> {
@@ -221,7 +261,7 @@ async function measure(
 }
 
 /** The bus settings of one scenario: its own exchange and queues on the local RabbitMQ. */
-function busOf(scenario: number) {
+function busOf(scenario: number | string) {
   return loadConfig(
     { bus: busSettings },
     {
@@ -233,6 +273,8 @@ function busOf(scenario: number) {
 }
 
 const DRAIN_WAIT_S = 60;
+/** A full-speed run (warm-up and one measurement) should be stored within this after it ends. */
+const DRAIN_TARGET_S = 30;
 
 /** Waits until the analytics database holds `expected` visits; seconds it took (NaN if not within DRAIN_WAIT_S). */
 async function drain(
@@ -261,6 +303,7 @@ async function cleanup(): Promise<void> {
   for (let i = 0; i < SCENARIOS.length; i++) {
     await db.query(`DROP DATABASE IF EXISTS \`${database}_analytics_${i}\``);
   }
+  await db.query(`DROP DATABASE IF EXISTS \`${database}_analytics_pipeline\``);
   await db.end();
   const redis = new Redis(REDIS_URL);
   let cursor = '0';
@@ -272,20 +315,30 @@ async function cleanup(): Promise<void> {
   redis.disconnect();
 }
 
-async function main(): Promise<void> {
-  const generator = await ensureWrk();
-  const seeded = await seed(Math.max(...SCENARIOS.map((s) => s.codes)));
+/** The node flags of the npm start scripts, without the telemetry preload. */
+function nodeFlagsOfServices(): string[] {
+  const gatewayArgs = startScriptArgs('start:gateway');
+  return gatewayArgs.slice(0, gatewayArgs.indexOf('--import'));
+}
+
+async function redirectScenarios(
+  seeded: Seeded,
+): Promise<{ measurements: Measurement[]; pipeline: PipelineResult[] }> {
   const redis = await redisPid();
   const measurements: Measurement[] = [];
   const pipeline: PipelineResult[] = [];
   const basePort = await freePort();
   // The baseline runs under the same node flags as the services (GC settings
   // included), without the telemetry preload, which it has no use for.
-  const gatewayArgs = startScriptArgs('start:gateway');
-  const nodeFlags = gatewayArgs.slice(0, gatewayArgs.indexOf('--import'));
   const baseline = startProcess(
     'baseline',
-    [...nodeFlags, 'bench/baseline-server.ts', REDIS_URL, `${prefix}base:`, String(basePort)],
+    [
+      ...nodeFlagsOfServices(),
+      'bench/baseline-server.ts',
+      REDIS_URL,
+      `${prefix}base:`,
+      String(basePort),
+    ],
     {},
   );
   const baseUrl = `http://127.0.0.1:${basePort}`;
@@ -356,8 +409,12 @@ async function main(): Promise<void> {
         }
         if (scenario.recordClicks) {
           const { stored, seconds } = await drain(analyticsDatabase, answered);
+          // The gateway publishes what it still holds; analytics hands back what it had taken.
+          await stopProcess(gateway);
+          if (analytics) await stopProcess(analytics);
+          const queues = await recorderBacklog(bus, RABBITMQ_URL);
           console.log(
-            `${scenario.name}: ${stored} of ${answered} clicks stored, ${seconds.toFixed(1)} s after the load`,
+            `${scenario.name}: ${stored} of ${answered} clicks stored, ${seconds.toFixed(1)} s after the load; ${queues.queuedClicks} clicks still queued, ${queues.deadLetters} dead-lettered`,
           );
           const storedPerSecond = stored / ((performance.now() - loadStarted) / 1_000);
           pipeline.push({
@@ -367,6 +424,7 @@ async function main(): Promise<void> {
             drainSeconds: seconds,
             waitedSeconds: DRAIN_WAIT_S,
             storedPerSecond,
+            ...queues,
           });
         }
       } finally {
@@ -380,6 +438,70 @@ async function main(): Promise<void> {
     }
   } finally {
     await stopProcess(baseline);
+  }
+  return { measurements, pipeline };
+}
+
+/** Link and analytics on a bus and database of their own, and the pipeline section against them. */
+async function pipelineSection(seeded: Seeded): Promise<PipelineSection> {
+  const linkPort = await freePort();
+  const analyticsPort = await freePort();
+  const bus = busOf('pipeline');
+  const analyticsDatabaseUrl = `${MYSQL_URL}/${database}_analytics_pipeline`;
+  const common = {
+    REDIS_URL,
+    REDIS_KEY_PREFIX: prefix,
+    LINK_DATABASE_URL: `${MYSQL_URL}/${database}`,
+    RABBITMQ_URL,
+    BUS_EXCHANGE: bus.exchange,
+    BUS_QUEUE_PREFIX: bus.queuePrefix,
+  };
+  const link = startProcess('link', startScriptArgs('start:link'), {
+    ...common,
+    LINK_GRPC_LISTEN: `127.0.0.1:${linkPort}`,
+  });
+  const analytics = startProcess('analytics', startScriptArgs('start:analytics'), {
+    ...common,
+    ANALYTICS_GRPC_LISTEN: `127.0.0.1:${analyticsPort}`,
+    ANALYTICS_DATABASE_URL: analyticsDatabaseUrl,
+    ANALYTICS_LINK_GRPC_TARGET: `127.0.0.1:${linkPort}`,
+  });
+  const publisher = openBus(bus, log);
+  try {
+    return await runPipelineSection(
+      {
+        analyticsDatabaseUrl,
+        analyticsAddress: `127.0.0.1:${analyticsPort}`,
+        bus: publisher,
+        links: seeded.links,
+        statsLink: seeded.statsLink,
+        log,
+      },
+      pipelineSettings,
+    );
+  } finally {
+    await publisher.close();
+    await stopProcess(analytics);
+    await stopProcess(link);
+    await removeTopology(topologyOf(bus), RABBITMQ_URL).catch((error: unknown) =>
+      console.error('could not remove the bus', error),
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const generator = only === 'pipeline' ? '' : await ensureWrk();
+  const seeded = await seed(Math.max(...SCENARIOS.map((s) => s.codes)));
+  let redirects: Awaited<ReturnType<typeof redirectScenarios>> = {
+    measurements: [],
+    pipeline: [],
+  };
+  let section: PipelineSection | undefined;
+  try {
+    // The pipeline first, on a machine the redirect scenarios have not yet loaded.
+    if (only !== 'redirects') section = await pipelineSection(seeded);
+    if (only !== 'pipeline') redirects = await redirectScenarios(seeded);
+  } finally {
     await cleanup();
   }
 
@@ -387,21 +509,28 @@ async function main(): Promise<void> {
   const report = renderReport({
     date,
     generator,
-    nodeFlags,
+    nodeFlags: nodeFlagsOfServices(),
     settings,
     warmupSeconds,
-    scenarios: SCENARIOS,
-    measurements,
-    pipeline,
+    scenarios: only === 'pipeline' ? [] : SCENARIOS,
+    measurements: redirects.measurements,
+    pipeline: redirects.pipeline,
+    drainTargetSeconds: DRAIN_TARGET_S,
+    section,
     notes: [
       'Absolute rates drift between runs on this shared machine (the same baseline has measured anywhere from about 45,000 to 56,000 requests/s on one day); compare shares within one report, not numbers across reports.',
-      'Without the near cache, four busy processes (wrk, gateway, link, Redis) share two cores; the tail above p90 is mostly waiting for a CPU and garbage-collection pauses, not the gRPC hop itself (its round trip has a p99 near 5 ms). See docs/decisions/0003-redirect-path.md.',
-      'Click recording costs the difference between each pair of scenarios (recorded and not, same set, same run); the target for the hot set with clicks recorded is 0.90 of the baseline.',
+      ...(only === 'pipeline'
+        ? []
+        : [
+            'Without the near cache, four busy processes (wrk, gateway, link, Redis) share two cores; the tail above p90 is mostly waiting for a CPU and garbage-collection pauses, not the gRPC hop itself (its round trip has a p99 near 5 ms). See docs/decisions/0003-redirect-path.md.',
+            'Click recording costs the difference between each pair of scenarios (recorded and not, same set, same run); the target for the hot set with clicks recorded is 0.90 of the baseline.',
+          ]),
     ],
   });
   const dir = new URL('../docs/benchmarks/', import.meta.url).pathname;
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${date.toISOString().slice(0, 10)}-redirects.md`);
+  const name = only === 'pipeline' ? 'pipeline' : 'redirects';
+  const file = join(dir, `${date.toISOString().slice(0, 10)}-${name}.md`);
   writeFileSync(file, report);
   console.log(`\nreport written to ${file}\n`);
   console.log(report);

@@ -90,7 +90,11 @@ export async function startGateway(
     clicks,
     now,
   );
-  const readiness = readinessProbe({ link: config.linkTarget, identity: config.identityTarget });
+  const readiness = readinessProbe({
+    link: config.linkTarget,
+    identity: config.identityTarget,
+    analytics: config.analyticsTarget,
+  });
   stack.push('health checks', () => readiness.close());
   const state = { accepting: true };
   const app = await buildApp({ config, log, clients, near, redirects, readiness, state });

@@ -1,8 +1,11 @@
 // What the gateway depends on, as grpc.health.v1 reports it: each service,
 // and each service's database (`<service>:database` answers,
 // `<service>:database-writes` takes writes; see lib/service.ts). Redirects
-// need only the link service; everything else makes the gateway degraded,
-// not unready.
+// need only the link service, so only it decides whether the gateway is
+// ready: identity and analytics are off the redirect path (DESIGN.md), and
+// one of them failing makes the gateway degraded, not unready — an
+// orchestrator that took the gateway out of service for a dead analytics
+// would take redirects down with it.
 import { type HealthChecker, type HealthStatus, healthChecker } from '../lib/grpc/health-client.ts';
 
 /** One dependency: working, or the cause of what does not work. */
@@ -11,7 +14,7 @@ export type DependencyState = 'ok' | 'unavailable' | 'database_unavailable' | 'd
 export interface Readiness {
   /** False when the gateway cannot serve redirects (the link service is not serving). */
   servesRedirects: boolean;
-  checks: { link: DependencyState; identity: DependencyState };
+  checks: { link: DependencyState; identity: DependencyState; analytics: DependencyState };
 }
 
 export interface ReadinessProbe {
@@ -38,23 +41,30 @@ async function stateOf(
   return 'ok';
 }
 
-export function readinessProbe(targets: { link: string; identity: string }): ReadinessProbe {
+export function readinessProbe(targets: {
+  link: string;
+  identity: string;
+  analytics: string;
+}): ReadinessProbe {
   const link = healthChecker(targets.link);
   const identity = healthChecker(targets.identity);
+  const analytics = healthChecker(targets.analytics);
   return {
     async check(timeoutMs) {
-      const [linkState, identityState] = await Promise.all([
+      const [linkState, identityState, analyticsState] = await Promise.all([
         stateOf(link, 'shortener.v1.LinkService', timeoutMs),
         stateOf(identity, 'shortener.v1.IdentityService', timeoutMs),
+        stateOf(analytics, 'shortener.v1.AnalyticsService', timeoutMs),
       ]);
       return {
         servesRedirects: linkState !== 'unavailable',
-        checks: { link: linkState, identity: identityState },
+        checks: { link: linkState, identity: identityState, analytics: analyticsState },
       };
     },
     close() {
       link.close();
       identity.close();
+      analytics.close();
     },
   };
 }

@@ -13,7 +13,11 @@ const DependencyState = Type.Union(
 );
 const Ready = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('degraded')]),
-  checks: Type.Object({ link: DependencyState, identity: DependencyState }),
+  checks: Type.Object({
+    link: DependencyState,
+    identity: DependencyState,
+    analytics: DependencyState,
+  }),
 });
 
 export function healthRoutes(
@@ -34,7 +38,8 @@ export function healthRoutes(
         summary: 'Readiness: whether this gateway can serve redirects, and what works',
         description:
           'Answers 503 only when redirects cannot be served (the gateway is shutting down, or the ' +
-          'link service is not serving). Otherwise 200, with `status` `ready` when every dependency ' +
+          'link service is not serving): identity and analytics are off the redirect path, so their ' +
+          'failing makes the gateway degraded, not unready. Otherwise 200, with `status` `ready` when every dependency ' +
           'works and `degraded` when some does not; `checks` names each dependency’s state: `ok`, ' +
           '`unavailable`, `database_unavailable` or `database_unwritable`.',
         tags: ['operations'],

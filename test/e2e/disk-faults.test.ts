@@ -75,7 +75,10 @@ describe('the embedded default on a disk that fills up', () => {
   test('when the disk is full, then writes answer 503 with the cause, readiness says degraded, and redirects go on; when space is freed, everything comes back without a restart', async () => {
     const ready = await call(mesh.url, 'GET', '/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.body).toMatchObject({ status: 'ready', checks: { link: 'ok', identity: 'ok' } });
+    expect(ready.body).toMatchObject({
+      status: 'ready',
+      checks: { link: 'ok', identity: 'ok', analytics: 'ok' },
+    });
 
     fill(disk);
     const guest = await call(mesh.url, 'POST', '/api/v1/guests');
@@ -93,7 +96,11 @@ describe('the embedded default on a disk that fills up', () => {
         JSON.stringify(answer.body) ===
           JSON.stringify({
             status: 'degraded',
-            checks: { link: 'database_unwritable', identity: 'database_unwritable' },
+            checks: {
+              link: 'database_unwritable',
+              identity: 'database_unwritable',
+              analytics: 'database_unwritable',
+            },
           })
       );
     });

@@ -10,6 +10,12 @@ import {
 } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
+  AnalyticsServiceClient,
+  AnalyticsServiceService,
+  GetLinkStatsRequest,
+  GetLinkStatsResponse,
+} from '../../gen/shortener/v1/analytics.ts';
+import {
   type AuthenticateRequest,
   type AuthenticateResponse,
   IdentityServiceClient,
@@ -28,7 +34,7 @@ describe('retries', () => {
   let server: Server;
   let target: string;
   /** How many times the server saw each method; the first `failFirst` of each answer UNAVAILABLE. */
-  const seen = { authenticate: 0, issueGuest: 0 };
+  const seen = { authenticate: 0, issueGuest: 0, getLinkStats: 0 };
   let failFirst = 1;
 
   beforeAll(async () => {
@@ -52,6 +58,22 @@ describe('retries', () => {
       },
       revokeToken: (_call: unknown, callback: sendUnaryData<object>) => callback(null, {}),
     });
+    const unused = (_call: unknown, callback: sendUnaryData<never>) =>
+      callback({ code: status.UNIMPLEMENTED });
+    server.addService(AnalyticsServiceService, {
+      getLinkStats: (
+        call: ServerUnaryCall<GetLinkStatsRequest, GetLinkStatsResponse>,
+        callback: sendUnaryData<GetLinkStatsResponse>,
+      ) => {
+        if (++seen.getLinkStats <= failFirst) return callback(unavailable);
+        callback(
+          null,
+          GetLinkStatsResponse.fromPartial({ fromDate: call.request.fromDate, total: '42' }),
+        );
+      },
+      listVisits: unused,
+      getTopLinks: unused,
+    });
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
         error ? reject(error) : resolve(bound),
@@ -63,6 +85,9 @@ describe('retries', () => {
 
   test('the retried methods are exactly the ones the protos mark NO_SIDE_EFFECTS', () => {
     expect([...idempotentMethods()].sort()).toEqual([
+      '/shortener.v1.AnalyticsService/GetLinkStats',
+      '/shortener.v1.AnalyticsService/GetTopLinks',
+      '/shortener.v1.AnalyticsService/ListVisits',
       '/shortener.v1.IdentityService/Authenticate',
       '/shortener.v1.LinkService/GetLink',
       '/shortener.v1.LinkService/ListLinks',
@@ -81,6 +106,22 @@ describe('retries', () => {
       const answer = await identity.authenticate({ token: 'x' });
       expect(answer.principal?.id).toBe('123456789012345678');
       expect(seen.authenticate).toBe(3);
+    } finally {
+      client.close();
+    }
+  });
+
+  test("when one of analytics' reads meets UNAVAILABLE twice, then the standard client retries and it succeeds", async () => {
+    const client = connect(AnalyticsServiceClient, target, 5_000);
+    try {
+      seen.getLinkStats = 0;
+      failFirst = 2;
+      const analytics = promiseClient(client, AnalyticsServiceService);
+      const answer = await analytics.getLinkStats(
+        GetLinkStatsRequest.fromPartial({ code: 'aB3xY9z', fromDate: '2026-11-01' }),
+      );
+      expect(answer).toMatchObject({ fromDate: '2026-11-01', total: '42' });
+      expect(seen.getLinkStats).toBe(3);
     } finally {
       client.close();
     }

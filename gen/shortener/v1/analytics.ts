@@ -1318,7 +1318,8 @@ export const GetTopLinksResponse: MessageFns<GetTopLinksResponse> = {
  * `database_unavailable`); INVALID_ARGUMENT adds `error-field`, the request
  * field at fault. The codes are listed with their kinds in
  * services/analytics/errors.ts and, for those every service shares,
- * lib/runtime-errors.ts.
+ * lib/runtime-errors.ts. Every method here only reads, and is marked
+ * `idempotency_level = NO_SIDE_EFFECTS`: clients may retry them on UNAVAILABLE.
  */
 export type AnalyticsServiceService = typeof AnalyticsServiceService;
 export const AnalyticsServiceService = {
