@@ -105,6 +105,9 @@ export function linkRoutes(
           200: { ...LinkRef, description: 'The caller already had a live link for this URL' },
           400: problemResponse('The body or the URL is not acceptable'),
           413: problemResponse('The body is too large'),
+          409: problemResponse(
+            "The guest's links were adopted by a member (guest_adopted): log in as the member",
+          ),
           415: problemResponse('The body is not application/json'),
           429: problemResponse('Rate limited; see Retry-After'),
           ...authErrors,

@@ -18,6 +18,7 @@ import type { LinkChanges } from './changes/link-changes.ts';
 import { type CreateLinkDeps, createLink } from './domain/create-link.ts';
 import type { Link } from './domain/link.ts';
 import { deleteLink, getLink, listLinks, type ManageLinksDeps } from './domain/manage-links.ts';
+import { adoptGuestLinks, deleteOwnerLinks } from './domain/owner-links.ts';
 import { type LinkResolver, type Resolution, resolutionError } from './domain/resolve-links.ts';
 import { linkErrors } from './errors.ts';
 
@@ -141,6 +142,14 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
       await deleteLink(deps.manage, callerOf(request.caller), request.code);
       return {};
     }),
+
+    adoptGuestLinks: unary('AdoptGuestLinks', log, async (request) => ({
+      moved: await adoptGuestLinks(deps.manage, request.guestId, request.memberId),
+    })),
+
+    deleteOwnerLinks: unary('DeleteOwnerLinks', log, async (request) => ({
+      deleted: await deleteOwnerLinks(deps.manage, request.ownerId),
+    })),
 
     watchLinkChanges: serverStream('WatchLinkChanges', log, (call) => watch(deps.changes, call)),
   };

@@ -7,6 +7,7 @@ import { ThrottledLog } from '../../lib/log.ts';
 import { runServiceProcess, type ServiceDefinition } from '../../lib/service.ts';
 import { LinkChanges } from './changes/link-changes.ts';
 import { type LinkConfig, linkSettings } from './config.ts';
+import { adoptGuestLinks } from './domain/owner-links.ts';
 import { LinkResolver } from './domain/resolve-links.ts';
 import { linkServiceBinding } from './grpc.ts';
 import { LinkCache } from './store/link-cache.ts';
@@ -35,6 +36,7 @@ export const linkService: ServiceDefinition<LinkConfig> = {
       intervalMs: config.lastAccessIntervalMs,
       now,
     });
+    const manage = { store, cache, changes, now };
     const warnings = new ThrottledLog(log);
     const binding = linkServiceBinding(
       {
@@ -49,9 +51,10 @@ export const linkService: ServiceDefinition<LinkConfig> = {
           },
           codeLength: config.codeLength,
           limits: { perPrincipal: config.createPerPrincipal, perIp: config.createPerIp },
+          adopt: (guestId, memberId) => adoptGuestLinks(manage, guestId, memberId),
           now,
         },
-        manage: { store, cache, changes, now },
+        manage,
         resolver: new LinkResolver(store, cache, {
           now,
           onFailure: (error) =>

@@ -53,6 +53,7 @@ describe('migrations at start', () => {
         '0001_create_links',
         '0002_create_health_probes',
         '0003_add_last_accessed_at',
+        '0004_create_guest_adoptions',
       ]);
       for (const orm of orms) expect(await orm.migrator.getPending()).toEqual([]);
     } finally {

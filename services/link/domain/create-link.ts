@@ -22,6 +22,8 @@ export interface CreateLinkDeps {
   policy: TargetPolicy;
   codeLength: number;
   limits: { perPrincipal: RateRule; perIp: RateRule };
+  /** Moves an adopted guest's links to its member (see owner-links.ts). */
+  adopt: (guestId: string, memberId: string) => Promise<unknown>;
   now: () => number;
 }
 
@@ -74,6 +76,23 @@ async function spendBudget(deps: CreateLinkDeps, caller: Caller, clientIp: strin
   }
 }
 
+/**
+ * A guest a member adopted makes no more links. One made while the adoption
+ * ran (after `made` was stored) is moved to the member before the refusal,
+ * so no link stays behind with the guest.
+ */
+async function refuseAdoptedGuest(
+  deps: CreateLinkDeps,
+  caller: Caller,
+  made: Link | null,
+): Promise<void> {
+  if (caller.kind !== 'guest') return;
+  const member = await deps.store.adopterOf(caller.id);
+  if (member === null) return;
+  if (made) await deps.adopt(caller.id, member);
+  throw linkErrors.guest_adopted();
+}
+
 export async function createLink(
   deps: CreateLinkDeps,
   caller: Caller,
@@ -81,6 +100,7 @@ export async function createLink(
 ): Promise<{ link: Link; created: boolean }> {
   const targetUrl = checkTarget(input.targetUrl, deps.policy);
   checkExpiry(input.expiresAt, deps.now());
+  await refuseAdoptedGuest(deps, caller, null);
   await spendBudget(deps, caller, input.clientIp);
 
   const hash = urlHash(targetUrl);
@@ -102,6 +122,8 @@ export async function createLink(
     };
     switch (await deps.store.insert(link, hash)) {
       case 'inserted':
+        // Adopted while this request ran: the new link goes to the member too.
+        await refuseAdoptedGuest(deps, caller, link);
         await deps.cache.put(link);
         return { link, created: true };
       case 'url_taken': {
