@@ -17,7 +17,9 @@ import { errorHandler, PROBLEM_TYPE, Problem, problemFromDomain, sendProblem } f
 import type { ReadinessProbe } from './readiness.ts';
 import type { RedirectPath } from './redirect-path.ts';
 import { RouteMethods } from './route-methods.ts';
+import { accountRoutes } from './routes/accounts.ts';
 import { analyticsRoutes } from './routes/analytics.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
 import { healthRoutes } from './routes/health.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { LinkJson, linkRoutes } from './routes/links.ts';
@@ -114,7 +116,13 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
       },
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'Token from POST /api/v1/guests' },
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'A session token (POST /api/v1/guests, /api/v1/users or /api/v1/sessions) or a ' +
+              "member's API key (POST /api/v1/api-keys)",
+          },
         },
       },
     },
@@ -148,6 +156,8 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
 
   healthRoutes(app, parts.readiness, parts.state);
   identityRoutes(app, clients);
+  accountRoutes(app, clients);
+  apiKeyRoutes(app, clients);
   linkRoutes(app, clients, config.publicBaseUrl, parts.near);
   analyticsRoutes(app, clients, config.publicBaseUrl);
   redirectRoutes(app, parts.redirects);

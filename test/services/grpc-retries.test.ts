@@ -64,6 +64,8 @@ describe('retries', () => {
   test('the retried methods are exactly the ones the protos mark NO_SIDE_EFFECTS', () => {
     expect([...idempotentMethods()].sort()).toEqual([
       '/shortener.v1.IdentityService/Authenticate',
+      '/shortener.v1.IdentityService/GetUser',
+      '/shortener.v1.IdentityService/ListApiKeys',
       '/shortener.v1.LinkService/GetLink',
       '/shortener.v1.LinkService/ListLinks',
       '/shortener.v1.LinkService/ResolveLink',

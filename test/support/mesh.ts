@@ -6,7 +6,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { topologyOf } from '../../lib/bus/open.ts';
-import { loadMeshConfig, type MeshConfig, type RunningMesh, startMesh } from '../../mesh.ts';
+import {
+  loadMeshConfig,
+  type MeshConfig,
+  type MeshOptions,
+  type RunningMesh,
+  startMesh,
+} from '../../mesh.ts';
 import { removeTopology } from './bus.ts';
 import { dropDatabases } from './databases.ts';
 import { MYSQL_URL, RABBITMQ_URL, REDIS_URL, uniqueName } from './env.ts';
@@ -63,9 +69,10 @@ export function testConfig(flavour: MeshFlavour, env: Record<string, string> = {
 export async function startTestMesh(
   flavour: MeshFlavour,
   env: Record<string, string> = {},
+  options: MeshOptions = {},
 ): Promise<TestMesh> {
   const { config, cleanup } = testConfig(flavour, env);
-  const mesh = await startMesh(config);
+  const mesh = await startMesh(config, options);
   return {
     flavour,
     url: mesh.gateway.url,
@@ -83,9 +90,13 @@ export async function startTestMesh(
 export type SuiteMesh = Omit<TestMesh, 'stop'>;
 
 /** A mesh of `flavour` for the enclosing describe block, started before its own hooks run. */
-export function meshForSuite(flavour: MeshFlavour, env: Record<string, string> = {}): SuiteMesh {
+export function meshForSuite(
+  flavour: MeshFlavour,
+  env: Record<string, string> = {},
+  options: MeshOptions = {},
+): SuiteMesh {
   return suiteResource(
-    () => startTestMesh(flavour, env),
+    () => startTestMesh(flavour, env, options),
     (mesh) => mesh.stop(),
     ['flavour', 'url', 'config', 'mesh', 'linkDatabaseUrl'],
   );
