@@ -137,6 +137,29 @@ describe.each(MESH_FLAVOURS)('a guest becomes a member (%s)', (flavour) => {
     expect(await linksOf(mesh.url, guest.token)).toEqual([]);
   });
 
+  test('when a guest keeps shortening while it signs up, then no link stays behind with the guest', async () => {
+    const guest = await newGuest(mesh.url);
+    const [member, ...made] = await Promise.all([
+      signUp(mesh.url, newEmail('busy'), GOOD_PASSWORD, guest),
+      ...Array.from({ length: 30 }, (_, i) =>
+        shorten(mesh.url, guest, `https://example.com/busy/${i}`),
+      ),
+    ]);
+    expect(member?.status).toBe(201);
+    for (const answer of made) {
+      if (answer.status !== 201) expectProblem(answer, 409, { code: 'guest_adopted' });
+    }
+    const created = made.filter((a) => a.status === 201).map((a) => a.body.code);
+    const listed = await linksOf(mesh.url, member?.body.token ?? '');
+    // Every link the guest was told it made is the member's; none is the guest's.
+    for (const code of created) expect(codes(listed)).toContain(code);
+    for (const link of listed) expect(link.ownerId).toBe(member?.body.id);
+    expect(await linksOf(mesh.url, guest)).toEqual([]);
+    expectProblem(await shorten(mesh.url, guest, 'https://example.com/busy/after'), 409, {
+      code: 'guest_adopted',
+    });
+  });
+
   test('when member and guest both have a live link for one URL, then both codes work and the member keeps both', async () => {
     const email = newEmail('both');
     const member = await signUp(mesh.url, email);

@@ -138,17 +138,17 @@ describe.each(MESH_FLAVOURS)('members (%s)', (flavour) => {
       expect(answer.status).toBe(401);
       return performance.now() - start;
     };
-    // Alternating, so load on the machine hits both alike.
+    // Alternating, so load on the machine hits both alike; the quickest of
+    // each is the least disturbed by it. (Three: the suite's failure budget per email.)
     const known: number[] = [];
     const unknown: number[] = [];
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 3; i++) {
       known.push(await timed(email));
       unknown.push(await timed(newEmail('ghost')));
     }
-    const median = (values: number[]) => values.sort((a, b) => a - b)[values.length >> 1] ?? 0;
     // Both verify an argon2id hash (about 20 ms or more); a lookup alone would take 1-2 ms.
-    expect(median(unknown)).toBeGreaterThan(median(known) * 0.5);
-    expect(median(unknown)).toBeGreaterThan(8);
+    expect(Math.min(...unknown)).toBeGreaterThan(Math.min(...known) * 0.5);
+    expect(Math.min(...unknown)).toBeGreaterThan(8);
   });
 
   test('when a password is wrong too often, then 429 with Retry-After, even for the right one, and other emails are unaffected', async () => {

@@ -95,4 +95,25 @@ describe('handovers identity could not make at once (mysql+redis)', () => {
       async () => (await call(mesh.url, 'GET', `/${link.body.code}`)).status === 404,
     );
   });
+
+  test('when a member closes their account while their adoption still waits for link, then the adopted links go too', async () => {
+    const guest = await newGuest(mesh.url);
+    const made = await shorten(mesh.url, guest, 'https://example.com/handover/orphan');
+    expect((await call(mesh.url, 'GET', `/${made.body.code}`)).status).toBe(302);
+    await relay.cut();
+    const { session } = await second.signUp({
+      email: newEmail('orphan'),
+      password: GOOD_PASSWORD,
+      guestToken: guest,
+    });
+    if (!session?.member) throw new Error('no member');
+    await second.closeAccount({ caller: session.member });
+
+    await relay.start();
+    await within(
+      10_000,
+      async () => (await call(mesh.url, 'GET', `/${made.body.code}`)).status === 404,
+    );
+    expect(await linksOf(mesh.url, guest)).toEqual([]);
+  });
 });

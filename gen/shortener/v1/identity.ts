@@ -2112,7 +2112,8 @@ export const IdentityServiceService = {
     responseDeserialize: (value: Buffer): IssueGuestResponse => IssueGuestResponse.decode(value),
   },
   /**
-   * Tells who a bearer token belongs to.
+   * Tells who a bearer token belongs to: a session (a guest's or a member's)
+   * or a member's API key, which authenticates as the member.
    * Errors: UNAUTHENTICATED (unknown, forged, revoked or expired token), UNAVAILABLE.
    */
   authenticate: {
@@ -2126,8 +2127,8 @@ export const IdentityServiceService = {
     responseDeserialize: (value: Buffer): AuthenticateResponse => AuthenticateResponse.decode(value),
   },
   /**
-   * Revokes a bearer token: it authenticates no more. Revoking an already
-   * revoked token succeeds.
+   * Revokes a bearer token (a session, or an API key presented in its place):
+   * it authenticates no more. Revoking an already revoked token succeeds.
    * Errors: UNAUTHENTICATED (unknown or forged token), UNAVAILABLE.
    */
   revokeToken: {
@@ -2319,13 +2320,14 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
    */
   issueGuest: handleUnaryCall<IssueGuestRequest, IssueGuestResponse>;
   /**
-   * Tells who a bearer token belongs to.
+   * Tells who a bearer token belongs to: a session (a guest's or a member's)
+   * or a member's API key, which authenticates as the member.
    * Errors: UNAUTHENTICATED (unknown, forged, revoked or expired token), UNAVAILABLE.
    */
   authenticate: handleUnaryCall<AuthenticateRequest, AuthenticateResponse>;
   /**
-   * Revokes a bearer token: it authenticates no more. Revoking an already
-   * revoked token succeeds.
+   * Revokes a bearer token (a session, or an API key presented in its place):
+   * it authenticates no more. Revoking an already revoked token succeeds.
    * Errors: UNAUTHENTICATED (unknown or forged token), UNAVAILABLE.
    */
   revokeToken: handleUnaryCall<RevokeTokenRequest, RevokeTokenResponse>;
@@ -2435,7 +2437,8 @@ export interface IdentityServiceClient extends Client {
     callback: (error: ServiceError | null, response: IssueGuestResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Tells who a bearer token belongs to.
+   * Tells who a bearer token belongs to: a session (a guest's or a member's)
+   * or a member's API key, which authenticates as the member.
    * Errors: UNAUTHENTICATED (unknown, forged, revoked or expired token), UNAVAILABLE.
    */
   authenticate(
@@ -2454,8 +2457,8 @@ export interface IdentityServiceClient extends Client {
     callback: (error: ServiceError | null, response: AuthenticateResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Revokes a bearer token: it authenticates no more. Revoking an already
-   * revoked token succeeds.
+   * Revokes a bearer token (a session, or an API key presented in its place):
+   * it authenticates no more. Revoking an already revoked token succeeds.
    * Errors: UNAUTHENTICATED (unknown or forged token), UNAVAILABLE.
    */
   revokeToken(

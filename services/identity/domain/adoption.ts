@@ -53,6 +53,9 @@ export async function moveAdoptedLinks(deps: AdoptionDeps, adoption: Adoption): 
   if (adoption.linksMovedAt !== null) return;
   try {
     const moved = await deps.links.adopt(adoption.guestId, adoption.memberId);
+    // The member closed their account while this waited: what moved goes too.
+    const member = await deps.accounts.findMember(adoption.memberId);
+    if (member?.closedAt) await deps.links.deleteAll(adoption.memberId);
     await deps.accounts.markLinksMoved(adoption.guestId, new Date(deps.now()));
     deps.log.info(
       { guestId: adoption.guestId, memberId: adoption.memberId, moved },

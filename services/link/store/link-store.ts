@@ -3,7 +3,7 @@
 // owner + URL), and an insert that loses one says which as its answer, not as
 // an exception. Every query honours the calling request's deadline
 // (lib/db/call-fork.ts).
-import { LockMode } from '@mikro-orm/core';
+import { DeadlockException, LockMode } from '@mikro-orm/core';
 import { MikroORM as MySqlORM } from '@mikro-orm/mysql';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { inCall } from '../../../lib/db/call-fork.ts';
@@ -79,6 +79,9 @@ function yieldClaimsSql(dialect: Dialect): string {
     where \`owner_id\` = ? and \`url_hash\` in
       (select \`url_hash\` from \`links\` where \`owner_id\` = ? and \`url_hash\` is not null)`;
 }
+
+/** Tries of a move that keeps losing deadlocks to other writers. */
+const MOVE_ATTEMPTS = 5;
 
 /** Links per chunk when deleting all of an owner's: one statement and one cache round each. */
 export const OWNER_DELETE_CHUNK = 500;
@@ -254,34 +257,49 @@ export class LinkStore {
 
   /**
    * Moves every link of the guest, tombstones included, to the member, in one
-   * transaction: the guest's rows are locked first (on MySQL; SQLite runs
-   * one writer at a time), so a link the guest creates meanwhile is moved by
-   * this call or waits for it. Where both claim a URL, the guest's link gives
-   * up its claim. Returns the live links moved.
+   * transaction. On MySQL the guest's adoption row is locked first, so moves
+   * of one guest take turns (two at once would each hold shared locks on the
+   * member's index range the other must insert into), then the guest's rows,
+   * so a link the guest creates meanwhile waits and is moved too; SQLite runs
+   * one writer at a time. Where both claim a URL, the guest's link gives up
+   * its claim. A deadlock with some other writer is retried. Returns the live
+   * links moved.
    */
   async moveOwner(guestId: string, memberId: string): Promise<StoredLink[]> {
-    const mysql = this.#dialect === 'mysql';
-    try {
-      return await inCall(this.#orm, (fork) =>
-        fork.transactional(async (em) => {
-          const rows = mysql
-            ? await em.find(LinkRow, { ownerId: guestId }, { lockMode: LockMode.PESSIMISTIC_WRITE })
-            : await em.find(LinkRow, { ownerId: guestId });
-          if (rows.length === 0) return [];
-          await (em as unknown as SqlEntityManager).execute(
-            yieldClaimsSql(this.#dialect),
-            mysql ? [memberId, guestId] : [guestId, memberId],
-            'run',
-          );
-          await em.nativeUpdate(LinkRow, { ownerId: guestId }, { ownerId: memberId });
-          return rows
-            .filter((row) => !row.deletedAt)
-            .map((row) => ({ ...toStored(row), ownerId: memberId }));
-        }),
-      );
-    } catch (error) {
-      translate(error);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await inCall(this.#orm, (fork) =>
+          fork.transactional((em) => this.#moveOwnerIn(em as SqlEntityManager, guestId, memberId)),
+        );
+      } catch (error) {
+        if (error instanceof DeadlockException && attempt < MOVE_ATTEMPTS) continue;
+        translate(error);
+      }
     }
+  }
+
+  async #moveOwnerIn(
+    em: SqlEntityManager,
+    guestId: string,
+    memberId: string,
+  ): Promise<StoredLink[]> {
+    const mysql = this.#dialect === 'mysql';
+    if (mysql) {
+      await em.findOne(GuestAdoptionRow, { guestId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    }
+    const rows = mysql
+      ? await em.find(LinkRow, { ownerId: guestId }, { lockMode: LockMode.PESSIMISTIC_WRITE })
+      : await em.find(LinkRow, { ownerId: guestId });
+    if (rows.length === 0) return [];
+    await em.execute(
+      yieldClaimsSql(this.#dialect),
+      mysql ? [memberId, guestId] : [guestId, memberId],
+      'run',
+    );
+    await em.nativeUpdate(LinkRow, { ownerId: guestId }, { ownerId: memberId });
+    return rows
+      .filter((row) => !row.deletedAt)
+      .map((row) => ({ ...toStored(row), ownerId: memberId }));
   }
 
   /** Up to `limit` of the owner's live links, oldest first. */
