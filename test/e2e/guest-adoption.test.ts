@@ -6,6 +6,7 @@
 // exactly one owner.
 import { describe, expect, test } from 'vitest';
 import { GOOD_PASSWORD, logIn, newEmail, signUp } from '../support/accounts.ts';
+import { linkClientForTest } from '../support/grpc.ts';
 import { type ApiBody, call, linksOf, newGuest, shorten } from '../support/http.ts';
 import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
 import { expectProblem } from '../support/problems.ts';
@@ -56,6 +57,40 @@ describe.each(MESH_FLAVOURS)('a guest becomes a member (%s)', (flavour) => {
       token: member.body.token,
     });
     expect(deleted.status).toBe(204);
+  });
+
+  test('when a guest is adopted, then watchers of link changes hear its codes and resolving names the member', async () => {
+    const guest = await guestWithLinks('watched', 2);
+    const link = linkClientForTest(mesh.mesh.link.address);
+    // Resolved once, so the shared cache holds each code with the guest as owner.
+    for (const made of guest.links) {
+      expect((await link.resolveLink({ code: made.code })).ownerId).toBe(made.ownerId);
+    }
+    const heard = new Set<string>();
+    const stop = new AbortController();
+    const watching = link
+      .watchLinkChanges(
+        {},
+        {
+          deadline: Number.POSITIVE_INFINITY,
+          signal: stop.signal,
+          onMessage: (message) => {
+            for (const code of message.codes) heard.add(code);
+          },
+        },
+      )
+      .catch(() => {});
+    try {
+      const member = await signUp(mesh.url, newEmail('watched'), GOOD_PASSWORD, guest.token);
+      expect(member.status).toBe(201);
+      await within(2_000, () => guest.links.every((made) => heard.has(made.code)));
+      for (const made of guest.links) {
+        expect((await link.resolveLink({ code: made.code })).ownerId).toBe(member.body.id);
+      }
+    } finally {
+      stop.abort();
+      await watching;
+    }
   });
 
   test('when an adopted guest shortens again, then 409 guest_adopted and nothing is stored', async () => {
