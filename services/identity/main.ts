@@ -11,6 +11,7 @@ import { PasswordHasher } from './domain/passwords.ts';
 import { identityServiceBinding } from './grpc.ts';
 import { LinkServiceMemberLinks } from './links/link-client.ts';
 import { AccountStore } from './store/account-store.ts';
+import { ApiKeyStore } from './store/api-key-store.ts';
 import { IdentityStore } from './store/identity-store.ts';
 import { identitySchema } from './store/schema.ts';
 import { startLinkHandovers } from './workers/link-handovers.ts';
@@ -40,6 +41,7 @@ export function defineIdentityService(
       const members: MemberDeps = {
         store,
         accounts: new AccountStore(orm),
+        apiKeys: new ApiKeyStore(orm),
         limiter: shared.limiter,
         ids,
         passwords,

@@ -70,6 +70,10 @@ test('when Redis restarts mid-traffic, then redirects never fail and the cache a
     probe.disconnect();
   }
 
+  // Traffic goes on after the recovery: counted, not timed, so a loaded machine
+  // answering fewer redirects per second does not fail the story.
+  const recovered = statuses.length;
+  await within(10_000, () => statuses.length >= recovered + 20);
   running = false;
   await traffic;
   expect(statuses.length).toBeGreaterThan(outageRedirects + 20);

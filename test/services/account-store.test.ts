@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Dialect } from '../../lib/db/migrations.ts';
 import { tokenHash } from '../../services/identity/domain/tokens.ts';
 import { AccountStore, type NewMember } from '../../services/identity/store/account-store.ts';
+import { ApiKeyStore } from '../../services/identity/store/api-key-store.ts';
 import { IdentityStore } from '../../services/identity/store/identity-store.ts';
 import { identitySchema } from '../../services/identity/store/schema.ts';
 import { openTestDatabase, type TestDatabase } from '../support/databases.ts';
@@ -41,11 +42,13 @@ describe.each(DIALECTS)('account store (%s)', (dialect) => {
   let db: TestDatabase;
   let accounts: AccountStore;
   let identity: IdentityStore;
+  let apiKeys: ApiKeyStore;
 
   beforeAll(async () => {
     db = await openTestDatabase(dialect, identitySchema, 'account_store');
     accounts = new AccountStore(db.orm);
     identity = new IdentityStore(db.orm);
+    apiKeys = new ApiKeyStore(db.orm);
   });
   afterAll(() => db?.close());
 
@@ -125,7 +128,7 @@ describe.each(DIALECTS)('account store (%s)', (dialect) => {
     const second = freshToken();
     await accounts.insertSession(member.id, second, new Date());
     const keyId = freshId();
-    await accounts.insertApiKey(
+    await apiKeys.insertApiKey(
       { id: keyId, memberId: member.id, name: 'ci', createdAt: new Date() },
       tokenHash(`key-${dialect}`),
     );
@@ -135,9 +138,7 @@ describe.each(DIALECTS)('account store (%s)', (dialect) => {
     for (const token of [session, second]) {
       expect((await identity.findToken(token.hash))?.revokedAt).toBeInstanceOf(Date);
     }
-    expect((await accounts.findApiKey(tokenHash(`key-${dialect}`)))?.revokedAt).toBeInstanceOf(
-      Date,
-    );
+    expect((await apiKeys.findApiKey(tokenHash(`key-${dialect}`)))?.revokedAt).toBeInstanceOf(Date);
     expect((await accounts.findAccountToken(verification.hash))?.usedAt).toBeInstanceOf(Date);
     expect(await accounts.findMemberByEmail(email)).toBeNull();
     expect(await accounts.findMember(member.id)).toMatchObject({ email: null, passwordHash: null });
@@ -185,25 +186,25 @@ describe.each(DIALECTS)('account store (%s)', (dialect) => {
     const stranger = freshId();
     const ids = [freshId(), freshId(), freshId()];
     for (const [i, id] of ids.entries()) {
-      await accounts.insertApiKey(
+      await apiKeys.insertApiKey(
         { id, memberId: owner, name: `key ${i} ✓`, createdAt: new Date() },
         tokenHash(`list-${dialect}-${id}`),
       );
     }
-    expect((await accounts.liveApiKeys(owner)).map((k) => k.id)).toEqual([...ids].reverse());
-    expect((await accounts.liveApiKeys(owner))[0]?.name).toBe('key 2 ✓');
-    expect(await accounts.revokeApiKey(ids[0] ?? '', stranger, new Date())).toBe(false);
-    expect(await accounts.revokeApiKey(ids[0] ?? '', owner, new Date())).toBe(true);
-    expect(await accounts.revokeApiKey(ids[0] ?? '', owner, new Date())).toBe(false);
-    expect((await accounts.liveApiKeys(owner)).map((k) => k.id)).toEqual([ids[2], ids[1]]);
+    expect((await apiKeys.liveApiKeys(owner)).map((k) => k.id)).toEqual([...ids].reverse());
+    expect((await apiKeys.liveApiKeys(owner))[0]?.name).toBe('key 2 ✓');
+    expect(await apiKeys.revokeApiKey(ids[0] ?? '', stranger, new Date())).toBe(false);
+    expect(await apiKeys.revokeApiKey(ids[0] ?? '', owner, new Date())).toBe(true);
+    expect(await apiKeys.revokeApiKey(ids[0] ?? '', owner, new Date())).toBe(false);
+    expect((await apiKeys.liveApiKeys(owner)).map((k) => k.id)).toEqual([ids[2], ids[1]]);
 
     const used = new Date(Date.now() - 5_000);
-    await accounts.touchApiKey(ids[1] ?? '', used, new Date(Date.now() - 60_000));
-    const touched = (await accounts.liveApiKeys(owner)).find((k) => k.id === ids[1]);
+    await apiKeys.touchApiKey(ids[1] ?? '', used, new Date(Date.now() - 60_000));
+    const touched = (await apiKeys.liveApiKeys(owner)).find((k) => k.id === ids[1]);
     expect(touched?.lastUsedAt?.getTime()).toBe(used.getTime());
     // A use within the interval writes nothing.
-    await accounts.touchApiKey(ids[1] ?? '', new Date(), new Date(Date.now() - 60_000));
-    const again = (await accounts.liveApiKeys(owner)).find((k) => k.id === ids[1]);
+    await apiKeys.touchApiKey(ids[1] ?? '', new Date(), new Date(Date.now() - 60_000));
+    const again = (await apiKeys.liveApiKeys(owner)).find((k) => k.id === ids[1]);
     expect(again?.lastUsedAt?.getTime()).toBe(used.getTime());
   });
 });

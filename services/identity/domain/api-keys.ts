@@ -5,7 +5,7 @@
 import type { Caller } from '../../../lib/callers.ts';
 import { isSnowflake } from '../../../lib/ids/snowflake.ts';
 import { identityErrors } from '../errors.ts';
-import type { StoredApiKey } from '../store/account-store.ts';
+import type { StoredApiKey } from '../store/api-key-store.ts';
 import { type MemberDeps, requireMember } from './members.ts';
 import { newToken, tokenHash } from './tokens.ts';
 
@@ -33,7 +33,7 @@ export async function createApiKey(
 ): Promise<{ apiKey: ApiKey; key: string }> {
   requireMember(caller);
   const name = checkName(rawName);
-  const live = await deps.accounts.liveApiKeys(caller.id);
+  const live = await deps.apiKeys.liveApiKeys(caller.id);
   if (live.length >= MAX_LIVE_API_KEYS) {
     throw identityErrors.too_many_api_keys({ max: MAX_LIVE_API_KEYS });
   }
@@ -44,20 +44,20 @@ export async function createApiKey(
     createdAt: new Date(deps.now()),
     lastUsedAt: null,
   };
-  await deps.accounts.insertApiKey({ ...apiKey, memberId: caller.id }, tokenHash(key));
+  await deps.apiKeys.insertApiKey({ ...apiKey, memberId: caller.id }, tokenHash(key));
   return { apiKey, key };
 }
 
 export async function listApiKeys(deps: MemberDeps, caller: Caller): Promise<ApiKey[]> {
   requireMember(caller);
-  return (await deps.accounts.liveApiKeys(caller.id)).map(publicView);
+  return (await deps.apiKeys.liveApiKeys(caller.id)).map(publicView);
 }
 
 /** Someone else's key, a revoked one and one nobody has all read the same. */
 export async function revokeApiKey(deps: MemberDeps, caller: Caller, id: string): Promise<void> {
   requireMember(caller);
   if (!isSnowflake(id)) throw identityErrors.invalid_api_key_id();
-  if (!(await deps.accounts.revokeApiKey(id, caller.id, new Date(deps.now())))) {
+  if (!(await deps.apiKeys.revokeApiKey(id, caller.id, new Date(deps.now())))) {
     throw identityErrors.api_key_not_found();
   }
 }

@@ -7,14 +7,14 @@
 import { outsideCall } from '../../../lib/call-scope.ts';
 import type { Logger } from '../../../lib/log.ts';
 import { identityErrors } from '../errors.ts';
-import type { AccountStore } from '../store/account-store.ts';
+import type { ApiKeyStore } from '../store/api-key-store.ts';
 import type { IdentityStore } from '../store/identity-store.ts';
 import type { Principal } from './principal.ts';
 import { looksLikeToken, tokenHash } from './tokens.ts';
 
 export interface AuthenticationDeps {
   store: IdentityStore;
-  accounts: AccountStore;
+  apiKeys: ApiKeyStore;
   log: Logger;
   now: () => number;
 }
@@ -23,12 +23,12 @@ export interface AuthenticationDeps {
 export const API_KEY_USE_PRECISION_MS = 60_000;
 
 async function authenticateApiKey(deps: AuthenticationDeps, key: string): Promise<Principal> {
-  const stored = await deps.accounts.findApiKey(tokenHash(key));
+  const stored = await deps.apiKeys.findApiKey(tokenHash(key));
   if (!stored || stored.revokedAt !== null) throw identityErrors.invalid_token();
   const now = deps.now();
   if (!stored.lastUsedAt || stored.lastUsedAt.getTime() < now - API_KEY_USE_PRECISION_MS) {
     outsideCall(() =>
-      deps.accounts.touchApiKey(stored.id, new Date(now), new Date(now - API_KEY_USE_PRECISION_MS)),
+      deps.apiKeys.touchApiKey(stored.id, new Date(now), new Date(now - API_KEY_USE_PRECISION_MS)),
     ).catch((error: unknown) =>
       deps.log.debug({ cause: (error as Error).message }, 'API key last use not written'),
     );
@@ -50,9 +50,9 @@ export async function authenticate(deps: AuthenticationDeps, token: string): Pro
 export async function revokeToken(deps: AuthenticationDeps, token: string): Promise<void> {
   const at = new Date(deps.now());
   if (looksLikeToken(token, 'apiKey')) {
-    const key = await deps.accounts.findApiKey(tokenHash(token));
+    const key = await deps.apiKeys.findApiKey(tokenHash(token));
     if (!key) throw identityErrors.invalid_token();
-    await deps.accounts.revokeApiKey(key.id, key.memberId, at);
+    await deps.apiKeys.revokeApiKey(key.id, key.memberId, at);
     return;
   }
   if (!looksLikeToken(token)) throw identityErrors.invalid_token();

@@ -1,5 +1,6 @@
 // Members and what belongs to them, through MikroORM: their accounts, the
-// guests they adopted, their API keys and single-use account tokens. What
+// guests they adopted, their sessions and single-use account tokens (API
+// keys: api-key-store.ts). What
 // must happen together (an account and its first session; closing and every
 // revocation) is one transaction; unique indexes decide races (an email taken,
 // a guest adopted twice), and the loser hears which as an answer. Every call
@@ -51,15 +52,6 @@ export interface Adoption {
   linksMovedAt: Date | null;
 }
 
-export interface StoredApiKey {
-  id: string;
-  memberId: string;
-  name: string;
-  createdAt: Date;
-  lastUsedAt: Date | null;
-  revokedAt: Date | null;
-}
-
 /** How a sign-up's insert ended: stored, or refused by the email's or the guest's unique index. */
 export type SignUpOutcome = 'inserted' | 'email_taken' | 'guest_taken';
 
@@ -76,17 +68,6 @@ function toMember(row: MemberRow): StoredMember {
     emailVerifiedAt: row.emailVerifiedAt ?? null,
     createdAt: row.createdAt,
     closedAt: row.closedAt ?? null,
-  };
-}
-
-function toApiKey(row: ApiKeyRow): StoredApiKey {
-  return {
-    id: row.id,
-    memberId: row.memberId,
-    name: row.name,
-    createdAt: row.createdAt,
-    lastUsedAt: row.lastUsedAt ?? null,
-    revokedAt: row.revokedAt ?? null,
   };
 }
 
@@ -408,66 +389,6 @@ export class AccountStore {
           );
           return verified > 0;
         }),
-      );
-    } catch (error) {
-      translate(error);
-    }
-  }
-
-  // API keys.
-
-  async insertApiKey(key: Omit<StoredApiKey, 'lastUsedAt' | 'revokedAt'>, hash: string) {
-    try {
-      await inCall(this.#orm, (em) =>
-        em.insert(ApiKeyRow, { ...key, keyHash: hash, lastUsedAt: null, revokedAt: null }),
-      );
-    } catch (error) {
-      translate(error);
-    }
-  }
-
-  /** The member's live keys, newest first. */
-  async liveApiKeys(memberId: string): Promise<StoredApiKey[]> {
-    try {
-      const rows = await inCall(this.#orm, (em) =>
-        em.find(ApiKeyRow, { memberId, revokedAt: null }, { orderBy: { id: 'desc' } }),
-      );
-      return rows.map(toApiKey);
-    } catch (error) {
-      translate(error);
-    }
-  }
-
-  async findApiKey(hash: string): Promise<StoredApiKey | null> {
-    try {
-      const row = await inCall(this.#orm, (em) => em.findOne(ApiKeyRow, { keyHash: hash }));
-      return row ? toApiKey(row) : null;
-    } catch (error) {
-      translate(error);
-    }
-  }
-
-  /** Revokes the member's live key; false if it is not live or not theirs. */
-  async revokeApiKey(id: string, memberId: string, at: Date): Promise<boolean> {
-    try {
-      const revoked = await inCall(this.#orm, (em) =>
-        em.nativeUpdate(ApiKeyRow, { id, memberId, revokedAt: null }, { revokedAt: at }),
-      );
-      return revoked > 0;
-    } catch (error) {
-      translate(error);
-    }
-  }
-
-  /** Moves a key's last use to `at` unless it was written after `staleBefore`. */
-  async touchApiKey(id: string, at: Date, staleBefore: Date): Promise<void> {
-    try {
-      await inCall(this.#orm, (em) =>
-        em.nativeUpdate(
-          ApiKeyRow,
-          { id, $or: [{ lastUsedAt: null }, { lastUsedAt: { $lt: staleBefore } }] },
-          { lastUsedAt: at },
-        ),
       );
     } catch (error) {
       translate(error);
