@@ -47,6 +47,8 @@ export const MemberRow = defineEntity({
     linksDeletedAt: p.datetime().length(3).nullable(),
   },
   uniques: [{ name: 'members_email_unique', properties: ['email'] }],
+  /** What the handover actor looks for: closed accounts whose links are not yet deleted. */
+  indexes: [{ name: 'members_links_left_index', properties: ['linksDeletedAt', 'closedAt'] }],
 });
 export type MemberRow = InferEntity<typeof MemberRow>;
 
@@ -61,7 +63,11 @@ export const GuestAdoptionRow = defineEntity({
     /** When link confirmed the guest's links moved; null while that is still to do. */
     linksMovedAt: p.datetime().length(3).nullable(),
   },
-  indexes: [{ name: 'guest_adoptions_member_index', properties: ['memberId'] }],
+  indexes: [
+    { name: 'guest_adoptions_member_index', properties: ['memberId'] },
+    /** What the handover actor looks for: adoptions whose links are not yet moved. */
+    { name: 'guest_adoptions_links_left_index', properties: ['linksMovedAt', 'adoptedAt'] },
+  ],
 });
 export type GuestAdoptionRow = InferEntity<typeof GuestAdoptionRow>;
 

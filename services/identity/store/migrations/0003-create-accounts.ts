@@ -19,7 +19,8 @@ export const createAccounts: MigrationStep = {
         \`closed_at\` datetime(3) null,
         \`links_deleted_at\` datetime(3) null,
         primary key (\`id\`),
-        unique key \`members_email_unique\` (\`email\`)
+        unique key \`members_email_unique\` (\`email\`),
+        key \`members_links_left_index\` (\`links_deleted_at\`, \`closed_at\`)
       ) default character set utf8mb4 engine = InnoDB`,
       `create table \`guest_adoptions\` (
         \`guest_id\` bigint not null,
@@ -27,7 +28,8 @@ export const createAccounts: MigrationStep = {
         \`adopted_at\` datetime(3) not null,
         \`links_moved_at\` datetime(3) null,
         primary key (\`guest_id\`),
-        key \`guest_adoptions_member_index\` (\`member_id\`)
+        key \`guest_adoptions_member_index\` (\`member_id\`),
+        key \`guest_adoptions_links_left_index\` (\`links_moved_at\`, \`adopted_at\`)
       ) default character set utf8mb4 engine = InnoDB`,
       `create table \`api_keys\` (
         \`id\` bigint not null,
@@ -63,6 +65,7 @@ export const createAccounts: MigrationStep = {
         \`links_deleted_at\` datetime null
       )`,
       'create unique index `members_email_unique` on `members` (`email`)',
+      'create index `members_links_left_index` on `members` (`links_deleted_at`, `closed_at`)',
       `create table \`guest_adoptions\` (
         \`guest_id\` bigint not null primary key,
         \`member_id\` bigint not null,
@@ -70,6 +73,7 @@ export const createAccounts: MigrationStep = {
         \`links_moved_at\` datetime null
       )`,
       'create index `guest_adoptions_member_index` on `guest_adoptions` (`member_id`)',
+      'create index `guest_adoptions_links_left_index` on `guest_adoptions` (`links_moved_at`, `adopted_at`)',
       `create table \`api_keys\` (
         \`id\` bigint not null primary key,
         \`member_id\` bigint not null,
