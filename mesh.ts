@@ -20,7 +20,11 @@ import {
 import { openSharedState, type SharedState } from './lib/shared-state.ts';
 import { ShutdownStack } from './lib/shutdown.ts';
 import { analyticsService } from './services/analytics/main.ts';
-import { identityService } from './services/identity/main.ts';
+import {
+  defineIdentityService,
+  type IdentityOptions,
+  identityService,
+} from './services/identity/main.ts';
 import { linkService } from './services/link/main.ts';
 import { notifierService } from './services/notifier/main.ts';
 
@@ -51,9 +55,17 @@ export interface RunningMesh {
   stop(): Promise<void>;
 }
 
+export interface MeshOptions {
+  waitUntilReady?: boolean;
+  /** The clock the link service and the gateway read (lib/service.ts); Date.now unless given. */
+  clock?: () => number;
+  /** The identity service's own parts (tests capture its mails). */
+  identity?: IdentityOptions;
+}
+
 export async function startMesh(
   config: MeshConfig,
-  options: { waitUntilReady?: boolean; clock?: () => number } = {},
+  options: MeshOptions = {},
 ): Promise<RunningMesh> {
   const log = (name: string) => createLogger(name, config.logLevel);
   const stack = new ShutdownStack(log('mesh'));
@@ -79,8 +91,12 @@ export async function startMesh(
       stack.push(definition.name, (budgetMs) => service.stop(budgetMs));
       return service;
     };
-    const identity = await start(identityService, config.identity);
     const link = await start(linkService, config.link);
+    // Identity hands links over to link (adoption, closed accounts), at link's address.
+    const identity = await start(
+      options.identity ? defineIdentityService(options.identity) : identityService,
+      { ...config.identity, linkTarget: dialable(link.address) },
+    );
     // Analytics asks link who owns a link, at the address link is bound to.
     const analytics = await start(analyticsService, {
       ...config.analytics,

@@ -19,7 +19,9 @@ import type { ReadinessProbe } from './readiness.ts';
 import type { RedirectPath } from './redirect-path.ts';
 import { RouteMethods } from './route-methods.ts';
 import { accountPageRoutes } from './routes/account-pages.ts';
+import { accountRoutes } from './routes/accounts.ts';
 import { analyticsRoutes } from './routes/analytics.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
 import { extendPageRoutes } from './routes/extend-page.ts';
 import { healthRoutes } from './routes/health.ts';
 import { identityRoutes } from './routes/identity.ts';
@@ -117,7 +119,13 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
       },
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'Token from POST /api/v1/guests' },
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'A session token (POST /api/v1/guests, /api/v1/users or /api/v1/sessions) or a ' +
+              "member's API key (POST /api/v1/api-keys)",
+          },
         },
       },
     },
@@ -153,6 +161,8 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
 
   healthRoutes(app, parts.readiness, parts.state);
   identityRoutes(app, clients);
+  accountRoutes(app, clients);
+  apiKeyRoutes(app, clients);
   linkRoutes(app, clients, config.publicBaseUrl, parts.near);
   analyticsRoutes(app, clients, config.publicBaseUrl);
   accountPageRoutes(app);

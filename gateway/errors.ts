@@ -9,7 +9,8 @@ const asGiven = (given: { message: string }) => given.message;
 export const gatewayErrors = defineErrors({
   missing_token: {
     kind: 'unauthenticated',
-    message: 'send Authorization: Bearer <token>; POST /api/v1/guests issues one',
+    message:
+      'send Authorization: Bearer <token>; POST /api/v1/guests issues one, as do sign-up and login',
   },
   /** No route: not a short link (those answer link_not_found), not an API path. */
   not_found: {

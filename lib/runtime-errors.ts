@@ -12,6 +12,11 @@ export const runtimeErrors = defineErrors({
   database_unavailable: { kind: 'unavailable', message: 'database is unreachable' },
   /** The database answers but cannot write: its disk is full or it is read-only. */
   database_unwritable: { kind: 'unavailable', message: 'the database cannot take writes now' },
+  /** The database gave up a write that conflicted with another (a deadlock); it was rolled back. */
+  database_contention: {
+    kind: 'unavailable',
+    message: 'the database gave up a conflicting write; nothing was changed, retry',
+  },
   /** The call's deadline ran out while the database worked (the work is called off). */
   database_timeout: { kind: 'unavailable', message: 'the database did not answer in time' },
   /** A write that must reach the shared cache first (a delete) is refused. */

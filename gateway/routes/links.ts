@@ -168,7 +168,8 @@ export function linkRoutes(
           403: problemResponse('A guest asked for an alias (alias_members_only)'),
           409: problemResponse(
             'The alias is taken by another link (alias_taken), or a deleted link had it and codes ' +
-              'are never issued again (alias_retired)',
+              "are never issued again (alias_retired); or the guest's links were adopted by a " +
+              'member (guest_adopted): log in as the member',
           ),
           413: problemResponse('The body is too large'),
           415: problemResponse('The body is not application/json'),

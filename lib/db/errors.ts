@@ -5,7 +5,9 @@
 // `unavailable` (503).
 import {
   ConnectionException,
+  DeadlockException,
   DriverException,
+  LockWaitTimeoutException,
   UniqueConstraintViolationException,
 } from '@mikro-orm/core';
 import { runtimeErrors } from '../runtime-errors.ts';
@@ -75,6 +77,10 @@ export function translateDatabaseError(error: unknown): never {
     (code !== undefined && CONNECTION_CODES.has(code)) ||
     (error instanceof DriverException && /connect|pool|timeout/i.test(error.message));
   if (connection) throw runtimeErrors.database_unavailable({ cause: error });
+  // The database rolled the statement's transaction back: nothing happened, a retry may pass.
+  if (error instanceof DeadlockException || error instanceof LockWaitTimeoutException) {
+    throw runtimeErrors.database_contention({ cause: error });
+  }
   if (isUnwritable(error)) throw runtimeErrors.database_unwritable({ cause: error });
   throw error;
 }

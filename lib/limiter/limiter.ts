@@ -14,6 +14,10 @@ export type LimitDecision = { allowed: true } | { allowed: false; retryAfterMs: 
 export interface RateLimiter {
   /** Spends one unit of `key`'s budget under `rule`, named `name` (rules with different names never share counters). */
   consume(name: string, rule: RateRule, key: string): Promise<LimitDecision>;
+  /** Gives back one unit `consume` spent (an attempt that turned out not to count: a login that succeeded). */
+  refund(name: string, rule: RateRule, key: string): Promise<void>;
+  /** Gives `key` its whole budget back (a login that succeeded forgets the failures). */
+  reset(name: string, rule: RateRule, key: string): Promise<void>;
 }
 
 type Backend = RateLimiterMemory | RateLimiterRedis;
@@ -23,16 +27,20 @@ abstract class FlexibleLimiter implements RateLimiter {
 
   protected abstract create(name: string, rule: RateRule): Backend;
 
-  async consume(name: string, rule: RateRule, key: string): Promise<LimitDecision> {
+  #backend(name: string, rule: RateRule): Backend {
     const id = `${name}:${rule.limit}/${rule.windowMs}`;
     let backend = this.#backends.get(id);
     if (!backend) {
       backend = this.create(id, rule);
       this.#backends.set(id, backend);
     }
+    return backend;
+  }
+
+  async consume(name: string, rule: RateRule, key: string): Promise<LimitDecision> {
+    const backend = this.#backend(name, rule);
     try {
-      const signal = runningCallSignal();
-      await (signal ? unlessAborted(backend.consume(key), signal) : backend.consume(key));
+      await withinCall(backend.consume(key));
       return { allowed: true };
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) {
@@ -41,6 +49,28 @@ abstract class FlexibleLimiter implements RateLimiter {
       throw runtimeErrors.limiter_unavailable({ cause: rejection });
     }
   }
+
+  async refund(name: string, rule: RateRule, key: string): Promise<void> {
+    try {
+      await withinCall(this.#backend(name, rule).reward(key, 1));
+    } catch (error) {
+      throw runtimeErrors.limiter_unavailable({ cause: error });
+    }
+  }
+
+  async reset(name: string, rule: RateRule, key: string): Promise<void> {
+    try {
+      await withinCall(this.#backend(name, rule).delete(key));
+    } catch (error) {
+      throw runtimeErrors.limiter_unavailable({ cause: error });
+    }
+  }
+}
+
+/** Given up on when the running call runs out of time. */
+function withinCall<T>(work: Promise<T>): Promise<T> {
+  const signal = runningCallSignal();
+  return signal ? unlessAborted(work, signal) : work;
 }
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1_000));

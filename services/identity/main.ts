@@ -1,30 +1,80 @@
-// Composition root of the identity service: its store, the domain it serves
-// and its gRPC handlers. The shared wiring is lib/service.ts.
+// Composition root of the identity service: its stores, the password hasher,
+// the mail port, the link service it hands links over to, the domain they
+// serve, the handover actor, and its gRPC handlers. The shared wiring is
+// lib/service.ts.
+import { Supervisor } from '../../lib/actors/supervisor.ts';
 import { runServiceProcess, type ServiceDefinition } from '../../lib/service.ts';
 import { type IdentityConfig, identitySettings } from './config.ts';
+import { type AccountMail, UnwiredAccountMail } from './domain/account-mail.ts';
+import type { MemberDeps } from './domain/members.ts';
+import { PasswordHasher } from './domain/passwords.ts';
 import { identityServiceBinding } from './grpc.ts';
+import { LinkServiceMemberLinks } from './links/link-client.ts';
+import { AccountStore } from './store/account-store.ts';
+import { ApiKeyStore } from './store/api-key-store.ts';
 import { IdentityStore } from './store/identity-store.ts';
 import { identitySchema } from './store/schema.ts';
+import { startLinkHandovers } from './workers/link-handovers.ts';
 
-export const identityService: ServiceDefinition<IdentityConfig> = {
-  name: 'identity',
-  settings: identitySettings,
-  schema: identitySchema,
-  issuesIds: true,
-  async start({ log, shared, orm, ids }, config) {
-    const binding = identityServiceBinding(
-      {
-        store: new IdentityStore(orm),
+export interface IdentityOptions {
+  /** Where account mails go; until the notifier is wired, a port that only logs. */
+  mail?: AccountMail;
+  /** How often handovers link could not take are retried (5 s unless given). */
+  handoverIntervalMs?: number;
+}
+
+export function defineIdentityService(
+  options: IdentityOptions = {},
+): ServiceDefinition<IdentityConfig> {
+  return {
+    name: 'identity',
+    settings: identitySettings,
+    schema: identitySchema,
+    issuesIds: true,
+    async start({ runtime, log, shared, orm, ids, onStop }, config) {
+      const now = Date.now;
+      const store = new IdentityStore(orm);
+      const links = new LinkServiceMemberLinks(config.linkTarget, runtime.grpcDeadlineMs);
+      onStop('link client', async () => links.close());
+      const passwords = new PasswordHasher();
+      await passwords.warm();
+      const members: MemberDeps = {
+        store,
+        accounts: new AccountStore(orm),
+        apiKeys: new ApiKeyStore(orm),
         limiter: shared.limiter,
         ids,
-        guestsPerIp: config.guestsPerIp,
-        tokenTtlMs: config.guestTokenTtlMs,
-        now: Date.now,
-      },
-      log,
-    );
-    return [binding];
-  },
-};
+        passwords,
+        mail: options.mail ?? new UnwiredAccountMail(log),
+        links,
+        rules: config.accounts,
+        log,
+        now,
+      };
+      const supervisor = new Supervisor({ log });
+      onStop('actors', () => supervisor.stop());
+      startLinkHandovers(supervisor, members, {
+        intervalMs: options.handoverIntervalMs ?? 5_000,
+      });
+      const binding = identityServiceBinding(
+        {
+          guests: {
+            store,
+            limiter: shared.limiter,
+            ids,
+            guestsPerIp: config.guestsPerIp,
+            tokenTtlMs: config.guestTokenTtlMs,
+            now,
+          },
+          members,
+        },
+        log,
+      );
+      return [binding];
+    },
+  };
+}
+
+export const identityService = defineIdentityService();
 
 if (import.meta.main) await runServiceProcess(identityService);

@@ -78,6 +78,17 @@ export const linkErrors = defineErrors({
   },
   link_not_found: { kind: 'not_found', message: 'no link has this code' },
   link_expired: { kind: 'expired', message: 'this link has expired' },
+  /** The guest's links went to a member (AdoptGuestLinks): the guest makes no more. */
+  guest_adopted: {
+    kind: 'conflict',
+    message: 'this guest now belongs to a member account: log in as the member to shorten',
+  },
+  guest_adopted_elsewhere: {
+    kind: 'conflict',
+    message: 'another member adopted this guest already',
+  },
+  /** The occurrence names the field (guest_id, member_id, owner_id). */
+  invalid_principal_id: { kind: 'invalid', message: 'the id is not a Snowflake id' },
   code_space_exhausted: { kind: 'unavailable', message: 'could not find a free short code' },
   // --- Expiry (docs/decisions/0007-expiry.md) ---
   visits_exhausted: { kind: 'expired', message: 'this link has used up its visits' },

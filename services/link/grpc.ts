@@ -25,6 +25,7 @@ import {
 } from './domain/extend-link.ts';
 import type { Link } from './domain/link.ts';
 import { deleteLink, getLink, listLinks, type ManageLinksDeps } from './domain/manage-links.ts';
+import { adoptGuestLinks, deleteOwnerLinks } from './domain/owner-links.ts';
 import { type LinkResolver, type Resolution, resolutionError } from './domain/resolve-links.ts';
 import { linkErrors } from './errors.ts';
 
@@ -186,6 +187,14 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
       )[0] as LinkView;
       return { code: link.code, expiresAt: new Date(link.effectiveExpiresAt) };
     }),
+
+    adoptGuestLinks: unary('AdoptGuestLinks', log, async (request) => ({
+      moved: await adoptGuestLinks(deps.manage, request.guestId, request.memberId),
+    })),
+
+    deleteOwnerLinks: unary('DeleteOwnerLinks', log, async (request) => ({
+      deleted: await deleteOwnerLinks(deps.manage, request.ownerId),
+    })),
 
     watchLinkChanges: serverStream('WatchLinkChanges', log, (call) => watch(deps.changes, call)),
   };

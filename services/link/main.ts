@@ -8,6 +8,7 @@ import { runServiceProcess, type ServiceDefinition } from '../../lib/service.ts'
 import { LinkChanges } from './changes/link-changes.ts';
 import { type LinkConfig, linkSettings } from './config.ts';
 import { ExtendTokens } from './domain/extend-token.ts';
+import { adoptGuestLinks } from './domain/owner-links.ts';
 import { LinkResolver } from './domain/resolve-links.ts';
 import { linkServiceBinding } from './grpc.ts';
 import { ExpiryStore } from './store/expiry-store.ts';
@@ -81,6 +82,7 @@ export const linkService: ServiceDefinition<LinkConfig> = {
       { mailbox: 1 },
     );
     supervisor.every(notices, config.expiry.noticeIntervalMs, () => 'notice' as const);
+    const manage = { store, cache, changes, now };
     const warnings = new ThrottledLog(log);
     const binding = linkServiceBinding(
       {
@@ -95,10 +97,11 @@ export const linkService: ServiceDefinition<LinkConfig> = {
           },
           codeLength: config.codeLength,
           limits: { perPrincipal: config.createPerPrincipal, perIp: config.createPerIp },
+          adopt: (guestId, memberId) => adoptGuestLinks(manage, guestId, memberId),
           now,
           idleMs,
         },
-        manage: { store, cache, changes, now },
+        manage,
         resolver: new LinkResolver(store, cache, {
           now,
           idleMs,

@@ -36,4 +36,33 @@ describe.each(FLAVOURS)('rate limiter contract ($name)', (flavour) => {
     await sleep(wait + 50);
     expect((await state.limiter.consume('window', rule, 'w')).allowed).toBe(true);
   });
+
+  test('a refunded unit can be spent again, and only that one', async () => {
+    const rule = { limit: 2, windowMs: 60_000 };
+    await state.limiter.consume('refund', rule, 'p');
+    await state.limiter.consume('refund', rule, 'p');
+    expect((await state.limiter.consume('refund', rule, 'p')).allowed).toBe(false);
+    // The refused attempt spent a unit too: two refunds bring one back.
+    await state.limiter.refund('refund', rule, 'p');
+    await state.limiter.refund('refund', rule, 'p');
+    expect((await state.limiter.consume('refund', rule, 'p')).allowed).toBe(true);
+    const refused = await state.limiter.consume('refund', rule, 'p');
+    expect(refused.allowed).toBe(false);
+    expect(refused.allowed === false && refused.retryAfterMs).toBeGreaterThan(55_000);
+    // Another key, and another rule name, are untouched.
+    expect((await state.limiter.consume('refund', rule, 'q')).allowed).toBe(true);
+    expect((await state.limiter.consume('other', rule, 'p')).allowed).toBe(true);
+  });
+
+  test('when a budget is reset, then all of it is back at once', async () => {
+    const rule = { limit: 1, windowMs: 3_600_000 };
+    await state.limiter.consume('reset', rule, 'r');
+    expect((await state.limiter.consume('reset', rule, 'r')).allowed).toBe(false);
+    await state.limiter.reset('reset', rule, 'r');
+    expect((await state.limiter.consume('reset', rule, 'r')).allowed).toBe(true);
+    expect((await state.limiter.consume('reset', rule, 'r')).allowed).toBe(false);
+    // Resetting a key nobody spent is no error.
+    await state.limiter.reset('reset', rule, 'never-spent');
+    expect((await state.limiter.consume('reset', rule, 'never-spent')).allowed).toBe(true);
+  });
 });

@@ -52,7 +52,7 @@ function listenOf(role: Role, config: MeshConfig): string {
 
 /** Which processes each gRPC service admits: the gateway, and its callers inside the mesh. */
 const CALLERS: Record<Exclude<Role, 'gateway'>, Role[]> = {
-  link: ['gateway', 'analytics'],
+  link: ['gateway', 'analytics', 'identity'],
   identity: ['gateway'],
   analytics: ['gateway'],
   // No API of its own: nobody calls it (kubelet's probes come from the node).
@@ -390,7 +390,8 @@ describe('compose.yaml', () => {
   test('when the gateway dials link, identity and analytics, and analytics dials link, then they name their services and listen ports', () => {
     const gateway = ourServices().find((s) => s.role === 'gateway');
     const analytics = ourServices().find((s) => s.role === 'analytics');
-    if (!gateway || !analytics) throw new Error('no gateway or no analytics');
+    const identity = ourServices().find((s) => s.role === 'identity');
+    if (!gateway || !analytics || !identity) throw new Error('no gateway, analytics or identity');
     const published = (gateway.service.ports ?? []).map((p) => Number(p.split(':').at(-1)));
     expect(published).toContain(portOf(gateway.config.gateway.listen));
     for (const [target, role] of [
@@ -398,6 +399,7 @@ describe('compose.yaml', () => {
       [gateway.config.gateway.identityTarget, 'identity'],
       [gateway.config.gateway.analyticsTarget, 'analytics'],
       [analytics.config.analytics.linkTarget, 'link'],
+      [identity.config.identity.linkTarget, 'link'],
     ] as const) {
       const callee = ourServices().find((s) => s.name === hostOf(target));
       expect(callee?.role, target).toBe(role);
@@ -1053,12 +1055,14 @@ describe('kubernetes manifests', () => {
     test('when the gateway dials link and identity, and analytics dials link, then they target headless Services on the pods’ ports', () => {
       const gateway = pods().find((p) => p.role === 'gateway');
       const analytics = pods().find((p) => p.role === 'analytics');
-      if (!gateway || !analytics) throw new Error('no gateway or no analytics');
+      const identity = pods().find((p) => p.role === 'identity');
+      if (!gateway || !analytics || !identity) throw new Error('no gateway, analytics or identity');
       for (const [target, role] of [
         [gateway.config.gateway.linkTarget, 'link'],
         [gateway.config.gateway.identityTarget, 'identity'],
         [gateway.config.gateway.analyticsTarget, 'analytics'],
         [analytics.config.analytics.linkTarget, 'link'],
+        [identity.config.identity.linkTarget, 'link'],
       ] as const) {
         const service = services().find((s) => s.metadata.name === hostOf(target).split('.')[0]);
         expect(service?.spec?.clusterIP, `${target} is headless`).toBe('None');

@@ -3,6 +3,7 @@
 // calls, more of them than the pool holds, are answered.
 import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { translateDatabaseError } from '../../lib/db/errors.ts';
 import { type Orm, openDatabase } from '../../lib/db/open.ts';
 import { linkSchema } from '../../services/link/store/schema.ts';
 import { dropDatabases } from '../support/databases.ts';
@@ -59,5 +60,56 @@ describe('a MariaDB transaction whose connection is killed mid-way', () => {
     } finally {
       await killer.end();
     }
+  });
+});
+
+describe('two MariaDB transactions locking rows in opposite orders', () => {
+  const name = uniqueName('deadlock');
+  let orm: Orm;
+
+  beforeAll(async () => {
+    orm = await openDatabase({ url: `${MYSQL_URL}/${name}`, schema: linkSchema, log: testLog });
+    await orm.em
+      .fork()
+      .execute('insert into `health_probes` (`id`, `probed_at`) values (1, 0), (2, 0)');
+  });
+  afterAll(async () => {
+    await orm?.close();
+    await dropDatabases([name]);
+  });
+
+  test('when they deadlock, then the loser is told database_contention (unavailable: retry) and its write is undone', async () => {
+    const both = new Promise<void>((resolve) => setTimeout(resolve, 200));
+    const lockInOrder = (first: number, second: number) =>
+      orm.em.fork().transactional(async (em) => {
+        await em.execute('update `health_probes` set `probed_at` = ? where `id` = ?', [
+          first,
+          first,
+        ]);
+        await both;
+        await em.execute('update `health_probes` set `probed_at` = ? where `id` = ?', [
+          first,
+          second,
+        ]);
+      });
+    const outcomes = await Promise.allSettled([lockInOrder(1, 2), lockInOrder(2, 1)]);
+    const failed = outcomes.filter((o) => o.status === 'rejected');
+    expect(failed).toHaveLength(1);
+    const reason = (failed[0] as PromiseRejectedResult).reason;
+    expect(() => translateDatabaseError(reason)).toThrow(
+      expect.objectContaining({ kind: 'unavailable', code: 'database_contention' }),
+    );
+    // The winner's writes stand, whole; the loser's are gone.
+    const rows = (await orm.em
+      .fork()
+      .execute('select `id`, `probed_at` from `health_probes` order by `id`')) as {
+      id: number;
+      probed_at: number;
+    }[];
+    const values = rows.map((row) => Number(row.probed_at));
+    expect([
+      [1, 1],
+      [2, 2],
+    ]).toContainEqual(values);
   });
 });

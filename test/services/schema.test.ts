@@ -55,6 +55,7 @@ describe('migrations at start', () => {
         '0001_create_links',
         '0002_create_health_probes',
         '0003_add_last_accessed_at',
+        '0004_create_guest_adoptions',
         '0005_add_expiry',
       ]);
       for (const orm of orms) expect(await orm.migrator.getPending()).toEqual([]);

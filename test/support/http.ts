@@ -29,10 +29,17 @@ export interface ApiBody {
   // a page of links
   links: ApiBody[];
   nextPageToken: string | null;
-  // a guest
+  // a guest, a member, a session
   kind: string;
   token: string;
   tokenExpiresAt: string;
+  email: string | null;
+  emailVerified: boolean;
+  // API keys
+  name: string;
+  key: string;
+  lastUsedAt: string | null;
+  apiKeys: ApiBody[];
   // the OpenAPI document
   openapi: string;
   paths: Record<string, Record<string, unknown>>;

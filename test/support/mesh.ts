@@ -6,7 +6,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { topologyOf } from '../../lib/bus/open.ts';
-import { loadMeshConfig, type MeshConfig, type RunningMesh, startMesh } from '../../mesh.ts';
+import {
+  loadMeshConfig,
+  type MeshConfig,
+  type MeshOptions,
+  type RunningMesh,
+  startMesh,
+} from '../../mesh.ts';
 import { removeTopology } from './bus.ts';
 import { dropDatabases } from './databases.ts';
 import { MYSQL_URL, RABBITMQ_URL, REDIS_URL, uniqueName } from './env.ts';
@@ -65,18 +71,15 @@ export function testConfig(flavour: MeshFlavour, env: Record<string, string> = {
   return { config, cleanup };
 }
 
-export interface TestMeshOptions {
-  /** The clock the link service and the gateway read (lib/service.ts); Date.now unless given. */
-  clock?: () => number;
-}
+export type TestMeshOptions = MeshOptions;
 
 export async function startTestMesh(
   flavour: MeshFlavour,
   env: Record<string, string> = {},
-  options: TestMeshOptions = {},
+  options: MeshOptions = {},
 ): Promise<TestMesh> {
   const { config, cleanup } = testConfig(flavour, env);
-  const mesh = await startMesh(config, { clock: options.clock });
+  const mesh = await startMesh(config, options);
   return {
     flavour,
     url: mesh.gateway.url,
@@ -97,7 +100,7 @@ export type SuiteMesh = Omit<TestMesh, 'stop'>;
 export function meshForSuite(
   flavour: MeshFlavour,
   env: Record<string, string> = {},
-  options: TestMeshOptions = {},
+  options: MeshOptions = {},
 ): SuiteMesh {
   return suiteResource(
     () => startTestMesh(flavour, env, options),

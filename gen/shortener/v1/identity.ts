@@ -68,6 +68,186 @@ export interface RevokeTokenRequest {
 export interface RevokeTokenResponse {
 }
 
+/** Asks to sign a member up. */
+export interface SignUpRequest {
+  /** The member's email: at most 254 characters, one @, a dot in the domain. */
+  email: string;
+  /** The member's password: 8 to 128 characters, not one of the commonest. */
+  password: string;
+  /** Optional: a guest's bearer token, whose links the new member adopts. */
+  guestToken: string;
+  /** The HTTP client signing up. */
+  client?: ClientInfo | undefined;
+}
+
+/** Asks to log a member in. */
+export interface LoginRequest {
+  /** The member's email, as signed up (compared normalised). */
+  email: string;
+  /** The member's password. */
+  password: string;
+  /** Optional: a guest's bearer token, whose links the member adopts. */
+  guestToken: string;
+  /** The HTTP client logging in; its ip is rate limited on failures. */
+  client?: ClientInfo | undefined;
+}
+
+/** The new member and their first session. */
+export interface SignUpResponse {
+  /** The member and the session. */
+  session?: MemberSession | undefined;
+}
+
+/** The member and a new session. */
+export interface LoginResponse {
+  /** The member and the session. */
+  session?: MemberSession | undefined;
+}
+
+/** A member and a new session for them. */
+export interface MemberSession {
+  /** The member. */
+  member?:
+    | Principal
+    | undefined;
+  /** The member's normalised email. */
+  email: string;
+  /** The session's bearer token. Shown once: only a hash of it is stored. */
+  token: string;
+  /** When the session stops authenticating. */
+  tokenExpiresAt?: Date | undefined;
+}
+
+/** Asks who the caller is. */
+export interface GetUserRequest {
+  /** The caller, as the gateway authenticated them. Required. */
+  caller?: Principal | undefined;
+}
+
+/** A guest or a member, as they may see themselves. */
+export interface User {
+  /** The guest or member. */
+  principal?:
+    | Principal
+    | undefined;
+  /** A member's normalised email; empty for a guest. */
+  email: string;
+  /** Whether a member confirmed their email; false for a guest. */
+  emailVerified: boolean;
+  /** When the guest was issued or the member signed up. */
+  createdAt?: Date | undefined;
+}
+
+/** The caller. */
+export interface GetUserResponse {
+  /** Who the caller is. */
+  user?: User | undefined;
+}
+
+/** Asks to close the caller's account. */
+export interface CloseAccountRequest {
+  /** The member closing their own account. Required. */
+  caller?: Principal | undefined;
+}
+
+/** Empty: the account is closed. */
+export interface CloseAccountResponse {
+}
+
+/** One of a member's API keys, without its secret. */
+export interface ApiKey {
+  /** Snowflake id of the key (a decimal string in JSON). */
+  id: string;
+  /** The name the member gave it. */
+  name: string;
+  /** When it was made. */
+  createdAt?:
+    | Date
+    | undefined;
+  /** When it last authenticated a request, within a minute; unset if never. */
+  lastUsedAt?: Date | undefined;
+}
+
+/** Asks for a new API key. */
+export interface CreateApiKeyRequest {
+  /** The member the key acts for. Required. */
+  caller?:
+    | Principal
+    | undefined;
+  /** What the member calls it: 1 to 100 characters, not only spaces. */
+  name: string;
+}
+
+/** A new API key and its secret. */
+export interface CreateApiKeyResponse {
+  /** The key. */
+  apiKey?:
+    | ApiKey
+    | undefined;
+  /** The bearer token itself. Shown once: only a hash of it is stored. */
+  key: string;
+}
+
+/** Asks for the caller's API keys. */
+export interface ListApiKeysRequest {
+  /** Whose keys. Required. */
+  caller?: Principal | undefined;
+}
+
+/** The caller's live API keys. */
+export interface ListApiKeysResponse {
+  /** Newest first. */
+  apiKeys: ApiKey[];
+}
+
+/** Asks to revoke an API key. */
+export interface RevokeApiKeyRequest {
+  /** The key's owner. Required. */
+  caller?:
+    | Principal
+    | undefined;
+  /** The key's id. */
+  id: string;
+}
+
+/** Empty: the key authenticates no more. */
+export interface RevokeApiKeyResponse {
+}
+
+/** Asks for a password reset. */
+export interface RequestPasswordResetRequest {
+  /** The account's email. */
+  email: string;
+  /** The HTTP client asking; its ip is rate limited. */
+  client?: ClientInfo | undefined;
+}
+
+/** Empty, whether or not an account has the email. */
+export interface RequestPasswordResetResponse {
+}
+
+/** Sets a new password with a reset token. */
+export interface ConfirmPasswordResetRequest {
+  /** The token from the reset mail. */
+  token: string;
+  /** The new password, held to SignUp's rules. */
+  password: string;
+}
+
+/** Empty: the password is changed and the member's sessions are revoked. */
+export interface ConfirmPasswordResetResponse {
+}
+
+/** Confirms a member's email. */
+export interface ConfirmEmailRequest {
+  /** The token from the verification mail. */
+  token: string;
+}
+
+/** Empty: the email is verified. */
+export interface ConfirmEmailResponse {
+}
+
 function createBaseIssueGuestRequest(): IssueGuestRequest {
   return { client: undefined };
 }
@@ -416,17 +596,1497 @@ export const RevokeTokenResponse: MessageFns<RevokeTokenResponse> = {
   },
 };
 
+function createBaseSignUpRequest(): SignUpRequest {
+  return { email: "", password: "", guestToken: "", client: undefined };
+}
+
+export const SignUpRequest: MessageFns<SignUpRequest> = {
+  encode(message: SignUpRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.email !== "") {
+      writer.uint32(10).string(message.email);
+    }
+    if (message.password !== "") {
+      writer.uint32(18).string(message.password);
+    }
+    if (message.guestToken !== "") {
+      writer.uint32(26).string(message.guestToken);
+    }
+    if (message.client !== undefined) {
+      ClientInfo.encode(message.client, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignUpRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignUpRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.password = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.guestToken = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.client = ClientInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SignUpRequest>, I>>(base?: I): SignUpRequest {
+    return SignUpRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SignUpRequest>, I>>(object: I): SignUpRequest {
+    const message = createBaseSignUpRequest();
+    message.email = object.email ?? "";
+    message.password = object.password ?? "";
+    message.guestToken = object.guestToken ?? "";
+    message.client = (object.client !== undefined && object.client !== null)
+      ? ClientInfo.fromPartial(object.client)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseLoginRequest(): LoginRequest {
+  return { email: "", password: "", guestToken: "", client: undefined };
+}
+
+export const LoginRequest: MessageFns<LoginRequest> = {
+  encode(message: LoginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.email !== "") {
+      writer.uint32(10).string(message.email);
+    }
+    if (message.password !== "") {
+      writer.uint32(18).string(message.password);
+    }
+    if (message.guestToken !== "") {
+      writer.uint32(26).string(message.guestToken);
+    }
+    if (message.client !== undefined) {
+      ClientInfo.encode(message.client, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoginRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLoginRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.password = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.guestToken = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.client = ClientInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LoginRequest>, I>>(base?: I): LoginRequest {
+    return LoginRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LoginRequest>, I>>(object: I): LoginRequest {
+    const message = createBaseLoginRequest();
+    message.email = object.email ?? "";
+    message.password = object.password ?? "";
+    message.guestToken = object.guestToken ?? "";
+    message.client = (object.client !== undefined && object.client !== null)
+      ? ClientInfo.fromPartial(object.client)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSignUpResponse(): SignUpResponse {
+  return { session: undefined };
+}
+
+export const SignUpResponse: MessageFns<SignUpResponse> = {
+  encode(message: SignUpResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      MemberSession.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignUpResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignUpResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.session = MemberSession.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SignUpResponse>, I>>(base?: I): SignUpResponse {
+    return SignUpResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SignUpResponse>, I>>(object: I): SignUpResponse {
+    const message = createBaseSignUpResponse();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? MemberSession.fromPartial(object.session)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseLoginResponse(): LoginResponse {
+  return { session: undefined };
+}
+
+export const LoginResponse: MessageFns<LoginResponse> = {
+  encode(message: LoginResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.session !== undefined) {
+      MemberSession.encode(message.session, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoginResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLoginResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.session = MemberSession.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LoginResponse>, I>>(base?: I): LoginResponse {
+    return LoginResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LoginResponse>, I>>(object: I): LoginResponse {
+    const message = createBaseLoginResponse();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? MemberSession.fromPartial(object.session)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseMemberSession(): MemberSession {
+  return { member: undefined, email: "", token: "", tokenExpiresAt: undefined };
+}
+
+export const MemberSession: MessageFns<MemberSession> = {
+  encode(message: MemberSession, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.member !== undefined) {
+      Principal.encode(message.member, writer.uint32(10).fork()).join();
+    }
+    if (message.email !== "") {
+      writer.uint32(18).string(message.email);
+    }
+    if (message.token !== "") {
+      writer.uint32(26).string(message.token);
+    }
+    if (message.tokenExpiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.tokenExpiresAt), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MemberSession {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMemberSession();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.member = Principal.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tokenExpiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<MemberSession>, I>>(base?: I): MemberSession {
+    return MemberSession.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MemberSession>, I>>(object: I): MemberSession {
+    const message = createBaseMemberSession();
+    message.member = (object.member !== undefined && object.member !== null)
+      ? Principal.fromPartial(object.member)
+      : undefined;
+    message.email = object.email ?? "";
+    message.token = object.token ?? "";
+    message.tokenExpiresAt = object.tokenExpiresAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetUserRequest(): GetUserRequest {
+  return { caller: undefined };
+}
+
+export const GetUserRequest: MessageFns<GetUserRequest> = {
+  encode(message: GetUserRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caller !== undefined) {
+      Principal.encode(message.caller, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUserRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUserRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caller = Principal.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GetUserRequest>, I>>(base?: I): GetUserRequest {
+    return GetUserRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetUserRequest>, I>>(object: I): GetUserRequest {
+    const message = createBaseGetUserRequest();
+    message.caller = (object.caller !== undefined && object.caller !== null)
+      ? Principal.fromPartial(object.caller)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUser(): User {
+  return { principal: undefined, email: "", emailVerified: false, createdAt: undefined };
+}
+
+export const User: MessageFns<User> = {
+  encode(message: User, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.principal !== undefined) {
+      Principal.encode(message.principal, writer.uint32(10).fork()).join();
+    }
+    if (message.email !== "") {
+      writer.uint32(18).string(message.email);
+    }
+    if (message.emailVerified !== false) {
+      writer.uint32(24).bool(message.emailVerified);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): User {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUser();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.principal = Principal.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.emailVerified = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<User>, I>>(base?: I): User {
+    return User.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<User>, I>>(object: I): User {
+    const message = createBaseUser();
+    message.principal = (object.principal !== undefined && object.principal !== null)
+      ? Principal.fromPartial(object.principal)
+      : undefined;
+    message.email = object.email ?? "";
+    message.emailVerified = object.emailVerified ?? false;
+    message.createdAt = object.createdAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetUserResponse(): GetUserResponse {
+  return { user: undefined };
+}
+
+export const GetUserResponse: MessageFns<GetUserResponse> = {
+  encode(message: GetUserResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user !== undefined) {
+      User.encode(message.user, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUserResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUserResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = User.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GetUserResponse>, I>>(base?: I): GetUserResponse {
+    return GetUserResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetUserResponse>, I>>(object: I): GetUserResponse {
+    const message = createBaseGetUserResponse();
+    message.user = (object.user !== undefined && object.user !== null) ? User.fromPartial(object.user) : undefined;
+    return message;
+  },
+};
+
+function createBaseCloseAccountRequest(): CloseAccountRequest {
+  return { caller: undefined };
+}
+
+export const CloseAccountRequest: MessageFns<CloseAccountRequest> = {
+  encode(message: CloseAccountRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caller !== undefined) {
+      Principal.encode(message.caller, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CloseAccountRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCloseAccountRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caller = Principal.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CloseAccountRequest>, I>>(base?: I): CloseAccountRequest {
+    return CloseAccountRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CloseAccountRequest>, I>>(object: I): CloseAccountRequest {
+    const message = createBaseCloseAccountRequest();
+    message.caller = (object.caller !== undefined && object.caller !== null)
+      ? Principal.fromPartial(object.caller)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCloseAccountResponse(): CloseAccountResponse {
+  return {};
+}
+
+export const CloseAccountResponse: MessageFns<CloseAccountResponse> = {
+  encode(_: CloseAccountResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CloseAccountResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCloseAccountResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CloseAccountResponse>, I>>(base?: I): CloseAccountResponse {
+    return CloseAccountResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CloseAccountResponse>, I>>(_: I): CloseAccountResponse {
+    const message = createBaseCloseAccountResponse();
+    return message;
+  },
+};
+
+function createBaseApiKey(): ApiKey {
+  return { id: "0", name: "", createdAt: undefined, lastUsedAt: undefined };
+}
+
+export const ApiKey: MessageFns<ApiKey> = {
+  encode(message: ApiKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "0") {
+      writer.uint32(8).int64(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(26).fork()).join();
+    }
+    if (message.lastUsedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastUsedAt), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApiKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApiKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lastUsedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ApiKey>, I>>(base?: I): ApiKey {
+    return ApiKey.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApiKey>, I>>(object: I): ApiKey {
+    const message = createBaseApiKey();
+    message.id = object.id ?? "0";
+    message.name = object.name ?? "";
+    message.createdAt = object.createdAt ?? undefined;
+    message.lastUsedAt = object.lastUsedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCreateApiKeyRequest(): CreateApiKeyRequest {
+  return { caller: undefined, name: "" };
+}
+
+export const CreateApiKeyRequest: MessageFns<CreateApiKeyRequest> = {
+  encode(message: CreateApiKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caller !== undefined) {
+      Principal.encode(message.caller, writer.uint32(10).fork()).join();
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateApiKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateApiKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caller = Principal.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CreateApiKeyRequest>, I>>(base?: I): CreateApiKeyRequest {
+    return CreateApiKeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateApiKeyRequest>, I>>(object: I): CreateApiKeyRequest {
+    const message = createBaseCreateApiKeyRequest();
+    message.caller = (object.caller !== undefined && object.caller !== null)
+      ? Principal.fromPartial(object.caller)
+      : undefined;
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateApiKeyResponse(): CreateApiKeyResponse {
+  return { apiKey: undefined, key: "" };
+}
+
+export const CreateApiKeyResponse: MessageFns<CreateApiKeyResponse> = {
+  encode(message: CreateApiKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.apiKey !== undefined) {
+      ApiKey.encode(message.apiKey, writer.uint32(10).fork()).join();
+    }
+    if (message.key !== "") {
+      writer.uint32(18).string(message.key);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateApiKeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateApiKeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.apiKey = ApiKey.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CreateApiKeyResponse>, I>>(base?: I): CreateApiKeyResponse {
+    return CreateApiKeyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateApiKeyResponse>, I>>(object: I): CreateApiKeyResponse {
+    const message = createBaseCreateApiKeyResponse();
+    message.apiKey = (object.apiKey !== undefined && object.apiKey !== null)
+      ? ApiKey.fromPartial(object.apiKey)
+      : undefined;
+    message.key = object.key ?? "";
+    return message;
+  },
+};
+
+function createBaseListApiKeysRequest(): ListApiKeysRequest {
+  return { caller: undefined };
+}
+
+export const ListApiKeysRequest: MessageFns<ListApiKeysRequest> = {
+  encode(message: ListApiKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caller !== undefined) {
+      Principal.encode(message.caller, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListApiKeysRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListApiKeysRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caller = Principal.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListApiKeysRequest>, I>>(base?: I): ListApiKeysRequest {
+    return ListApiKeysRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListApiKeysRequest>, I>>(object: I): ListApiKeysRequest {
+    const message = createBaseListApiKeysRequest();
+    message.caller = (object.caller !== undefined && object.caller !== null)
+      ? Principal.fromPartial(object.caller)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListApiKeysResponse(): ListApiKeysResponse {
+  return { apiKeys: [] };
+}
+
+export const ListApiKeysResponse: MessageFns<ListApiKeysResponse> = {
+  encode(message: ListApiKeysResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.apiKeys) {
+      ApiKey.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListApiKeysResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListApiKeysResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.apiKeys.push(ApiKey.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListApiKeysResponse>, I>>(base?: I): ListApiKeysResponse {
+    return ListApiKeysResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListApiKeysResponse>, I>>(object: I): ListApiKeysResponse {
+    const message = createBaseListApiKeysResponse();
+    message.apiKeys = object.apiKeys?.map((e) => ApiKey.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRevokeApiKeyRequest(): RevokeApiKeyRequest {
+  return { caller: undefined, id: "0" };
+}
+
+export const RevokeApiKeyRequest: MessageFns<RevokeApiKeyRequest> = {
+  encode(message: RevokeApiKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caller !== undefined) {
+      Principal.encode(message.caller, writer.uint32(10).fork()).join();
+    }
+    if (message.id !== "0") {
+      writer.uint32(16).int64(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeApiKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeApiKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caller = Principal.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.id = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RevokeApiKeyRequest>, I>>(base?: I): RevokeApiKeyRequest {
+    return RevokeApiKeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeApiKeyRequest>, I>>(object: I): RevokeApiKeyRequest {
+    const message = createBaseRevokeApiKeyRequest();
+    message.caller = (object.caller !== undefined && object.caller !== null)
+      ? Principal.fromPartial(object.caller)
+      : undefined;
+    message.id = object.id ?? "0";
+    return message;
+  },
+};
+
+function createBaseRevokeApiKeyResponse(): RevokeApiKeyResponse {
+  return {};
+}
+
+export const RevokeApiKeyResponse: MessageFns<RevokeApiKeyResponse> = {
+  encode(_: RevokeApiKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeApiKeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeApiKeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RevokeApiKeyResponse>, I>>(base?: I): RevokeApiKeyResponse {
+    return RevokeApiKeyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeApiKeyResponse>, I>>(_: I): RevokeApiKeyResponse {
+    const message = createBaseRevokeApiKeyResponse();
+    return message;
+  },
+};
+
+function createBaseRequestPasswordResetRequest(): RequestPasswordResetRequest {
+  return { email: "", client: undefined };
+}
+
+export const RequestPasswordResetRequest: MessageFns<RequestPasswordResetRequest> = {
+  encode(message: RequestPasswordResetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.email !== "") {
+      writer.uint32(10).string(message.email);
+    }
+    if (message.client !== undefined) {
+      ClientInfo.encode(message.client, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestPasswordResetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestPasswordResetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.client = ClientInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RequestPasswordResetRequest>, I>>(base?: I): RequestPasswordResetRequest {
+    return RequestPasswordResetRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RequestPasswordResetRequest>, I>>(object: I): RequestPasswordResetRequest {
+    const message = createBaseRequestPasswordResetRequest();
+    message.email = object.email ?? "";
+    message.client = (object.client !== undefined && object.client !== null)
+      ? ClientInfo.fromPartial(object.client)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRequestPasswordResetResponse(): RequestPasswordResetResponse {
+  return {};
+}
+
+export const RequestPasswordResetResponse: MessageFns<RequestPasswordResetResponse> = {
+  encode(_: RequestPasswordResetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestPasswordResetResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestPasswordResetResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RequestPasswordResetResponse>, I>>(base?: I): RequestPasswordResetResponse {
+    return RequestPasswordResetResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RequestPasswordResetResponse>, I>>(_: I): RequestPasswordResetResponse {
+    const message = createBaseRequestPasswordResetResponse();
+    return message;
+  },
+};
+
+function createBaseConfirmPasswordResetRequest(): ConfirmPasswordResetRequest {
+  return { token: "", password: "" };
+}
+
+export const ConfirmPasswordResetRequest: MessageFns<ConfirmPasswordResetRequest> = {
+  encode(message: ConfirmPasswordResetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    if (message.password !== "") {
+      writer.uint32(18).string(message.password);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfirmPasswordResetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfirmPasswordResetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.password = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ConfirmPasswordResetRequest>, I>>(base?: I): ConfirmPasswordResetRequest {
+    return ConfirmPasswordResetRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfirmPasswordResetRequest>, I>>(object: I): ConfirmPasswordResetRequest {
+    const message = createBaseConfirmPasswordResetRequest();
+    message.token = object.token ?? "";
+    message.password = object.password ?? "";
+    return message;
+  },
+};
+
+function createBaseConfirmPasswordResetResponse(): ConfirmPasswordResetResponse {
+  return {};
+}
+
+export const ConfirmPasswordResetResponse: MessageFns<ConfirmPasswordResetResponse> = {
+  encode(_: ConfirmPasswordResetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfirmPasswordResetResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfirmPasswordResetResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ConfirmPasswordResetResponse>, I>>(base?: I): ConfirmPasswordResetResponse {
+    return ConfirmPasswordResetResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfirmPasswordResetResponse>, I>>(_: I): ConfirmPasswordResetResponse {
+    const message = createBaseConfirmPasswordResetResponse();
+    return message;
+  },
+};
+
+function createBaseConfirmEmailRequest(): ConfirmEmailRequest {
+  return { token: "" };
+}
+
+export const ConfirmEmailRequest: MessageFns<ConfirmEmailRequest> = {
+  encode(message: ConfirmEmailRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfirmEmailRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfirmEmailRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ConfirmEmailRequest>, I>>(base?: I): ConfirmEmailRequest {
+    return ConfirmEmailRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfirmEmailRequest>, I>>(object: I): ConfirmEmailRequest {
+    const message = createBaseConfirmEmailRequest();
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseConfirmEmailResponse(): ConfirmEmailResponse {
+  return {};
+}
+
+export const ConfirmEmailResponse: MessageFns<ConfirmEmailResponse> = {
+  encode(_: ConfirmEmailResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfirmEmailResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfirmEmailResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ConfirmEmailResponse>, I>>(base?: I): ConfirmEmailResponse {
+    return ConfirmEmailResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfirmEmailResponse>, I>>(_: I): ConfirmEmailResponse {
+    const message = createBaseConfirmEmailResponse();
+    return message;
+  },
+};
+
 /**
- * IdentityService knows who callers are: it issues guest identities and
- * authenticates the bearer tokens it issued.
+ * IdentityService knows who callers are: it issues guest identities, signs
+ * members up and in, authenticates the bearer tokens (sessions and API keys)
+ * it issued, and keeps members' accounts: API keys, password resets, email
+ * verification, closing. A member who signs up or logs in presenting a guest's
+ * token adopts the guest's links (through LinkService.AdoptGuestLinks).
  *
  * Errors are gRPC status codes:
- *   INVALID_ARGUMENT    a field is malformed, or the request bytes are not a
- *                       valid message.
- *   UNAUTHENTICATED     the token is unknown, forged, revoked or expired.
+ *   INVALID_ARGUMENT    a field is malformed (`error-field` names it), or the
+ *                       request bytes are not a valid message.
+ *   UNAUTHENTICATED     the token is unknown, forged, revoked or expired; or
+ *                       the email and password do not match an account.
+ *   PERMISSION_DENIED   the caller is a guest where only members may act.
+ *   NOT_FOUND           the caller's account or API key is not there.
+ *   ALREADY_EXISTS      the email is taken, the guest was adopted by another
+ *                       account, or the member has all the API keys allowed.
  *   RESOURCE_EXHAUSTED  a rate limit was hit; the trailer `retry-after-ms` says
  *                       after how many milliseconds a retry may succeed.
- *   UNAVAILABLE         a dependency (database, Redis) is unreachable.
+ *   UNAVAILABLE         a dependency (database, Redis, the link service) is
+ *                       unreachable.
  * Every error also carries the trailer `error-code`, a stable machine-readable
  * name for the error (e.g. `invalid_token`, `rate_limited`,
  * `database_unavailable`); INVALID_ARGUMENT adds `error-field`, the request
@@ -452,7 +2112,8 @@ export const IdentityServiceService = {
     responseDeserialize: (value: Buffer): IssueGuestResponse => IssueGuestResponse.decode(value),
   },
   /**
-   * Tells who a bearer token belongs to.
+   * Tells who a bearer token belongs to: a session (a guest's or a member's)
+   * or a member's API key, which authenticates as the member.
    * Errors: UNAUTHENTICATED (unknown, forged, revoked or expired token), UNAVAILABLE.
    */
   authenticate: {
@@ -466,8 +2127,8 @@ export const IdentityServiceService = {
     responseDeserialize: (value: Buffer): AuthenticateResponse => AuthenticateResponse.decode(value),
   },
   /**
-   * Revokes a bearer token: it authenticates no more. Revoking an already
-   * revoked token succeeds.
+   * Revokes a bearer token (a session, or an API key presented in its place):
+   * it authenticates no more. Revoking an already revoked token succeeds.
    * Errors: UNAUTHENTICATED (unknown or forged token), UNAVAILABLE.
    */
   revokeToken: {
@@ -479,6 +2140,176 @@ export const IdentityServiceService = {
     responseSerialize: (value: RevokeTokenResponse): Buffer => Buffer.from(RevokeTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevokeTokenResponse => RevokeTokenResponse.decode(value),
   },
+  /**
+   * Signs a member up with an email and a password and opens a session. The
+   * email is normalised (trimmed, lower-cased) and unique among open
+   * accounts. The password is refused when shorter than 8 characters
+   * (`password_too_short`), longer than 128 (`password_too_long`) or among the
+   * commonest passwords (`password_too_common`); it is stored only as an
+   * argon2id hash. Makes a single-use email-verification token (see
+   * ConfirmEmail) and hands it to the mail port. With a guest token, the
+   * guest's links become the new member's.
+   * Errors: INVALID_ARGUMENT (`invalid_email`, `password_too_short`,
+   * `password_too_long`, `password_too_common`), ALREADY_EXISTS
+   * (`email_taken`, `guest_already_adopted`), UNAUTHENTICATED
+   * (`invalid_token`: the guest token does not authenticate), UNAVAILABLE.
+   */
+  signUp: {
+    path: "/shortener.v1.IdentityService/SignUp" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SignUpRequest): Buffer => Buffer.from(SignUpRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SignUpRequest => SignUpRequest.decode(value),
+    responseSerialize: (value: SignUpResponse): Buffer => Buffer.from(SignUpResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SignUpResponse => SignUpResponse.decode(value),
+  },
+  /**
+   * Opens a session for a member's email and password. An unknown email and
+   * a wrong password get the same answer (`invalid_credentials`) in about the
+   * same time. Failures are rate limited per email and per client IP. With a
+   * guest token, the guest's links become the member's.
+   * Errors: UNAUTHENTICATED (`invalid_credentials`, `invalid_token`),
+   * ALREADY_EXISTS (`guest_already_adopted`), RESOURCE_EXHAUSTED
+   * (`login_rate_limited`), UNAVAILABLE.
+   */
+  login: {
+    path: "/shortener.v1.IdentityService/Login" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LoginRequest): Buffer => Buffer.from(LoginRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LoginRequest => LoginRequest.decode(value),
+    responseSerialize: (value: LoginResponse): Buffer => Buffer.from(LoginResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LoginResponse => LoginResponse.decode(value),
+  },
+  /**
+   * Who the caller is: a member's account, or a guest.
+   * Errors: UNAUTHENTICATED (no caller), NOT_FOUND (`account_not_found`: the
+   * account is closed), UNAVAILABLE.
+   */
+  getUser: {
+    path: "/shortener.v1.IdentityService/GetUser" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetUserRequest): Buffer => Buffer.from(GetUserRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetUserRequest => GetUserRequest.decode(value),
+    responseSerialize: (value: GetUserResponse): Buffer => Buffer.from(GetUserResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetUserResponse => GetUserResponse.decode(value),
+  },
+  /**
+   * Closes the caller's account: every session and API key stops
+   * authenticating, the email is freed, and every link of the member is
+   * deleted (through LinkService.DeleteOwnerLinks; retried until done if the
+   * link service cannot be reached now).
+   * Errors: UNAUTHENTICATED, PERMISSION_DENIED (`members_only`), NOT_FOUND
+   * (`account_not_found`), UNAVAILABLE.
+   */
+  closeAccount: {
+    path: "/shortener.v1.IdentityService/CloseAccount" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CloseAccountRequest): Buffer => Buffer.from(CloseAccountRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CloseAccountRequest => CloseAccountRequest.decode(value),
+    responseSerialize: (value: CloseAccountResponse): Buffer =>
+      Buffer.from(CloseAccountResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CloseAccountResponse => CloseAccountResponse.decode(value),
+  },
+  /**
+   * Makes a named API key for the caller: a bearer token that authenticates
+   * like a session until it is revoked. Shown once: only its hash is stored.
+   * Errors: INVALID_ARGUMENT (`invalid_api_key_name`), UNAUTHENTICATED,
+   * PERMISSION_DENIED (`members_only`), ALREADY_EXISTS (`too_many_api_keys`:
+   * the member has 100 live keys), UNAVAILABLE.
+   */
+  createApiKey: {
+    path: "/shortener.v1.IdentityService/CreateApiKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateApiKeyRequest): Buffer => Buffer.from(CreateApiKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateApiKeyRequest => CreateApiKeyRequest.decode(value),
+    responseSerialize: (value: CreateApiKeyResponse): Buffer =>
+      Buffer.from(CreateApiKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateApiKeyResponse => CreateApiKeyResponse.decode(value),
+  },
+  /**
+   * The caller's live API keys, newest first, without their secrets.
+   * Errors: UNAUTHENTICATED, PERMISSION_DENIED (`members_only`), UNAVAILABLE.
+   */
+  listApiKeys: {
+    path: "/shortener.v1.IdentityService/ListApiKeys" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListApiKeysRequest): Buffer => Buffer.from(ListApiKeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListApiKeysRequest => ListApiKeysRequest.decode(value),
+    responseSerialize: (value: ListApiKeysResponse): Buffer => Buffer.from(ListApiKeysResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListApiKeysResponse => ListApiKeysResponse.decode(value),
+  },
+  /**
+   * Revokes one of the caller's API keys. Someone else's key, and a key
+   * already revoked, are answered as a key nobody has.
+   * Errors: INVALID_ARGUMENT (`invalid_api_key_id`), UNAUTHENTICATED,
+   * PERMISSION_DENIED (`members_only`), NOT_FOUND (`api_key_not_found`),
+   * UNAVAILABLE.
+   */
+  revokeApiKey: {
+    path: "/shortener.v1.IdentityService/RevokeApiKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeApiKeyRequest): Buffer => Buffer.from(RevokeApiKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeApiKeyRequest => RevokeApiKeyRequest.decode(value),
+    responseSerialize: (value: RevokeApiKeyResponse): Buffer =>
+      Buffer.from(RevokeApiKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeApiKeyResponse => RevokeApiKeyResponse.decode(value),
+  },
+  /**
+   * Asks for a password reset. Answers the same whether or not an account
+   * has the email; if one has, a single-use token is made (stored hashed,
+   * valid for IDENTITY_PASSWORD_RESET_TTL) and handed to the mail port.
+   * Rate limited per client IP.
+   * Errors: INVALID_ARGUMENT (`invalid_email`), RESOURCE_EXHAUSTED, UNAVAILABLE.
+   */
+  requestPasswordReset: {
+    path: "/shortener.v1.IdentityService/RequestPasswordReset" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RequestPasswordResetRequest): Buffer =>
+      Buffer.from(RequestPasswordResetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RequestPasswordResetRequest => RequestPasswordResetRequest.decode(value),
+    responseSerialize: (value: RequestPasswordResetResponse): Buffer =>
+      Buffer.from(RequestPasswordResetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RequestPasswordResetResponse => RequestPasswordResetResponse.decode(value),
+  },
+  /**
+   * Sets a new password with a reset token: the token is used up, and every
+   * session of the member is revoked (API keys stay).
+   * Errors: INVALID_ARGUMENT (`invalid_account_token`: unknown, used or
+   * expired; and the password errors of SignUp), UNAVAILABLE.
+   */
+  confirmPasswordReset: {
+    path: "/shortener.v1.IdentityService/ConfirmPasswordReset" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ConfirmPasswordResetRequest): Buffer =>
+      Buffer.from(ConfirmPasswordResetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConfirmPasswordResetRequest => ConfirmPasswordResetRequest.decode(value),
+    responseSerialize: (value: ConfirmPasswordResetResponse): Buffer =>
+      Buffer.from(ConfirmPasswordResetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ConfirmPasswordResetResponse => ConfirmPasswordResetResponse.decode(value),
+  },
+  /**
+   * Marks the member's email verified with the token made at sign-up. The
+   * token is used up.
+   * Errors: INVALID_ARGUMENT (`invalid_account_token`), UNAVAILABLE.
+   */
+  confirmEmail: {
+    path: "/shortener.v1.IdentityService/ConfirmEmail" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ConfirmEmailRequest): Buffer => Buffer.from(ConfirmEmailRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConfirmEmailRequest => ConfirmEmailRequest.decode(value),
+    responseSerialize: (value: ConfirmEmailResponse): Buffer =>
+      Buffer.from(ConfirmEmailResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ConfirmEmailResponse => ConfirmEmailResponse.decode(value),
+  },
 } as const;
 
 export interface IdentityServiceServer extends UntypedServiceImplementation {
@@ -489,16 +2320,99 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
    */
   issueGuest: handleUnaryCall<IssueGuestRequest, IssueGuestResponse>;
   /**
-   * Tells who a bearer token belongs to.
+   * Tells who a bearer token belongs to: a session (a guest's or a member's)
+   * or a member's API key, which authenticates as the member.
    * Errors: UNAUTHENTICATED (unknown, forged, revoked or expired token), UNAVAILABLE.
    */
   authenticate: handleUnaryCall<AuthenticateRequest, AuthenticateResponse>;
   /**
-   * Revokes a bearer token: it authenticates no more. Revoking an already
-   * revoked token succeeds.
+   * Revokes a bearer token (a session, or an API key presented in its place):
+   * it authenticates no more. Revoking an already revoked token succeeds.
    * Errors: UNAUTHENTICATED (unknown or forged token), UNAVAILABLE.
    */
   revokeToken: handleUnaryCall<RevokeTokenRequest, RevokeTokenResponse>;
+  /**
+   * Signs a member up with an email and a password and opens a session. The
+   * email is normalised (trimmed, lower-cased) and unique among open
+   * accounts. The password is refused when shorter than 8 characters
+   * (`password_too_short`), longer than 128 (`password_too_long`) or among the
+   * commonest passwords (`password_too_common`); it is stored only as an
+   * argon2id hash. Makes a single-use email-verification token (see
+   * ConfirmEmail) and hands it to the mail port. With a guest token, the
+   * guest's links become the new member's.
+   * Errors: INVALID_ARGUMENT (`invalid_email`, `password_too_short`,
+   * `password_too_long`, `password_too_common`), ALREADY_EXISTS
+   * (`email_taken`, `guest_already_adopted`), UNAUTHENTICATED
+   * (`invalid_token`: the guest token does not authenticate), UNAVAILABLE.
+   */
+  signUp: handleUnaryCall<SignUpRequest, SignUpResponse>;
+  /**
+   * Opens a session for a member's email and password. An unknown email and
+   * a wrong password get the same answer (`invalid_credentials`) in about the
+   * same time. Failures are rate limited per email and per client IP. With a
+   * guest token, the guest's links become the member's.
+   * Errors: UNAUTHENTICATED (`invalid_credentials`, `invalid_token`),
+   * ALREADY_EXISTS (`guest_already_adopted`), RESOURCE_EXHAUSTED
+   * (`login_rate_limited`), UNAVAILABLE.
+   */
+  login: handleUnaryCall<LoginRequest, LoginResponse>;
+  /**
+   * Who the caller is: a member's account, or a guest.
+   * Errors: UNAUTHENTICATED (no caller), NOT_FOUND (`account_not_found`: the
+   * account is closed), UNAVAILABLE.
+   */
+  getUser: handleUnaryCall<GetUserRequest, GetUserResponse>;
+  /**
+   * Closes the caller's account: every session and API key stops
+   * authenticating, the email is freed, and every link of the member is
+   * deleted (through LinkService.DeleteOwnerLinks; retried until done if the
+   * link service cannot be reached now).
+   * Errors: UNAUTHENTICATED, PERMISSION_DENIED (`members_only`), NOT_FOUND
+   * (`account_not_found`), UNAVAILABLE.
+   */
+  closeAccount: handleUnaryCall<CloseAccountRequest, CloseAccountResponse>;
+  /**
+   * Makes a named API key for the caller: a bearer token that authenticates
+   * like a session until it is revoked. Shown once: only its hash is stored.
+   * Errors: INVALID_ARGUMENT (`invalid_api_key_name`), UNAUTHENTICATED,
+   * PERMISSION_DENIED (`members_only`), ALREADY_EXISTS (`too_many_api_keys`:
+   * the member has 100 live keys), UNAVAILABLE.
+   */
+  createApiKey: handleUnaryCall<CreateApiKeyRequest, CreateApiKeyResponse>;
+  /**
+   * The caller's live API keys, newest first, without their secrets.
+   * Errors: UNAUTHENTICATED, PERMISSION_DENIED (`members_only`), UNAVAILABLE.
+   */
+  listApiKeys: handleUnaryCall<ListApiKeysRequest, ListApiKeysResponse>;
+  /**
+   * Revokes one of the caller's API keys. Someone else's key, and a key
+   * already revoked, are answered as a key nobody has.
+   * Errors: INVALID_ARGUMENT (`invalid_api_key_id`), UNAUTHENTICATED,
+   * PERMISSION_DENIED (`members_only`), NOT_FOUND (`api_key_not_found`),
+   * UNAVAILABLE.
+   */
+  revokeApiKey: handleUnaryCall<RevokeApiKeyRequest, RevokeApiKeyResponse>;
+  /**
+   * Asks for a password reset. Answers the same whether or not an account
+   * has the email; if one has, a single-use token is made (stored hashed,
+   * valid for IDENTITY_PASSWORD_RESET_TTL) and handed to the mail port.
+   * Rate limited per client IP.
+   * Errors: INVALID_ARGUMENT (`invalid_email`), RESOURCE_EXHAUSTED, UNAVAILABLE.
+   */
+  requestPasswordReset: handleUnaryCall<RequestPasswordResetRequest, RequestPasswordResetResponse>;
+  /**
+   * Sets a new password with a reset token: the token is used up, and every
+   * session of the member is revoked (API keys stay).
+   * Errors: INVALID_ARGUMENT (`invalid_account_token`: unknown, used or
+   * expired; and the password errors of SignUp), UNAVAILABLE.
+   */
+  confirmPasswordReset: handleUnaryCall<ConfirmPasswordResetRequest, ConfirmPasswordResetResponse>;
+  /**
+   * Marks the member's email verified with the token made at sign-up. The
+   * token is used up.
+   * Errors: INVALID_ARGUMENT (`invalid_account_token`), UNAVAILABLE.
+   */
+  confirmEmail: handleUnaryCall<ConfirmEmailRequest, ConfirmEmailResponse>;
 }
 
 export interface IdentityServiceClient extends Client {
@@ -523,7 +2437,8 @@ export interface IdentityServiceClient extends Client {
     callback: (error: ServiceError | null, response: IssueGuestResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Tells who a bearer token belongs to.
+   * Tells who a bearer token belongs to: a session (a guest's or a member's)
+   * or a member's API key, which authenticates as the member.
    * Errors: UNAUTHENTICATED (unknown, forged, revoked or expired token), UNAVAILABLE.
    */
   authenticate(
@@ -542,8 +2457,8 @@ export interface IdentityServiceClient extends Client {
     callback: (error: ServiceError | null, response: AuthenticateResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Revokes a bearer token: it authenticates no more. Revoking an already
-   * revoked token succeeds.
+   * Revokes a bearer token (a session, or an API key presented in its place):
+   * it authenticates no more. Revoking an already revoked token succeeds.
    * Errors: UNAUTHENTICATED (unknown or forged token), UNAVAILABLE.
    */
   revokeToken(
@@ -560,6 +2475,228 @@ export interface IdentityServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeTokenResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Signs a member up with an email and a password and opens a session. The
+   * email is normalised (trimmed, lower-cased) and unique among open
+   * accounts. The password is refused when shorter than 8 characters
+   * (`password_too_short`), longer than 128 (`password_too_long`) or among the
+   * commonest passwords (`password_too_common`); it is stored only as an
+   * argon2id hash. Makes a single-use email-verification token (see
+   * ConfirmEmail) and hands it to the mail port. With a guest token, the
+   * guest's links become the new member's.
+   * Errors: INVALID_ARGUMENT (`invalid_email`, `password_too_short`,
+   * `password_too_long`, `password_too_common`), ALREADY_EXISTS
+   * (`email_taken`, `guest_already_adopted`), UNAUTHENTICATED
+   * (`invalid_token`: the guest token does not authenticate), UNAVAILABLE.
+   */
+  signUp(
+    request: SignUpRequest,
+    callback: (error: ServiceError | null, response: SignUpResponse) => void,
+  ): ClientUnaryCall;
+  signUp(
+    request: SignUpRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SignUpResponse) => void,
+  ): ClientUnaryCall;
+  signUp(
+    request: SignUpRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SignUpResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Opens a session for a member's email and password. An unknown email and
+   * a wrong password get the same answer (`invalid_credentials`) in about the
+   * same time. Failures are rate limited per email and per client IP. With a
+   * guest token, the guest's links become the member's.
+   * Errors: UNAUTHENTICATED (`invalid_credentials`, `invalid_token`),
+   * ALREADY_EXISTS (`guest_already_adopted`), RESOURCE_EXHAUSTED
+   * (`login_rate_limited`), UNAVAILABLE.
+   */
+  login(
+    request: LoginRequest,
+    callback: (error: ServiceError | null, response: LoginResponse) => void,
+  ): ClientUnaryCall;
+  login(
+    request: LoginRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LoginResponse) => void,
+  ): ClientUnaryCall;
+  login(
+    request: LoginRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LoginResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Who the caller is: a member's account, or a guest.
+   * Errors: UNAUTHENTICATED (no caller), NOT_FOUND (`account_not_found`: the
+   * account is closed), UNAVAILABLE.
+   */
+  getUser(
+    request: GetUserRequest,
+    callback: (error: ServiceError | null, response: GetUserResponse) => void,
+  ): ClientUnaryCall;
+  getUser(
+    request: GetUserRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetUserResponse) => void,
+  ): ClientUnaryCall;
+  getUser(
+    request: GetUserRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetUserResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Closes the caller's account: every session and API key stops
+   * authenticating, the email is freed, and every link of the member is
+   * deleted (through LinkService.DeleteOwnerLinks; retried until done if the
+   * link service cannot be reached now).
+   * Errors: UNAUTHENTICATED, PERMISSION_DENIED (`members_only`), NOT_FOUND
+   * (`account_not_found`), UNAVAILABLE.
+   */
+  closeAccount(
+    request: CloseAccountRequest,
+    callback: (error: ServiceError | null, response: CloseAccountResponse) => void,
+  ): ClientUnaryCall;
+  closeAccount(
+    request: CloseAccountRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CloseAccountResponse) => void,
+  ): ClientUnaryCall;
+  closeAccount(
+    request: CloseAccountRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CloseAccountResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Makes a named API key for the caller: a bearer token that authenticates
+   * like a session until it is revoked. Shown once: only its hash is stored.
+   * Errors: INVALID_ARGUMENT (`invalid_api_key_name`), UNAUTHENTICATED,
+   * PERMISSION_DENIED (`members_only`), ALREADY_EXISTS (`too_many_api_keys`:
+   * the member has 100 live keys), UNAVAILABLE.
+   */
+  createApiKey(
+    request: CreateApiKeyRequest,
+    callback: (error: ServiceError | null, response: CreateApiKeyResponse) => void,
+  ): ClientUnaryCall;
+  createApiKey(
+    request: CreateApiKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateApiKeyResponse) => void,
+  ): ClientUnaryCall;
+  createApiKey(
+    request: CreateApiKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateApiKeyResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The caller's live API keys, newest first, without their secrets.
+   * Errors: UNAUTHENTICATED, PERMISSION_DENIED (`members_only`), UNAVAILABLE.
+   */
+  listApiKeys(
+    request: ListApiKeysRequest,
+    callback: (error: ServiceError | null, response: ListApiKeysResponse) => void,
+  ): ClientUnaryCall;
+  listApiKeys(
+    request: ListApiKeysRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListApiKeysResponse) => void,
+  ): ClientUnaryCall;
+  listApiKeys(
+    request: ListApiKeysRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListApiKeysResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Revokes one of the caller's API keys. Someone else's key, and a key
+   * already revoked, are answered as a key nobody has.
+   * Errors: INVALID_ARGUMENT (`invalid_api_key_id`), UNAUTHENTICATED,
+   * PERMISSION_DENIED (`members_only`), NOT_FOUND (`api_key_not_found`),
+   * UNAVAILABLE.
+   */
+  revokeApiKey(
+    request: RevokeApiKeyRequest,
+    callback: (error: ServiceError | null, response: RevokeApiKeyResponse) => void,
+  ): ClientUnaryCall;
+  revokeApiKey(
+    request: RevokeApiKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeApiKeyResponse) => void,
+  ): ClientUnaryCall;
+  revokeApiKey(
+    request: RevokeApiKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeApiKeyResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Asks for a password reset. Answers the same whether or not an account
+   * has the email; if one has, a single-use token is made (stored hashed,
+   * valid for IDENTITY_PASSWORD_RESET_TTL) and handed to the mail port.
+   * Rate limited per client IP.
+   * Errors: INVALID_ARGUMENT (`invalid_email`), RESOURCE_EXHAUSTED, UNAVAILABLE.
+   */
+  requestPasswordReset(
+    request: RequestPasswordResetRequest,
+    callback: (error: ServiceError | null, response: RequestPasswordResetResponse) => void,
+  ): ClientUnaryCall;
+  requestPasswordReset(
+    request: RequestPasswordResetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RequestPasswordResetResponse) => void,
+  ): ClientUnaryCall;
+  requestPasswordReset(
+    request: RequestPasswordResetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RequestPasswordResetResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sets a new password with a reset token: the token is used up, and every
+   * session of the member is revoked (API keys stay).
+   * Errors: INVALID_ARGUMENT (`invalid_account_token`: unknown, used or
+   * expired; and the password errors of SignUp), UNAVAILABLE.
+   */
+  confirmPasswordReset(
+    request: ConfirmPasswordResetRequest,
+    callback: (error: ServiceError | null, response: ConfirmPasswordResetResponse) => void,
+  ): ClientUnaryCall;
+  confirmPasswordReset(
+    request: ConfirmPasswordResetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ConfirmPasswordResetResponse) => void,
+  ): ClientUnaryCall;
+  confirmPasswordReset(
+    request: ConfirmPasswordResetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ConfirmPasswordResetResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Marks the member's email verified with the token made at sign-up. The
+   * token is used up.
+   * Errors: INVALID_ARGUMENT (`invalid_account_token`), UNAVAILABLE.
+   */
+  confirmEmail(
+    request: ConfirmEmailRequest,
+    callback: (error: ServiceError | null, response: ConfirmEmailResponse) => void,
+  ): ClientUnaryCall;
+  confirmEmail(
+    request: ConfirmEmailRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ConfirmEmailResponse) => void,
+  ): ClientUnaryCall;
+  confirmEmail(
+    request: ConfirmEmailRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ConfirmEmailResponse) => void,
   ): ClientUnaryCall;
 }
 

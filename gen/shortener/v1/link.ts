@@ -376,6 +376,32 @@ export interface ExtendLinkByTokenResponse {
   expiresAt?: Date | undefined;
 }
 
+/** Asks to move a guest's links to the member who adopted the guest. */
+export interface AdoptGuestLinksRequest {
+  /** Snowflake id of the guest. */
+  guestId: string;
+  /** Snowflake id of the member. */
+  memberId: string;
+}
+
+/** What moved. */
+export interface AdoptGuestLinksResponse {
+  /** Links this call moved (0 when an earlier call moved them all). */
+  moved: number;
+}
+
+/** Asks to delete every link of an owner. */
+export interface DeleteOwnerLinksRequest {
+  /** Snowflake id of the guest or member. */
+  ownerId: string;
+}
+
+/** What was deleted. */
+export interface DeleteOwnerLinksResponse {
+  /** Links this call deleted. */
+  deleted: number;
+}
+
 function createBaseLink(): Link {
   return {
     id: "0",
@@ -1985,6 +2011,238 @@ export const ExtendLinkByTokenResponse: MessageFns<ExtendLinkByTokenResponse> = 
   },
 };
 
+function createBaseAdoptGuestLinksRequest(): AdoptGuestLinksRequest {
+  return { guestId: "0", memberId: "0" };
+}
+
+export const AdoptGuestLinksRequest: MessageFns<AdoptGuestLinksRequest> = {
+  encode(message: AdoptGuestLinksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.guestId !== "0") {
+      writer.uint32(8).int64(message.guestId);
+    }
+    if (message.memberId !== "0") {
+      writer.uint32(16).int64(message.memberId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AdoptGuestLinksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAdoptGuestLinksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.guestId = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.memberId = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<AdoptGuestLinksRequest>, I>>(base?: I): AdoptGuestLinksRequest {
+    return AdoptGuestLinksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AdoptGuestLinksRequest>, I>>(object: I): AdoptGuestLinksRequest {
+    const message = createBaseAdoptGuestLinksRequest();
+    message.guestId = object.guestId ?? "0";
+    message.memberId = object.memberId ?? "0";
+    return message;
+  },
+};
+
+function createBaseAdoptGuestLinksResponse(): AdoptGuestLinksResponse {
+  return { moved: 0 };
+}
+
+export const AdoptGuestLinksResponse: MessageFns<AdoptGuestLinksResponse> = {
+  encode(message: AdoptGuestLinksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.moved !== 0) {
+      writer.uint32(8).int32(message.moved);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AdoptGuestLinksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAdoptGuestLinksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.moved = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<AdoptGuestLinksResponse>, I>>(base?: I): AdoptGuestLinksResponse {
+    return AdoptGuestLinksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AdoptGuestLinksResponse>, I>>(object: I): AdoptGuestLinksResponse {
+    const message = createBaseAdoptGuestLinksResponse();
+    message.moved = object.moved ?? 0;
+    return message;
+  },
+};
+
+function createBaseDeleteOwnerLinksRequest(): DeleteOwnerLinksRequest {
+  return { ownerId: "0" };
+}
+
+export const DeleteOwnerLinksRequest: MessageFns<DeleteOwnerLinksRequest> = {
+  encode(message: DeleteOwnerLinksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ownerId !== "0") {
+      writer.uint32(8).int64(message.ownerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteOwnerLinksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteOwnerLinksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.ownerId = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<DeleteOwnerLinksRequest>, I>>(base?: I): DeleteOwnerLinksRequest {
+    return DeleteOwnerLinksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteOwnerLinksRequest>, I>>(object: I): DeleteOwnerLinksRequest {
+    const message = createBaseDeleteOwnerLinksRequest();
+    message.ownerId = object.ownerId ?? "0";
+    return message;
+  },
+};
+
+function createBaseDeleteOwnerLinksResponse(): DeleteOwnerLinksResponse {
+  return { deleted: 0 };
+}
+
+export const DeleteOwnerLinksResponse: MessageFns<DeleteOwnerLinksResponse> = {
+  encode(message: DeleteOwnerLinksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deleted !== 0) {
+      writer.uint32(8).int32(message.deleted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteOwnerLinksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteOwnerLinksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.deleted = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<DeleteOwnerLinksResponse>, I>>(base?: I): DeleteOwnerLinksResponse {
+    return DeleteOwnerLinksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteOwnerLinksResponse>, I>>(object: I): DeleteOwnerLinksResponse {
+    const message = createBaseDeleteOwnerLinksResponse();
+    message.deleted = object.deleted ?? 0;
+    return message;
+  },
+};
+
 /**
  * LinkService owns short links: creating them, resolving a code to its target,
  * listing and deleting a caller's links.
@@ -2195,6 +2453,48 @@ export const LinkServiceService = {
       Buffer.from(ExtendLinkByTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ExtendLinkByTokenResponse => ExtendLinkByTokenResponse.decode(value),
   },
+  /**
+   * Moves every link of a guest to the member who adopted the guest (the
+   * identity service calls it when a guest signs up or logs in). Atomic per
+   * guest and idempotent: a repeated or concurrent call moves what is left,
+   * nothing twice. From then on the guest creates no links
+   * (`guest_adopted`). Where the member already has a live link for the same
+   * URL, the adopted link keeps its code but gives up its claim on the URL:
+   * shortening that URL again returns the member's own link. Caches and
+   * watchers drop the moved codes.
+   * Errors: INVALID_ARGUMENT (`invalid_principal_id`), ALREADY_EXISTS
+   * (`guest_adopted_elsewhere`: another member adopted the guest),
+   * UNAVAILABLE.
+   */
+  adoptGuestLinks: {
+    path: "/shortener.v1.LinkService/AdoptGuestLinks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AdoptGuestLinksRequest): Buffer =>
+      Buffer.from(AdoptGuestLinksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AdoptGuestLinksRequest => AdoptGuestLinksRequest.decode(value),
+    responseSerialize: (value: AdoptGuestLinksResponse): Buffer =>
+      Buffer.from(AdoptGuestLinksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AdoptGuestLinksResponse => AdoptGuestLinksResponse.decode(value),
+  },
+  /**
+   * Deletes every live link of an owner (the identity service calls it when
+   * an account is closed): each code stops resolving on every path, caches
+   * included, and is never issued again. Idempotent.
+   * Errors: INVALID_ARGUMENT (`invalid_principal_id`), UNAVAILABLE
+   * (`cache_unavailable` among others: nothing more is deleted; retry).
+   */
+  deleteOwnerLinks: {
+    path: "/shortener.v1.LinkService/DeleteOwnerLinks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteOwnerLinksRequest): Buffer =>
+      Buffer.from(DeleteOwnerLinksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteOwnerLinksRequest => DeleteOwnerLinksRequest.decode(value),
+    responseSerialize: (value: DeleteOwnerLinksResponse): Buffer =>
+      Buffer.from(DeleteOwnerLinksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteOwnerLinksResponse => DeleteOwnerLinksResponse.decode(value),
+  },
 } as const;
 
 export interface LinkServiceServer extends UntypedServiceImplementation {
@@ -2300,6 +2600,28 @@ export interface LinkServiceServer extends UntypedServiceImplementation {
    * UNAVAILABLE.
    */
   extendLinkByToken: handleUnaryCall<ExtendLinkByTokenRequest, ExtendLinkByTokenResponse>;
+  /**
+   * Moves every link of a guest to the member who adopted the guest (the
+   * identity service calls it when a guest signs up or logs in). Atomic per
+   * guest and idempotent: a repeated or concurrent call moves what is left,
+   * nothing twice. From then on the guest creates no links
+   * (`guest_adopted`). Where the member already has a live link for the same
+   * URL, the adopted link keeps its code but gives up its claim on the URL:
+   * shortening that URL again returns the member's own link. Caches and
+   * watchers drop the moved codes.
+   * Errors: INVALID_ARGUMENT (`invalid_principal_id`), ALREADY_EXISTS
+   * (`guest_adopted_elsewhere`: another member adopted the guest),
+   * UNAVAILABLE.
+   */
+  adoptGuestLinks: handleUnaryCall<AdoptGuestLinksRequest, AdoptGuestLinksResponse>;
+  /**
+   * Deletes every live link of an owner (the identity service calls it when
+   * an account is closed): each code stops resolving on every path, caches
+   * included, and is never issued again. Idempotent.
+   * Errors: INVALID_ARGUMENT (`invalid_principal_id`), UNAVAILABLE
+   * (`cache_unavailable` among others: nothing more is deleted; retry).
+   */
+  deleteOwnerLinks: handleUnaryCall<DeleteOwnerLinksRequest, DeleteOwnerLinksResponse>;
 }
 
 export interface LinkServiceClient extends Client {
@@ -2524,6 +2846,56 @@ export interface LinkServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ExtendLinkByTokenResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Moves every link of a guest to the member who adopted the guest (the
+   * identity service calls it when a guest signs up or logs in). Atomic per
+   * guest and idempotent: a repeated or concurrent call moves what is left,
+   * nothing twice. From then on the guest creates no links
+   * (`guest_adopted`). Where the member already has a live link for the same
+   * URL, the adopted link keeps its code but gives up its claim on the URL:
+   * shortening that URL again returns the member's own link. Caches and
+   * watchers drop the moved codes.
+   * Errors: INVALID_ARGUMENT (`invalid_principal_id`), ALREADY_EXISTS
+   * (`guest_adopted_elsewhere`: another member adopted the guest),
+   * UNAVAILABLE.
+   */
+  adoptGuestLinks(
+    request: AdoptGuestLinksRequest,
+    callback: (error: ServiceError | null, response: AdoptGuestLinksResponse) => void,
+  ): ClientUnaryCall;
+  adoptGuestLinks(
+    request: AdoptGuestLinksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AdoptGuestLinksResponse) => void,
+  ): ClientUnaryCall;
+  adoptGuestLinks(
+    request: AdoptGuestLinksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AdoptGuestLinksResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Deletes every live link of an owner (the identity service calls it when
+   * an account is closed): each code stops resolving on every path, caches
+   * included, and is never issued again. Idempotent.
+   * Errors: INVALID_ARGUMENT (`invalid_principal_id`), UNAVAILABLE
+   * (`cache_unavailable` among others: nothing more is deleted; retry).
+   */
+  deleteOwnerLinks(
+    request: DeleteOwnerLinksRequest,
+    callback: (error: ServiceError | null, response: DeleteOwnerLinksResponse) => void,
+  ): ClientUnaryCall;
+  deleteOwnerLinks(
+    request: DeleteOwnerLinksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteOwnerLinksResponse) => void,
+  ): ClientUnaryCall;
+  deleteOwnerLinks(
+    request: DeleteOwnerLinksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteOwnerLinksResponse) => void,
   ): ClientUnaryCall;
 }
 

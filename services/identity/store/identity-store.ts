@@ -47,6 +47,16 @@ export class IdentityStore {
     }
   }
 
+  /** When the guest was issued, or null for no such guest. */
+  async findGuest(id: string): Promise<{ createdAt: Date } | null> {
+    try {
+      const row = await inCall(this.#orm, (em) => em.findOne(GuestRow, { id }));
+      return row ? { createdAt: row.createdAt } : null;
+    } catch (error) {
+      translate(error);
+    }
+  }
+
   async findToken(hash: string): Promise<StoredToken | null> {
     try {
       const row = await inCall(this.#orm, (em) => em.findOne(AccessTokenRow, { tokenHash: hash }));

@@ -29,6 +29,8 @@ export interface CreateLinkDeps {
   policy: TargetPolicy;
   codeLength: number;
   limits: { perPrincipal: RateRule; perIp: RateRule };
+  /** Moves an adopted guest's links to its member (see owner-links.ts). */
+  adopt: (guestId: string, memberId: string) => Promise<unknown>;
   now: () => number;
   /** The idle period: an owner's expired link is never handed back. */
   idleMs: number;
@@ -108,6 +110,23 @@ function checkAliasRequest(caller: Caller, alias: string): void {
   checkAlias(alias);
 }
 
+/**
+ * A guest a member adopted makes no more links. One made while the adoption
+ * ran (after `made` was stored) is moved to the member before the refusal,
+ * so no link stays behind with the guest.
+ */
+async function refuseAdoptedGuest(
+  deps: CreateLinkDeps,
+  caller: Caller,
+  made: Link | null,
+): Promise<void> {
+  if (caller.kind !== 'guest') return;
+  const member = await deps.store.adopterOf(caller.id);
+  if (member === null) return;
+  if (made) await deps.adopt(caller.id, member);
+  throw linkErrors.guest_adopted();
+}
+
 export async function createLink(
   deps: CreateLinkDeps,
   caller: Caller,
@@ -117,6 +136,7 @@ export async function createLink(
   checkExpiry(input.expiresAt, deps.now());
   checkMaxVisits(input.maxVisits);
   if (input.alias) checkAliasRequest(caller, input.alias);
+  await refuseAdoptedGuest(deps, caller, null);
   await spendBudget(deps, caller, input.clientIp);
   const requested = { targetUrl, expiresAt: input.expiresAt, maxVisits: input.maxVisits };
   if (input.alias) return createUnderAlias(deps, caller, input.alias, requested);
@@ -152,6 +172,8 @@ async function createUnderFreshCode(
   for (let attempt = 0; attempt < CODE_ATTEMPTS; attempt++) {
     const link = newLink(deps, caller, randomCode(deps.codeLength), requested);
     if ((await deps.store.insert(link, null)) === 'inserted') {
+      // Adopted while this request ran: the new link goes to the member too.
+      await refuseAdoptedGuest(deps, caller, link);
       await deps.cache.put(link);
       return { link, created: true };
     }
@@ -176,6 +198,8 @@ async function createUnderGeneratedCode(
     const link = newLink(deps, caller, randomCode(deps.codeLength), requested);
     switch (await deps.store.insert(link, hash)) {
       case 'inserted':
+        // Adopted while this request ran: the new link goes to the member too.
+        await refuseAdoptedGuest(deps, caller, link);
         await deps.cache.put(link);
         return { link, created: true };
       case 'url_taken': {

@@ -45,3 +45,16 @@ export const LinkRow = defineEntity({
 });
 
 export type LinkRow = InferEntity<typeof LinkRow>;
+
+/** Guests whose links a member adopted: the guest creates no more links. */
+export const GuestAdoptionRow = defineEntity({
+  name: 'GuestAdoptionRow',
+  tableName: 'guest_adoptions',
+  properties: {
+    guestId: p.bigint('string').primary().autoincrement(false).unsigned(false),
+    memberId: p.bigint('string'),
+    adoptedAt: p.datetime().length(3),
+  },
+});
+
+export type GuestAdoptionRow = InferEntity<typeof GuestAdoptionRow>;

@@ -3,6 +3,7 @@
 // owner + URL), and an insert that loses one says which as its answer, not as
 // an exception. Every query honours the calling request's deadline
 // (lib/db/call-fork.ts).
+import { DeadlockException, LockMode } from '@mikro-orm/core';
 import { MikroORM as MySqlORM } from '@mikro-orm/mysql';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { inCall } from '../../../lib/db/call-fork.ts';
@@ -10,7 +11,7 @@ import { translateDatabaseError as translate, violatedUnique } from '../../../li
 import type { Dialect } from '../../../lib/db/migrations.ts';
 import type { Orm } from '../../../lib/db/open.ts';
 import type { Link, StoredLink } from '../domain/link.ts';
-import { LinkRow } from './entities.ts';
+import { GuestAdoptionRow, LinkRow } from './entities.ts';
 
 /** How an insert ended: stored, or refused by the unique index on code or on (owner, URL). */
 export type InsertOutcome = 'inserted' | 'code_taken' | 'url_taken';
@@ -61,6 +62,29 @@ function moveLastAccessSql(dialect: Dialect, rows: number): string {
     where \`links\`.\`id\` = \`t\`.\`column1\`
       and (\`links\`.\`last_accessed_at\` is null or \`links\`.\`last_accessed_at\` < \`t\`.\`column2\`)`;
 }
+
+/**
+ * Clears the URL claim of each of the guest's links whose URL the member
+ * already claims: the member's own link keeps answering for the URL, and the
+ * adopted one keeps its code. Ids are cast on MySQL, as in moveLastAccess.
+ */
+function yieldClaimsSql(dialect: Dialect): string {
+  if (dialect === 'mysql') {
+    return `update \`links\` as \`g\` join \`links\` as \`m\`
+        on \`m\`.\`owner_id\` = cast(? as signed) and \`m\`.\`url_hash\` = \`g\`.\`url_hash\`
+      set \`g\`.\`url_hash\` = null
+      where \`g\`.\`owner_id\` = cast(? as signed)`;
+  }
+  return `update \`links\` set \`url_hash\` = null
+    where \`owner_id\` = ? and \`url_hash\` in
+      (select \`url_hash\` from \`links\` where \`owner_id\` = ? and \`url_hash\` is not null)`;
+}
+
+/** Tries of a move that keeps losing deadlocks to other writers. */
+const MOVE_ATTEMPTS = 5;
+
+/** Links per chunk when deleting all of an owner's: one statement and one cache round each. */
+export const OWNER_DELETE_CHUNK = 500;
 
 export function toStored(row: LinkRow): StoredLink {
   return {
@@ -211,5 +235,112 @@ export class LinkStore {
       }
     }
     return moved;
+  }
+
+  /** The member who adopted the guest, or null if none did. */
+  async adopterOf(guestId: string): Promise<string | null> {
+    try {
+      const row = await inCall(this.#orm, (em) => em.findOne(GuestAdoptionRow, { guestId }));
+      return row?.memberId ?? null;
+    } catch (error) {
+      translate(error);
+    }
+  }
+
+  /** Records that the member adopts the guest unless a member did; the adopter that stands. */
+  async recordAdoption(guestId: string, memberId: string, at: Date): Promise<string> {
+    try {
+      await inCall(this.#orm, (em) =>
+        em.insert(GuestAdoptionRow, { guestId, memberId, adoptedAt: at }),
+      );
+      return memberId;
+    } catch (error) {
+      if (violatedUnique(error, { guest_adoptions_primary: ['guest_id'] }) === undefined) {
+        translate(error);
+      }
+    }
+    const standing = await this.adopterOf(guestId);
+    if (standing === null) throw new Error(`guest ${guestId} refused as adopted but not recorded`);
+    return standing;
+  }
+
+  /**
+   * Moves every link of the guest, tombstones included, to the member, in one
+   * transaction. On MySQL the guest's adoption row is locked first, so moves
+   * of one guest take turns (two at once would each hold shared locks on the
+   * member's index range the other must insert into), then the guest's rows,
+   * so a link the guest creates meanwhile waits and is moved too; SQLite runs
+   * one writer at a time. Where both claim a URL, the guest's link gives up
+   * its claim. A deadlock with some other writer is retried. Returns the live
+   * links moved.
+   */
+  async moveOwner(guestId: string, memberId: string): Promise<StoredLink[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await inCall(this.#orm, (fork) =>
+          fork.transactional((em) => this.#moveOwnerIn(em as SqlEntityManager, guestId, memberId)),
+        );
+      } catch (error) {
+        if (error instanceof DeadlockException && attempt < MOVE_ATTEMPTS) continue;
+        translate(error);
+      }
+    }
+  }
+
+  async #moveOwnerIn(
+    em: SqlEntityManager,
+    guestId: string,
+    memberId: string,
+  ): Promise<StoredLink[]> {
+    const mysql = this.#dialect === 'mysql';
+    if (mysql) {
+      await em.findOne(GuestAdoptionRow, { guestId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    }
+    const rows = mysql
+      ? await em.find(LinkRow, { ownerId: guestId }, { lockMode: LockMode.PESSIMISTIC_WRITE })
+      : await em.find(LinkRow, { ownerId: guestId });
+    if (rows.length === 0) return [];
+    await em.execute(
+      yieldClaimsSql(this.#dialect),
+      mysql ? [memberId, guestId] : [guestId, memberId],
+      'run',
+    );
+    // A member's links are told before they expire (docs/decisions/0007-expiry.md).
+    await em.nativeUpdate(
+      LinkRow,
+      { ownerId: guestId },
+      { ownerId: memberId, ownerKind: 'member' },
+    );
+    return rows
+      .filter((row) => !row.deletedAt)
+      .map((row) => ({ ...toStored(row), ownerId: memberId, ownerKind: 'member' as const }));
+  }
+
+  /** Up to `limit` of the owner's live links, oldest first. */
+  async liveLinksOf(ownerId: string, limit: number): Promise<StoredLink[]> {
+    try {
+      const rows = await inCall(this.#orm, (em) =>
+        em.find(LinkRow, { ownerId, deletedAt: null }, { orderBy: { id: 'asc' }, limit }),
+      );
+      return rows.map(toStored);
+    } catch (error) {
+      translate(error);
+    }
+  }
+
+  /** Tombstones the owner's listed links that are still live; how many it did. */
+  async markManyDeleted(ids: readonly string[], ownerId: string, at: Date): Promise<number> {
+    if (ids.length === 0) return 0;
+    try {
+      return await inCall(this.#orm, (em) =>
+        em.nativeUpdate(
+          LinkRow,
+          { id: { $in: [...ids] }, ownerId, deletedAt: null },
+          { deletedAt: at, urlHash: null },
+        ),
+      );
+    } catch (error) {
+      translate(error);
+    }
   }
 }
