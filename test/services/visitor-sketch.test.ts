@@ -55,6 +55,25 @@ describe('visitor sketch', () => {
     expect(small.estimate()).toBe(4);
   });
 
+  test('when stored sketches are united from their bytes, then it is the same as merging them read back', () => {
+    const days = [range(0, 40), range(30, 2_500), range(2_000, 2_600), range(5_000, 9_000)].map(
+      (visitors) => sketchOf(visitors).encode(),
+    );
+    const merged = VisitorSketch.empty();
+    for (const bytes of days) merged.merge(VisitorSketch.decode(bytes));
+    const united = VisitorSketch.union([new Uint8Array(), ...days]);
+    expect(united.estimate()).toBe(merged.estimate());
+    expect(united.encode()).toEqual(merged.encode());
+    // Reading a stored sketch and adding to it leaves the stored bytes alone.
+    const stored = days[1] as Uint8Array;
+    const copy = stored.slice();
+    const read = VisitorSketch.decode(stored);
+    read.merge(sketchOf(range(10_000, 12_000)));
+    read.add(hashOf('one more'));
+    expect(stored).toEqual(copy);
+    expect(() => VisitorSketch.union([Uint8Array.of(7)])).toThrow(/not a visitor sketch/);
+  });
+
   test('when a sketch is stored and read back, then it is the same sketch, sparse while small and dense once large', () => {
     const small = sketchOf(range(0, 100));
     const smallBytes = small.encode();

@@ -118,7 +118,7 @@ function dayRange(request: StatsRequest, today: number): { from: number; to: num
 function top(days: LinkDay[], dimension: Breakdown, limit: number): Count[] {
   const counts = new Map<string, number>();
   for (const day of days) {
-    for (const [value, visits] of day.facets[dimension] ?? []) {
+    for (const [value, visits] of Object.entries(day.facets[dimension] ?? {})) {
       counts.set(value, (counts.get(value) ?? 0) + visits);
     }
   }
@@ -133,13 +133,8 @@ function top(days: LinkDay[], dimension: Breakdown, limit: number): Count[] {
  * counted before sketches were kept, which no sketch holds.
  */
 function distinctVisitors(days: LinkDay[]): number {
-  const union = VisitorSketch.empty();
-  let unsketched = 0;
-  for (const day of days) {
-    union.merge(day.sketch);
-    unsketched += day.unsketchedVisitors;
-  }
-  return union.estimate() + unsketched;
+  const union = VisitorSketch.union(days.map((day) => day.sketch));
+  return union.estimate() + days.reduce((sum, day) => sum + day.unsketchedVisitors, 0);
 }
 
 export async function linkStats(

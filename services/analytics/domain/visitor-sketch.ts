@@ -47,6 +47,8 @@ export class VisitorSketch {
   #sparse: Map<number, number> | undefined = new Map();
   /** Dense registers' ranks (0 while unset), once dense. */
   #dense: Uint8Array | undefined;
+  /** The dense registers are a view of stored bytes: copied before the first change. */
+  #borrowed = false;
 
   /** The sketch of no visitor. */
   static empty(): VisitorSketch {
@@ -65,11 +67,24 @@ export class VisitorSketch {
       return sketch;
     }
     if (bytes[0] === DENSE && bytes.length === REGISTERS + 1) {
+      // A view, not a copy: a year of a busy link's days is read for every
+      // stats answer, and only a sketch being added to needs its own bytes.
       sketch.#sparse = undefined;
-      sketch.#dense = bytes.slice(1);
+      sketch.#dense = bytes.subarray(1);
+      sketch.#borrowed = true;
       return sketch;
     }
     throw new Error(`not a visitor sketch (${bytes.length} bytes, kind ${bytes[0]})`);
+  }
+
+  /**
+   * The union of stored sketches, read straight from their bytes: the
+   * stats of a year of a busy link merge 730 of them per answer.
+   */
+  static union(encodings: Iterable<Uint8Array>): VisitorSketch {
+    const union = new VisitorSketch();
+    for (const bytes of encodings) union.#mergeEncoded(bytes);
+    return union;
   }
 
   /**
@@ -99,11 +114,37 @@ export class VisitorSketch {
       return;
     }
     this.#turnDense();
+    this.#own();
     const mine = this.#dense as Uint8Array;
     const theirs = other.#dense as Uint8Array;
     for (let i = 0; i < REGISTERS; i++) {
-      if ((theirs[i] ?? 0) > (mine[i] ?? 0)) mine[i] = theirs[i] ?? 0;
+      const rank = theirs[i] as number;
+      if (rank > (mine[i] as number)) mine[i] = rank;
     }
+  }
+
+  #mergeEncoded(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    if (bytes[0] === SPARSE && (bytes.length - 1) % SPARSE_BYTES === 0) {
+      for (let i = 1; i < bytes.length; i += SPARSE_BYTES) {
+        const word =
+          ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
+        if (this.#sparse) this.#raiseSparse(word >>> 6, word & 0x3f);
+        else this.#raiseDenseFromSparse(word >>> 6, word & 0x3f);
+      }
+      return;
+    }
+    if (bytes[0] === DENSE && bytes.length === REGISTERS + 1) {
+      this.#turnDense();
+      this.#own();
+      const mine = this.#dense as Uint8Array;
+      for (let i = 0; i < REGISTERS; i++) {
+        const rank = bytes[i + 1] as number;
+        if (rank > (mine[i] as number)) mine[i] = rank;
+      }
+      return;
+    }
+    throw new Error(`not a visitor sketch (${bytes.length} bytes, kind ${bytes[0]})`);
   }
 
   /** How many distinct visitors were added, estimated. */
@@ -172,7 +213,14 @@ export class VisitorSketch {
     this.#raiseDense(index >>> (SPARSE_PRECISION - PRECISION), denseRank);
   }
 
+  #own(): void {
+    if (!this.#borrowed) return;
+    this.#dense = (this.#dense as Uint8Array).slice();
+    this.#borrowed = false;
+  }
+
   #raiseDense(index: number, rank: number): void {
+    this.#own();
     const dense = this.#dense as Uint8Array;
     if (rank > (dense[index] ?? 0)) dense[index] = rank;
   }

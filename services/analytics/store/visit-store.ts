@@ -42,8 +42,15 @@ export type Breakdown = (typeof BREAKDOWNS)[number];
 export const MAX_VALUES_PER_DAY = 200;
 export const OTHER_VALUE = '(other)';
 
-/** Visits per value of each dimension (Maps: values are visitor-supplied text, `__proto__` included). */
-export type Facets = Partial<Record<Breakdown, Map<string, number>>>;
+/**
+ * Visits per value of each dimension, as stored (parsed JSON: own properties
+ * only; values are visitor-supplied text, `__proto__` included, so read them
+ * with Object.entries, never by indexing with a value).
+ */
+export type Facets = Partial<Record<Breakdown, Readonly<Record<string, number>>>>;
+
+/** Facets being added to: Maps, which take any value as a key. */
+type FacetCounts = Partial<Record<Breakdown, Map<string, number>>>;
 
 /** One link's day, humans or bots, as the rollup row holds it. */
 export interface LinkDay {
@@ -54,8 +61,11 @@ export interface LinkDay {
   visitors: number;
   /** Of those, the ones counted before sketches were kept (migration 0003), which the sketch lacks. */
   unsketchedVisitors: number;
-  /** The day's visitors, mergeable with other days' (empty for days recorded before sketches). */
-  sketch: VisitorSketch;
+  /**
+   * The day's visitors as a stored VisitorSketch, mergeable with other days'
+   * (VisitorSketch.union); empty for days recorded before sketches.
+   */
+  sketch: Uint8Array;
   facets: Facets;
 }
 
@@ -228,13 +238,15 @@ export class VisitStore {
       const values: unknown[] = [];
       for (const [i, entry] of entries.entries()) {
         const day = stored.get(chunk[i] as string) ?? emptyDay(entry.day, entry.bot);
+        const sketch = VisitorSketch.decode(day.sketch);
+        const facets = countsOf(day.facets);
         for (const visit of entry.visits) {
           day.visits++;
-          if (visit.visitor !== '') day.sketch.add(visit.visitor);
+          if (visit.visitor !== '') sketch.add(visit.visitor);
           for (const dimension of BREAKDOWNS)
-            countFacet(day.facets, dimension, facetOf(visit, dimension));
+            countFacet(facets, dimension, facetOf(visit, dimension));
         }
-        day.visitors = day.unsketchedVisitors + day.sketch.estimate();
+        day.visitors = day.unsketchedVisitors + sketch.estimate();
         values.push(
           entry.linkId,
           entry.day,
@@ -242,8 +254,8 @@ export class VisitStore {
           day.visits,
           day.visitors,
           day.unsketchedVisitors,
-          Buffer.from(day.sketch.encode()),
-          encodeFacets(day.facets),
+          Buffer.from(sketch.encode()),
+          encodeFacets(facets),
         );
       }
       const onConflict =
@@ -295,7 +307,7 @@ function emptyDay(day: number, bot: boolean): LinkDay {
     visits: 0,
     visitors: 0,
     unsketchedVisitors: 0,
-    sketch: VisitorSketch.empty(),
+    sketch: new Uint8Array(),
     facets: {},
   };
 }
@@ -307,12 +319,12 @@ function toLinkDay(row: Row): LinkDay {
     visits: Number(row.visits),
     visitors: Number(row.visitors),
     unsketchedVisitors: Number(row.unsketched_visitors),
-    sketch: VisitorSketch.decode(row.sketch as Uint8Array),
-    facets: decodeFacets(String(row.facets)),
+    sketch: row.sketch as Uint8Array,
+    facets: JSON.parse(String(row.facets)) as Facets,
   };
 }
 
-function countFacet(facets: Facets, dimension: Breakdown, value: string): void {
+function countFacet(facets: FacetCounts, dimension: Breakdown, value: string): void {
   let counts = facets[dimension];
   if (counts === undefined) {
     counts = new Map();
@@ -324,7 +336,7 @@ function countFacet(facets: Facets, dimension: Breakdown, value: string): void {
   else counts.set(OTHER_VALUE, (counts.get(OTHER_VALUE) ?? 0) + 1);
 }
 
-function encodeFacets(facets: Facets): string {
+function encodeFacets(facets: FacetCounts): string {
   return JSON.stringify(
     Object.fromEntries(
       Object.entries(facets).map(([dimension, counts]) => [dimension, Object.fromEntries(counts)]),
@@ -332,9 +344,8 @@ function encodeFacets(facets: Facets): string {
   );
 }
 
-function decodeFacets(text: string): Facets {
-  const facets: Facets = {};
-  const stored = JSON.parse(text) as Record<string, Record<string, number>>;
+function countsOf(stored: Facets): FacetCounts {
+  const facets: FacetCounts = {};
   for (const dimension of BREAKDOWNS) {
     const counts = stored[dimension];
     if (counts) facets[dimension] = new Map(Object.entries(counts));
