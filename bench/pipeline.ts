@@ -26,7 +26,7 @@ import { DAY_MS, dayOf, formatDay } from '../services/analytics/domain/days.ts';
 import { VisitRecorder } from '../services/analytics/domain/record-visits.ts';
 import { toVisit } from '../services/analytics/domain/visits.ts';
 import { analyticsSchema } from '../services/analytics/store/schema.ts';
-import { VisitStore } from '../services/analytics/store/visit-store.ts';
+import { VISIT_COLUMNS, VisitStore, visitRow } from '../services/analytics/store/visit-store.ts';
 import { clicksOf } from '../services/analytics/workers/click-consumers.ts';
 import { type ClickedLink, clickMaker } from './clicks.ts';
 
@@ -200,22 +200,6 @@ async function pipelineAlone(
   }
 }
 
-const VISIT_COLUMNS = [
-  'id',
-  'link_id',
-  'code',
-  'visited_at',
-  'ip',
-  'user_agent',
-  'referer',
-  'accept_language',
-  'browser',
-  'os',
-  'device',
-  'bot',
-  'recorded_by',
-];
-
 /** Plain multi-row INSERTs of the same clicks as visit rows, into a scratch copy of `visits`. */
 async function reference(
   targets: PipelineTargets,
@@ -224,22 +208,7 @@ async function reference(
 ): Promise<Reference> {
   const policy = { prefixes: DEFAULT_PREFIXES };
   const rows = clicksOf([delivery(encodeClicks(clicks))]).map((click) => {
-    const v = toVisit(click, policy, 'reference');
-    return [
-      v.id,
-      v.linkId,
-      v.code,
-      v.visitedAt.getTime(),
-      v.ip,
-      v.userAgent,
-      v.referer,
-      v.acceptLanguage,
-      v.browser,
-      v.os,
-      v.device,
-      v.bot ? 1 : 0,
-      1,
-    ];
+    return visitRow(toVisit(click, policy, 'reference'), '1');
   });
   const db = await createConnection({ uri: targets.analyticsDatabaseUrl });
   try {

@@ -261,6 +261,18 @@ async function measure(
 }
 
 /** The bus settings of one scenario: its own exchange and queues on the local RabbitMQ. */
+/** What link and analytics share in every section: Redis, link's database, the section's bus. */
+function sharedEnv(bus: { exchange: string; queuePrefix: string }): Record<string, string> {
+  return {
+    REDIS_URL,
+    REDIS_KEY_PREFIX: prefix,
+    LINK_DATABASE_URL: `${MYSQL_URL}/${database}`,
+    RABBITMQ_URL,
+    BUS_EXCHANGE: bus.exchange,
+    BUS_QUEUE_PREFIX: bus.queuePrefix,
+  };
+}
+
 function busOf(scenario: number | string) {
   return loadConfig(
     { bus: busSettings },
@@ -354,14 +366,7 @@ async function redirectScenarios(
       const gatewayPort = await freePort();
       const bus = busOf(index);
       const analyticsDatabase = `${MYSQL_URL}/${database}_analytics_${index}`;
-      const common = {
-        REDIS_URL,
-        REDIS_KEY_PREFIX: prefix,
-        LINK_DATABASE_URL: `${MYSQL_URL}/${database}`,
-        RABBITMQ_URL,
-        BUS_EXCHANGE: bus.exchange,
-        BUS_QUEUE_PREFIX: bus.queuePrefix,
-      };
+      const common = sharedEnv(bus);
       const link = startProcess('link', startScriptArgs('start:link'), {
         ...common,
         LINK_GRPC_LISTEN: `127.0.0.1:${linkPort}`,
@@ -448,14 +453,7 @@ async function pipelineSection(seeded: Seeded): Promise<PipelineSection> {
   const analyticsPort = await freePort();
   const bus = busOf('pipeline');
   const analyticsDatabaseUrl = `${MYSQL_URL}/${database}_analytics_pipeline`;
-  const common = {
-    REDIS_URL,
-    REDIS_KEY_PREFIX: prefix,
-    LINK_DATABASE_URL: `${MYSQL_URL}/${database}`,
-    RABBITMQ_URL,
-    BUS_EXCHANGE: bus.exchange,
-    BUS_QUEUE_PREFIX: bus.queuePrefix,
-  };
+  const common = sharedEnv(bus);
   const link = startProcess('link', startScriptArgs('start:link'), {
     ...common,
     LINK_GRPC_LISTEN: `127.0.0.1:${linkPort}`,

@@ -69,6 +69,42 @@ export interface LinkDay {
   facets: Facets;
 }
 
+/** The columns of a visit row, in the order visitRow gives their values. */
+export const VISIT_COLUMNS = [
+  'id',
+  'link_id',
+  'code',
+  'visited_at',
+  'ip',
+  'user_agent',
+  'referer',
+  'accept_language',
+  'browser',
+  'os',
+  'device',
+  'bot',
+  'recorded_by',
+] as const;
+
+/** A visit as the values of its row (VISIT_COLUMNS), written by the transaction `recordedBy`. */
+export function visitRow(v: Visit, recordedBy: string): unknown[] {
+  return [
+    v.id,
+    v.linkId,
+    v.code,
+    v.visitedAt.getTime(),
+    v.ip,
+    v.userAgent,
+    v.referer,
+    v.acceptLanguage,
+    v.browser,
+    v.os,
+    v.device,
+    v.bot ? 1 : 0,
+    recordedBy,
+  ];
+}
+
 /** Where a page of visits ends: the next page starts below it. */
 export interface VisitCursor {
   visitedAt: number;
@@ -162,24 +198,9 @@ export class VisitStore {
     const inserted = new Set<string>();
     for (const chunk of chunks(visits)) {
       const { affectedRows } = await em.execute<QueryResult>(
-        `${this.#insertIgnore} \`visits\` (\`id\`, \`link_id\`, \`code\`, \`visited_at\`, \`ip\`,
-          \`user_agent\`, \`referer\`, \`accept_language\`, \`browser\`, \`os\`, \`device\`, \`bot\`,
-          \`recorded_by\`) values ${placeholders(13, chunk.length)}`,
-        chunk.flatMap((v) => [
-          v.id,
-          v.linkId,
-          v.code,
-          v.visitedAt.getTime(),
-          v.ip,
-          v.userAgent,
-          v.referer,
-          v.acceptLanguage,
-          v.browser,
-          v.os,
-          v.device,
-          v.bot ? 1 : 0,
-          mine,
-        ]),
+        `${this.#insertIgnore} \`visits\` (${VISIT_COLUMNS.map((c) => `\`${c}\``).join(', ')})
+          values ${placeholders(VISIT_COLUMNS.length, chunk.length)}`,
+        chunk.flatMap((v) => visitRow(v, mine)),
         'run',
       );
       // Every row new (the usual case): no need to ask which.
