@@ -13,7 +13,7 @@ import type { RateLimiter } from '../../../lib/limiter/limiter.ts';
 import { runtimeErrors } from '../../../lib/runtime-errors.ts';
 import { identityErrors } from '../errors.ts';
 import type { StoredMember } from '../store/account-store.ts';
-import type { AccountMail } from './account-mail.ts';
+import { type AccountMail, handOver } from './account-mail.ts';
 import {
   type AdoptionDeps,
   adopt,
@@ -103,12 +103,14 @@ export async function signUp(deps: MemberDeps, input: Credentials): Promise<Memb
   if (outcome === 'email_taken') throw identityErrors.email_taken();
   if (outcome === 'guest_taken') throw identityErrors.guest_already_adopted();
 
-  await deps.mail.verificationRequested({
-    memberId: id,
-    email,
-    token: verification,
-    expiresAt: verificationExpiresAt,
-  });
+  await handOver(deps.log, 'email_verification', id, () =>
+    deps.mail.verificationRequested({
+      memberId: id,
+      email,
+      token: verification,
+      expiresAt: verificationExpiresAt,
+    }),
+  );
   if (guest) {
     await moveAdoptedLinks(deps, { guestId: guest.id, memberId: id, linksMovedAt: null });
   }
