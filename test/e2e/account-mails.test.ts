@@ -5,9 +5,6 @@
 // which posts the token to the account API. The pages' paths are reserved:
 // never looked up as short codes.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { type ParsedMail, simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Bus } from '../../lib/bus/bus.ts';
 import { busSettings } from '../../lib/bus/config.ts';
@@ -19,22 +16,16 @@ import { logIn, newEmail, newMember } from '../support/accounts.ts';
 import { uniqueName } from '../support/env.ts';
 import { call } from '../support/http.ts';
 import { testLog } from '../support/logger.ts';
+import { linkIn, Mailbox } from '../support/mailbox.ts';
 import { MESH_FLAVOURS, type MeshFlavour, startTestMesh, type TestMesh } from '../support/mesh.ts';
 import { publishTokenEvent, type TokenEventKind, tokenEvent } from '../support/notifier.ts';
 import { freePort } from '../support/ports.ts';
 import { expectProblem } from '../support/problems.ts';
 import { SmtpSink } from '../support/smtp-sink.ts';
-import { within } from '../support/wait.ts';
 
 const NEW_PASSWORD = 'a brand new passphrase';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('base64');
-
-function linkIn(mail: ParsedMail): URL {
-  const line = (mail.text ?? '').split('\n').find((l) => /^https?:\/\//.test(l.trim()));
-  if (!line) throw new Error(`no link in ${mail.text}`);
-  return new URL(line.trim());
-}
 
 describe.each(MESH_FLAVOURS)('account mails through the mesh (%s)', (flavour: MeshFlavour) => {
   let mesh: TestMesh;
@@ -54,36 +45,9 @@ describe.each(MESH_FLAVOURS)('account mails through the mesh (%s)', (flavour: Me
     await sink?.stop();
   });
 
-  /** Every mail received so far, from the SMTP server or the outbox. */
-  async function received(): Promise<ParsedMail[]> {
-    if (sink) return sink.received.map((r) => r.mail);
-    const outbox = mesh.config.notifier.outboxDir;
-    if (!existsSync(outbox)) return [];
-    return Promise.all(
-      readdirSync(outbox)
-        .filter((name) => name.endsWith('.eml'))
-        .map((name) => simpleParser(readFileSync(join(outbox, name)))),
-    );
-  }
-
-  const recipientOf = (m: ParsedMail) => (Array.isArray(m.to) ? m.to[0] : m.to)?.value[0]?.address;
-
-  /** Every mail sent to `email` (with `subject`, if given). */
-  async function mailsTo(email: string, subject?: string): Promise<ParsedMail[]> {
-    return (await received()).filter(
-      (m) => recipientOf(m) === email && (subject === undefined || m.subject === subject),
-    );
-  }
-
-  /** The mail sent to `email` (with `subject`, if given), once it has arrived. */
-  async function mailTo(email: string, subject?: string): Promise<ParsedMail> {
-    let found: ParsedMail | undefined;
-    await within(10_000, async () => {
-      found = (await mailsTo(email, subject))[0];
-      return found !== undefined;
-    });
-    return found as ParsedMail;
-  }
+  const mailbox = () => new Mailbox(sink, mesh.config.notifier.outboxDir);
+  const mailTo = (email: string, subject?: string) => mailbox().waitFor(email, subject);
+  const mailsTo = (email: string) => mailbox().to(email);
 
   const me = (token: string) => call(mesh.url, 'GET', '/api/v1/me', { token });
 
