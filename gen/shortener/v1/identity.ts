@@ -2292,7 +2292,9 @@ export const IdentityServiceService = {
    * (`password_too_short`), longer than 128 (`password_too_long`) or among the
    * commonest passwords (`password_too_common`); it is stored only as an
    * argon2id hash. Makes a single-use email-verification token (see
-   * ConfirmEmail) and hands it to the mail port. With a guest token, the
+   * ConfirmEmail) and publishes it for the notifier's mail
+   * (EmailVerificationRequested); a publish that fails is logged and the
+   * sign-up still succeeds. With a guest token, the
    * guest's links become the new member's.
    * Errors: INVALID_ARGUMENT (`invalid_email`, `password_too_short`,
    * `password_too_long`, `password_too_common`), ALREADY_EXISTS
@@ -2408,8 +2410,10 @@ export const IdentityServiceService = {
   /**
    * Asks for a password reset. Answers the same whether or not an account
    * has the email; if one has, a single-use token is made (stored hashed,
-   * valid for IDENTITY_PASSWORD_RESET_TTL) and handed to the mail port.
-   * Rate limited per client IP.
+   * valid for IDENTITY_PASSWORD_RESET_TTL) and published for the notifier's
+   * mail (PasswordResetRequested), without the answer waiting for the
+   * publish, so neither its time nor its failure tells whether an account
+   * has the email. Rate limited per client IP.
    * Errors: INVALID_ARGUMENT (`invalid_email`), RESOURCE_EXHAUSTED, UNAVAILABLE.
    */
   requestPasswordReset: {
@@ -2504,7 +2508,9 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
    * (`password_too_short`), longer than 128 (`password_too_long`) or among the
    * commonest passwords (`password_too_common`); it is stored only as an
    * argon2id hash. Makes a single-use email-verification token (see
-   * ConfirmEmail) and hands it to the mail port. With a guest token, the
+   * ConfirmEmail) and publishes it for the notifier's mail
+   * (EmailVerificationRequested); a publish that fails is logged and the
+   * sign-up still succeeds. With a guest token, the
    * guest's links become the new member's.
    * Errors: INVALID_ARGUMENT (`invalid_email`, `password_too_short`,
    * `password_too_long`, `password_too_common`), ALREADY_EXISTS
@@ -2561,8 +2567,10 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
   /**
    * Asks for a password reset. Answers the same whether or not an account
    * has the email; if one has, a single-use token is made (stored hashed,
-   * valid for IDENTITY_PASSWORD_RESET_TTL) and handed to the mail port.
-   * Rate limited per client IP.
+   * valid for IDENTITY_PASSWORD_RESET_TTL) and published for the notifier's
+   * mail (PasswordResetRequested), without the answer waiting for the
+   * publish, so neither its time nor its failure tells whether an account
+   * has the email. Rate limited per client IP.
    * Errors: INVALID_ARGUMENT (`invalid_email`), RESOURCE_EXHAUSTED, UNAVAILABLE.
    */
   requestPasswordReset: handleUnaryCall<RequestPasswordResetRequest, RequestPasswordResetResponse>;
@@ -2660,7 +2668,9 @@ export interface IdentityServiceClient extends Client {
    * (`password_too_short`), longer than 128 (`password_too_long`) or among the
    * commonest passwords (`password_too_common`); it is stored only as an
    * argon2id hash. Makes a single-use email-verification token (see
-   * ConfirmEmail) and hands it to the mail port. With a guest token, the
+   * ConfirmEmail) and publishes it for the notifier's mail
+   * (EmailVerificationRequested); a publish that fails is logged and the
+   * sign-up still succeeds. With a guest token, the
    * guest's links become the new member's.
    * Errors: INVALID_ARGUMENT (`invalid_email`, `password_too_short`,
    * `password_too_long`, `password_too_common`), ALREADY_EXISTS
@@ -2815,8 +2825,10 @@ export interface IdentityServiceClient extends Client {
   /**
    * Asks for a password reset. Answers the same whether or not an account
    * has the email; if one has, a single-use token is made (stored hashed,
-   * valid for IDENTITY_PASSWORD_RESET_TTL) and handed to the mail port.
-   * Rate limited per client IP.
+   * valid for IDENTITY_PASSWORD_RESET_TTL) and published for the notifier's
+   * mail (PasswordResetRequested), without the answer waiting for the
+   * publish, so neither its time nor its failure tells whether an account
+   * has the email. Rate limited per client IP.
    * Errors: INVALID_ARGUMENT (`invalid_email`), RESOURCE_EXHAUSTED, UNAVAILABLE.
    */
   requestPasswordReset(
