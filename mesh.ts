@@ -103,9 +103,11 @@ export async function startMesh(
       linkTarget: dialable(link.address),
     });
     // Its mails link to this gateway's pages unless told another public address.
+    // It asks identity for link owners' addresses, at identity's address.
     const notifier = await start(notifierService, {
       ...config.notifier,
       publicBaseUrl: config.notifier.publicBaseUrl ?? config.gateway.publicBaseUrl,
+      identityTarget: dialable(identity.address),
     });
     const gateway = await startGateway(
       {

@@ -48,6 +48,7 @@ export const identityErrors = defineErrors({
     message: 'only members may do this; sign up with POST /api/v1/users',
   },
   account_not_found: { kind: 'not_found', message: 'no open account is behind this caller' },
+  invalid_user_id: { kind: 'invalid', field: 'user_id', message: 'user_id is not a member id' },
   invalid_api_key_name: {
     kind: 'invalid',
     field: 'name',

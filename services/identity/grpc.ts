@@ -23,6 +23,7 @@ import {
   login,
   type MemberDeps,
   type MemberSession,
+  memberContact,
   signUp,
 } from './domain/members.ts';
 
@@ -128,6 +129,10 @@ export function identityServiceBinding(deps: IdentityHandlerDeps, log: Logger): 
       await confirmEmail(members, request.token);
       return {};
     }),
+
+    getMemberContact: unary('GetMemberContact', log, async (request) =>
+      memberContact(members, request.userId),
+    ),
   };
   return {
     name: 'shortener.v1.IdentityService',

@@ -5,11 +5,12 @@
 import { Supervisor } from '../../lib/actors/supervisor.ts';
 import { runServiceProcess, type ServiceDefinition } from '../../lib/service.ts';
 import { type IdentityConfig, identitySettings } from './config.ts';
-import { type AccountMail, UnwiredAccountMail } from './domain/account-mail.ts';
+import type { AccountMail } from './domain/account-mail.ts';
 import type { MemberDeps } from './domain/members.ts';
 import { PasswordHasher } from './domain/passwords.ts';
 import { identityServiceBinding } from './grpc.ts';
 import { LinkServiceMemberLinks } from './links/link-client.ts';
+import { BusAccountMail } from './mail/bus-account-mail.ts';
 import { AccountStore } from './store/account-store.ts';
 import { ApiKeyStore } from './store/api-key-store.ts';
 import { IdentityStore } from './store/identity-store.ts';
@@ -17,7 +18,7 @@ import { identitySchema } from './store/schema.ts';
 import { startLinkHandovers } from './workers/link-handovers.ts';
 
 export interface IdentityOptions {
-  /** Where account mails go; until the notifier is wired, a port that only logs. */
+  /** Where account mails go: events on the bus for the notifier unless given (tests capture them). */
   mail?: AccountMail;
   /** How often handovers link could not take are retried (5 s unless given). */
   handoverIntervalMs?: number;
@@ -31,7 +32,7 @@ export function defineIdentityService(
     settings: identitySettings,
     schema: identitySchema,
     issuesIds: true,
-    async start({ runtime, log, shared, orm, ids, onStop }, config) {
+    async start({ runtime, log, shared, orm, ids, bus, onStop }, config) {
       const now = Date.now;
       const store = new IdentityStore(orm);
       const links = new LinkServiceMemberLinks(config.linkTarget, runtime.grpcDeadlineMs);
@@ -45,7 +46,7 @@ export function defineIdentityService(
         limiter: shared.limiter,
         ids,
         passwords,
-        mail: options.mail ?? new UnwiredAccountMail(log),
+        mail: options.mail ?? new BusAccountMail({ bus, nextEventId: () => ids.next(), now }),
         links,
         rules: config.accounts,
         log,

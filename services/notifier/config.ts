@@ -1,8 +1,9 @@
 // The notifier's settings. With no SMTP server named (the embedded default)
-// every mail is written as an .eml file into the outbox folder instead.
+// every mail is written as an .eml file into the outbox folder instead; with
+// no webhook named, expiry notices go by mail only.
 import { z } from 'zod';
 import { defineSettings } from '../../lib/config/load.ts';
-import { address, databaseUrl, duration } from '../../lib/config/parsers.ts';
+import { address, databaseUrl, duration, target } from '../../lib/config/parsers.ts';
 
 export interface NotifierConfig {
   listen: string;
@@ -19,6 +20,10 @@ export interface NotifierConfig {
   /** The From of every mail. */
   from: string;
   outboxDir: string;
+  /** Where the notifier dials identity, to ask a link owner's address (expiry notices). */
+  identityTarget: string;
+  /** A Slack-compatible incoming webhook that also gets every expiry notice; empty: none. */
+  webhookUrl: string;
 }
 
 /** What the gateway answers at when PUBLIC_BASE_URL and GATEWAY_LISTEN are left alone. */
@@ -45,6 +50,8 @@ export const notifierSettings = defineSettings(
       )
       .default('Shortener <no-reply@localhost>'),
     NOTIFIER_OUTBOX_DIR: z.string().min(1).optional(),
+    NOTIFIER_IDENTITY_GRPC_TARGET: target.default('127.0.0.1:50052'),
+    NOTIFIER_WEBHOOK_URL: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
   },
   (v, runtime): NotifierConfig => ({
     listen: v.NOTIFIER_GRPC_LISTEN,
@@ -54,5 +61,7 @@ export const notifierSettings = defineSettings(
     smtpTimeoutMs: v.NOTIFIER_SMTP_TIMEOUT,
     from: v.NOTIFIER_MAIL_FROM,
     outboxDir: v.NOTIFIER_OUTBOX_DIR ?? `${runtime.dataDir}/outbox`,
+    identityTarget: v.NOTIFIER_IDENTITY_GRPC_TARGET,
+    webhookUrl: v.NOTIFIER_WEBHOOK_URL,
   }),
 );

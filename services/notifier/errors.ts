@@ -1,6 +1,6 @@
 // Every error the notifier raises, beside the shared runtime's
 // (lib/runtime-errors.ts). It answers no calls of its own: these are what a
-// mailer's handler throws back to the bus, which retries the message and, after
+// consumer's handler throws back to the bus, which retries the message and, after
 // the last attempt, parks it in the consumer's dead-letter queue with the
 // message below.
 import { defineErrors } from '../../lib/errors.ts';
@@ -16,6 +16,11 @@ export const notifierErrors = defineErrors({
   mail_not_sent: {
     kind: 'unavailable',
     message: (failure: { why: string }) => `the mail server did not take the mail: ${failure.why}`,
+  },
+  /** The webhook could not be reached, or answered anything but 2xx. */
+  webhook_not_sent: {
+    kind: 'unavailable',
+    message: (failure: { why: string }) => `the webhook did not take the notice: ${failure.why}`,
   },
   /** The outbox folder cannot be written (missing rights, a full or read-only disk). */
   outbox_unwritable: {

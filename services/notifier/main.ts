@@ -1,6 +1,8 @@
-// Composition root of the notifier: its record of sent mails, the mailer
-// (SMTP, or the outbox folder when no SMTP server is named), and the mailers
-// that consume identity's events. It serves no API of its own: its gRPC server
+// Composition root of the notifier: its records of sent mails and posts, the
+// mailer (SMTP, or the outbox folder when no SMTP server is named), the
+// webhook (when one is named), the identity client that finds link owners'
+// addresses, the mailers that consume identity's events and the actor that
+// sends link's expiry notices. It serves no API of its own: its gRPC server
 // answers grpc.health.v1 (SERVING once its consumers run) and reflection. The
 // shared wiring is lib/service.ts.
 import { Supervisor } from '../../lib/actors/supervisor.ts';
@@ -8,12 +10,19 @@ import { dialectOf } from '../../lib/db/migrations.ts';
 import { runServiceProcess, type ServiceDefinition } from '../../lib/service.ts';
 import { DEFAULT_PUBLIC_BASE_URL, type NotifierConfig, notifierSettings } from './config.ts';
 import { MailDelivery } from './domain/deliver-mail.ts';
+import { NoticeDelivery } from './domain/deliver-notice.ts';
 import type { Mailer } from './mail/mailer.ts';
 import { OutboxMailer } from './mail/outbox-mailer.ts';
 import { SmtpMailer } from './mail/smtp-mailer.ts';
+import { IdentityMemberContacts } from './members/member-contacts.ts';
 import { notifierSchema } from './store/schema.ts';
 import { SentMails } from './store/sent-mails.ts';
+import { HttpWebhook } from './webhook/webhook.ts';
+import { startExpiryNotices } from './workers/expiry-notices.ts';
 import { startMailers } from './workers/mailers.ts';
+
+/** How long a webhook may take to answer a post. */
+const WEBHOOK_TIMEOUT_MS = 10_000;
 
 export interface NotifierOptions {
   /** The service's clock (tests set one); Date.now otherwise. */
@@ -27,7 +36,7 @@ export function defineNotifierService(
     name: 'notifier',
     settings: notifierSettings,
     schema: notifierSchema,
-    async start({ log, orm, bus, onStop }, config) {
+    async start({ runtime, log, orm, bus, onStop }, config) {
       const mailer = openMailer(config);
       onStop('mailer', async () => mailer.close());
       if (mailer instanceof OutboxMailer) {
@@ -36,16 +45,31 @@ export function defineNotifierService(
           'no SMTP server configured (NOTIFIER_SMTP_URL): mail is written as .eml files to the outbox',
         );
       }
-      const delivery = new MailDelivery({
+      const dialect = dialectOf(config.databaseUrl);
+      const sentMails = new SentMails(orm, dialect);
+      const publicBaseUrl = config.publicBaseUrl ?? DEFAULT_PUBLIC_BASE_URL;
+      const clock = options.now ? { now: options.now } : {};
+      const delivery = new MailDelivery({ mailer, sent: sentMails, publicBaseUrl, log, ...clock });
+      const contacts = new IdentityMemberContacts(config.identityTarget, runtime.grpcDeadlineMs);
+      onStop('identity client', async () => contacts.close());
+      const notices = new NoticeDelivery({
         mailer,
-        sent: new SentMails(orm, dialectOf(config.databaseUrl)),
-        publicBaseUrl: config.publicBaseUrl ?? DEFAULT_PUBLIC_BASE_URL,
+        contacts,
+        sentMails,
+        webhook: config.webhookUrl
+          ? {
+              hook: new HttpWebhook(config.webhookUrl, WEBHOOK_TIMEOUT_MS),
+              sent: new SentMails(orm, dialect, 'sent_webhooks'),
+            }
+          : undefined,
+        publicBaseUrl,
         log,
-        ...(options.now ? { now: options.now } : {}),
+        ...clock,
       });
       const supervisor = new Supervisor({ log });
       onStop('actors', () => supervisor.stop());
       startMailers(delivery, { bus, onStop }, supervisor);
+      startExpiryNotices(notices, { bus, onStop }, supervisor);
       return [];
     },
   };

@@ -53,7 +53,7 @@ function listenOf(role: Role, config: MeshConfig): string {
 /** Which processes each gRPC service admits: the gateway, and its callers inside the mesh. */
 const CALLERS: Record<Exclude<Role, 'gateway'>, Role[]> = {
   link: ['gateway', 'analytics', 'identity'],
-  identity: ['gateway'],
+  identity: ['gateway', 'notifier'],
   analytics: ['gateway'],
   // No API of its own: nobody calls it (kubelet's probes come from the node).
   notifier: [],
@@ -540,6 +540,7 @@ describe('compose.yaml', () => {
 interface KeyRef {
   name: string;
   key: string;
+  optional?: boolean;
 }
 
 interface Probe {
@@ -722,6 +723,8 @@ function podEnv(container: Container, { manifests, secrets }: Build): Env {
     const ref = from?.configMapKeyRef ?? from?.secretKeyRef;
     const data = ref && (from?.configMapKeyRef ? configMap(ref.name) : secret(ref.name));
     const value = ref ? data?.[ref.key] : from?.fieldRef ? 'from-the-pod' : variable.value;
+    // An optional key left out leaves the variable unset, as the kubelet does.
+    if (value === undefined && ref?.optional) continue;
     if (value === undefined) throw new Error(`${variable.name}: ${ref?.name} has no ${ref?.key}`);
     env[variable.name] = value;
   }

@@ -1,14 +1,11 @@
 // Expiry through the whole mesh, on MariaDB, Redis and RabbitMQ and on the
 // embedded default, told with a clock the test moves (the link service and
-// the gateway read it): a member's idle link gets one notice, is extended by
-// its one-click link and is not purged; left alone, it answers 410 on every
+// the gateway read it): a member's idle link gets one notice, mailed by the
+// notifier to the member's confirmed address, is extended by its one-click link and is not purged; left alone, it answers 410 on every
 // path (near cache, shared cache, database, gRPC), then the sweeper purges
 // it: 404, its cache entry gone, its code never issued again. A guest's
 // idle link gets no notice, and is purged like any other.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { LinkExpiring } from '../../gen/shortener/v1/events.ts';
-import type { Subscription } from '../../lib/bus/bus.ts';
-import { CONSUMERS } from '../../lib/bus/catalog.ts';
 import { type Orm, openDatabase } from '../../lib/db/open.ts';
 import { isDomainError } from '../../lib/errors.ts';
 import { LinkChanges } from '../../services/link/changes/link-changes.ts';
@@ -17,11 +14,12 @@ import { ExpiryStore } from '../../services/link/store/expiry-store.ts';
 import { LinkCache } from '../../services/link/store/link-cache.ts';
 import { linkSchema } from '../../services/link/store/schema.ts';
 import { Sweeper } from '../../services/link/workers/sweeper.ts';
+import { newEmail, newMember } from '../support/accounts.ts';
 import { DAY, TestClock } from '../support/clock.ts';
 import { linkClientForTest } from '../support/grpc.ts';
 import { call, newGuest, shorten } from '../support/http.ts';
 import { testLog } from '../support/logger.ts';
-import { identityDatabaseOf, newMember } from '../support/members.ts';
+import { linkIn, Mailbox } from '../support/mailbox.ts';
 import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
 import { expectProblem } from '../support/problems.ts';
 import { sleep, within } from '../support/wait.ts';
@@ -42,31 +40,34 @@ describe.each(MESH_FLAVOURS)('expiry through the mesh (%s)', (flavour) => {
     },
     { clock: clock.now },
   );
-  let identity: Orm;
   let links: Orm;
   let member: string;
+  let memberEmail: string;
+  const mailbox = () => new Mailbox(undefined, mesh.config.notifier.outboxDir);
+  /** The expiry notices mailed so far (to anyone). */
+  const notices = async () =>
+    (await mailbox().all()).filter((m) => /expires soon$/.test(m.subject ?? ''));
+  const utc = (at: number) => `${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
   let guest: string;
-  let notices: LinkExpiring[];
-  let listening: Subscription;
   let changes: LinkChanges;
 
   beforeAll(async () => {
-    identity = await identityDatabaseOf(mesh);
     links = await openDatabase({ url: mesh.linkDatabaseUrl, schema: linkSchema, log: testLog });
-    member = await newMember(mesh, identity);
-    guest = await newGuest(mesh.url);
-    notices = [];
-    listening = mesh.mesh.bus.consume(CONSUMERS.expiryNotices.name, async (deliveries) => {
-      for (const delivery of deliveries) notices.push(LinkExpiring.decode(delivery.body));
+    // A member who confirmed their address: notices go to confirmed addresses only.
+    memberEmail = newEmail('expiry');
+    member = await newMember(mesh.url, memberEmail);
+    const verification = await mailbox().waitFor(memberEmail, 'Confirm your email address');
+    const confirmed = await call(mesh.url, 'POST', '/api/v1/email-verifications/confirm', {
+      json: { token: linkIn(verification).searchParams.get('token') },
     });
+    if (confirmed.status !== 204) throw new Error(`not confirmed: ${confirmed.status}`);
+    guest = await newGuest(mesh.url);
     changes = new LinkChanges(mesh.mesh.shared.broadcast, testLog);
     changes.start();
   });
   afterAll(async () => {
-    await listening?.stop();
     await changes?.stop();
     await links?.close();
-    await identity?.close();
   });
 
   /** A second sweeper beside the service's, as another instance would run it. */
@@ -112,14 +113,24 @@ describe.each(MESH_FLAVOURS)('expiry through the mesh (%s)', (flavour) => {
 
     // Three days before it expires: the member is told once; the guest is not.
     clock.set(expiry - 3 * DAY);
-    await within(10_000, () => notices.length > 0);
+    await within(10_000, async () => (await notices()).length > 0);
     await sleep(500);
-    expect(notices.map((n) => n.code)).toEqual([code]);
-    const notice = notices[0] as LinkExpiring;
-    expect(notice.expiresAt?.getTime()).toBe(expiry);
-    expect(notice.lastAccessedAt?.getTime()).toBe(used);
-    expect(notice.ownerId).toBe(made.body.ownerId);
-    expect(notices.some((n) => n.code === guests.body.code)).toBe(false);
+    const mailed = await notices();
+    expect(mailed.map((m) => m.subject)).toEqual([
+      `Your short link ${made.body.shortUrl} expires soon`,
+    ]);
+    const [mail] = mailed;
+    if (!mail) throw new Error('no notice');
+    expect(mail.to && !Array.isArray(mail.to) ? mail.to.value[0]?.address : undefined).toBe(
+      memberEmail,
+    );
+    expect(mail.text).toContain(`expires on ${utc(expiry)}`);
+    expect(mail.text).toContain(`last followed ${utc(used)}`);
+    expect(mailed.some((m) => m.text?.includes(`/${guests.body.code} `))).toBe(false);
+    const notice = {
+      extendUrl: linkIn(mail).toString(),
+      extendToken: linkIn(mail).searchParams.get('token') ?? '',
+    };
 
     // The notice's link: a page with one button, which extends without a login.
     const extendPath = new URL(notice.extendUrl).pathname + new URL(notice.extendUrl).search;
@@ -150,7 +161,7 @@ describe.each(MESH_FLAVOURS)('expiry through the mesh (%s)', (flavour) => {
     expect(missing.headers.get('content-type')).toContain('text/html');
     // No second notice for the new period while it is outside the window.
     await sleep(300);
-    expect(notices).toHaveLength(1);
+    expect(await notices()).toHaveLength(1);
 
     // A day past the old expiry: it still redirects, and the sweeper leaves it (the guest's goes).
     clock.set(expiry + DAY);

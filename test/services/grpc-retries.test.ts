@@ -89,6 +89,7 @@ describe('retries', () => {
       '/shortener.v1.AnalyticsService/GetTopLinks',
       '/shortener.v1.AnalyticsService/ListVisits',
       '/shortener.v1.IdentityService/Authenticate',
+      '/shortener.v1.IdentityService/GetMemberContact',
       '/shortener.v1.IdentityService/GetUser',
       '/shortener.v1.IdentityService/ListApiKeys',
       '/shortener.v1.LinkService/GetLink',

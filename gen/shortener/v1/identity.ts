@@ -248,6 +248,29 @@ export interface ConfirmEmailRequest {
 export interface ConfirmEmailResponse {
 }
 
+/** Asks how to reach a member. */
+export interface GetMemberContactRequest {
+  /**
+   * The member: a 64-bit Snowflake id (a decimal string in JSON), e.g. a
+   * link's owner_id from LinkExpiring. Required.
+   */
+  userId: string;
+}
+
+/** How to reach a member with an open account. */
+export interface GetMemberContactResponse {
+  /**
+   * The member's normalised email (trimmed, lower-cased), at most 254
+   * characters. Never empty.
+   */
+  email: string;
+  /**
+   * Whether the member confirmed the email (ConfirmEmail). Mail about the
+   * member's links goes only to a verified address.
+   */
+  emailVerified: boolean;
+}
+
 function createBaseIssueGuestRequest(): IssueGuestRequest {
   return { client: undefined };
 }
@@ -2067,6 +2090,128 @@ export const ConfirmEmailResponse: MessageFns<ConfirmEmailResponse> = {
   },
 };
 
+function createBaseGetMemberContactRequest(): GetMemberContactRequest {
+  return { userId: "0" };
+}
+
+export const GetMemberContactRequest: MessageFns<GetMemberContactRequest> = {
+  encode(message: GetMemberContactRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "0") {
+      writer.uint32(8).int64(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetMemberContactRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetMemberContactRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.userId = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GetMemberContactRequest>, I>>(base?: I): GetMemberContactRequest {
+    return GetMemberContactRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetMemberContactRequest>, I>>(object: I): GetMemberContactRequest {
+    const message = createBaseGetMemberContactRequest();
+    message.userId = object.userId ?? "0";
+    return message;
+  },
+};
+
+function createBaseGetMemberContactResponse(): GetMemberContactResponse {
+  return { email: "", emailVerified: false };
+}
+
+export const GetMemberContactResponse: MessageFns<GetMemberContactResponse> = {
+  encode(message: GetMemberContactResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.email !== "") {
+      writer.uint32(10).string(message.email);
+    }
+    if (message.emailVerified !== false) {
+      writer.uint32(16).bool(message.emailVerified);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetMemberContactResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetMemberContactResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.emailVerified = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GetMemberContactResponse>, I>>(base?: I): GetMemberContactResponse {
+    return GetMemberContactResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetMemberContactResponse>, I>>(object: I): GetMemberContactResponse {
+    const message = createBaseGetMemberContactResponse();
+    message.email = object.email ?? "";
+    message.emailVerified = object.emailVerified ?? false;
+    return message;
+  },
+};
+
 /**
  * IdentityService knows who callers are: it issues guest identities, signs
  * members up and in, authenticates the bearer tokens (sessions and API keys)
@@ -2147,7 +2292,9 @@ export const IdentityServiceService = {
    * (`password_too_short`), longer than 128 (`password_too_long`) or among the
    * commonest passwords (`password_too_common`); it is stored only as an
    * argon2id hash. Makes a single-use email-verification token (see
-   * ConfirmEmail) and hands it to the mail port. With a guest token, the
+   * ConfirmEmail) and publishes it for the notifier's mail
+   * (EmailVerificationRequested); a publish that fails is logged and the
+   * sign-up still succeeds. With a guest token, the
    * guest's links become the new member's.
    * Errors: INVALID_ARGUMENT (`invalid_email`, `password_too_short`,
    * `password_too_long`, `password_too_common`), ALREADY_EXISTS
@@ -2263,8 +2410,10 @@ export const IdentityServiceService = {
   /**
    * Asks for a password reset. Answers the same whether or not an account
    * has the email; if one has, a single-use token is made (stored hashed,
-   * valid for IDENTITY_PASSWORD_RESET_TTL) and handed to the mail port.
-   * Rate limited per client IP.
+   * valid for IDENTITY_PASSWORD_RESET_TTL) and published for the notifier's
+   * mail (PasswordResetRequested), without the answer waiting for the
+   * publish, so neither its time nor its failure tells whether an account
+   * has the email. Rate limited per client IP.
    * Errors: INVALID_ARGUMENT (`invalid_email`), RESOURCE_EXHAUSTED, UNAVAILABLE.
    */
   requestPasswordReset: {
@@ -2310,6 +2459,27 @@ export const IdentityServiceService = {
       Buffer.from(ConfirmEmailResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ConfirmEmailResponse => ConfirmEmailResponse.decode(value),
   },
+  /**
+   * For internal callers only (the notifier, which writes to link owners),
+   * never answered through the gateway: where to write to a member, and
+   * whether they confirmed that address. Notices go to verified addresses
+   * only; the caller decides. No principal: the caller is a service acting
+   * for nobody in particular, and the network admits only the notifier.
+   * Errors: INVALID_ARGUMENT (`invalid_user_id`: not a Snowflake id),
+   * NOT_FOUND (`account_not_found`: no member has this id, it is a guest's,
+   * or the account is closed), UNAVAILABLE (the database is unreachable).
+   */
+  getMemberContact: {
+    path: "/shortener.v1.IdentityService/GetMemberContact" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetMemberContactRequest): Buffer =>
+      Buffer.from(GetMemberContactRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetMemberContactRequest => GetMemberContactRequest.decode(value),
+    responseSerialize: (value: GetMemberContactResponse): Buffer =>
+      Buffer.from(GetMemberContactResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetMemberContactResponse => GetMemberContactResponse.decode(value),
+  },
 } as const;
 
 export interface IdentityServiceServer extends UntypedServiceImplementation {
@@ -2338,7 +2508,9 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
    * (`password_too_short`), longer than 128 (`password_too_long`) or among the
    * commonest passwords (`password_too_common`); it is stored only as an
    * argon2id hash. Makes a single-use email-verification token (see
-   * ConfirmEmail) and hands it to the mail port. With a guest token, the
+   * ConfirmEmail) and publishes it for the notifier's mail
+   * (EmailVerificationRequested); a publish that fails is logged and the
+   * sign-up still succeeds. With a guest token, the
    * guest's links become the new member's.
    * Errors: INVALID_ARGUMENT (`invalid_email`, `password_too_short`,
    * `password_too_long`, `password_too_common`), ALREADY_EXISTS
@@ -2395,8 +2567,10 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
   /**
    * Asks for a password reset. Answers the same whether or not an account
    * has the email; if one has, a single-use token is made (stored hashed,
-   * valid for IDENTITY_PASSWORD_RESET_TTL) and handed to the mail port.
-   * Rate limited per client IP.
+   * valid for IDENTITY_PASSWORD_RESET_TTL) and published for the notifier's
+   * mail (PasswordResetRequested), without the answer waiting for the
+   * publish, so neither its time nor its failure tells whether an account
+   * has the email. Rate limited per client IP.
    * Errors: INVALID_ARGUMENT (`invalid_email`), RESOURCE_EXHAUSTED, UNAVAILABLE.
    */
   requestPasswordReset: handleUnaryCall<RequestPasswordResetRequest, RequestPasswordResetResponse>;
@@ -2413,6 +2587,17 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
    * Errors: INVALID_ARGUMENT (`invalid_account_token`), UNAVAILABLE.
    */
   confirmEmail: handleUnaryCall<ConfirmEmailRequest, ConfirmEmailResponse>;
+  /**
+   * For internal callers only (the notifier, which writes to link owners),
+   * never answered through the gateway: where to write to a member, and
+   * whether they confirmed that address. Notices go to verified addresses
+   * only; the caller decides. No principal: the caller is a service acting
+   * for nobody in particular, and the network admits only the notifier.
+   * Errors: INVALID_ARGUMENT (`invalid_user_id`: not a Snowflake id),
+   * NOT_FOUND (`account_not_found`: no member has this id, it is a guest's,
+   * or the account is closed), UNAVAILABLE (the database is unreachable).
+   */
+  getMemberContact: handleUnaryCall<GetMemberContactRequest, GetMemberContactResponse>;
 }
 
 export interface IdentityServiceClient extends Client {
@@ -2483,7 +2668,9 @@ export interface IdentityServiceClient extends Client {
    * (`password_too_short`), longer than 128 (`password_too_long`) or among the
    * commonest passwords (`password_too_common`); it is stored only as an
    * argon2id hash. Makes a single-use email-verification token (see
-   * ConfirmEmail) and hands it to the mail port. With a guest token, the
+   * ConfirmEmail) and publishes it for the notifier's mail
+   * (EmailVerificationRequested); a publish that fails is logged and the
+   * sign-up still succeeds. With a guest token, the
    * guest's links become the new member's.
    * Errors: INVALID_ARGUMENT (`invalid_email`, `password_too_short`,
    * `password_too_long`, `password_too_common`), ALREADY_EXISTS
@@ -2638,8 +2825,10 @@ export interface IdentityServiceClient extends Client {
   /**
    * Asks for a password reset. Answers the same whether or not an account
    * has the email; if one has, a single-use token is made (stored hashed,
-   * valid for IDENTITY_PASSWORD_RESET_TTL) and handed to the mail port.
-   * Rate limited per client IP.
+   * valid for IDENTITY_PASSWORD_RESET_TTL) and published for the notifier's
+   * mail (PasswordResetRequested), without the answer waiting for the
+   * publish, so neither its time nor its failure tells whether an account
+   * has the email. Rate limited per client IP.
    * Errors: INVALID_ARGUMENT (`invalid_email`), RESOURCE_EXHAUSTED, UNAVAILABLE.
    */
   requestPasswordReset(
@@ -2697,6 +2886,31 @@ export interface IdentityServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ConfirmEmailResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * For internal callers only (the notifier, which writes to link owners),
+   * never answered through the gateway: where to write to a member, and
+   * whether they confirmed that address. Notices go to verified addresses
+   * only; the caller decides. No principal: the caller is a service acting
+   * for nobody in particular, and the network admits only the notifier.
+   * Errors: INVALID_ARGUMENT (`invalid_user_id`: not a Snowflake id),
+   * NOT_FOUND (`account_not_found`: no member has this id, it is a guest's,
+   * or the account is closed), UNAVAILABLE (the database is unreachable).
+   */
+  getMemberContact(
+    request: GetMemberContactRequest,
+    callback: (error: ServiceError | null, response: GetMemberContactResponse) => void,
+  ): ClientUnaryCall;
+  getMemberContact(
+    request: GetMemberContactRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetMemberContactResponse) => void,
+  ): ClientUnaryCall;
+  getMemberContact(
+    request: GetMemberContactRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetMemberContactResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,7 +1,7 @@
 // The mails an account needs sent: a port, because delivering them is the
-// notifier's job (over the bus), not identity's. Identity hands over the
-// token itself, once; it keeps only the token's hash.
-import { type Logger, ThrottledLog } from '../../../lib/log.ts';
+// notifier's job (over the bus: mail/bus-account-mail.ts), not identity's.
+// Identity hands over the token itself, once; it keeps only the token's hash.
+import type { Logger } from '../../../lib/log.ts';
 
 export interface AccountMailMessage {
   memberId: string;
@@ -19,29 +19,22 @@ export interface AccountMail {
 }
 
 /**
- * Until the notifier is wired in: says that no mail went out (at most once a
- * minute per kind, with how many were held back), never what it held.
+ * Hands a mail over without its failure reaching the caller: a reset request
+ * answers the same whether or not a mail was due (so whether the email has an
+ * account), and a sign-up already made stays made. Logged, never the token.
  */
-export class UnwiredAccountMail implements AccountMail {
-  readonly #log: ThrottledLog;
-
-  constructor(log: Logger) {
-    this.#log = new ThrottledLog(log, 60_000);
-  }
-
-  async verificationRequested(mail: AccountMailMessage): Promise<void> {
-    this.#log.warn(
-      'email_verification',
-      { memberId: mail.memberId, mail: 'email_verification' },
-      'mail not wired',
-    );
-  }
-
-  async passwordResetRequested(mail: AccountMailMessage): Promise<void> {
-    this.#log.warn(
-      'password_reset',
-      { memberId: mail.memberId, mail: 'password_reset' },
-      'mail not wired',
+export async function handOver(
+  log: Logger,
+  mail: 'email_verification' | 'password_reset',
+  memberId: string,
+  send: () => Promise<void>,
+): Promise<void> {
+  try {
+    await send();
+  } catch (error) {
+    log.error(
+      { memberId, mail, cause: (error as Error).message },
+      'account mail not handed to the notifier; the member may ask again',
     );
   }
 }

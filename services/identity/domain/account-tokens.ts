@@ -6,6 +6,7 @@
 import { runtimeErrors } from '../../../lib/runtime-errors.ts';
 import { identityErrors } from '../errors.ts';
 import type { AccountTokenPurpose, StoredAccountToken } from '../store/account-store.ts';
+import { handOver } from './account-mail.ts';
 import { normaliseEmail } from './emails.ts';
 import type { MemberDeps } from './members.ts';
 import { checkNewPassword } from './passwords.ts';
@@ -52,7 +53,12 @@ export async function requestPasswordReset(
     { hash: tokenHash(token), expiresAt },
     new Date(now),
   );
-  await deps.mail.passwordResetRequested({ memberId: member.id, email, token, expiresAt });
+  // Not awaited: the answer must take no longer for a member's email than for
+  // an unknown one, also while the broker is slow or away (a publish then
+  // waits up to BUS_PUBLISH_TIMEOUT). handOver never rejects.
+  void handOver(deps.log, 'password_reset', member.id, () =>
+    deps.mail.passwordResetRequested({ memberId: member.id, email, token, expiresAt }),
+  );
 }
 
 /** The stored token for `token`, if it is live and of `purpose`. */

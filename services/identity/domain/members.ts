@@ -8,12 +8,12 @@
 // failures, so only failures count.
 import type { Caller } from '../../../lib/callers.ts';
 import type { RateRule } from '../../../lib/config/parsers.ts';
-import type { SnowflakeGenerator } from '../../../lib/ids/snowflake.ts';
+import { isSnowflake, type SnowflakeGenerator } from '../../../lib/ids/snowflake.ts';
 import type { RateLimiter } from '../../../lib/limiter/limiter.ts';
 import { runtimeErrors } from '../../../lib/runtime-errors.ts';
 import { identityErrors } from '../errors.ts';
 import type { StoredMember } from '../store/account-store.ts';
-import type { AccountMail } from './account-mail.ts';
+import { type AccountMail, handOver } from './account-mail.ts';
 import {
   type AdoptionDeps,
   adopt,
@@ -103,12 +103,14 @@ export async function signUp(deps: MemberDeps, input: Credentials): Promise<Memb
   if (outcome === 'email_taken') throw identityErrors.email_taken();
   if (outcome === 'guest_taken') throw identityErrors.guest_already_adopted();
 
-  await deps.mail.verificationRequested({
-    memberId: id,
-    email,
-    token: verification,
-    expiresAt: verificationExpiresAt,
-  });
+  await handOver(deps.log, 'email_verification', id, () =>
+    deps.mail.verificationRequested({
+      memberId: id,
+      email,
+      token: verification,
+      expiresAt: verificationExpiresAt,
+    }),
+  );
   if (guest) {
     await moveAdoptedLinks(deps, { guestId: guest.id, memberId: id, linksMovedAt: null });
   }
@@ -180,6 +182,24 @@ export async function getUser(deps: MemberDeps, caller: Caller): Promise<User> {
     emailVerified: member.emailVerifiedAt !== null,
     createdAt: member.createdAt,
   };
+}
+
+export interface MemberContact {
+  email: string;
+  emailVerified: boolean;
+}
+
+/**
+ * Where to write to a member, for internal callers (the notifier). A guest,
+ * an unknown id and a closed account read the same: nobody to write to.
+ */
+export async function memberContact(deps: MemberDeps, userId: string): Promise<MemberContact> {
+  if (!isSnowflake(userId)) throw identityErrors.invalid_user_id();
+  const member = await deps.accounts.findMember(userId);
+  if (!member || member.closedAt !== null || member.email === null) {
+    throw identityErrors.account_not_found();
+  }
+  return { email: member.email, emailVerified: member.emailVerifiedAt !== null };
 }
 
 /**

@@ -37,6 +37,26 @@ function databaseAway(error: unknown): boolean {
   return isDomainError(error) && DATABASE_AWAY.has(error.code);
 }
 
+/**
+ * Asks the actor, again with backoff while the notifier's database is away
+ * (not the message's fault); any other failure, or a stop, goes to the bus.
+ */
+export async function askThroughOutages<M>(
+  actor: { ask(message: M): Promise<unknown> },
+  message: M,
+  stopping: AbortSignal,
+): Promise<void> {
+  for (let failures = 0; ; failures++) {
+    try {
+      await actor.ask(message);
+      return;
+    } catch (error) {
+      if (!databaseAway(error) || stopping.aborted) throw error;
+      await pause(backoffDelay(failures, OUTAGE_BACKOFF), stopping);
+    }
+  }
+}
+
 type Decoder = typeof PasswordResetRequested | typeof EmailVerificationRequested;
 
 /** Each mailer: its queue, the event it reads and the kind of mail it sends. */
@@ -89,15 +109,7 @@ export function startMailers(
     const stopping = new AbortController();
     const handle = async ([message]: readonly Delivery[]) => {
       if (!message) return;
-      const request = requestOf(message, event, kind);
-      for (let failures = 0; ; failures++) {
-        try {
-          return await actor.ask(request);
-        } catch (error) {
-          if (!databaseAway(error) || stopping.signal.aborted) throw error;
-          await pause(backoffDelay(failures, OUTAGE_BACKOFF), stopping.signal);
-        }
-      }
+      await askThroughOutages(actor, requestOf(message, event, kind), stopping.signal);
     };
     const subscription = bus.consume(consumer, handle);
     onStop(`${consumer} consumer`, () => {
