@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -24,12 +25,15 @@ export function startProcess(
   name: string,
   nodeArgs: string[],
   env: Record<string, string>,
+  options: { niceness?: number } = {},
 ): ChildProcess {
   const child = spawn(process.execPath, nodeArgs, {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  // A lower CPU priority: raising niceness needs no privilege.
+  if (options.niceness && child.pid !== undefined) setPriority(child.pid, options.niceness);
   child.on('exit', (code, signal) => {
     if (code !== 0 && signal !== 'SIGTERM' && code !== null)
       console.error(`${name} exited with ${code}`);
