@@ -1,7 +1,10 @@
 // Clicks leave the redirect path in batches: a redirect only appends its
 // click here (no promise, no closure, nothing awaited), and the buffer
 // publishes one message per batch — when it holds `maxBatch` clicks, or
-// `flushMs` after the first click of a batch — one publish at a time.
+// `flushMs` after the first click of a batch. One round of publishing is
+// under way at a time; when clicks have piled up, a round sends up to
+// `maxInFlight` messages at once, so the broker's confirm latency, not the
+// redirect rate, is what one message at a time would cap.
 //
 // While publishing fails (the broker is down) the clicks stay, up to
 // `capacity`; a click that arrives with the buffer full is dropped, counted
@@ -34,6 +37,8 @@ export interface ClickBufferOptions {
   log: Logger;
   maxBatch?: number;
   flushMs?: number;
+  /** Messages one round publishes at once, at most. */
+  maxInFlight?: number;
   /** Clicks held at most while publishing fails. */
   capacity?: number;
 }
@@ -55,6 +60,7 @@ export class ClickBuffer {
   readonly #warnings: ThrottledLog;
   readonly #maxBatch: number;
   readonly #flushMs: number;
+  readonly #maxInFlight: number;
   readonly #capacity: number;
   #clicks: Click[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -74,6 +80,7 @@ export class ClickBuffer {
     this.#warnings = new ThrottledLog(options.log);
     this.#maxBatch = options.maxBatch ?? 500;
     this.#flushMs = options.flushMs ?? 100;
+    this.#maxInFlight = options.maxInFlight ?? 8;
     this.#capacity = options.capacity ?? 100_000;
   }
 
@@ -153,9 +160,9 @@ export class ClickBuffer {
     });
   }
 
-  /** Publishes the oldest batch; on failure it stays at the front. Never rejects. */
+  /** Publishes the oldest batches; those that fail stay at the front. Never rejects. */
   #publishNext(): Promise<void> {
-    const attempt = this.#attempt(this.#clicks.slice(0, this.#maxBatch));
+    const attempt = this.#attempt(this.#clicks.slice(0, this.#maxBatch * this.#maxInFlight));
     this.#publishing = attempt;
     return attempt.finally(() => {
       if (this.#publishing === attempt) this.#publishing = undefined;
@@ -163,24 +170,42 @@ export class ClickBuffer {
     });
   }
 
-  async #attempt(batch: Click[]): Promise<void> {
+  async #attempt(taken: Click[]): Promise<void> {
+    const batches: Click[][] = [];
+    for (let i = 0; i < taken.length; i += this.#maxBatch) {
+      batches.push(taken.slice(i, i + this.#maxBatch));
+    }
+    let kept: Click[] = [];
+    let failure: unknown;
     try {
-      for (const click of batch) if (!click.eventId) click.eventId = this.#nextEventId();
-      await this.#publish(batch);
-      this.#clicks.splice(0, batch.length);
-      this.counts.published += batch.length;
+      for (const click of taken) if (!click.eventId) click.eventId = this.#nextEventId();
+      const outcomes = await Promise.allSettled(batches.map((batch) => this.#publish(batch)));
+      outcomes.forEach((outcome, i) => {
+        if (outcome.status === 'fulfilled') return;
+        kept = kept.concat(batches[i] ?? []);
+        failure ??= outcome.reason;
+      });
+    } catch (error) {
+      // No event id could be issued: nothing was sent.
+      kept = taken;
+      failure = error;
+    }
+    // Clicks recorded meanwhile are behind the ones taken; failed batches go back in front.
+    this.#clicks = kept.concat(this.#clicks.slice(taken.length));
+    this.counts.published += taken.length - kept.length;
+    if (failure === undefined) {
       if (this.#failures > 0) {
         this.#log.info({ buffered: this.#clicks.length }, 'clicks are published again');
       }
       this.#failures = 0;
-    } catch (error) {
-      this.#failures++;
-      this.counts.publishFailures++;
-      this.#warnings.warn(
-        'publish',
-        { cause: (error as Error).message, buffered: this.#clicks.length },
-        'clicks could not be published; kept and retried',
-      );
+      return;
     }
+    this.#failures++;
+    this.counts.publishFailures++;
+    this.#warnings.warn(
+      'publish',
+      { cause: (failure as Error).message, buffered: this.#clicks.length },
+      'clicks could not be published; kept and retried',
+    );
   }
 }

@@ -68,6 +68,58 @@ describe('the click buffer', () => {
     expect(bus.batches[0]).toHaveLength(2);
   });
 
+  test('when clicks pile up behind a slow broker, then a round publishes up to maxInFlight batches at once, each click once', async () => {
+    const held: (() => void)[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const published: string[] = [];
+    const publish: PublishClicks = async (clicks) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise<void>((resolve) => held.push(resolve));
+      inFlight--;
+      published.push(...clicks.map((c) => c.eventId));
+    };
+    const buffer = new ClickBuffer({ publish, nextEventId: ids, log: testLog, maxInFlight: 4 });
+    for (let i = 0; i < 500; i++) buffer.record(click(i)); // the first batch leaves alone
+    for (let i = 500; i < 3_000; i++) buffer.record(click(i)); // 2,500 wait behind it
+    await within(5_000, () => {
+      for (const resolve of held.splice(0)) resolve();
+      return buffer.counts.published === 3_000;
+    });
+    expect(most).toBe(4);
+    expect(new Set(published).size).toBe(3_000);
+    expect(buffer.counts).toMatchObject({ buffered: 0, dropped: 0, publishFailures: 0 });
+  });
+
+  test('when some batches of a round fail, then only their clicks stay, in front, and go out again with the same event ids', async () => {
+    let calls = 0;
+    const confirmed: string[][] = [];
+    const publish: PublishClicks = async (clicks) => {
+      const call = ++calls;
+      await new Promise((resolve) => setImmediate(resolve));
+      // The third message of the first round (of four) is refused, once.
+      if (call === 3) throw new Error('channel closed');
+      confirmed.push(clicks.map((c) => c.eventId));
+    };
+    let issued = 0;
+    const nextEventId = () => {
+      issued++;
+      return ids();
+    };
+    const buffer = new ClickBuffer({ publish, nextEventId, log: testLog, flushMs: 5 });
+    for (let i = 0; i < 1_600; i++) buffer.record(click(i));
+    await within(10_000, () => buffer.counts.published === 1_600);
+    const all = confirmed.flat();
+    expect(all).toHaveLength(1_600);
+    expect(new Set(all).size).toBe(1_600);
+    // The refused batch went out again under the ids it first had.
+    expect(issued).toBe(1_600);
+    expect(calls).toBe(5);
+    expect(buffer.counts.publishFailures).toBe(1);
+    expect(buffer.counts.dropped).toBe(0);
+  });
+
   test('when the broker is down for a while, then clicks wait and go out after, with the event ids they first had', async () => {
     const bus = broker();
     bus.state.down = true;
