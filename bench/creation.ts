@@ -6,7 +6,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { freePort } from '../test/support/ports.ts';
-import { startProcess, startScriptArgs, stopProcess, waitForHttp } from './processes.ts';
+import {
+  cpuSeconds,
+  startProcess,
+  startScriptArgs,
+  stopProcess,
+  waitForHttp,
+} from './processes.ts';
 import { type LoadResult, type LoadSettings, runWrkScript } from './wrk.ts';
 
 export interface CreationSettings {
@@ -21,6 +27,8 @@ export interface CreationSettings {
   callers: number;
   nodeFlags: string[];
   workDir: string;
+  redisPid: number | undefined;
+  mariadbPid: number | undefined;
 }
 
 /** What the bench raises so that the limiter is not what is measured (stated in the report). */
@@ -33,6 +41,8 @@ export interface CreationResult {
   rows: number;
   baseline: LoadResult;
   mesh: LoadResult;
+  baselineCpu: Record<string, number>;
+  meshCpu: Record<string, number>;
   ratio: number;
   limits: Record<string, string>;
   callers: number;
@@ -84,12 +94,36 @@ async function newGuests(base: string, count: number): Promise<string[]> {
   return tokens;
 }
 
-async function measure(url: string, tokensFile: string, s: CreationSettings): Promise<LoadResult> {
+type Pids = Record<string, number | undefined>;
+
+interface Measured {
+  result: LoadResult;
+  /** CPU seconds each process spent in the measured run (not the warm-up). */
+  cpu: Record<string, number>;
+}
+
+async function measure(
+  url: string,
+  tokensFile: string,
+  s: CreationSettings,
+  pids: Pids,
+): Promise<Measured> {
   const script = join(s.workDir, 'create-links.lua');
   writeFileSync(script, POST_LUA);
   await runWrkScript(url, script, [tokensFile], { ...s.load, durationSeconds: s.warmupSeconds });
-  return runWrkScript(url, script, [tokensFile], s.load);
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const result = await runWrkScript(url, script, [tokensFile], s.load);
+  const cpu = Object.fromEntries(
+    Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid) - (before[k] ?? 0)]),
+  );
+  return { result, cpu };
 }
+
+const cpuText = (cpu: Record<string, number>) =>
+  Object.entries(cpu)
+    .filter(([, seconds]) => Number.isFinite(seconds))
+    .map(([name, seconds]) => `${name} ${seconds.toFixed(1)} s`)
+    .join(', ');
 
 export async function creationSection(s: CreationSettings): Promise<CreationResult> {
   const linkDatabaseUrl = `${s.mysqlUrl}/${s.database}`;
@@ -145,19 +179,29 @@ export async function creationSection(s: CreationSettings): Promise<CreationResu
     const tokens = await newGuests(meshUrl, s.callers);
     const tokensFile = join(s.workDir, 'tokens.txt');
     writeFileSync(tokensFile, `${tokens.join('\n')}\n`);
-    const baselineResult = await measure(baseUrl, tokensFile, s);
-    console.log(
-      `creation · baseline: ${baselineResult.requestsPerSecond.toFixed(0)} links/s, p99 ${baselineResult.p99Ms} ms, errors ${baselineResult.errors}`,
-    );
-    const meshResult = await measure(meshUrl, tokensFile, s);
-    console.log(
-      `creation · mesh: ${meshResult.requestsPerSecond.toFixed(0)} links/s, p99 ${meshResult.p99Ms} ms, errors ${meshResult.errors}`,
-    );
+    const shared = { redis: s.redisPid, mariadb: s.mariadbPid };
+    const base = await measure(baseUrl, tokensFile, s, { baseline: baseline.pid, ...shared });
+    const mesh = await measure(meshUrl, tokensFile, s, {
+      gateway: gateway.pid,
+      identity: identity.pid,
+      link: link.pid,
+      ...shared,
+    });
+    for (const [name, { result, cpu }] of [
+      ['baseline', base],
+      ['mesh', mesh],
+    ] as const) {
+      console.log(
+        `creation · ${name}: ${result.requestsPerSecond.toFixed(0)} links/s, p99 ${result.p99Ms} ms, errors ${result.errors}; CPU ${cpuText(cpu)}`,
+      );
+    }
     return {
       rows,
-      baseline: baselineResult,
-      mesh: meshResult,
-      ratio: meshResult.requestsPerSecond / baselineResult.requestsPerSecond,
+      baseline: base.result,
+      mesh: mesh.result,
+      baselineCpu: base.cpu,
+      meshCpu: mesh.cpu,
+      ratio: mesh.result.requestsPerSecond / base.result.requestsPerSecond,
       limits: CREATION_LIMITS,
       callers: s.callers,
     };
@@ -193,6 +237,8 @@ export function renderCreation(r: CreationResult, s: CreationSettings): string {
     '|---|---|---|---|---|',
     row('baseline (node:http, one INSERT + one Redis SET)', r.baseline),
     row('mesh (gateway → identity/link → MariaDB + Redis)', r.mesh),
+    '',
+    `CPU seconds in the measured run: baseline ${cpuText(r.baselineCpu)}; mesh ${cpuText(r.meshCpu)}.`,
     '',
     `Ratio ${r.ratio.toFixed(2)} (target ≥ ${t.ratio}: ${met(r.ratio >= t.ratio)}); ${r.mesh.requestsPerSecond.toFixed(0)} links/s (target ≥ ${t.linksPerSecond}: ${met(r.mesh.requestsPerSecond >= t.linksPerSecond)}); p99 ${r.mesh.p99Ms} ms (target ≤ ${t.p99Ms}: ${met(r.mesh.p99Ms <= t.p99Ms)}); errors ${r.mesh.errors}.`,
     '',

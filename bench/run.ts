@@ -493,8 +493,19 @@ async function pipelineSection(seeded: Seeded): Promise<PipelineSection> {
   }
 }
 
-function creationSettings() {
+async function mariadbPid(): Promise<number | undefined> {
+  try {
+    const pid = execFileSync('pidof', ['mariadbd'], { encoding: 'utf8' }).trim().split(' ')[0];
+    return pid ? Number(pid) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function creationSettings() {
   return {
+    redisPid: await redisPid(),
+    mariadbPid: await mariadbPid(),
     mysqlUrl: MYSQL_URL,
     database,
     redisUrl: REDIS_URL,
@@ -521,7 +532,8 @@ async function main(): Promise<void> {
     if (only === '' || only === 'pipeline') section = await pipelineSection(seeded);
     if (only === '' || only === 'redirects') redirects = await redirectScenarios(seeded);
     // Last: it adds links to the table the redirect scenarios read.
-    if (only === '' || only === 'creation') creation = await creationSection(creationSettings());
+    if (only === '' || only === 'creation')
+      creation = await creationSection(await creationSettings());
   } finally {
     await cleanup();
   }
@@ -529,7 +541,7 @@ async function main(): Promise<void> {
   const date = new Date();
   const dir = new URL('../docs/benchmarks/', import.meta.url).pathname;
   mkdirSync(dir, { recursive: true });
-  const creationText = creation ? renderCreation(creation, creationSettings()) : '';
+  const creationText = creation ? renderCreation(creation, await creationSettings()) : '';
   if (only === 'creation') {
     const file = join(dir, `${date.toISOString().slice(0, 10)}-creation.md`);
     const text = `# Benchmark: link creation, ${date.toISOString().slice(0, 10)}\n\n${generator}\n\n${creationText}`;
