@@ -146,7 +146,18 @@ export async function startGateway(
 if (import.meta.main) {
   await runMain('gateway', { gateway: gatewaySettings, bus: busSettings }, async (config, log) => {
     const infrastructure = await openInfrastructure(config, config.bus, log, 'gateway');
-    const gateway = await startGateway(config.gateway, config, log, infrastructure);
+    // A gateway process of its own with in-process shared state cannot hear
+    // identity's revocations (they are broadcast in identity's process): it
+    // must not cache authentications.
+    const alone = infrastructure.shared.kind === 'memory' && config.gateway.authCacheSize > 0;
+    if (alone)
+      log.warn('no REDIS_URL: revocations cannot reach this process; authentication cache off');
+    const gateway = await startGateway(
+      alone ? { ...config.gateway, authCacheSize: 0 } : config.gateway,
+      config,
+      log,
+      infrastructure,
+    );
     return {
       async stop() {
         await gateway.stop();
