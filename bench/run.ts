@@ -6,14 +6,16 @@
 // answered, and how long the last one took to land. Then the click pipeline
 // on its own, a plain-INSERT reference and GetLinkStats on a big link
 // (bench/pipeline.ts).
-// Writes docs/benchmarks/<date>-redirects.md (<date>-pipeline.md for the
-// pipeline section alone).
+// Then link creation through the API against a node:http server doing one
+// INSERT and one Redis SET per create (bench/creation.ts).
+// Writes docs/benchmarks/<date>-redirects.md (<date>-pipeline.md or
+// <date>-creation.md for that section alone).
 //
 // Settings (environment): BENCH_MYSQL_URL (mysql://root@127.0.0.1:3306),
 // BENCH_REDIS_URL (redis://127.0.0.1:6379), BENCH_RABBITMQ_URL
 // (amqp://guest:guest@127.0.0.1:5672), BENCH_DURATION (10), BENCH_WARMUP (3),
-// BENCH_CONNECTIONS (64), BENCH_ROUNDS (3); BENCH_ONLY (`redirects` or
-// `pipeline`: one section; both unless set), BENCH_PIPELINE_CLICKS (200000),
+// BENCH_CONNECTIONS (64), BENCH_ROUNDS (3); BENCH_ONLY (`redirects`,
+// `pipeline` or `creation`: one section; all unless set), BENCH_CREATION_CALLERS (8), BENCH_PIPELINE_CLICKS (200000),
 // BENCH_STATS_VISITS (1000000), BENCH_STATS_CALLS (500).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -34,6 +36,7 @@ import { removeTopology } from '../test/support/bus.ts';
 import { freePort } from '../test/support/ports.ts';
 import { recorderBacklog } from './backlog.ts';
 import type { ClickedLink } from './clicks.ts';
+import { type CreationResult, creationSection, renderCreation } from './creation.ts';
 import { type PipelineSection, runPipelineSection } from './pipeline.ts';
 import {
   cpuSeconds,
@@ -64,9 +67,10 @@ const settings: LoadSettings = {
 const warmupSeconds = Number(env.BENCH_WARMUP ?? 3);
 const rounds = Number(env.BENCH_ROUNDS ?? 3);
 const only = env.BENCH_ONLY ?? '';
-if (!['', 'redirects', 'pipeline'].includes(only)) {
-  throw new Error(`BENCH_ONLY must be redirects or pipeline, not ${only}`);
+if (!['', 'redirects', 'pipeline', 'creation'].includes(only)) {
+  throw new Error(`BENCH_ONLY must be redirects, pipeline or creation, not ${only}`);
 }
+const creationCallers = Number(env.BENCH_CREATION_CALLERS ?? 8);
 const pipelineSettings = {
   clicks: Number(env.BENCH_PIPELINE_CLICKS ?? 200_000),
   batchSize: 500,
@@ -500,6 +504,31 @@ async function pipelineSection(seeded: Seeded): Promise<PipelineSection> {
   }
 }
 
+async function mariadbPid(): Promise<number | undefined> {
+  try {
+    const pid = execFileSync('pidof', ['mariadbd'], { encoding: 'utf8' }).trim().split(' ')[0];
+    return pid ? Number(pid) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function creationSettings() {
+  return {
+    redisPid: await redisPid(),
+    mariadbPid: await mariadbPid(),
+    mysqlUrl: MYSQL_URL,
+    database,
+    redisUrl: REDIS_URL,
+    prefix,
+    load: settings,
+    warmupSeconds,
+    callers: creationCallers,
+    nodeFlags: nodeFlagsOfServices(),
+    workDir: work,
+  };
+}
+
 async function main(): Promise<void> {
   const generator = only === 'pipeline' ? '' : await ensureWrk();
   const seeded = await seed(Math.max(...SCENARIOS.map((s) => s.codes)));
@@ -508,15 +537,30 @@ async function main(): Promise<void> {
     pipeline: [],
   };
   let section: PipelineSection | undefined;
+  let creation: CreationResult | undefined;
   try {
     // The pipeline first, on a machine the redirect scenarios have not yet loaded.
-    if (only !== 'redirects') section = await pipelineSection(seeded);
-    if (only !== 'pipeline') redirects = await redirectScenarios(seeded);
+    if (only === '' || only === 'pipeline') section = await pipelineSection(seeded);
+    if (only === '' || only === 'redirects') redirects = await redirectScenarios(seeded);
+    // Last: it adds links to the table the redirect scenarios read.
+    if (only === '' || only === 'creation')
+      creation = await creationSection(await creationSettings());
   } finally {
     await cleanup();
   }
 
   const date = new Date();
+  const dir = new URL('../docs/benchmarks/', import.meta.url).pathname;
+  mkdirSync(dir, { recursive: true });
+  const creationText = creation ? renderCreation(creation, await creationSettings()) : '';
+  if (only === 'creation') {
+    const file = join(dir, `${date.toISOString().slice(0, 10)}-creation.md`);
+    const text = `# Benchmark: link creation, ${date.toISOString().slice(0, 10)}\n\n${generator}\n\n${creationText}`;
+    writeFileSync(file, text);
+    console.log(`\nreport written to ${file}\n`);
+    console.log(text);
+    return;
+  }
   const report = renderReport({
     date,
     generator,
@@ -539,13 +583,12 @@ async function main(): Promise<void> {
           ]),
     ],
   });
-  const dir = new URL('../docs/benchmarks/', import.meta.url).pathname;
-  mkdirSync(dir, { recursive: true });
   const name = only === 'pipeline' ? 'pipeline' : 'redirects';
   const file = join(dir, `${date.toISOString().slice(0, 10)}-${name}.md`);
-  writeFileSync(file, report);
+  const text = creationText ? `${report}\n${creationText}` : report;
+  writeFileSync(file, text);
   console.log(`\nreport written to ${file}\n`);
-  console.log(report);
+  console.log(text);
 }
 
 await main();

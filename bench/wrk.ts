@@ -101,3 +101,28 @@ export async function runWrk(
   );
   return parseWrk(stdout);
 }
+
+/** wrk with a Lua script of the caller's (e.g. POSTs with a body) and its arguments. */
+export async function runWrkScript(
+  url: string,
+  script: string,
+  args: string[],
+  settings: LoadSettings,
+): Promise<LoadResult> {
+  const { stdout } = await exec(
+    'wrk',
+    [
+      `-t${settings.threads}`,
+      `-c${settings.connections}`,
+      `-d${settings.durationSeconds}s`,
+      '--latency',
+      '-s',
+      script,
+      url,
+      '--',
+      ...args,
+    ],
+    { maxBuffer: 1 << 20 },
+  );
+  return parseWrk(stdout);
+}

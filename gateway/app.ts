@@ -8,6 +8,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../lib/log.ts';
 import { authenticateDeclaredRoutes } from './auth.ts';
+import type { AuthCache } from './auth-cache.ts';
 import type { GatewayConfig } from './config.ts';
 import { gatewayErrors } from './errors.ts';
 import type { ServiceClients } from './grpc-clients.ts';
@@ -33,6 +34,7 @@ export interface GatewayParts {
   log: Logger;
   clients: ServiceClients;
   near: NearCache;
+  auth: AuthCache;
   redirects: RedirectPath;
   readiness: ReadinessProbe;
   state: { accepting: boolean };
@@ -139,7 +141,7 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
   const routes = new RouteMethods();
   app.addHook('onRoute', (route) => routes.add(route.url, route.method));
   // Before any route: those declaring bearer security authenticate first of all.
-  app.addHook('onRoute', authenticateDeclaredRoutes(clients));
+  app.addHook('onRoute', authenticateDeclaredRoutes(clients, parts.auth));
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '';
     const allow = routes.allowedAt(path);

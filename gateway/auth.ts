@@ -7,9 +7,12 @@
 // turns authentication on. The caller is then authenticated in onRequest,
 // before the body is read, parsed or validated: a request that carries no
 // valid token is answered 401 whatever else is wrong with it, and the route's
-// rules are not shown to someone who may not use it.
+// rules are not shown to someone who may not use it. A token identity
+// accepted recently is answered from the authentication cache (auth-cache.ts).
 import type { FastifyRequest, onRequestAsyncHookHandler, RouteOptions } from 'fastify';
 import type { Principal } from '../gen/shortener/v1/principal.ts';
+import { bearerTokenHash } from '../lib/auth/revocations.ts';
+import type { AuthCache } from './auth-cache.ts';
 import { gatewayErrors } from './errors.ts';
 import type { ServiceClients } from './grpc-clients.ts';
 
@@ -43,14 +46,23 @@ export function requiresBearer(security: unknown): boolean {
   );
 }
 
-function authenticator(clients: ServiceClients): onRequestAsyncHookHandler {
+function authenticator(clients: ServiceClients, cache: AuthCache): onRequestAsyncHookHandler {
   return async (request) => {
     const token = bearerToken(request);
     if (!token) throw gatewayErrors.missing_token();
-    const { principal } = await clients.identity.authenticate({ token });
+    const hash = cache.live ? bearerTokenHash(token) : undefined;
+    const cached = hash === undefined ? undefined : cache.get(hash);
+    if (cached) {
+      request.principal = cached;
+      request.bearerToken = token;
+      return;
+    }
+    const epoch = cache.epoch;
+    const { principal, expiresAt } = await clients.identity.authenticate({ token });
     // Identity refuses a token with its own error (invalid_token); an answer
     // without a principal breaks its contract.
     if (!principal) throw new Error('identity service authenticated a token without a principal');
+    if (hash !== undefined) cache.fill(hash, principal, epoch, expiresAt);
     request.principal = principal;
     request.bearerToken = token;
   };
@@ -60,8 +72,11 @@ function authenticator(clients: ServiceClients): onRequestAsyncHookHandler {
  * An onRoute hook: every route declaring BEARER authenticates its caller
  * first of its own onRequest hooks. Register it before any route.
  */
-export function authenticateDeclaredRoutes(clients: ServiceClients): (route: RouteOptions) => void {
-  const authenticate = authenticator(clients);
+export function authenticateDeclaredRoutes(
+  clients: ServiceClients,
+  cache: AuthCache,
+): (route: RouteOptions) => void {
+  const authenticate = authenticator(clients, cache);
   return (route) => {
     if (!requiresBearer(route.schema?.security)) return;
     const own = route.onRequest === undefined ? [] : [route.onRequest].flat();

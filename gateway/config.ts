@@ -18,6 +18,10 @@ export interface GatewayConfig {
   requestTimeoutMs: number;
   nearCacheSize: number;
   nearCacheTtlMs: number;
+  /** Authentications kept at most; 0 turns the cache off. */
+  authCacheSize: number;
+  /** How long an authentication is kept at most, even if no revocation is heard. */
+  authCacheTtlMs: number;
   clicks: {
     /** Whether GET redirects are recorded as clicks on the bus. */
     record: boolean;
@@ -41,6 +45,8 @@ export const gatewaySettings = defineSettings(
     GATEWAY_REQUEST_TIMEOUT: duration(100, 600_000).default(30_000),
     NEAR_CACHE_SIZE: integer(0, 10_000_000).default(100_000),
     NEAR_CACHE_TTL: duration(100, 3_600_000).default(30_000),
+    AUTH_CACHE_SIZE: integer(0, 10_000_000).default(10_000),
+    AUTH_CACHE_TTL: duration(0, 3_600_000).default(30_000),
     CLICKS_RECORD: boolean.default(true),
     CLICKS_BATCH_SIZE: integer(1, 10_000).default(500),
     CLICKS_FLUSH_INTERVAL: duration(1, 60_000).default(100),
@@ -60,6 +66,8 @@ export const gatewaySettings = defineSettings(
       requestTimeoutMs: v.GATEWAY_REQUEST_TIMEOUT,
       nearCacheSize: v.NEAR_CACHE_SIZE,
       nearCacheTtlMs: v.NEAR_CACHE_TTL,
+      authCacheSize: v.AUTH_CACHE_SIZE,
+      authCacheTtlMs: v.AUTH_CACHE_TTL,
       clicks: {
         record: v.CLICKS_RECORD,
         batchSize: v.CLICKS_BATCH_SIZE,

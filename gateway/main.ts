@@ -10,6 +10,7 @@ import type { Logger } from '../lib/log.ts';
 import { type Infrastructure, openInfrastructure } from '../lib/service.ts';
 import { ShutdownStack } from '../lib/shutdown.ts';
 import { buildApp } from './app.ts';
+import { AuthCache, followRevocations } from './auth-cache.ts';
 import { ClickBuffer } from './clicks/click-buffer.ts';
 import { publishClicksOn } from './clicks/publish.ts';
 import { type GatewayConfig, gatewaySettings } from './config.ts';
@@ -24,6 +25,7 @@ export interface RunningGateway {
   /** http://host:port actually bound. */
   url: string;
   near: NearCache;
+  auth: AuthCache;
   /** Drains within budgetMs (SHUTDOWN_TIMEOUT unless given). */
   stop(budgetMs?: number): Promise<void>;
 }
@@ -81,6 +83,8 @@ export async function startGateway(
   stack.push('gRPC clients', () => clients.close());
   const near = new NearCache(config.nearCacheSize, config.nearCacheTtlMs);
   stack.push('link change follower', followLinkChanges(clients.link, near, log));
+  const auth = new AuthCache(config.authCacheSize, config.authCacheTtlMs);
+  stack.push('revocation follower', followRevocations(infrastructure.shared.broadcast, auth, log));
   const now = infrastructure.clock ?? Date.now;
   const batcher = new RedirectBatcher(clients.link, near, runtime.grpcDeadlineMs, clicks, now);
   const redirects = new RedirectPath(
@@ -97,7 +101,7 @@ export async function startGateway(
   });
   stack.push('health checks', () => readiness.close());
   const state = { accepting: true };
-  const app = await buildApp({ config, log, clients, near, redirects, readiness, state });
+  const app = await buildApp({ config, log, clients, near, auth, redirects, readiness, state });
   await app.listen(splitListen(config.listen)).catch(async (error: unknown) => {
     await stack.unwind(0);
     throw error;
@@ -127,12 +131,14 @@ export async function startGateway(
       identity: config.identityTarget,
       analytics: config.analyticsTarget,
       nearCache: near.enabled,
+      authCache: auth.enabled,
     },
     'gateway listening',
   );
   return {
     url,
     near,
+    auth,
     stop: (budgetMs = runtime.shutdownTimeoutMs) => stack.unwind(budgetMs),
   };
 }
@@ -140,7 +146,18 @@ export async function startGateway(
 if (import.meta.main) {
   await runMain('gateway', { gateway: gatewaySettings, bus: busSettings }, async (config, log) => {
     const infrastructure = await openInfrastructure(config, config.bus, log, 'gateway');
-    const gateway = await startGateway(config.gateway, config, log, infrastructure);
+    // A gateway process of its own with in-process shared state cannot hear
+    // identity's revocations (they are broadcast in identity's process): it
+    // must not cache authentications.
+    const alone = infrastructure.shared.kind === 'memory' && config.gateway.authCacheSize > 0;
+    if (alone)
+      log.warn('no REDIS_URL: revocations cannot reach this process; authentication cache off');
+    const gateway = await startGateway(
+      alone ? { ...config.gateway, authCacheSize: 0 } : config.gateway,
+      config,
+      log,
+      infrastructure,
+    );
     return {
       async stop() {
         await gateway.stop();

@@ -15,7 +15,7 @@ import {
   requestPasswordReset,
 } from './domain/account-tokens.ts';
 import { type ApiKey, createApiKey, listApiKeys, revokeApiKey } from './domain/api-keys.ts';
-import { authenticate, revokeToken } from './domain/authentication.ts';
+import { authentication, revokeToken } from './domain/authentication.ts';
 import { type GuestDeps, issueGuest } from './domain/guests.ts';
 import {
   closeAccount,
@@ -61,9 +61,10 @@ export function identityServiceBinding(deps: IdentityHandlerDeps, log: Logger): 
         tokenExpiresAt: issued.tokenExpiresAt,
       };
     }),
-    authenticate: unary('Authenticate', log, async (request) => ({
-      principal: principalOf(await authenticate(members, request.token)),
-    })),
+    authenticate: unary('Authenticate', log, async (request) => {
+      const { principal, expiresAt } = await authentication(members, request.token);
+      return { principal: principalOf(principal), expiresAt: expiresAt ?? undefined };
+    }),
     revokeToken: unary('RevokeToken', log, async (request) => {
       await revokeToken(members, request.token);
       return {};

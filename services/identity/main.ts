@@ -3,6 +3,7 @@
 // serve, the handover actor, and its gRPC handlers. The shared wiring is
 // lib/service.ts.
 import { Supervisor } from '../../lib/actors/supervisor.ts';
+import { BroadcastRevocations } from '../../lib/auth/revocations.ts';
 import { runServiceProcess, type ServiceDefinition } from '../../lib/service.ts';
 import { type IdentityConfig, identitySettings } from './config.ts';
 import type { AccountMail } from './domain/account-mail.ts';
@@ -37,6 +38,8 @@ export function defineIdentityService(
       const store = new IdentityStore(orm);
       const links = new LinkServiceMemberLinks(config.linkTarget, runtime.grpcDeadlineMs);
       onStop('link client', async () => links.close());
+      const revocations = new BroadcastRevocations(shared.broadcast, log);
+      onStop('revocation announcer', async () => revocations.stop());
       const passwords = new PasswordHasher();
       await passwords.warm();
       const members: MemberDeps = {
@@ -51,6 +54,7 @@ export function defineIdentityService(
         rules: config.accounts,
         log,
         now,
+        revocations,
       };
       const supervisor = new Supervisor({ log });
       onStop('actors', () => supervisor.stop());

@@ -55,7 +55,15 @@ export interface AuthenticateRequest {
 /** The principal a token authenticates. */
 export interface AuthenticateResponse {
   /** Whom the token belongs to. */
-  principal?: Principal | undefined;
+  principal?:
+    | Principal
+    | undefined;
+  /**
+   * When the token stops authenticating of itself (a session's expiry);
+   * unset for a credential that has none (an API key, until revoked). A
+   * caller that keeps the answer keeps it no longer than this.
+   */
+  expiresAt?: Date | undefined;
 }
 
 /** Asks to revoke a bearer token. */
@@ -465,13 +473,16 @@ export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
 };
 
 function createBaseAuthenticateResponse(): AuthenticateResponse {
-  return { principal: undefined };
+  return { principal: undefined, expiresAt: undefined };
 }
 
 export const AuthenticateResponse: MessageFns<AuthenticateResponse> = {
   encode(message: AuthenticateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.principal !== undefined) {
       Principal.encode(message.principal, writer.uint32(10).fork()).join();
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -497,6 +508,14 @@ export const AuthenticateResponse: MessageFns<AuthenticateResponse> = {
             message.principal = Principal.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -517,6 +536,7 @@ export const AuthenticateResponse: MessageFns<AuthenticateResponse> = {
     message.principal = (object.principal !== undefined && object.principal !== null)
       ? Principal.fromPartial(object.principal)
       : undefined;
+    message.expiresAt = object.expiresAt ?? undefined;
     return message;
   },
 };

@@ -98,6 +98,7 @@ export async function confirmPasswordReset(
   );
   // Used meanwhile by a concurrent confirmation: this one is too late.
   if (!reset) throw identityErrors.invalid_account_token();
+  await deps.revocations.announce({ principalId: stored.memberId });
 }
 
 export async function confirmEmail(deps: MemberDeps, token: string): Promise<void> {

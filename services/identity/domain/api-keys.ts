@@ -60,4 +60,7 @@ export async function revokeApiKey(deps: MemberDeps, caller: Caller, id: string)
   if (!(await deps.apiKeys.revokeApiKey(id, caller.id, new Date(deps.now())))) {
     throw identityErrors.api_key_not_found();
   }
+  // Known here by its id only: the member's cached authentications all go,
+  // which costs the member's other credentials one fresh check each.
+  await deps.revocations.announce({ principalId: caller.id });
 }

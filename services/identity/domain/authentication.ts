@@ -4,6 +4,7 @@
 // request waits for: an API key's last use is written at most once per
 // interval, off the call, so authentication goes on while the database
 // cannot take writes.
+import type { RevocationAnnouncer } from '../../../lib/auth/revocations.ts';
 import { outsideCall } from '../../../lib/call-scope.ts';
 import type { Logger } from '../../../lib/log.ts';
 import { identityErrors } from '../errors.ts';
@@ -17,6 +18,8 @@ export interface AuthenticationDeps {
   apiKeys: ApiKeyStore;
   log: Logger;
   now: () => number;
+  /** Told of every revocation once it is stored, for the gateways' caches. */
+  revocations: RevocationAnnouncer;
 }
 
 /** An API key's lastUsedAt is exact to within this much. */
@@ -36,14 +39,33 @@ async function authenticateApiKey(deps: AuthenticationDeps, key: string): Promis
   return { id: stored.memberId, kind: 'member' };
 }
 
-export async function authenticate(deps: AuthenticationDeps, token: string): Promise<Principal> {
-  if (looksLikeToken(token, 'apiKey')) return authenticateApiKey(deps, token);
+export interface Authentication {
+  principal: Principal;
+  /** When the token stops authenticating of itself; null for an API key. */
+  expiresAt: Date | null;
+}
+
+/** Whom the token belongs to, and until when. */
+export async function authentication(
+  deps: AuthenticationDeps,
+  token: string,
+): Promise<Authentication> {
+  if (looksLikeToken(token, 'apiKey')) {
+    return { principal: await authenticateApiKey(deps, token), expiresAt: null };
+  }
   if (!looksLikeToken(token)) throw identityErrors.invalid_token();
   const stored = await deps.store.findToken(tokenHash(token));
   if (!stored || stored.revokedAt !== null || stored.expiresAt.getTime() <= deps.now()) {
     throw identityErrors.invalid_token();
   }
-  return { id: stored.principalId, kind: stored.principalKind };
+  return {
+    principal: { id: stored.principalId, kind: stored.principalKind },
+    expiresAt: stored.expiresAt,
+  };
+}
+
+export async function authenticate(deps: AuthenticationDeps, token: string): Promise<Principal> {
+  return (await authentication(deps, token)).principal;
 }
 
 /** Revokes a session, or the API key presented in its place. */
@@ -53,10 +75,12 @@ export async function revokeToken(deps: AuthenticationDeps, token: string): Prom
     const key = await deps.apiKeys.findApiKey(tokenHash(token));
     if (!key) throw identityErrors.invalid_token();
     await deps.apiKeys.revokeApiKey(key.id, key.memberId, at);
+    await deps.revocations.announce({ tokenHash: tokenHash(token) });
     return;
   }
   if (!looksLikeToken(token)) throw identityErrors.invalid_token();
   const hash = tokenHash(token);
   if (!(await deps.store.findToken(hash))) throw identityErrors.invalid_token();
   await deps.store.revokeToken(hash, at);
+  await deps.revocations.announce({ tokenHash: hash });
 }

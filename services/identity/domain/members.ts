@@ -213,6 +213,7 @@ export async function closeAccount(deps: MemberDeps, caller: Caller): Promise<vo
   if (!(await deps.accounts.closeMember(caller.id, new Date(deps.now())))) {
     throw identityErrors.account_not_found();
   }
+  await deps.revocations.announce({ principalId: caller.id });
   await deleteClosedAccountLinks(deps, caller.id);
 }
 
