@@ -189,6 +189,29 @@ describe.each(MESH_FLAVOURS)('aliases over LinkService (%s)', (flavour) => {
     expect(again.link?.id).toBe(plain.link?.id);
   });
 
+  test('when a URL is shortened again asking for an expiry its link lacks, then a link of its own; asking for nothing it lacks, the same link', async () => {
+    const guest = aGuest();
+    const url = `https://example.com/expiry-asked/${freshAlias()}`;
+    const soon = new Date(Date.now() + 86_400_000);
+    const later = new Date(Date.now() + 2 * 86_400_000);
+    const plain = await create(guest, url);
+    const dated = await create(guest, url, '', soon);
+    expect([plain.created, dated.created]).toEqual([true, true]);
+    expect(dated.link?.code).not.toBe(plain.link?.code);
+    expect(dated.link?.expiresAt?.getTime()).toBe(soon.getTime());
+    // Without an expiry the request lacks nothing the URL's link has.
+    const again = await create(guest, url);
+    expect([again.created, again.link?.id]).toEqual([false, plain.link?.id]);
+    // The URL's link has a date: the same date asks for nothing new, another date does.
+    const other = `https://example.com/expiry-dated/${freshAlias()}`;
+    const first = await create(guest, other, '', soon);
+    const same = await create(guest, other, '', soon);
+    const different = await create(guest, other, '', later);
+    expect([first.created, same.created, different.created]).toEqual([true, false, true]);
+    expect(same.link?.id).toBe(first.link?.id);
+    expect(different.link?.expiresAt?.getTime()).toBe(later.getTime());
+  });
+
   test('when a member shortens one URL under two aliases, then two links', async () => {
     const member = aMember();
     const url = `https://example.com/two-aliases/${freshAlias()}`;

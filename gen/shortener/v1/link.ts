@@ -2282,10 +2282,13 @@ export const LinkServiceService = {
    * An existing link is returned (created = false) only when the request asks
    * for nothing that link lacks, also when two requests race:
    *   - without an alias: the caller's live link for the same URL under a
-   *     generated code, if there is one. Each owner has at most one such link
-   *     per URL (a unique index on owner and URL hash decides races); links
-   *     made with an alias never hold that place, so they are never returned
-   *     here and never keep a generated link from being made.
+   *     generated code, if there is one and the request asks for no
+   *     expires_at other than its own (a request with another expires_at, or
+   *     with max_visits, gets a link of its own under a new code). Each owner
+   *     has at most one such link per URL (a unique index on owner and URL
+   *     hash decides races); links made with an alias, a visit limit or an
+   *     expiry the URL's link lacks never hold that place, so they are never
+   *     returned here and never keep a generated link from being made.
    *   - with an alias: the link under that alias, if it is the caller's, live,
    *     and has the same target URL and expiry (a retried request). Any other
    *     link under the alias makes the request fail with ALREADY_EXISTS. A
@@ -2506,10 +2509,13 @@ export interface LinkServiceServer extends UntypedServiceImplementation {
    * An existing link is returned (created = false) only when the request asks
    * for nothing that link lacks, also when two requests race:
    *   - without an alias: the caller's live link for the same URL under a
-   *     generated code, if there is one. Each owner has at most one such link
-   *     per URL (a unique index on owner and URL hash decides races); links
-   *     made with an alias never hold that place, so they are never returned
-   *     here and never keep a generated link from being made.
+   *     generated code, if there is one and the request asks for no
+   *     expires_at other than its own (a request with another expires_at, or
+   *     with max_visits, gets a link of its own under a new code). Each owner
+   *     has at most one such link per URL (a unique index on owner and URL
+   *     hash decides races); links made with an alias, a visit limit or an
+   *     expiry the URL's link lacks never hold that place, so they are never
+   *     returned here and never keep a generated link from being made.
    *   - with an alias: the link under that alias, if it is the caller's, live,
    *     and has the same target URL and expiry (a retried request). Any other
    *     link under the alias makes the request fail with ALREADY_EXISTS. A
@@ -2633,10 +2639,13 @@ export interface LinkServiceClient extends Client {
    * An existing link is returned (created = false) only when the request asks
    * for nothing that link lacks, also when two requests race:
    *   - without an alias: the caller's live link for the same URL under a
-   *     generated code, if there is one. Each owner has at most one such link
-   *     per URL (a unique index on owner and URL hash decides races); links
-   *     made with an alias never hold that place, so they are never returned
-   *     here and never keep a generated link from being made.
+   *     generated code, if there is one and the request asks for no
+   *     expires_at other than its own (a request with another expires_at, or
+   *     with max_visits, gets a link of its own under a new code). Each owner
+   *     has at most one such link per URL (a unique index on owner and URL
+   *     hash decides races); links made with an alias, a visit limit or an
+   *     expiry the URL's link lacks never hold that place, so they are never
+   *     returned here and never keep a generated link from being made.
    *   - with an alias: the link under that alias, if it is the caller's, live,
    *     and has the same target URL and expiry (a retried request). Any other
    *     link under the alias makes the request fail with ALREADY_EXISTS. A

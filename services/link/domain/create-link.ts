@@ -147,6 +147,17 @@ export async function createLink(
 
 type Requested = Pick<Link, 'targetUrl' | 'expiresAt' | 'maxVisits'>;
 
+/**
+ * Whether a link of the same owner and URL already is what the request asks
+ * for: shortening again returns it only when the request asks for nothing it
+ * lacks (an explicit expiry it does not have).
+ */
+function answers(link: Link, requested: Requested): boolean {
+  return (
+    requested.expiresAt === null || link.expiresAt?.getTime() === requested.expiresAt.getTime()
+  );
+}
+
 function newLink(deps: CreateLinkDeps, caller: Caller, code: string, requested: Requested): Link {
   return {
     id: deps.ids.next(),
@@ -189,7 +200,11 @@ async function createUnderGeneratedCode(
   const hash = urlHash(requested.targetUrl);
   const existing = await deps.store.findByOwnerAndUrl(caller.id, hash);
   if (existing) {
-    if (!isExpired(existing, deps.idleMs, deps.now())) return { link: existing, created: false };
+    if (!isExpired(existing, deps.idleMs, deps.now())) {
+      if (answers(existing, requested)) return { link: existing, created: false };
+      // The request asks for an expiry the URL's link lacks: a link of its own, as for an alias.
+      return createUnderFreshCode(deps, caller, requested);
+    }
     // An expired link keeps answering 410 under its code; the URL gets a new one.
     await deps.store.retireUrl(existing.id);
   }
@@ -205,7 +220,8 @@ async function createUnderGeneratedCode(
       case 'url_taken': {
         // A concurrent request of the same owner stored the URL first: theirs is the link.
         const winner = await deps.store.findByOwnerAndUrl(caller.id, hash);
-        if (winner) return { link: winner, created: false };
+        if (winner && answers(winner, requested)) return { link: winner, created: false };
+        if (winner) return createUnderFreshCode(deps, caller, requested);
         // The winner was deleted or retired meanwhile: try again with a new code.
         break;
       }
