@@ -149,9 +149,7 @@ export async function linkStats(
   }
   const range = dayRange(request, dayOf(deps.now()));
   const link = await ownLink(deps, caller, request.code, deadline);
-  const days = (await deps.store.linkDays(link.linkId, range)).filter(
-    (day) => request.includeBots || !day.bot,
-  );
+  const days = await deps.store.linkDays(link.linkId, range, request.includeBots);
   const byDay = new Map<number, { visits: number; visitors: number }>();
   for (const day of days) {
     const counts = byDay.get(day.day) ?? { visits: 0, visitors: 0 };

@@ -308,12 +308,20 @@ export class VisitStore {
     return rows.map(toVisit);
   }
 
-  /** The link's days within the range that had visits, humans and bots apart, oldest first. */
-  async linkDays(linkId: string, range: { from: number; to: number }): Promise<LinkDay[]> {
+  /**
+   * The link's days within the range that had visits, humans and bots apart
+   * (humans only unless `includeBots`), oldest first.
+   */
+  async linkDays(
+    linkId: string,
+    range: { from: number; to: number },
+    includeBots = true,
+  ): Promise<LinkDay[]> {
     const rows = await this.#run((em) =>
       em.execute<Row[]>(
         `select \`day\`, \`bot\`, \`visits\`, \`visitors\`, \`unsketched_visitors\`, \`sketch\`, \`facets\` from \`link_days\`
-          where \`link_id\` = ? and \`day\` between ? and ? order by \`day\`, \`bot\``,
+          where \`link_id\` = ? and \`day\` between ? and ? ${includeBots ? '' : 'and `bot` = 0'}
+          order by \`day\`, \`bot\``,
         [linkId, range.from, range.to],
       ),
     );
