@@ -58,23 +58,15 @@ export class VisitorSketch {
   /** A stored sketch; an empty buffer is the empty sketch. */
   static decode(bytes: Uint8Array): VisitorSketch {
     const sketch = new VisitorSketch();
-    if (bytes.length === 0) return sketch;
-    if (bytes[0] === SPARSE && (bytes.length - 1) % SPARSE_BYTES === 0) {
-      for (let i = 1; i < bytes.length; i += SPARSE_BYTES) {
-        const word = ((bytes[i] ?? 0) << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
-        sketch.#raiseSparse(word >>> 6, word & 0x3f);
-      }
-      return sketch;
-    }
     if (bytes[0] === DENSE && bytes.length === REGISTERS + 1) {
-      // A view, not a copy: a year of a busy link's days is read for every
-      // stats answer, and only a sketch being added to needs its own bytes.
+      // A view, not a copy: only a sketch being added to needs its own bytes.
       sketch.#sparse = undefined;
       sketch.#dense = bytes.subarray(1);
       sketch.#borrowed = true;
       return sketch;
     }
-    throw new Error(`not a visitor sketch (${bytes.length} bytes, kind ${bytes[0]})`);
+    sketch.#mergeEncoded(bytes);
+    return sketch;
   }
 
   /**
