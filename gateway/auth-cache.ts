@@ -7,91 +7,21 @@
 // entries are dropped as they arrive. While the broadcast is not live nothing
 // is cached or served from the cache, and a TTL bounds anything missed
 // regardless. Refusals are never cached.
-import { LRUCache } from 'lru-cache';
 import type { Principal } from '../gen/shortener/v1/principal.ts';
 import { decodeRevocation, REVOCATIONS_CHANNEL, type Revocation } from '../lib/auth/revocations.ts';
 import type { Broadcast } from '../lib/broadcast/broadcast.ts';
 import type { Logger } from '../lib/log.ts';
+import { FeedCache } from './feed-cache.ts';
 
-export class AuthCache {
-  readonly #entries: LRUCache<string, Principal> | null;
-  #live = false;
-  #epoch = 0;
-
+export class AuthCache extends FeedCache<Principal> {
+  /** Off when either is 0. */
   constructor(size: number, ttlMs: number) {
-    this.#entries =
-      size > 0 && ttlMs > 0 ? new LRUCache({ max: size, ttl: ttlMs, ttlAutopurge: false }) : null;
-  }
-
-  get enabled(): boolean {
-    return this.#entries !== null;
-  }
-
-  get live(): boolean {
-    return this.#live;
-  }
-
-  /** Bumped by every revocation; a fill carries the epoch its Authenticate started in. */
-  get epoch(): number {
-    return this.#epoch;
-  }
-
-  get(tokenHash: string): Principal | undefined {
-    return this.#live ? this.#entries?.get(tokenHash) : undefined;
-  }
-
-  /**
-   * Kept only if nothing was revoked while identity was being asked, and
-   * never past the token's own expiry.
-   */
-  fill(
-    tokenHash: string,
-    principal: Principal,
-    epochAtRequest: number,
-    expiresAt: Date | undefined,
-  ): void {
-    const entries = this.#entries;
-    if (!entries || !this.#live || epochAtRequest !== this.#epoch) return;
-    if (expiresAt === undefined) {
-      entries.set(tokenHash, principal);
-      return;
-    }
-    const left = expiresAt.getTime() - Date.now();
-    if (left > 0) entries.set(tokenHash, principal, { ttl: Math.min(left, entries.ttl) });
+    super(ttlMs > 0 ? size : 0, ttlMs);
   }
 
   revoke(revocation: Revocation): void {
-    this.#epoch++;
-    const entries = this.#entries;
-    if (!entries) return;
-    if ('tokenHash' in revocation) {
-      entries.delete(revocation.tokenHash);
-      return;
-    }
-    // Revocations are rare and the cache is bounded: a scan beats keeping an index.
-    const gone: string[] = [];
-    for (const [hash, principal] of entries.entries()) {
-      if (principal.id === revocation.principalId) gone.push(hash);
-    }
-    for (const hash of gone) entries.delete(hash);
-  }
-
-  /** The broadcast is live (again): start empty, anything may have been missed. */
-  resume(): void {
-    this.#epoch++;
-    this.#entries?.clear();
-    this.#live = true;
-  }
-
-  /** The broadcast is gone: empty, and not trusted until it is back. */
-  suspend(): void {
-    this.#epoch++;
-    this.#entries?.clear();
-    this.#live = false;
-  }
-
-  get size(): number {
-    return this.#entries?.size ?? 0;
+    if ('tokenHash' in revocation) this.drop([revocation.tokenHash]);
+    else this.dropWhere((principal) => principal.id === revocation.principalId);
   }
 }
 

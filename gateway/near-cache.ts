@@ -4,10 +4,10 @@
 // reset or broken stream empties it, and a TTL bounds anything missed
 // regardless. A resolution that was in flight while anything was invalidated
 // is not cached (the epoch check), so it cannot bring a deleted link back.
-import { LRUCache } from 'lru-cache';
 import type { WatchLinkChangesResponse } from '../gen/shortener/v1/link.ts';
 import { backoffDelay } from '../lib/backoff.ts';
 import type { Logger } from '../lib/log.ts';
+import { FeedCache } from './feed-cache.ts';
 import type { LinkClient } from './grpc-clients.ts';
 
 export interface NearEntry {
@@ -19,59 +19,8 @@ export interface NearEntry {
   expiresAt: number | null;
 }
 
-export class NearCache {
-  readonly #entries: LRUCache<string, NearEntry> | null;
-  #live = false;
-  #epoch = 0;
-
-  constructor(size: number, ttlMs: number) {
-    this.#entries = size > 0 ? new LRUCache({ max: size, ttl: ttlMs, ttlAutopurge: false }) : null;
-  }
-
-  get enabled(): boolean {
-    return this.#entries !== null;
-  }
-
-  /** Bumped by every invalidation; a fill carries the epoch its request started in. */
-  get epoch(): number {
-    return this.#epoch;
-  }
-
-  get live(): boolean {
-    return this.#live;
-  }
-
-  get(code: string): NearEntry | undefined {
-    return this.#live ? this.#entries?.get(code) : undefined;
-  }
-
-  fill(code: string, entry: NearEntry, epochAtRequest: number): void {
-    if (this.#live && epochAtRequest === this.#epoch) this.#entries?.set(code, entry);
-  }
-
-  invalidate(codes: readonly string[]): void {
-    this.#epoch++;
-    for (const code of codes) this.#entries?.delete(code);
-  }
-
-  /** The stream (re)started: empty, and trusted from now on. */
-  reset(): void {
-    this.#epoch++;
-    this.#entries?.clear();
-    this.#live = true;
-  }
-
-  /** The stream is gone: empty, and not trusted until the next reset. */
-  suspend(): void {
-    this.#epoch++;
-    this.#entries?.clear();
-    this.#live = false;
-  }
-
-  get size(): number {
-    return this.#entries?.size ?? 0;
-  }
-}
+/** Links by code, trusted while the WatchLinkChanges stream is live. */
+export class NearCache extends FeedCache<NearEntry> {}
 
 /** A stream that has said nothing for this long is treated as lost (the link service beats every second). */
 export const SILENCE_MS = 3_000;
@@ -98,9 +47,9 @@ export function followLinkChanges(client: LinkClient, cache: NearCache, log: Log
     } else if (message.reset) {
       if (attempt > 0) log.info('link change stream back; near cache on');
       attempt = 0;
-      cache.reset();
+      cache.resume();
     }
-    if (message.codes.length > 0) cache.invalidate(message.codes);
+    if (message.codes.length > 0) cache.drop(message.codes);
   };
 
   const lost = (reason: unknown) => {

@@ -286,7 +286,7 @@ export function linkRoutes(
         code: request.params.code,
         byMs: by === undefined ? undefined : String(parseDuration(by)),
       });
-      near.invalidate([request.params.code]);
+      near.drop([request.params.code]);
       return toJson(link);
     },
   );
@@ -314,7 +314,7 @@ export function linkRoutes(
     async (request, reply) => {
       await clients.link.deleteLink({ caller: principalOf(request), code: request.params.code });
       // Every gateway hears of it within a second; this one knows now.
-      near.invalidate([request.params.code]);
+      near.drop([request.params.code]);
       return reply.code(204).send(null);
     },
   );

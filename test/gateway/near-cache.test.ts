@@ -88,9 +88,9 @@ const entry = (targetUrl: string) => ({ linkId: '1', ownerId: '2', targetUrl, ex
 describe('near cache epochs', () => {
   test('when anything was invalidated while a resolution was in flight, then that resolution is not cached', () => {
     const near = new NearCache(10, 60_000);
-    near.reset();
+    near.resume();
     const started = near.epoch;
-    near.invalidate(['Other01']);
+    near.drop(['Other01']);
     near.fill('Racing1', entry('https://example.com/old'), started);
     expect(near.get('Racing1')).toBeUndefined();
     near.fill('Racing1', entry('https://example.com/new'), near.epoch);

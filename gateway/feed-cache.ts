@@ -1,0 +1,89 @@
+// A bounded cache the gateway trusts only while a feed of changes is live:
+// the near cache (links, fed by WatchLinkChanges) and the authentication
+// cache (principals, fed by the revocation broadcast). Changed keys are
+// dropped as the feed announces them; the feed (re)starting empties it, and
+// losing the feed empties it and stops it caching until the feed is back. A
+// TTL bounds anything missed regardless. An answer fetched while anything
+// was dropped is not kept (the epoch check), so it cannot bring back what
+// the feed just removed.
+import { LRUCache } from 'lru-cache';
+
+export class FeedCache<V extends object> {
+  readonly #entries: LRUCache<string, V> | null;
+  #live = false;
+  #epoch = 0;
+
+  /** Off (caching nothing) when `size` is 0; `ttlMs` 0 means no TTL. */
+  constructor(size: number, ttlMs: number) {
+    this.#entries = size > 0 ? new LRUCache({ max: size, ttl: ttlMs, ttlAutopurge: false }) : null;
+  }
+
+  get enabled(): boolean {
+    return this.#entries !== null;
+  }
+
+  /** Whether the feed is live, so entries are trusted. */
+  get live(): boolean {
+    return this.#live;
+  }
+
+  /** Bumped by every change; a fill carries the epoch its fetch started in. */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  get size(): number {
+    return this.#entries?.size ?? 0;
+  }
+
+  get(key: string): V | undefined {
+    return this.#live ? this.#entries?.get(key) : undefined;
+  }
+
+  /**
+   * Keeps `value` if the feed is live and nothing changed since the fetch
+   * began (`epochAtRequest`); never past `until`, if given.
+   */
+  fill(key: string, value: V, epochAtRequest: number, until?: Date): void {
+    const entries = this.#entries;
+    if (!entries || !this.#live || epochAtRequest !== this.#epoch) return;
+    if (until === undefined) {
+      entries.set(key, value);
+      return;
+    }
+    const left = until.getTime() - Date.now();
+    if (left > 0)
+      entries.set(key, value, { ttl: entries.ttl > 0 ? Math.min(left, entries.ttl) : left });
+  }
+
+  /** The feed announced these keys changed. */
+  drop(keys: Iterable<string>): void {
+    this.#epoch++;
+    for (const key of keys) this.#entries?.delete(key);
+  }
+
+  /** The feed announced a change to every entry `changed` picks. */
+  dropWhere(changed: (value: V) => boolean): void {
+    this.#epoch++;
+    const entries = this.#entries;
+    if (!entries) return;
+    // Such changes are rare and the cache is bounded: a scan beats keeping an index.
+    const gone: string[] = [];
+    for (const [key, value] of entries.entries()) if (changed(value)) gone.push(key);
+    for (const key of gone) entries.delete(key);
+  }
+
+  /** The feed is live (again): start empty, anything may have been missed. */
+  resume(): void {
+    this.#epoch++;
+    this.#entries?.clear();
+    this.#live = true;
+  }
+
+  /** The feed is gone: empty, and not trusted until it is back. */
+  suspend(): void {
+    this.#epoch++;
+    this.#entries?.clear();
+    this.#live = false;
+  }
+}
