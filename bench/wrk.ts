@@ -84,22 +84,7 @@ export async function runWrk(
 ): Promise<LoadResult> {
   const script = join(workDir, 'random-paths.lua');
   writeFileSync(script, LUA);
-  const { stdout } = await exec(
-    'wrk',
-    [
-      `-t${settings.threads}`,
-      `-c${settings.connections}`,
-      `-d${settings.durationSeconds}s`,
-      '--latency',
-      '-s',
-      script,
-      url,
-      '--',
-      pathsFile,
-    ],
-    { maxBuffer: 1 << 20 },
-  );
-  return parseWrk(stdout);
+  return runWrkScript(url, script, [pathsFile], settings);
 }
 
 /** wrk with a Lua script of the caller's (e.g. POSTs with a body) and its arguments. */

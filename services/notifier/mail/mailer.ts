@@ -8,3 +8,15 @@ export interface Mailer {
   send(mail: Mail, name: string): Promise<string>;
   close(): void;
 }
+
+/** The nodemailer message of a mail, from `from`: the same for the SMTP server and the outbox. */
+export function messageOf(mail: Mail, from: string) {
+  return {
+    from,
+    to: mail.to,
+    subject: mail.subject,
+    text: mail.text,
+    html: mail.html,
+    messageId: mail.messageId,
+  };
+}

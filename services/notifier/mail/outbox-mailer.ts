@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { createTransport } from 'nodemailer';
 import type { Mail } from '../domain/templates.ts';
 import { notifierErrors } from '../errors.ts';
-import type { Mailer } from './mailer.ts';
+import { type Mailer, messageOf } from './mailer.ts';
 
 export class OutboxMailer implements Mailer {
   readonly #dir: string;
@@ -24,14 +24,7 @@ export class OutboxMailer implements Mailer {
   }
 
   async send(mail: Mail, name: string): Promise<string> {
-    const { message } = await this.#composer.sendMail({
-      from: this.#from,
-      to: mail.to,
-      subject: mail.subject,
-      text: mail.text,
-      html: mail.html,
-      messageId: mail.messageId,
-    });
+    const { message } = await this.#composer.sendMail(messageOf(mail, this.#from));
     const path = join(this.#dir, `${name}.eml`);
     const partial = join(this.#dir, `.${name}.eml.partial`);
     try {

@@ -6,7 +6,7 @@
 import { createTransport } from 'nodemailer';
 import type { Mail } from '../domain/templates.ts';
 import { notifierErrors } from '../errors.ts';
-import type { Mailer } from './mailer.ts';
+import { type Mailer, messageOf } from './mailer.ts';
 
 export interface SmtpOptions {
   url: string;
@@ -33,14 +33,7 @@ export class SmtpMailer implements Mailer {
 
   async send(mail: Mail): Promise<string> {
     try {
-      const info = await this.#transport.sendMail({
-        from: this.#from,
-        to: mail.to,
-        subject: mail.subject,
-        text: mail.text,
-        html: mail.html,
-        messageId: mail.messageId,
-      });
+      const info = await this.#transport.sendMail(messageOf(mail, this.#from));
       if (info.rejected.length > 0) throw new Error(`recipient refused: ${info.response}`);
       return `smtp://${this.#host}`;
     } catch (error) {
