@@ -161,11 +161,14 @@ export class VisitStore {
 
   /** Deletes every visit and daily rollup of a purged link; a second call finds nothing. Returns the visits deleted. */
   async dropLink(linkId: string): Promise<number> {
-    return this.#run(async (em) => {
-      const visits = await em.nativeDelete(VisitRow, { linkId });
-      await em.nativeDelete(LinkDayRow, { linkId });
-      return visits;
-    });
+    // One transaction: nobody sees the visits gone and the rollups still there.
+    return this.#run((em) =>
+      em.transactional(async (trx) => {
+        const visits = await trx.nativeDelete(VisitRow, { linkId });
+        await trx.nativeDelete(LinkDayRow, { linkId });
+        return visits;
+      }),
+    );
   }
 
   /** The salt of visitor hashes, made (randomly, once for every replica) where there is none yet. */
