@@ -8,7 +8,6 @@ import { runServiceProcess, type ServiceDefinition } from '../../lib/service.ts'
 import { LinkChanges } from './changes/link-changes.ts';
 import { type LinkConfig, linkSettings } from './config.ts';
 import { ExtendTokens } from './domain/extend-token.ts';
-import { adoptGuestLinks } from './domain/owner-links.ts';
 import { LinkResolver } from './domain/resolve-links.ts';
 import { linkServiceBinding } from './grpc.ts';
 import { ExpiryStore } from './store/expiry-store.ts';
@@ -97,7 +96,6 @@ export const linkService: ServiceDefinition<LinkConfig> = {
           },
           codeLength: config.codeLength,
           limits: { perPrincipal: config.createPerPrincipal, perIp: config.createPerIp },
-          adopt: (guestId, memberId) => adoptGuestLinks(manage, guestId, memberId),
           now,
           idleMs,
         },

@@ -2,7 +2,7 @@
 // migrations the service runs: codes are case-sensitive (MariaDB's default
 // collation is not), tombstones keep a deleted code from ever coming back,
 // a lost race for a unique index is an answer (which index), and 64-bit ids
-// survive exactly.
+// survive exactly; a guest a member adopted stores no more links.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { violatedUnique } from '../../lib/db/errors.ts';
 import type { Dialect } from '../../lib/db/migrations.ts';
@@ -184,5 +184,23 @@ describe.each(DIALECTS)('link store (%s)', (dialect) => {
       BIG_ID,
       BIG_ID_2,
     ]);
+  });
+  test("when a member has adopted a guest, then the guest's next link answers adopted and is not stored, and a guest one double away is not held back", async () => {
+    // 2^53+1 and 2^53+3 are the same double: the check compares 64-bit ids.
+    const adopted = BIG_ID_2;
+    const neighbour = BIG_ID_3;
+    await store.recordAdoption(adopted, BIG_OWNER, new Date());
+
+    const refused = aLink({ code: 'Adopted1', ownerId: adopted });
+    expect(await storeLink(store, refused)).toBe('adopted');
+    expect(await store.findByCode('Adopted1')).toBeNull();
+
+    const kept = aLink({ code: 'Adopted2', ownerId: neighbour });
+    expect(await storeLink(store, kept)).toBe('inserted');
+    expect((await store.findByCode('Adopted2'))?.ownerId).toBe(neighbour);
+
+    // A member's link is never held back, whatever its id.
+    const members = aLink({ code: 'Adopted3', ownerId: adopted, ownerKind: 'member' });
+    expect(await storeLink(store, members)).toBe('inserted');
   });
 });

@@ -2,9 +2,10 @@
 // rate budgets, then store the link under the member's alias or a fresh
 // random code. An existing link is handed back only when the request asks for
 // nothing it lacks (link.proto, CreateLink):
-// - without an alias, the caller's live generated link for the same URL. Two
-//   requests racing for the same (owner, URL) end with one link: the unique
-//   index decides and the loser reads the winner's row.
+// - without an alias, the caller's live generated link for the same URL. The
+//   insert comes first (most URLs are new, so most creates are one
+//   statement): the unique index on (owner, URL) refuses a second live link,
+//   also between racing requests, and only then is the holder read.
 // - with an alias, the caller's own live link under it with the same target
 //   and expiry (a retry). The unique index on code decides who gets an alias;
 //   a link made under an alias never holds the (owner, URL) place, which
@@ -29,8 +30,6 @@ export interface CreateLinkDeps {
   policy: TargetPolicy;
   codeLength: number;
   limits: { perPrincipal: RateRule; perIp: RateRule };
-  /** Moves an adopted guest's links to its member (see owner-links.ts). */
-  adopt: (guestId: string, memberId: string) => Promise<unknown>;
   now: () => number;
   /** The idle period: an owner's expired link is never handed back. */
   idleMs: number;
@@ -110,23 +109,6 @@ function checkAliasRequest(caller: Caller, alias: string): void {
   checkAlias(alias);
 }
 
-/**
- * A guest a member adopted makes no more links. One made while the adoption
- * ran (after `made` was stored) is moved to the member before the refusal,
- * so no link stays behind with the guest.
- */
-async function refuseAdoptedGuest(
-  deps: CreateLinkDeps,
-  caller: Caller,
-  made: Link | null,
-): Promise<void> {
-  if (caller.kind !== 'guest') return;
-  const member = await deps.store.adopterOf(caller.id);
-  if (member === null) return;
-  if (made) await deps.adopt(caller.id, member);
-  throw linkErrors.guest_adopted();
-}
-
 export async function createLink(
   deps: CreateLinkDeps,
   caller: Caller,
@@ -136,7 +118,6 @@ export async function createLink(
   checkExpiry(input.expiresAt, deps.now());
   checkMaxVisits(input.maxVisits);
   if (input.alias) checkAliasRequest(caller, input.alias);
-  await refuseAdoptedGuest(deps, caller, null);
   await spendBudget(deps, caller, input.clientIp);
   const requested = { targetUrl, expiresAt: input.expiresAt, maxVisits: input.maxVisits };
   if (input.alias) return createUnderAlias(deps, caller, input.alias, requested);
@@ -174,6 +155,22 @@ function newLink(deps: CreateLinkDeps, caller: Caller, code: string, requested: 
   };
 }
 
+/**
+ * Stores the link and fills the cache; a guest a member has adopted makes no
+ * more links (the insert refuses it, see LinkStore.insert). Any other outcome
+ * is the caller's to handle.
+ */
+async function store(
+  deps: CreateLinkDeps,
+  link: Link,
+  urlHash: string | null,
+): Promise<'inserted' | 'code_taken' | 'url_taken'> {
+  const outcome = await deps.store.insert(link, urlHash);
+  if (outcome === 'adopted') throw linkErrors.guest_adopted();
+  if (outcome === 'inserted') await deps.cache.put(link);
+  return outcome;
+}
+
 /** A new link under a new generated code, claiming no (owner, URL) place. */
 async function createUnderFreshCode(
   deps: CreateLinkDeps,
@@ -182,12 +179,7 @@ async function createUnderFreshCode(
 ): Promise<CreatedLink> {
   for (let attempt = 0; attempt < CODE_ATTEMPTS; attempt++) {
     const link = newLink(deps, caller, randomCode(deps.codeLength), requested);
-    if ((await deps.store.insert(link, null)) === 'inserted') {
-      // Adopted while this request ran: the new link goes to the member too.
-      await refuseAdoptedGuest(deps, caller, link);
-      await deps.cache.put(link);
-      return { link, created: true };
-    }
+    if ((await store(deps, link, null)) === 'inserted') return { link, created: true };
   }
   throw linkErrors.code_space_exhausted();
 }
@@ -198,37 +190,23 @@ async function createUnderGeneratedCode(
   requested: Requested,
 ): Promise<CreatedLink> {
   const hash = urlHash(requested.targetUrl);
-  const existing = await deps.store.findByOwnerAndUrl(caller.id, hash);
-  if (existing) {
-    if (!isExpired(existing, deps.idleMs, deps.now())) {
-      if (answers(existing, requested)) return { link: existing, created: false };
-      // The request asks for an expiry the URL's link lacks: a link of its own, as for an alias.
-      return createUnderFreshCode(deps, caller, requested);
-    }
-    // An expired link keeps answering 410 under its code; the URL gets a new one.
-    await deps.store.retireUrl(existing.id);
-  }
-
   for (let attempt = 0; attempt < CODE_ATTEMPTS; attempt++) {
     const link = newLink(deps, caller, randomCode(deps.codeLength), requested);
-    switch (await deps.store.insert(link, hash)) {
-      case 'inserted':
-        // Adopted while this request ran: the new link goes to the member too.
-        await refuseAdoptedGuest(deps, caller, link);
-        await deps.cache.put(link);
-        return { link, created: true };
-      case 'url_taken': {
-        // A concurrent request of the same owner stored the URL first: theirs is the link.
-        const winner = await deps.store.findByOwnerAndUrl(caller.id, hash);
-        if (winner && answers(winner, requested)) return { link: winner, created: false };
-        if (winner) return createUnderFreshCode(deps, caller, requested);
-        // The winner was deleted or retired meanwhile: try again with a new code.
-        break;
-      }
-      case 'code_taken':
-        // Draw another code (an alias may hold it, or a tombstone).
-        break;
+    const outcome = await store(deps, link, hash);
+    if (outcome === 'inserted') return { link, created: true };
+    if (outcome === 'code_taken') continue; // an alias may hold it, or a tombstone
+    // The owner has a link for this URL (made earlier, or by a request racing this one).
+    const holder = await deps.store.findByOwnerAndUrl(caller.id, hash);
+    // Deleted or retired meanwhile: the slot is free again.
+    if (!holder) continue;
+    if (isExpired(holder, deps.idleMs, deps.now())) {
+      // An expired link keeps answering 410 under its code; the URL gets a new one.
+      await deps.store.retireUrl(holder.id);
+      continue;
     }
+    if (answers(holder, requested)) return { link: holder, created: false };
+    // The request asks for an expiry the URL's link lacks: a link of its own, as for an alias.
+    return createUnderFreshCode(deps, caller, requested);
   }
   throw linkErrors.code_space_exhausted();
 }
@@ -246,10 +224,7 @@ async function createUnderAlias(
 ): Promise<CreatedLink> {
   const link = newLink(deps, caller, alias, requested);
   // No URL hash: the (owner, URL) place stays with the URL's generated link.
-  if ((await deps.store.insert(link, null)) === 'inserted') {
-    await deps.cache.put(link);
-    return { link, created: true };
-  }
+  if ((await store(deps, link, null)) === 'inserted') return { link, created: true };
   const holder = await deps.store.findByCode(alias);
   if (holder?.deletedAt) throw linkErrors.alias_retired();
   if (holder && isSameRequest(holder, caller, requested, deps.idleMs, deps.now())) {

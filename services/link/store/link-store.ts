@@ -13,8 +13,11 @@ import type { Orm } from '../../../lib/db/open.ts';
 import type { Link, StoredLink } from '../domain/link.ts';
 import { GuestAdoptionRow, LinkRow } from './entities.ts';
 
-/** How an insert ended: stored, or refused by the unique index on code or on (owner, URL). */
-export type InsertOutcome = 'inserted' | 'code_taken' | 'url_taken';
+/**
+ * How an insert ended: stored, refused by the unique index on code or on
+ * (owner, URL), or not made because a member adopted the guest creating it.
+ */
+export type InsertOutcome = 'inserted' | 'code_taken' | 'url_taken' | 'adopted';
 
 /** The unique indexes of the links table (see the migrations) and their columns. */
 const UNIQUE_INDEXES = {
@@ -80,6 +83,38 @@ function yieldClaimsSql(dialect: Dialect): string {
       (select \`url_hash\` from \`links\` where \`owner_id\` = ? and \`url_hash\` is not null)`;
 }
 
+/** The columns a new link is written with; the others start NULL (or at their default). */
+const INSERTED_COLUMNS = [
+  'id',
+  'code',
+  'target_url',
+  'url_hash',
+  'owner_id',
+  'created_at',
+  'expires_at',
+  'owner_kind',
+  'max_visits',
+] as const;
+
+/**
+ * One statement inserting a link, for a guest only while no member has
+ * adopted the guest: the check and the write cannot be told apart by a
+ * concurrent adoption. On MySQL the check is a locking read (INSERT ...
+ * SELECT under REPEATABLE READ, the link service's isolation) that holds the
+ * adoption's place until the statement commits, so an adoption recorded
+ * meanwhile waits and its move then finds the new link; SQLite runs one
+ * writer at a time. Ids are cast on MySQL, as in moveLastAccess.
+ */
+function insertLinkSql(dialect: Dialect, guest: boolean): string {
+  const columns = INSERTED_COLUMNS.map((column) => `\`${column}\``).join(', ');
+  const id = dialect === 'mysql' ? 'cast(? as signed)' : '?';
+  const values = [id, ...Array(INSERTED_COLUMNS.length - 1).fill('?')].join(', ');
+  if (!guest) return `insert into \`links\` (${columns}) values (${values})`;
+  return `insert into \`links\` (${columns})
+    select ${values} from (select 1) as \`one\`
+    where not exists (select 1 from \`guest_adoptions\` where \`guest_id\` = ${id})`;
+}
+
 /** Tries of a move that keeps losing deadlocks to other writers. */
 const MOVE_ATTEMPTS = 5;
 
@@ -128,13 +163,32 @@ export class LinkStore {
 
   /**
    * Inserts a new link, unless its code or the owner's (owner, URL) slot is
-   * taken. A null hash claims no slot: every dialect lets NULLs repeat in a
-   * unique index.
+   * taken, or (for a guest's link) a member has adopted the guest. A null
+   * hash claims no slot: every dialect lets NULLs repeat in a unique index.
+   * One statement, bound as MikroORM binds every value (dates as Date objects).
    */
   async insert(link: Link, urlHash: string | null): Promise<InsertOutcome> {
+    const guest = link.ownerKind === 'guest';
+    const values = [
+      link.id,
+      link.code,
+      link.targetUrl,
+      urlHash,
+      link.ownerId,
+      link.createdAt,
+      link.expiresAt,
+      link.ownerKind,
+      link.maxVisits,
+    ];
     try {
-      await inCall(this.#orm, (em) => em.insert(LinkRow, { ...link, urlHash, deletedAt: null }));
-      return 'inserted';
+      const result = await inCall(this.#orm, (em) =>
+        (em as SqlEntityManager).execute<{ affectedRows: number }>(
+          insertLinkSql(this.#dialect, guest),
+          guest ? [...values, link.ownerId] : values,
+          'run',
+        ),
+      );
+      return result.affectedRows === 1 ? 'inserted' : 'adopted';
     } catch (error) {
       const index = violatedUnique(error, UNIQUE_INDEXES);
       const outcome = index === undefined ? undefined : OUTCOME_BY_INDEX[index];
