@@ -110,13 +110,13 @@ export function renderReport(options: {
     const rows = options.measurements.filter((m) => m.scenario === scenario.name);
     lines.push(`## ${scenario.name}`, '');
     lines.push(
-      '| round | server | requests/s | p50 ms | p99 ms | errors | share of baseline | CPU s (gateway / link / baseline / redis) |',
+      '| round | server | requests/s | p50 ms | p99 ms | errors | share of baseline | CPU s (gateway / link / analytics / baseline / redis / mariadb / rabbitmq) |',
       '|---:|---|---:|---:|---:|---:|---:|---|',
     );
     for (const m of rows) {
       const base = rows.find((r) => r.round === m.round && r.server === 'baseline');
       const share = base ? m.result.requestsPerSecond / base.result.requestsPerSecond : Number.NaN;
-      const cpu = ['gateway', 'link', 'baseline', 'redis']
+      const cpu = ['gateway', 'link', 'analytics', 'baseline', 'redis', 'mariadb', 'rabbitmq']
         .map((k) => fmt(m.cpu[k] ?? Number.NaN, 1))
         .join(' / ');
       lines.push(

@@ -420,7 +420,16 @@ async function redirectScenarios(
             ['baseline', baseUrl],
             ['mesh', meshUrl],
           ] as const) {
-            const pids = { gateway: gateway.pid, link: link.pid, baseline: baseline.pid, redis };
+            // Everything the click pipeline runs on, too: where the CPU the gateway lacks went.
+            const pids = {
+              gateway: gateway.pid,
+              link: link.pid,
+              analytics: analytics?.pid,
+              baseline: baseline.pid,
+              redis,
+              mariadb: await mariadbPid(),
+              rabbitmq: pidOf('beam.smp'),
+            };
             const { result, cpu, answered: served } = await measure(url, pathsFile, pids);
             if (server === 'mesh') answered += served;
             console.log(
@@ -504,13 +513,18 @@ async function pipelineSection(seeded: Seeded): Promise<PipelineSection> {
   }
 }
 
-async function mariadbPid(): Promise<number | undefined> {
+/** The first process of that name (the machine's MariaDB, the broker's Erlang VM). */
+function pidOf(name: string): number | undefined {
   try {
-    const pid = execFileSync('pidof', ['mariadbd'], { encoding: 'utf8' }).trim().split(' ')[0];
+    const pid = execFileSync('pidof', [name], { encoding: 'utf8' }).trim().split(' ')[0];
     return pid ? Number(pid) : undefined;
   } catch {
     return undefined;
   }
+}
+
+async function mariadbPid(): Promise<number | undefined> {
+  return pidOf('mariadbd');
 }
 
 async function creationSettings() {
