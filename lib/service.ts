@@ -15,7 +15,7 @@ import { type BusConfig, busSettings } from './bus/config.ts';
 import { openBus } from './bus/open.ts';
 import type { RuntimeConfig, Settings } from './config/load.ts';
 import type { Schema } from './db/migrations.ts';
-import { describeDatabase, type Orm, openDatabase } from './db/open.ts';
+import { describeDatabase, MigrationsPending, type Orm, openDatabase } from './db/open.ts';
 import { DatabaseProbe, type DatabaseState } from './db/probe.ts';
 import { type RunningGrpcServer, type ServiceBinding, startGrpcServer } from './grpc/server.ts';
 import type { SnowflakeGenerator } from './ids/snowflake.ts';
@@ -111,9 +111,9 @@ export async function startService<C extends ServiceConfig>(
     for (let attempt = 0; ; attempt++) {
       if (stopping) throw new Stopped(`${definition.name} stopped before its database opened`);
       try {
-        return await openDatabase({ url, schema, log });
+        return await openDatabase({ url, schema, log, migrations: runtime.databaseMigrations });
       } catch (error) {
-        if (!mayPass(error)) throw error;
+        if (!(mayPass(error) || error instanceof MigrationsPending)) throw error;
         waiting.warn(
           'database',
           { database: describeDatabase(url), cause: (error as Error).message },

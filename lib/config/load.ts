@@ -34,6 +34,7 @@ const runtimeVariables = {
   GRPC_DEADLINE: duration(50, 60_000).default(2_000),
   SHUTDOWN_TIMEOUT: duration(0, 600_000).default(10_000),
   SNOWFLAKE_LEASE_TTL: duration(1_000, 300_000).default(10_000),
+  DATABASE_MIGRATIONS: z.enum(['apply', 'await']).default('apply'),
 };
 
 /** What every process reads, whichever parts it runs. */
@@ -46,6 +47,13 @@ export interface RuntimeConfig {
   grpcDeadlineMs: number;
   shutdownTimeoutMs: number;
   snowflakeLeaseTtlMs: number;
+  /**
+   * `apply`: a service brings its database up to date as it starts (one
+   * replica at a time). `await`: it applies nothing and waits, NOT_SERVING,
+   * until a migration job (migrate.ts) has, as deployments that migrate once
+   * before the services do.
+   */
+  databaseMigrations: 'apply' | 'await';
 }
 
 const runtimeSettings = defineSettings(
@@ -58,6 +66,7 @@ const runtimeSettings = defineSettings(
     grpcDeadlineMs: v.GRPC_DEADLINE,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT,
     snowflakeLeaseTtlMs: v.SNOWFLAKE_LEASE_TTL,
+    databaseMigrations: v.DATABASE_MIGRATIONS,
   }),
 );
 

@@ -25,6 +25,18 @@ export interface DatabaseOptions {
   log: Logger;
   /** Connections per process (MySQL). */
   poolSize?: number;
+  /** Apply pending migrations (the default), or only wait for someone else to (see RuntimeConfig). */
+  migrations?: 'apply' | 'await';
+}
+
+/** The database is behind its code and this process is not the one to migrate it: try again later. */
+export class MigrationsPending extends Error {
+  override name = 'MigrationsPending';
+  readonly pending: readonly string[];
+  constructor(pending: readonly string[]) {
+    super(`migrations not applied yet: ${pending.join(', ')} (waiting for the migration job)`);
+    this.pending = pending;
+  }
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Orm> {
@@ -65,6 +77,17 @@ export async function openDatabase(options: DatabaseOptions): Promise<Orm> {
           clientUrl: options.url,
           pool: { min: 1, max: options.poolSize ?? 10 },
         });
+  if (options.migrations === 'await') {
+    const pending = await orm.migrator.getPending().catch(async (error: unknown) => {
+      await orm.close();
+      throw error;
+    });
+    if (pending.length > 0) {
+      await orm.close();
+      throw new MigrationsPending(pending.map((m) => m.name));
+    }
+    return orm;
+  }
   const applied = await migrateExclusively(orm, dialect, options.url).catch(
     async (error: unknown) => {
       await orm.close();

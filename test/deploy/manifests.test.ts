@@ -199,7 +199,7 @@ describe('the image', () => {
         cpSync(join(ROOT, source), join(dir, target), { recursive: true });
       }
       symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-      const modules = [...Object.keys(ENTRY_POINTS), 'deploy/healthcheck.ts'];
+      const modules = [...Object.keys(ENTRY_POINTS), MIGRATE, 'deploy/healthcheck.ts'];
       const script = `for (const m of ${JSON.stringify(modules)}) await import('./' + m); process.exit(0);`;
       const { stderr } = await run(
         process.execPath,
@@ -252,7 +252,13 @@ interface ComposeService {
   depends_on?: Record<string, { condition: string }>;
   stop_grace_period?: string;
   volumes?: string[];
+  restart?: string;
 }
+
+/** The migration job's entry point: it runs once and exits, so it is no service. */
+const MIGRATE = 'migrate.ts';
+const runsMigrations = (command: readonly string[] = []) =>
+  command.some((arg) => arg.replace(/^\.\//, '') === MIGRATE);
 
 /** Compose's ${NAME}, ${NAME:-default}, ${NAME-default} and $$, with no variables set. */
 function interpolate(value: unknown): unknown {
@@ -300,6 +306,7 @@ interface OurService {
 const ourServices = once((): OurService[] =>
   Object.entries(compose.services)
     .filter(([, service]) => service.build?.dockerfile === 'deploy/Dockerfile')
+    .filter(([, service]) => !runsMigrations(service.command))
     .map(([name, service]) => {
       const env = { ...IMAGE_ENV, ...composeEnv(service) };
       const { role } = entryOf([...ENTRYPOINT, ...(service.command ?? jsonArgs('CMD'))]);
@@ -345,6 +352,28 @@ const definitions = once(
 );
 
 describe('compose.yaml', () => {
+  test('when the stack starts, then the migration job migrates every service database once, and the services wait for it and apply nothing', () => {
+    const jobs = Object.entries(compose.services).filter(([, s]) => runsMigrations(s.command));
+    expect(jobs.map(([name]) => name)).toEqual(['migrations']);
+    const [, job] = jobs[0] as [string, ComposeService];
+    expect(inImage(MIGRATE), `${MIGRATE} is in the image`).toBe(true);
+    expect(job.build?.dockerfile).toBe('deploy/Dockerfile');
+    // A job that exits 0 must not be started again.
+    expect(job.restart).toBe('no');
+    expect(job.depends_on?.mariadb?.condition).toBe('service_healthy');
+    const jobEnv = composeEnv(job);
+    expect(unknownVariables(jobEnv)).toEqual([]);
+    for (const { name, role, env, service } of ourServices()) {
+      expect(env.DATABASE_MIGRATIONS, `${name} waits for the job`).toBe('await');
+      if (role === 'gateway') continue;
+      const variable = `${role.toUpperCase()}_DATABASE_URL`;
+      expect(jobEnv[variable], `the job migrates ${name}'s database`).toBe(env[variable]);
+      expect(service.depends_on?.migrations?.condition, name).toBe(
+        'service_completed_successfully',
+      );
+    }
+  });
+
   test('when compose builds our services, then it builds this image from the repository root', () => {
     expect(
       ourServices()
@@ -574,6 +603,7 @@ interface Container {
 }
 
 interface Manifest {
+  apiVersion?: string;
   kind: string;
   metadata: { name: string; labels?: Env };
   data?: Env;
@@ -589,6 +619,11 @@ interface Manifest {
     ingress?: { from?: Peer[]; ports?: { port: number }[] }[];
     egress?: { to?: Peer[]; ports?: { port: number; endPort?: number }[] }[];
     maxUnavailable?: number;
+    /** A HorizontalPodAutoscaler's target, bounds and signals. */
+    scaleTargetRef?: { kind: string; name: string };
+    minReplicas?: number;
+    maxReplicas?: number;
+    metrics?: { type: string; resource?: { name: string } }[];
     template?: {
       metadata: { labels: Env };
       spec: {
@@ -681,7 +716,13 @@ function build(dir: string): Build {
     const data = generated(dir, generator);
     const existing = configMap(generator.name);
     if (generator.behavior === 'merge' && existing) existing.data = { ...existing.data, ...data };
-    else result.manifests.push({ kind: 'ConfigMap', metadata: { name: generator.name }, data });
+    else
+      result.manifests.push({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: generator.name },
+        data,
+      });
   }
   for (const generator of kustomization.secretGenerator ?? []) {
     const previous = generator.behavior === 'merge' ? result.secrets.get(generator.name) : {};
@@ -757,6 +798,17 @@ function ourPods(built: Build): Pod[] {
           };
         }),
     );
+}
+
+/** The kubernetes-models class for a manifest's apiVersion and kind (its JSON-schema validation). */
+async function modelOf(manifest: Manifest): Promise<new (data: unknown) => { validate(): void }> {
+  const version = manifest.apiVersion ?? '';
+  const module = (await import(`kubernetes-models/${version}`)) as Record<string, unknown>;
+  const model = module[manifest.kind];
+  if (typeof model !== 'function') throw new Error(`no model of ${version} ${manifest.kind}`);
+  return model as new (
+    data: unknown,
+  ) => { validate(): void };
 }
 
 /** Does this Service (its selector) or budget (its matchLabels) pick pods with these labels? */
@@ -847,6 +899,62 @@ describe('kubernetes manifests', () => {
     const built = once(() => build(join(K8S, 'overlays', overlay)));
     const pods = once(() => ourPods(built()));
     const services = once(() => built().manifests.filter((m) => m.kind === 'Service'));
+
+    test('when it is applied, then every manifest is valid against the Kubernetes API schemas', async () => {
+      const manifests = built().manifests;
+      expect(manifests.length).toBeGreaterThan(0);
+      for (const manifest of manifests) {
+        const name = `${manifest.kind} ${manifest.metadata.name}`;
+        const model = await modelOf(manifest);
+        expect(() => new model(manifest).validate(), name).not.toThrow();
+      }
+      // The check does check: a port given as words is refused.
+      const deployment = manifests.find((m) => m.kind === 'Deployment') as Manifest;
+      const broken = structuredClone(deployment);
+      const container = broken.spec?.template?.spec.containers[0];
+      if (container?.ports?.[0]) Object.assign(container.ports[0], { containerPort: 'http' });
+      const model = await modelOf(broken);
+      expect(() => new model(broken).validate()).toThrow(/containerPort/);
+    });
+
+    test('when it is applied, then the migration Job migrates every service database with the pods’ own URLs, and every service waits for it', () => {
+      const jobs = built().manifests.filter((m) => m.kind === 'Job');
+      expect(jobs.map((job) => job.metadata.name)).toEqual(['migrations']);
+      const job = jobs[0] as Manifest;
+      const container = job.spec?.template?.spec.containers[0] as Container;
+      const command = container.command ?? [...ENTRYPOINT, ...(container.args ?? [])];
+      expect(runsMigrations(command)).toBe(true);
+      expect(inImage(MIGRATE)).toBe(true);
+      const jobEnv = podEnv(container, built());
+      expect(unknownVariables(jobEnv)).toEqual([]);
+      for (const { deployment, env, role } of pods()) {
+        expect(env.DATABASE_MIGRATIONS, deployment.metadata.name).toBe('await');
+        if (role === 'gateway') continue;
+        const variable = `${role.toUpperCase()}_DATABASE_URL`;
+        expect(jobEnv[variable], `the Job migrates ${role}'s database`).toBe(env[variable]);
+      }
+    });
+
+    test('when load grows, then each Deployment has one CPU autoscaler from its replicas up, above what its disruption budget keeps', () => {
+      const autoscalers = built().manifests.filter((m) => m.kind === 'HorizontalPodAutoscaler');
+      for (const { deployment } of pods()) {
+        const name = deployment.metadata.name;
+        const own = autoscalers.filter((a) => a.spec?.scaleTargetRef?.name === name);
+        expect(own, name).toHaveLength(1);
+        const spec = own[0]?.spec;
+        expect(spec?.scaleTargetRef?.kind, name).toBe('Deployment');
+        expect(spec?.minReplicas, name).toBe(deployment.spec?.replicas);
+        expect(spec?.maxReplicas ?? 0, name).toBeGreaterThan(spec?.minReplicas ?? 0);
+        expect(
+          spec?.metrics?.map((m) => m.resource?.name),
+          name,
+        ).toEqual(['cpu']);
+        // Utilisation is measured against requests: a container without one cannot scale.
+        const container = deployment.spec?.template?.spec.containers[0] as Container;
+        expect(container.resources?.requests?.cpu, name).toBeDefined();
+      }
+      expect(autoscalers).toHaveLength(pods().length);
+    });
 
     test('when it is applied, then it runs gateway ×2, link ×3, identity ×2, analytics ×2 and notifier ×2, each with a disruption budget', () => {
       const replicas = Object.fromEntries(pods().map((p) => [p.role, p.deployment.spec?.replicas]));
