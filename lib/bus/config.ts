@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { defineSettings } from '../config/load.ts';
 import { duration, integer } from '../config/parsers.ts';
-import type { RetryPolicy } from './topology.ts';
+import type { QueueType, RetryPolicy } from './topology.ts';
 
 export interface BusConfig {
   /** Empty: the in-process bus of the embedded mesh. */
@@ -10,6 +10,8 @@ export interface BusConfig {
   exchange: string;
   /** Put before every queue name, so several meshes can share one broker (tests, say). */
   queuePrefix: string;
+  /** The type every queue is declared with (topology.ts). */
+  queueType: QueueType;
   publishTimeoutMs: number;
   retry: RetryPolicy;
 }
@@ -31,6 +33,7 @@ export const busSettings = defineSettings(
       .string()
       .regex(/^[A-Za-z0-9._-]{0,100}$/, 'expected letters, digits, dots, dashes or underscores')
       .default(''),
+    BUS_QUEUE_TYPE: z.enum(['classic', 'quorum']).default('classic'),
     BUS_PUBLISH_TIMEOUT: duration(100, 600_000).default(5_000),
     BUS_RETRY_ATTEMPTS: integer(1, 20).default(5),
     BUS_RETRY_DELAY: duration(100, 3_600_000).default(1_000),
@@ -40,6 +43,7 @@ export const busSettings = defineSettings(
     rabbitmqUrl: v.RABBITMQ_URL,
     exchange: v.BUS_EXCHANGE,
     queuePrefix: v.BUS_QUEUE_PREFIX,
+    queueType: v.BUS_QUEUE_TYPE,
     publishTimeoutMs: v.BUS_PUBLISH_TIMEOUT,
     retry: {
       maxAttempts: v.BUS_RETRY_ATTEMPTS,

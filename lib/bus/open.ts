@@ -16,6 +16,7 @@ export function topologyOf(config: BusConfig): Topology {
   const system = systemTopology(config.exchange, config.retry);
   return {
     ...system,
+    queueType: config.queueType,
     consumers: system.consumers.map((c) => ({ ...c, name: config.queuePrefix + c.name })),
   };
 }

@@ -98,7 +98,7 @@ export async function declare(
 ): Promise<void> {
   await channel.assertExchange(topology.exchange, 'topic', { durable: true });
   for (const consumer of consumers) {
-    for (const queue of queuesOf(consumer.name, topology.retry)) {
+    for (const queue of queuesOf(consumer.name, topology.retry, topology.queueType)) {
       await channel.assertQueue(queue.name, { durable: true, arguments: queue.arguments });
     }
     for (const key of consumer.routingKeys) {

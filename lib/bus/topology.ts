@@ -29,10 +29,19 @@ export interface RetryPolicy {
   readonly backoff: BackoffPolicy;
 }
 
+/**
+ * How RabbitMQ keeps the queues: `classic` (one node's), or `quorum`
+ * (replicated by Raft across the cluster's nodes: they survive losing a
+ * minority of them). A queue's type is fixed when it is first declared.
+ */
+export type QueueType = 'classic' | 'quorum';
+
 export interface Topology {
   readonly exchange: string;
   readonly consumers: readonly ConsumerSpec[];
   readonly retry: RetryPolicy;
+  /** `classic` unless given. */
+  readonly queueType?: QueueType;
 }
 
 /** Headers the bus sets on a retried or parked message. */
@@ -60,23 +69,34 @@ export interface QueueDeclaration {
   arguments: Record<string, string | number>;
 }
 
-/** A consumer's queues: its own, its retry queues (one per distinct delay) and its dead letters. */
-export function queuesOf(consumer: string, policy: RetryPolicy): QueueDeclaration[] {
+/**
+ * A consumer's queues: its own, its retry queues (one per distinct delay) and
+ * its dead letters, all of one type. A classic queue is declared without the
+ * type argument, as queues made before the setting existed were, so
+ * redeclaring them matches.
+ */
+export function queuesOf(
+  consumer: string,
+  policy: RetryPolicy,
+  queueType: QueueType = 'classic',
+): QueueDeclaration[] {
+  const typed: Record<string, string> = queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {};
   const delays = new Set<number>();
   for (let attempt = 2; attempt <= policy.maxAttempts; attempt++) {
     delays.add(retryDelayMs(policy, attempt));
   }
   return [
-    { name: consumer, arguments: {} },
+    { name: consumer, arguments: { ...typed } },
     ...[...delays].map((delayMs) => ({
       name: retryQueue(consumer, delayMs),
       arguments: {
+        ...typed,
         'x-message-ttl': delayMs,
         'x-dead-letter-exchange': '',
         'x-dead-letter-routing-key': consumer,
       },
     })),
-    { name: deadQueue(consumer), arguments: {} },
+    { name: deadQueue(consumer), arguments: { ...typed } },
   ];
 }
 
@@ -106,7 +126,7 @@ export function definitionsOf(topology: Topology, vhost = '/') {
       },
     ],
     queues: topology.consumers.flatMap((consumer) =>
-      queuesOf(consumer.name, topology.retry).map((queue) => ({
+      queuesOf(consumer.name, topology.retry, topology.queueType).map((queue) => ({
         name: queue.name,
         vhost,
         durable: true,

@@ -82,6 +82,7 @@ describe.each(FLAVOURS)(
         rabbitmqUrl: kind === 'rabbitmq' ? RABBITMQ_URL : '',
         exchange: `${name}.events`,
         queuePrefix: `${name}.`,
+        queueType: 'classic',
         publishTimeoutMs: 5_000,
         retry: TEST_RETRY,
       };

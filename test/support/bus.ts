@@ -12,7 +12,7 @@ import { testLog } from './logger.ts';
 export const TEST_RETRY: RetryPolicy = { maxAttempts: 3, backoff: { initialMs: 100, maxMs: 200 } };
 
 export interface BusFlavour {
-  name: 'memory' | 'rabbitmq';
+  name: 'memory' | 'rabbitmq' | 'rabbitmq, quorum queues';
   open(topology: Topology): Promise<Bus>;
 }
 
@@ -24,6 +24,20 @@ export const BUS_FLAVOURS: BusFlavour[] = [
       const bus = new RabbitMqBus({
         url: RABBITMQ_URL,
         topology,
+        log: testLog,
+        publishTimeoutMs: 5_000,
+      });
+      if (!(await bus.ready(10_000))) throw new Error(`rabbitmq at ${RABBITMQ_URL} not ready`);
+      return bus;
+    },
+  },
+  {
+    // The same broker, every queue replicated (BUS_QUEUE_TYPE=quorum).
+    name: 'rabbitmq, quorum queues',
+    async open(topology) {
+      const bus = new RabbitMqBus({
+        url: RABBITMQ_URL,
+        topology: { ...topology, queueType: 'quorum' },
         log: testLog,
         publishTimeoutMs: 5_000,
       });
