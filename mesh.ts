@@ -73,6 +73,7 @@ export async function startMesh(
     const shared = await openSharedState({
       redisUrl: config.redisUrl,
       keyPrefix: config.redisKeyPrefix,
+      cluster: config.redisCluster,
       log: log('mesh'),
       name: 'mesh',
     });

@@ -219,6 +219,7 @@ export async function openInfrastructure(
   const shared = await openSharedState({
     redisUrl: runtime.redisUrl,
     keyPrefix: runtime.redisKeyPrefix,
+    cluster: runtime.redisCluster,
     log,
     name,
   });

@@ -48,10 +48,18 @@ export async function redisSharedState(options: {
   keyPrefix: string;
   log: Logger;
   name: string;
+  /** The URL names a node of a Redis Cluster. */
+  cluster?: boolean;
 }): Promise<SharedState> {
-  const { url, keyPrefix, log, name } = options;
-  const redis = createRedis({ url, log, name });
-  const subscriber = createRedis({ url, log, name: `${name}:subscriber`, subscriber: true });
+  const { url, keyPrefix, log, name, cluster = false } = options;
+  const redis = createRedis({ url, log, name, cluster });
+  const subscriber = createRedis({
+    url,
+    log,
+    name: `${name}:subscriber`,
+    subscriber: true,
+    cluster,
+  });
   // Start even if Redis is down: callers fall back or fail fast until it returns.
   if (!(await waitForRedis(redis, 3_000))) {
     log.warn({ redis: name }, 'redis not reachable at start-up; continuing without it');
@@ -77,6 +85,7 @@ export function openSharedState(options: {
   keyPrefix: string;
   log: Logger;
   name: string;
+  cluster?: boolean;
 }): Promise<SharedState> {
   if (!options.redisUrl) return Promise.resolve(memorySharedState());
   return redisSharedState({ url: options.redisUrl, ...options });

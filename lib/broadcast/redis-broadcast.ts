@@ -2,8 +2,9 @@
 // confirmed the SUBSCRIBE; when the connection drops every channel goes
 // not-live, and after a reconnect each is subscribed again and live once
 // confirmed. Subscribing never waits for Redis, so a service starts without it.
-import type { Redis } from 'ioredis';
+
 import type { Logger } from '../log.ts';
+import type { RedisClient } from '../redis/client.ts';
 import type { Broadcast, BroadcastHandlers } from './broadcast.ts';
 
 interface Channel {
@@ -12,13 +13,13 @@ interface Channel {
 }
 
 export class RedisBroadcast implements Broadcast {
-  readonly #publisher: Redis;
-  readonly #subscriber: Redis;
+  readonly #publisher: RedisClient;
+  readonly #subscriber: RedisClient;
   readonly #prefix: string;
   readonly #log: Logger;
   readonly #channels = new Map<string, Channel>();
 
-  constructor(publisher: Redis, subscriber: Redis, keyPrefix: string, log: Logger) {
+  constructor(publisher: RedisClient, subscriber: RedisClient, keyPrefix: string, log: Logger) {
     this.#publisher = publisher;
     this.#subscriber = subscriber;
     this.#prefix = keyPrefix;

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { runningCallSignal, unlessAborted } from '../call-scope.ts';
+import { deleteMany, type RedisClient, readMany } from '../redis/client.ts';
 import type { Cache } from './cache.ts';
 
 /** A command on the shared, pipelined connection, given up on with `signal` (nothing leaks). */
@@ -8,10 +8,10 @@ function within<T>(command: Promise<T>, signal = runningCallSignal()): Promise<T
 }
 
 export class RedisCache implements Cache {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
 
-  constructor(redis: Redis, keyPrefix: string) {
+  constructor(redis: RedisClient, keyPrefix: string) {
     this.#redis = redis;
     this.#prefix = `${keyPrefix}cache:`;
   }
@@ -19,7 +19,10 @@ export class RedisCache implements Cache {
   async getMany(keys: readonly string[], signal?: AbortSignal): Promise<(string | null)[]> {
     if (keys.length === 0) return [];
     return within(
-      this.#redis.mget(keys.map((key) => this.#prefix + key)),
+      readMany(
+        this.#redis,
+        keys.map((key) => this.#prefix + key),
+      ),
       signal ?? runningCallSignal(),
     );
   }
@@ -35,6 +38,11 @@ export class RedisCache implements Cache {
 
   async delete(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
-    await within(this.#redis.del(keys.map((key) => this.#prefix + key)));
+    await within(
+      deleteMany(
+        this.#redis,
+        keys.map((key) => this.#prefix + key),
+      ),
+    );
   }
 }

@@ -6,7 +6,7 @@
 // the process with a message naming the variable. Unknown variables are not
 // refused: orchestrators inject their own (Kubernetes' LINK_SERVICE_HOST, say).
 import { z } from 'zod';
-import { duration, redisUrl } from './parsers.ts';
+import { boolean, duration, redisUrl } from './parsers.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -31,6 +31,7 @@ const runtimeVariables = {
   DATA_DIR: z.string().min(1).default('.data'),
   REDIS_URL: redisUrl.default(''),
   REDIS_KEY_PREFIX: z.string().max(64).default('shortener:'),
+  REDIS_CLUSTER: boolean.default(false),
   GRPC_DEADLINE: duration(50, 60_000).default(2_000),
   SHUTDOWN_TIMEOUT: duration(0, 600_000).default(10_000),
   SNOWFLAKE_LEASE_TTL: duration(1_000, 300_000).default(10_000),
@@ -44,6 +45,8 @@ export interface RuntimeConfig {
   /** Empty: the in-process cache, limiter and leases of the embedded mesh. */
   redisUrl: string;
   redisKeyPrefix: string;
+  /** REDIS_URL names a node of a Redis Cluster (lib/redis/client.ts). */
+  redisCluster: boolean;
   grpcDeadlineMs: number;
   shutdownTimeoutMs: number;
   snowflakeLeaseTtlMs: number;
@@ -63,6 +66,7 @@ const runtimeSettings = defineSettings(
     dataDir: v.DATA_DIR,
     redisUrl: v.REDIS_URL,
     redisKeyPrefix: v.REDIS_KEY_PREFIX,
+    redisCluster: v.REDIS_CLUSTER,
     grpcDeadlineMs: v.GRPC_DEADLINE,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT,
     snowflakeLeaseTtlMs: v.SNOWFLAKE_LEASE_TTL,

@@ -5,9 +5,8 @@
 // limit already reached is refused, so exactly `limit` spends succeed however
 // many race. A store failure, or no answer before the running call runs out
 // of time, throws `unavailable`: a limited link fails closed.
-import type { Redis } from 'ioredis';
 import { runningCallSignal, unlessAborted } from '../call-scope.ts';
-import { defineScript } from '../redis/client.ts';
+import { defineScript, deleteMany, type RedisClient, readMany } from '../redis/client.ts';
 import { runtimeErrors } from '../runtime-errors.ts';
 
 /** Port: where visit budgets are counted. */
@@ -52,11 +51,11 @@ return limit - spent
 `;
 
 export class RedisVisitCounter implements VisitCounter {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #spend: (keys: string[], args: (string | number)[]) => Promise<unknown>;
 
-  constructor(redis: Redis, keyPrefix: string) {
+  constructor(redis: RedisClient, keyPrefix: string) {
     this.#redis = redis;
     this.#prefix = `${keyPrefix}visits:`;
     this.#spend = defineScript(redis, 'linkSpendVisit', SPEND, 1);
@@ -73,7 +72,12 @@ export class RedisVisitCounter implements VisitCounter {
   async spent(keys: readonly string[]): Promise<number[]> {
     if (keys.length === 0) return [];
     try {
-      const values = await withinCall(this.#redis.mget(keys.map((key) => this.#prefix + key)));
+      const values = await withinCall(
+        readMany(
+          this.#redis,
+          keys.map((key) => this.#prefix + key),
+        ),
+      );
       return values.map((value) => (value === null ? 0 : Number(value)));
     } catch (error) {
       throw runtimeErrors.cache_unavailable({ cause: error });
@@ -82,6 +86,9 @@ export class RedisVisitCounter implements VisitCounter {
 
   async delete(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
-    await this.#redis.del(keys.map((key) => this.#prefix + key));
+    await deleteMany(
+      this.#redis,
+      keys.map((key) => this.#prefix + key),
+    );
   }
 }

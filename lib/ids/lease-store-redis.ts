@@ -2,13 +2,15 @@
 // nothing on disk, so a restart forgets every lease; a claimant therefore waits
 // out the remainder of one TTL after the server started (INFO uptime) before
 // using an id, by which time any holder from before the restart has stopped.
-// Keys share the {snowflake} hash tag so the scripts also work on a cluster.
-import type { Redis } from 'ioredis';
+// Keys share the {snowflake} hash tag so the scripts also work on a cluster;
+// each script names one of them as its key, which sends it to that slot's
+// node (a script without keys would go to any node).
+import type { RedisClient } from '../redis/client.ts';
 import { defineScript } from '../redis/client.ts';
 import type { LeaseStore, RenewOutcome } from './worker-lease.ts';
 
 const CLAIM = `
-local prefix, owner, ttl, maxId, start = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local prefix, owner, ttl, maxId, start = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 for i = 0, maxId do
   local id = (start + i) % (maxId + 1)
   if redis.call('SET', prefix .. id, owner, 'NX', 'PX', ttl) then return id end
@@ -21,28 +23,33 @@ if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
 if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end
 return 0`;
 
+/** The uptime of the node that holds the leases (on a cluster, the {snowflake} slot's). */
+const UPTIME = `
+local info = redis.call('INFO', 'server')
+return tonumber(string.match(info, 'uptime_in_seconds:(%d+)')) or -1`;
+
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], 'released', 'PX', ARGV[2]) end
 return 0`;
 
 export class RedisLeaseStore implements LeaseStore {
-  readonly #redis: Redis;
   readonly #prefix: string;
   readonly #claim;
   readonly #renew;
   readonly #release;
+  readonly #uptime;
 
-  constructor(redis: Redis, keyPrefix: string) {
-    this.#redis = redis;
+  constructor(redis: RedisClient, keyPrefix: string) {
     this.#prefix = `${keyPrefix}{snowflake}:worker:`;
-    this.#claim = defineScript(redis, 'snowflakeClaim', CLAIM, 0);
+    this.#claim = defineScript(redis, 'snowflakeClaim', CLAIM, 1);
     this.#renew = defineScript(redis, 'snowflakeRenew', RENEW, 1);
     this.#release = defineScript(redis, 'snowflakeRelease', RELEASE, 1);
+    this.#uptime = defineScript(redis, 'snowflakeUptime', UPTIME, 1);
   }
 
   async claim(owner: string, ttlMs: number, maxId: number) {
     const start = Math.floor(Math.random() * (maxId + 1));
-    const workerId = Number(await this.#claim([], [this.#prefix, owner, ttlMs, maxId, start]));
+    const workerId = Number(await this.#claim([this.#prefix], [owner, ttlMs, maxId, start]));
     if (workerId < 0) throw new Error(`all ${maxId + 1} worker ids are leased`);
     return { workerId, waitMs: await this.#waitAfterRestart(ttlMs) };
   }
@@ -59,10 +66,9 @@ export class RedisLeaseStore implements LeaseStore {
   }
 
   async #waitAfterRestart(ttlMs: number): Promise<number> {
-    const info = await this.#redis.info('server');
-    const uptime = /uptime_in_seconds:(\d+)/.exec(info);
+    const uptime = Number(await this.#uptime([this.#prefix], []));
     // Seconds are truncated: count one more to stay on the safe side.
-    const uptimeMs = uptime ? (Number(uptime[1]) - 1) * 1_000 : 0;
+    const uptimeMs = uptime >= 0 ? (uptime - 1) * 1_000 : 0;
     return Math.max(0, ttlMs - uptimeMs);
   }
 }

@@ -2,10 +2,11 @@
 // atomically in one round trip (rate-limiter-flexible: a Lua script on Redis,
 // a Map in process). A store failure, or no answer before the running call
 // runs out of time, throws `unavailable`: limits fail closed.
-import type { Redis } from 'ioredis';
+
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { runningCallSignal, unlessAborted } from '../call-scope.ts';
 import type { RateRule } from '../config/parsers.ts';
+import type { RedisClient } from '../redis/client.ts';
 import { runtimeErrors } from '../runtime-errors.ts';
 
 export type LimitDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
@@ -86,13 +87,18 @@ export class MemoryRateLimiter extends FlexibleLimiter {
 }
 
 export class RedisRateLimiter extends FlexibleLimiter {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
 
-  constructor(redis: Redis, keyPrefix: string) {
+  constructor(redis: RedisClient, keyPrefix: string) {
     super();
     this.#redis = redis;
     this.#prefix = `${keyPrefix}limit:`;
+    // Each backend (made on a rule's first use) defines the library's script
+    // on the client. ioredis's auto-pipelining gathers a tick's commands in a
+    // pipeline that knows only the scripts defined before it was made, so a
+    // first use in a busy tick would fail; defining it once now avoids that.
+    this.create('warm-up', { limit: 1, windowMs: 1_000 });
   }
 
   protected create(name: string, rule: RateRule): Backend {

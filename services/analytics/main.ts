@@ -84,13 +84,18 @@ export const analyticsService = defineAnalyticsService();
 /** Redis when the mesh shares it (every replica counts into the same buckets); else in process. */
 function openRanking(
   config: AnalyticsConfig,
-  runtime: { redisUrl: string; redisKeyPrefix: string; now: () => number },
+  runtime: { redisUrl: string; redisKeyPrefix: string; redisCluster: boolean; now: () => number },
   log: Logger,
   onStop: (name: string, stop: () => Promise<void>) => void,
 ): Ranking {
   const options = { dedupHorizonMs: config.rankingDedupHorizonMs, now: runtime.now };
   if (!runtime.redisUrl) return new MemoryRanking(options);
-  const redis = createRedis({ url: runtime.redisUrl, log, name: 'analytics:ranking' });
+  const redis = createRedis({
+    url: runtime.redisUrl,
+    log,
+    name: 'analytics:ranking',
+    cluster: runtime.redisCluster,
+  });
   onStop('ranking redis', async () => {
     await redis.quit().catch(() => redis.disconnect());
   });

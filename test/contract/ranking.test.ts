@@ -1,7 +1,7 @@
-// The live ranking port on both adapters: the same story holds in process
-// and in Redis. Time is a clock the test moves, never a sleep.
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { createRedis, type Redis, waitForRedis } from '../../lib/redis/client.ts';
+// The live ranking port on both adapters: the same story holds in process,
+// in Redis and on a Redis Cluster. Time is a clock the test moves, never a sleep.
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from 'vitest';
+import { createRedis, type RedisClient, waitForRedis } from '../../lib/redis/client.ts';
 import { MemoryRanking } from '../../services/analytics/ranking/memory-ranking.ts';
 import type { RankedClick, Ranking } from '../../services/analytics/ranking/ranking.ts';
 import { RedisRanking } from '../../services/analytics/ranking/redis-ranking.ts';
@@ -15,11 +15,12 @@ const HORIZON = 15 * MINUTE;
 const START = Date.UTC(2026, 10, 30, 12, 0, 30);
 
 interface Adapter {
-  name: 'memory' | 'redis';
+  name: 'memory' | 'redis' | 'redis cluster';
   open(now: () => number): Ranking;
 }
 
-let redis: Redis | undefined;
+let redis: RedisClient | undefined;
+let cluster: RedisClient | undefined;
 const ADAPTERS: Adapter[] = [
   { name: 'memory', open: (now) => new MemoryRanking({ dedupHorizonMs: HORIZON, now }) },
   {
@@ -29,14 +30,32 @@ const ADAPTERS: Adapter[] = [
       return new RedisRanking(redis, `${uniqueName('ranking')}:`, { dedupHorizonMs: HORIZON, now });
     },
   },
+  {
+    name: 'redis cluster',
+    open: (now) => {
+      if (!cluster) throw new Error('the redis cluster is not connected');
+      return new RedisRanking(cluster, `${uniqueName('ranking')}:`, {
+        dedupHorizonMs: HORIZON,
+        now,
+      });
+    },
+  },
 ];
 
 beforeAll(async () => {
   redis = createRedis({ url: REDIS_URL, log: testLog, name: 'ranking-test' });
+  cluster = createRedis({
+    url: inject('redisClusterUrl'),
+    log: testLog,
+    name: 'ranking-test',
+    cluster: true,
+  });
   await waitForRedis(redis, 3_000);
+  await waitForRedis(cluster, 5_000);
 });
 afterAll(async () => {
   await redis?.quit();
+  await cluster?.quit();
 });
 
 let nextEvent = 1_000;

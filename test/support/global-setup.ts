@@ -1,12 +1,23 @@
 // Checks, once per run, that the real infrastructure the tests need is up, so a
-// missing service fails with one clear message instead of many timeouts.
+// missing service fails with one clear message instead of many timeouts; and
+// starts the run's own Redis Cluster (redis-cluster.ts), handed to the tests
+// as `inject('redisClusterUrl')`.
 
 import { connect } from 'amqplib';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
+import type { TestProject } from 'vitest/node';
 import { MYSQL_URL, RABBITMQ_URL, REDIS_URL } from './env.ts';
+import { startRedisCluster } from './redis-cluster.ts';
 
-export default async function setup(): Promise<void> {
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** A node of the run's own Redis Cluster. */
+    redisClusterUrl: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const problems: string[] = [];
   try {
     const connection = await createConnection({ uri: MYSQL_URL, connectTimeout: 5_000 });
@@ -33,4 +44,7 @@ export default async function setup(): Promise<void> {
   if (problems.length > 0) {
     throw new Error(`test infrastructure is not reachable:\n  ${problems.join('\n  ')}`);
   }
+  const cluster = await startRedisCluster();
+  project.provide('redisClusterUrl', cluster.url);
+  return () => cluster.stop();
 }

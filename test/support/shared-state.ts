@@ -1,11 +1,13 @@
-// The two flavours of shared state every contract suite runs against.
+// The flavours of shared state every contract suite runs against: in
+// process, one Redis server, and a Redis Cluster (the run's own).
+import { inject } from 'vitest';
 import { memorySharedState, redisSharedState, type SharedState } from '../../lib/shared-state.ts';
 import { REDIS_URL, uniqueName } from './env.ts';
 import { testLog } from './logger.ts';
 import { suiteResource } from './suite.ts';
 
 export interface Flavour {
-  name: 'memory' | 'redis';
+  name: 'memory' | 'redis' | 'redis cluster';
   open(): Promise<SharedState>;
 }
 
@@ -16,6 +18,17 @@ export const FLAVOURS: Flavour[] = [
     open: () =>
       redisSharedState({
         url: REDIS_URL,
+        keyPrefix: `${uniqueName('state')}:`,
+        log: testLog,
+        name: 'test',
+      }),
+  },
+  {
+    name: 'redis cluster',
+    open: () =>
+      redisSharedState({
+        url: inject('redisClusterUrl'),
+        cluster: true,
         keyPrefix: `${uniqueName('state')}:`,
         log: testLog,
         name: 'test',

@@ -3,7 +3,7 @@
 // and one set of seen event ids per minute of click time. A batch is counted
 // by one Lua script, so checking an id and counting its click are one step; every
 // key expires by itself once it has left its window or the dedup horizon.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../lib/redis/client.ts';
 import { analyticsErrors } from '../errors.ts';
 import {
   bucketEndsAt,
@@ -73,18 +73,20 @@ return top
 `;
 
 export class RedisRanking implements Ranking {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #horizonMs: number;
   readonly #now: () => number;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     keyPrefix: string,
     options: { dedupHorizonMs: number; now?: () => number },
   ) {
     this.#redis = redis;
-    this.#prefix = `${keyPrefix}ranking:`;
+    // One hash tag for every ranking key: the scripts touch many of them at once,
+    // which a Redis Cluster allows only within one slot.
+    this.#prefix = `${keyPrefix}{ranking}:`;
     this.#horizonMs = options.dedupHorizonMs;
     this.#now = options.now ?? Date.now;
   }
