@@ -9,7 +9,7 @@ import { busSettings } from '../../lib/bus/config.ts';
 import { RabbitMqBus } from '../../lib/bus/rabbitmq-bus.ts';
 import { definitionsOf, type Topology } from '../../lib/bus/topology.ts';
 import { loadConfig } from '../../lib/config/load.ts';
-import { BUS_FLAVOURS, removeTopology, testTopology } from '../support/bus.ts';
+import { BUS_FLAVOURS, QUORUM_FLAVOUR, removeTopology, testTopology } from '../support/bus.ts';
 import { RABBITMQ_URL } from '../support/env.ts';
 import { testLog } from '../support/logger.ts';
 import { REPO_ROOT } from '../support/processes.ts';
@@ -19,7 +19,7 @@ import { sleep, within } from '../support/wait.ts';
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (delivery: Delivery) => new TextDecoder().decode(delivery.body);
 
-describe.each(BUS_FLAVOURS)('bus contract ($name)', (flavour) => {
+describe.each([...BUS_FLAVOURS, QUORUM_FLAVOUR])('bus contract ($name)', (flavour) => {
   const opened: { bus: Bus; topology: Topology }[] = [];
 
   /** A bus on a topology of its own, closed (and removed from the broker) after the test. */
@@ -33,7 +33,7 @@ describe.each(BUS_FLAVOURS)('bus contract ($name)', (flavour) => {
   afterEach(async () => {
     for (const { bus, topology } of opened.splice(0)) {
       await bus.close();
-      if (flavour.name === 'rabbitmq') await removeTopology(topology);
+      if (flavour.name !== 'memory') await removeTopology(topology);
     }
   });
 

@@ -1,13 +1,15 @@
 // Checks, once per run, that the real infrastructure the tests need is up, so a
-// missing service fails with one clear message instead of many timeouts; and
-// starts the run's own Redis Cluster (redis-cluster.ts), handed to the tests
-// as `inject('redisClusterUrl')`.
+// missing service fails with one clear message instead of many timeouts;
+// removes what unfinished runs left on it (leftovers.ts); and starts the
+// run's own Redis Cluster (redis-cluster.ts), handed to the tests as
+// `inject('redisClusterUrl')`.
 
 import { connect } from 'amqplib';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import type { TestProject } from 'vitest/node';
 import { MYSQL_URL, RABBITMQ_URL, REDIS_URL } from './env.ts';
+import { deleteAbandonedTopology, dropAbandonedDatabases } from './leftovers.ts';
 import { startRedisCluster } from './redis-cluster.ts';
 
 declare module 'vitest' {
@@ -44,6 +46,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (problems.length > 0) {
     throw new Error(`test infrastructure is not reachable:\n  ${problems.join('\n  ')}`);
   }
+  const removed =
+    (await dropAbandonedDatabases(MYSQL_URL)) + (await deleteAbandonedTopology(RABBITMQ_URL));
+  if (removed > 0) process.stdout.write(`removed ${removed} leftovers of unfinished test runs\n`);
   const cluster = await startRedisCluster();
   project.provide('redisClusterUrl', cluster.url);
   return () => cluster.stop();
