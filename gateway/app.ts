@@ -162,9 +162,9 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
   });
 
   healthRoutes(app, parts.readiness, parts.state);
-  identityRoutes(app, clients);
-  accountRoutes(app, clients);
-  apiKeyRoutes(app, clients);
+  identityRoutes(app, clients, parts.auth);
+  accountRoutes(app, clients, parts.auth);
+  apiKeyRoutes(app, clients, parts.auth);
   linkRoutes(app, clients, config.publicBaseUrl, parts.near);
   analyticsRoutes(app, clients, config.publicBaseUrl);
   accountPageRoutes(app);

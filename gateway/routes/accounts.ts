@@ -9,6 +9,7 @@ import { Type } from 'typebox';
 import type { MemberSession } from '../../gen/shortener/v1/identity.ts';
 import { PrincipalKind } from '../../gen/shortener/v1/principal.ts';
 import { BEARER, bearerToken, principalOf } from '../auth.ts';
+import type { AuthCache } from '../auth-cache.ts';
 import type { ServiceClients } from '../grpc-clients.ts';
 import { callerDetails } from '../http-caller.ts';
 import { problemResponse } from '../problems.ts';
@@ -78,7 +79,11 @@ function presented(request: FastifyRequest) {
   return { guestToken: bearerToken(request) ?? '', client: callerDetails(request.raw, request.ip) };
 }
 
-export function accountRoutes(app: FastifyInstance, clients: ServiceClients): void {
+export function accountRoutes(
+  app: FastifyInstance,
+  clients: ServiceClients,
+  auth: Pick<AuthCache, 'revoke'>,
+): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   api.post(
@@ -196,7 +201,10 @@ export function accountRoutes(app: FastifyInstance, clients: ServiceClients): vo
       },
     },
     async (request, reply) => {
-      await clients.identity.closeAccount({ caller: principalOf(request) });
+      const caller = principalOf(request);
+      await clients.identity.closeAccount({ caller });
+      // Every session and key of the account is gone: this gateway forgets them now.
+      auth.revoke({ principalId: caller.id });
       return reply.code(204).send(null);
     },
   );

@@ -7,6 +7,7 @@ import { Type } from 'typebox';
 import type { ApiKey as ApiKeyMessage } from '../../gen/shortener/v1/identity.ts';
 import { isSnowflake } from '../../lib/ids/snowflake.ts';
 import { BEARER, principalOf } from '../auth.ts';
+import type { AuthCache } from '../auth-cache.ts';
 import { gatewayErrors } from '../errors.ts';
 import type { ServiceClients } from '../grpc-clients.ts';
 import { problemResponse } from '../problems.ts';
@@ -50,7 +51,11 @@ function toJson(key: ApiKeyMessage | undefined) {
   };
 }
 
-export function apiKeyRoutes(app: FastifyInstance, clients: ServiceClients): void {
+export function apiKeyRoutes(
+  app: FastifyInstance,
+  clients: ServiceClients,
+  auth: Pick<AuthCache, 'revoke'>,
+): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
   api.post(
@@ -122,7 +127,10 @@ export function apiKeyRoutes(app: FastifyInstance, clients: ServiceClients): voi
           { field: 'id' },
         );
       }
-      await clients.identity.revokeApiKey({ caller: principalOf(request), id: request.params.id });
+      const caller = principalOf(request);
+      await clients.identity.revokeApiKey({ caller, id: request.params.id });
+      // The key's hash is not known here: forget what this gateway holds for the member.
+      auth.revoke({ principalId: caller.id });
       return reply.code(204).send(null);
     },
   );

@@ -3,7 +3,9 @@ import '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { PrincipalKind } from '../../gen/shortener/v1/principal.ts';
+import { bearerTokenHash } from '../../lib/auth/revocations.ts';
 import { BEARER } from '../auth.ts';
+import type { AuthCache } from '../auth-cache.ts';
 import type { ServiceClients } from '../grpc-clients.ts';
 import { callerDetails } from '../http-caller.ts';
 import { problemResponse } from '../problems.ts';
@@ -15,7 +17,11 @@ const Guest = Type.Object({
   tokenExpiresAt: Type.String({ format: 'date-time' }),
 });
 
-export function identityRoutes(app: FastifyInstance, clients: ServiceClients): void {
+export function identityRoutes(
+  app: FastifyInstance,
+  clients: ServiceClients,
+  auth: Pick<AuthCache, 'revoke'>,
+): void {
   app.post(
     '/api/v1/guests',
     {
@@ -68,7 +74,10 @@ export function identityRoutes(app: FastifyInstance, clients: ServiceClients): v
       },
     },
     async (request, reply) => {
-      await clients.identity.revokeToken({ token: request.bearerToken ?? '' });
+      const token = request.bearerToken ?? '';
+      await clients.identity.revokeToken({ token });
+      // This gateway forgets it now: the broadcast reaches the others, and this one later.
+      auth.revoke({ tokenHash: bearerTokenHash(token) });
       return reply.code(204).send();
     },
   );

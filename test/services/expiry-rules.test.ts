@@ -86,4 +86,24 @@ describe('the extend token', () => {
       );
     }
   });
+
+  test('when a signature differs only in the unused bits of its last character, then it is refused too', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    for (let period = 0; period < 8; period++) {
+      const token = tokens.sign({ ...grant, expiresAt: grant.expiresAt + period });
+      const last = alphabet.indexOf(token.slice(-1));
+      // The same four significant bits, other unused ones: the same bytes once decoded.
+      const variants = [0, 1, 2, 3]
+        .map((low) => alphabet[(last & ~3) | low] as string)
+        .filter((c) => c !== token.slice(-1))
+        .map((c) => token.slice(0, -1) + c);
+      expect(variants).toHaveLength(3);
+      for (const variant of variants) {
+        expect(() => tokens.verify(variant), variant).toThrow(
+          expect.objectContaining({ code: 'invalid_extend_token' }),
+        );
+      }
+      expect(tokens.verify(token).expiresAt).toBe(grant.expiresAt + period);
+    }
+  });
 });

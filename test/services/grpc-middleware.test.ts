@@ -24,7 +24,7 @@ import { LinkCache } from '../../services/link/store/link-cache.ts';
 import { testLog } from '../support/logger.ts';
 import { OwnRedis } from '../support/redis-server.ts';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep, within } from '../support/wait.ts';
 
 interface Seen {
   abortedAfterMs: number;
@@ -123,13 +123,14 @@ describe('the call context', () => {
           onMessage: (message) => messages.push(message),
         },
       );
+      await within(5_000, () => messages.length > 0);
       await sleep(200);
       // No deadline: the stream stays open, its signal untouched.
       expect(messages.map((m) => m.codes)).toEqual([['Hello01']]);
       expect(seen).toHaveLength(0);
       cancel.abort();
       await expect(stream).rejects.toMatchObject({ kind: 'unavailable' });
-      await sleep(50);
+      await within(5_000, () => seen.length > 0);
       expect(seen).toHaveLength(1);
     } finally {
       raw.close();
