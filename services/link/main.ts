@@ -65,7 +65,12 @@ export const linkService: ServiceDefinition<LinkConfig> = {
         ),
       { mailbox: 1 },
     );
-    supervisor.every(sweeper, config.expiry.sweepIntervalMs, () => 'sweep' as const);
+    supervisor.every(
+      sweeper,
+      config.expiry.sweepIntervalMs,
+      () => 'sweep' as const,
+      config.expiry.sweepDelayMs,
+    );
     const notices = supervisor.spawn(
       'link.expiry-notices',
       () =>
