@@ -27,7 +27,7 @@ export interface SweeperDeps {
   expiry: Pick<ExpiryStore, 'purgeChunk'>;
   cache: Pick<LinkCache, 'remove'>;
   visits: Pick<VisitCounter, 'delete'>;
-  changes: Pick<LinkChanges, 'announce'>;
+  changes: Pick<LinkChanges, 'announceAll'>;
   bus: Pick<Bus, 'publish'>;
   log: Logger;
 }
@@ -143,6 +143,6 @@ export class Sweeper implements Actor<Sweep> {
         );
       }
     }
-    for (const code of codes) await this.#deps.changes.announce(code);
+    await this.#deps.changes.announceAll(codes);
   }
 }
