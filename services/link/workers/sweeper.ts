@@ -1,12 +1,14 @@
 // The sweeper: an actor, woken by a timer, that purges expired links
-// (docs/decisions/0007-expiry.md). One sweep walks the expired links in id
-// order (keyset: no offsets) a chunk at a time, a few chunks at once; each
-// chunk is one transaction (ExpiryStore.purgeChunk): claimed (`FOR UPDATE
-// SKIP LOCKED` on MySQL, so several sweepers at once take disjoint chunks and
-// never wait for each other; on SQLite its single writer runs them one after
-// another), its `link.expired` events published with confirms, then
-// tombstoned and committed. A chunk that fails is retried with backoff from
-// the same place; its events may then go out twice, with the same event ids
+// (docs/decisions/0007-expiry.md). One sweep makes three passes, one per way
+// to expire (dated, visits used up, idle), each along an index that holds
+// only live links that may have expired, a chunk at a time, a few chunks at
+// once; each chunk is one transaction (ExpiryStore.purgeChunk): claimed
+// (`FOR UPDATE SKIP LOCKED` on MySQL, so several sweepers at once take
+// disjoint chunks and never wait for each other; on SQLite its single writer
+// runs them one after another), its `link.expired` events published with
+// confirms, then tombstoned and committed. A purged link leaves its pass's
+// index range, so no cursor is kept. A chunk that fails is retried with
+// backoff; its events may then go out twice, with the same event ids
 // (each link's own id), which consumers deduplicate. After the commit the
 // shared cache loses the chunk's entries and visit counters, and every
 // gateway's near cache hears of the codes through the change feed.
@@ -20,7 +22,7 @@ import type { Logger } from '../../../lib/log.ts';
 import type { LinkChanges } from '../changes/link-changes.ts';
 import { effectiveExpiry } from '../domain/expiry.ts';
 import type { StoredLink } from '../domain/link.ts';
-import type { ExpiryStore } from '../store/expiry-store.ts';
+import { type ExpiryStore, SWEEP_PASSES, type SweepPass } from '../store/expiry-store.ts';
 import type { LinkCache } from '../store/link-cache.ts';
 
 export interface SweeperDeps {
@@ -64,18 +66,22 @@ export class Sweeper implements Actor<Sweep> {
   /** Purges every link expired now; returns how many this sweeper purged. */
   async sweep(): Promise<number> {
     const now = new Date(this.#options.now());
-    let cursor: string | null = null;
+    let purged = 0;
+    for (const pass of SWEEP_PASSES) purged += await this.#sweepPass(pass, now);
+    return purged;
+  }
+
+  /** One pass's chunks, a few at once, until one finds nothing left unclaimed. */
+  async #sweepPass(pass: SweepPass, now: Date): Promise<number> {
     let done = false;
     let purged = 0;
     const worker = async () => {
       while (!done) {
-        const links = await this.#chunk(cursor, now);
+        const links = await this.#chunk(pass, now);
         if (links.length === 0) {
           done = true;
           return;
         }
-        const last = (links.at(-1) as StoredLink).id;
-        if (cursor === null || BigInt(last) > BigInt(cursor)) cursor = last;
         purged += links.length;
         await this.#tellCaches(links);
       }
@@ -84,17 +90,17 @@ export class Sweeper implements Actor<Sweep> {
     return purged;
   }
 
-  async #chunk(after: string | null, now: Date): Promise<StoredLink[]> {
+  async #chunk(pass: SweepPass, now: Date): Promise<StoredLink[]> {
     const { chunk: limit, idleMs, attempts, retry } = this.#options;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#deps.expiry.purgeChunk({ after, limit, now, idleMs }, (links) =>
+        return await this.#deps.expiry.purgeChunk({ pass, limit, now, idleMs }, (links) =>
           this.#publish(links, now),
         );
       } catch (error) {
         if (attempt + 1 >= attempts) throw error;
         this.#deps.log.warn(
-          { err: error, attempt: attempt + 1, after },
+          { err: error, attempt: attempt + 1, pass },
           'sweeper chunk failed; retrying',
         );
         await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt, retry)));
