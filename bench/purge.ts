@@ -13,6 +13,7 @@ import { LinkServiceClient, LinkServiceService } from '../gen/shortener/v1/link.
 import type { BusConfig } from '../lib/bus/config.ts';
 import { topologyOf } from '../lib/bus/open.ts';
 import { connect, promiseClient } from '../lib/grpc/client.ts';
+import { healthChecker } from '../lib/grpc/health-client.ts';
 import type { Logger } from '../lib/log.ts';
 import { removeTopology } from '../test/support/bus.ts';
 import { freePort } from '../test/support/ports.ts';
@@ -182,6 +183,21 @@ function spread<T>(items: T[], count: number): T[] {
   return Array.from({ length: count }, (_, i) => items[Math.floor(i * step)] as T);
 }
 
+/** When the gRPC server at `address` first answers SERVING (polled closely). */
+async function servingSince(address: string): Promise<number> {
+  const health = healthChecker(address);
+  const start = Date.now();
+  try {
+    while (!(await health.serving('', 250))) {
+      if (Date.now() - start > 60_000) throw new Error(`link at ${address} did not serve`);
+      await sleep(50);
+    }
+    return Date.now();
+  } finally {
+    health.close();
+  }
+}
+
 function loadAverage(): string {
   const [one, five] = loadavg();
   return `${one?.toFixed(2)} (1 min), ${five?.toFixed(2)} (5 min)`;
@@ -215,8 +231,6 @@ export async function purgeSection(s: PurgeSettings): Promise<PurgeResult> {
     BUS_QUEUE_PREFIX: s.bus.queuePrefix,
     CLICKS_RECORD: 'false',
   };
-  const startedAt = Date.now();
-  const at = (seconds: number) => startedAt + seconds * 1_000;
   const link = startProcess('link', startScriptArgs('start:link'), {
     ...common,
     LINK_DATABASE_URL: databaseUrl,
@@ -242,6 +256,9 @@ export async function purgeSection(s: PurgeSettings): Promise<PurgeResult> {
   const pids = { ...s.pids, link: link.pid, gateway: loadGateway.pid };
   let watch: PurgeWatch | undefined;
   try {
+    // Link sets its sweep timer as it starts serving: the schedule counts from there.
+    const servingAt = await servingSince(`127.0.0.1:${linkPort}`);
+    const at = (seconds: number) => servingAt + seconds * 1_000;
     await waitForHttp(`${loadUrl}/readyz`, (status) => status === 200, 60_000);
     await waitForHttp(`${nearUrl}/readyz`, (status) => status === 200, 60_000);
     const loadCodes = spread(seed.live, s.loadCodes);
