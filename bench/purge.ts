@@ -117,30 +117,39 @@ interface PurgeWatch {
   stop(): Promise<void>;
 }
 
+/** Links the sweeper would still take at `now`: its own three index ranges (migration 0006). */
+const EXPIRED_LEFT = `SELECT
+  (SELECT COUNT(*) FROM links WHERE deleted_at IS NULL AND expires_at <= ?)
+  + (SELECT COUNT(*) FROM links WHERE deleted_at IS NULL AND exhausted_at <= ?)
+  + (SELECT COUNT(*) FROM links WHERE deleted_at IS NULL AND idle_from <= ?
+       AND (extended_to IS NULL OR extended_to <= ?)) AS n`;
+
 /**
- * Watches the purge by primary key, cheaply enough to run under the load:
- * the first expired link (the first chunk's) and the last few chunks' worth.
+ * Watches the purge along the indexes the sweeper reads, cheaply enough to
+ * run under the load: the first tombstone, every 250 ms, then how many
+ * expired links are left, every 500 ms, until none is.
  */
-async function watchPurge(s: PurgeSettings, seed: PurgeSeed): Promise<PurgeWatch> {
+async function watchPurge(s: PurgeSettings): Promise<PurgeWatch> {
   const db = await createConnection({ uri: `${s.mysqlUrl}/${s.database}` });
-  const first = seed.expired[0]?.id as string;
-  const tail = seed.expired.slice(-s.sweep.chunk * s.sweep.parallel).map((link) => link.id);
   const watch: PurgeWatch = { firstSeenAt: Number.NaN, doneAt: Number.NaN, stop: async () => {} };
-  const purgedOf = async (ids: string[]) => {
-    const [rows] = await db.query(
-      'SELECT COUNT(*) AS n FROM links WHERE id IN (?) AND deleted_at IS NOT NULL',
-      [ids],
-    );
+  const anyPurged = async () => {
+    const [rows] = await db.query('SELECT id FROM links WHERE deleted_at IS NOT NULL LIMIT 1');
+    return (rows as unknown[]).length > 0;
+  };
+  const left = async () => {
+    const now = new Date();
+    const [rows] = await db.query(EXPIRED_LEFT, [now, now, new Date(now.getTime() - IDLE_MS), now]);
     return Number((rows as { n: number }[])[0]?.n ?? 0);
   };
   let stopped = false;
   const loop = (async () => {
+    while (!stopped && Number.isNaN(watch.firstSeenAt)) {
+      if (await anyPurged()) watch.firstSeenAt = Date.now();
+      else await sleep(250);
+    }
     while (!stopped && Number.isNaN(watch.doneAt)) {
-      if (Number.isNaN(watch.firstSeenAt) && (await purgedOf([first])) === 1)
-        watch.firstSeenAt = Date.now();
-      if (!Number.isNaN(watch.firstSeenAt) && (await purgedOf(tail)) === tail.length)
-        watch.doneAt = Date.now();
-      await sleep(250);
+      if ((await left()) === 0) watch.doneAt = Date.now();
+      else await sleep(500);
     }
   })();
   let closed: Promise<void> | undefined;
@@ -312,7 +321,7 @@ export async function purgeSection(s: PurgeSettings): Promise<PurgeResult> {
     const baseline = await run(plan.baselineAt, offered);
     report('without the purge', baseline.result);
     await sleep(at(plan.purgeRunAt) - Date.now() - 1_000);
-    watch = await watchPurge(s, seed);
+    watch = await watchPurge(s);
     const during = await run(plan.purgeRunAt, offered);
     report('during the purge', during.result);
     const waitUntil = Date.now() + s.purgeWaitSeconds * 1_000;
