@@ -148,6 +148,7 @@ export class ExpiryStore {
           const rows = await em.find(LinkRow, where, {
             orderBy,
             limit: chunk.limit,
+            disableIdentityMap: true,
             ...(this.#mysql ? { lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE } : {}),
           });
           if (rows.length === 0) return [];
