@@ -51,6 +51,8 @@ export interface ExpiryConfig {
   sweepDelayMs: number;
   sweepChunk: number;
   sweepParallel: number;
+  /** Links purged per second at most; 0: no limit. */
+  sweepRate: number;
 }
 
 export const linkSettings = defineSettings(
@@ -79,6 +81,7 @@ export const linkSettings = defineSettings(
     LINK_SWEEP_DELAY: duration(0, DAY).optional(),
     LINK_SWEEP_CHUNK: integer(1, 10_000).default(500),
     LINK_SWEEP_PARALLEL: integer(1, 16).default(3),
+    LINK_SWEEP_RATE: integer(0, 1_000_000).default(1_000),
   },
   (v, runtime): LinkConfig => ({
     listen: v.LINK_GRPC_LISTEN,
@@ -104,6 +107,7 @@ export const linkSettings = defineSettings(
       sweepDelayMs: v.LINK_SWEEP_DELAY ?? v.LINK_SWEEP_INTERVAL,
       sweepChunk: v.LINK_SWEEP_CHUNK,
       sweepParallel: v.LINK_SWEEP_PARALLEL,
+      sweepRate: v.LINK_SWEEP_RATE,
     },
   }),
 );

@@ -51,6 +51,9 @@ export const linkService: ServiceDefinition<LinkConfig> = {
     }
     const tokens = new ExtendTokens(config.expiry.extendTokenSecret);
     // --- Expiry: the sweeper and the notice scheduler, each an actor on a timer ---
+    // Unwound before the actors: a sweep in progress ends after its chunks in flight.
+    const stopping = new AbortController();
+    onStop('sweep', () => stopping.abort());
     const sweeper = supervisor.spawn(
       'link.sweeper',
       () =>
@@ -60,6 +63,8 @@ export const linkService: ServiceDefinition<LinkConfig> = {
             idleMs,
             chunk: config.expiry.sweepChunk,
             parallel: config.expiry.sweepParallel,
+            ratePerSecond: config.expiry.sweepRate,
+            signal: stopping.signal,
             now,
           },
         ),

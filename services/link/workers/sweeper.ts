@@ -7,11 +7,15 @@
 // disjoint chunks and never wait for each other; on SQLite its single writer
 // runs them one after another), its `link.expired` events published with
 // confirms, then tombstoned and committed. A purged link leaves its pass's
-// index range, so no cursor is kept. A chunk that fails is retried with
+// index range, so no cursor is kept. A sweep may be paced (links per
+// second), so that purging a backlog does not crowd out the redirects the
+// same process serves, and stops between chunks when the service stops.
+// A chunk that fails is retried with
 // backoff; its events may then go out twice, with the same event ids
 // (each link's own id), which consumers deduplicate. After the commit the
 // shared cache loses the chunk's entries and visit counters, and every
 // gateway's near cache hears of the codes through the change feed.
+import { setTimeout as delay } from 'node:timers/promises';
 import { LinkExpired } from '../../../gen/shortener/v1/events.ts';
 import type { Actor } from '../../../lib/actors/supervisor.ts';
 import { type BackoffPolicy, backoffDelay } from '../../../lib/backoff.ts';
@@ -40,6 +44,13 @@ export interface SweeperOptions {
   chunk: number;
   parallel: number;
   now: () => number;
+  /**
+   * Links purged per second at most, all chunks together (0: as fast as the
+   * database goes). A purge costs CPU in the process that serves redirects.
+   */
+  ratePerSecond?: number;
+  /** Once aborted, a sweep stops after its chunks in flight: the service is stopping. */
+  signal?: AbortSignal;
   /** Attempts per chunk, and the backoff between them. */
   attempts?: number;
   retry?: BackoffPolicy;
@@ -52,11 +63,11 @@ export type Sweep = 'sweep';
 
 export class Sweeper implements Actor<Sweep> {
   readonly #deps: SweeperDeps;
-  readonly #options: Required<SweeperOptions>;
+  readonly #options: Required<Omit<SweeperOptions, 'signal'>> & { signal?: AbortSignal };
 
   constructor(deps: SweeperDeps, options: SweeperOptions) {
     this.#deps = deps;
-    this.#options = { attempts: 5, retry: RETRY, ...options };
+    this.#options = { attempts: 5, retry: RETRY, ratePerSecond: 0, ...options };
   }
 
   async receive(): Promise<void> {
@@ -67,7 +78,10 @@ export class Sweeper implements Actor<Sweep> {
   async sweep(): Promise<number> {
     const now = new Date(this.#options.now());
     let purged = 0;
-    for (const pass of SWEEP_PASSES) purged += await this.#sweepPass(pass, now);
+    for (const pass of SWEEP_PASSES) {
+      if (this.#options.signal?.aborted) break;
+      purged += await this.#sweepPass(pass, now);
+    }
     return purged;
   }
 
@@ -76,7 +90,8 @@ export class Sweeper implements Actor<Sweep> {
     let done = false;
     let purged = 0;
     const worker = async () => {
-      while (!done) {
+      while (!done && !this.#options.signal?.aborted) {
+        const started = performance.now();
         const links = await this.#chunk(pass, now);
         if (links.length === 0) {
           done = true;
@@ -84,10 +99,19 @@ export class Sweeper implements Actor<Sweep> {
         }
         purged += links.length;
         await this.#tellCaches(links);
+        await this.#pace(links.length, started);
       }
     };
     await Promise.all(Array.from({ length: this.#options.parallel }, worker));
     return purged;
+  }
+
+  /** Each worker takes its share of the rate: a chunk of n lasts at least n × parallel / rate. */
+  async #pace(links: number, startedAt: number): Promise<void> {
+    const { ratePerSecond, parallel, signal } = this.#options;
+    if (ratePerSecond <= 0) return;
+    const wait = (links * parallel * 1_000) / ratePerSecond - (performance.now() - startedAt);
+    if (wait > 0) await delay(wait, undefined, { signal }).catch(() => {});
   }
 
   async #chunk(pass: SweepPass, now: Date): Promise<StoredLink[]> {
