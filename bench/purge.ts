@@ -45,7 +45,7 @@ export interface PurgeSettings {
   hot: number;
   loadCodes: number;
   /** LINK_SWEEP_CHUNK and LINK_SWEEP_PARALLEL of the sweeping link process. */
-  sweep: { chunk: number; parallel: number };
+  sweep: { chunk: number; parallel: number; rate: number };
   /** Purged codes, besides the hot ones, asked for after the purge. */
   checkSample: number;
   connections: number;
@@ -249,6 +249,7 @@ export async function purgeSection(s: PurgeSettings): Promise<PurgeResult> {
     LINK_SWEEP_DELAY: `${plan.sweepAt}s`,
     LINK_SWEEP_CHUNK: String(s.sweep.chunk),
     LINK_SWEEP_PARALLEL: String(s.sweep.parallel),
+    LINK_SWEEP_RATE: String(s.sweep.rate),
   });
   const gateway = (port: number, near: Record<string, string>) =>
     startProcess('gateway', startScriptArgs('start:gateway'), {

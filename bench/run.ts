@@ -23,7 +23,8 @@
 // (1000, of the expired), BENCH_PURGE_LOAD_CODES (100000), BENCH_PURGE_CHECK
 // (5000), BENCH_PURGE_PREP (90), BENCH_PURGE_PROBE (5), BENCH_PURGE_WARMUP (5),
 // BENCH_PURGE_DURATION (30), BENCH_PURGE_WAIT (300), seconds for the last five;
-// BENCH_PURGE_CHUNK (500), BENCH_PURGE_PARALLEL (3) for the sweeper.
+// BENCH_PURGE_CHUNK (500), BENCH_PURGE_PARALLEL (3), BENCH_PURGE_RATE (1000; 0: unpaced)
+// for the sweeper.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -554,7 +555,11 @@ function purgeSettings(): PurgeSettings {
     loadCodes: n('BENCH_PURGE_LOAD_CODES', 100_000),
     checkSample: n('BENCH_PURGE_CHECK', 5_000),
     // The link service's defaults unless told.
-    sweep: { chunk: n('BENCH_PURGE_CHUNK', 500), parallel: n('BENCH_PURGE_PARALLEL', 3) },
+    sweep: {
+      chunk: n('BENCH_PURGE_CHUNK', 500),
+      parallel: n('BENCH_PURGE_PARALLEL', 3),
+      rate: n('BENCH_PURGE_RATE', 1_000),
+    },
     connections: settings.connections,
     prepSeconds: n('BENCH_PURGE_PREP', 90),
     probeSeconds: n('BENCH_PURGE_PROBE', 5),
