@@ -57,7 +57,7 @@ export interface PurgeResult {
   hot: number;
   loadCodes: number;
   seedSeconds: number;
-  sweep: { chunk: number; parallel: number };
+  sweep: { chunk: number; parallel: number; rate: number };
   connections: number;
   times: PurgeTimes;
   probe: RateResult;
@@ -134,7 +134,7 @@ export function renderPurge(r: PurgeResult): string {
   return [
     '## Purging expired links under live redirects',
     '',
-    `- Links: ${r.live.toLocaleString('en')} live and ${r.expired.toLocaleString('en')} expired (every ${fmt((r.live + r.expired) / r.expired, 1)}th in id order; half past an explicit expiry, half idle past \`LINK_IDLE_EXPIRY\`), seeded by multi-row INSERTs in ${fmt(r.seedSeconds)} s. One link process (sweeper \`LINK_SWEEP_CHUNK\` ${r.sweep.chunk}, \`LINK_SWEEP_PARALLEL\` ${r.sweep.parallel}; its one sweep set by \`LINK_SWEEP_DELAY\` to begin about ${SWEEP_LEAD_S} s into the second measured run), on MariaDB, Redis and RabbitMQ; clicks not recorded.`,
+    `- Links: ${r.live.toLocaleString('en')} live and ${r.expired.toLocaleString('en')} expired (every ${fmt((r.live + r.expired) / r.expired, 1)}th in id order; half past an explicit expiry, half idle past \`LINK_IDLE_EXPIRY\`), seeded by multi-row INSERTs in ${fmt(r.seedSeconds)} s. One link process (sweeper \`LINK_SWEEP_CHUNK\` ${r.sweep.chunk}, \`LINK_SWEEP_PARALLEL\` ${r.sweep.parallel}, \`LINK_SWEEP_RATE\` ${r.sweep.rate || 'unlimited'}; its one sweep set by \`LINK_SWEEP_DELAY\` to begin about ${SWEEP_LEAD_S} s into the second measured run), on MariaDB, Redis and RabbitMQ; clicks not recorded.`,
     `- Load: autocannon, ${r.connections} connections, GET of a random one of ${r.loadCodes.toLocaleString('en')} live codes (warm in Redis) through a gateway with its near cache off, so every redirect crosses to link, the process that also sweeps. The maximum rate was measured by a ${t.probeSeconds} s saturating run (${fmt(r.probe.requestsPerSecond)} req/s, p99 ${fmt(r.probe.p99Ms, 1)} ms); both runs then offered ${fmt(r.rate)} req/s (half), ${t.warmupSeconds} s warm-up and ${t.durationSeconds} s measured each, with latencies corrected for coordinated omission.`,
     `- Hot purged links: ${r.hot} of the expired links were live and requested before the purge; then their rows were given an expiry in the past with no cache told (time passing). ${half} stayed in link's Redis cache and in a second gateway's near cache (NEAR_CACHE_TTL 1h), the other ${r.hot - half} in that near cache only (their Redis entries removed).`,
     `- Machine: ${r.machine}. "Whole machine" CPU below counts every process on it, other work included: on a shared machine compare the two runs of one report, not reports.`,

@@ -105,7 +105,7 @@ describe('the purge section of the bench', () => {
     hot: 1_000,
     loadCodes: 100_000,
     seedSeconds: 40,
-    sweep: { chunk: 500, parallel: 3 },
+    sweep: { chunk: 500, parallel: 3, rate: 1_000 },
     connections: 64,
     times,
     probe: load(40, 0),
@@ -139,6 +139,7 @@ describe('the purge section of the bench', () => {
     expect(verdict.nonePurgedServed).toBe(true);
     expect(verdict.cachesHeldThemBefore).toBe(true);
     expect(renderPurge(result())).toMatch(/1\.10 \(target ≤ 1\.2: met\)/);
+    expect(renderPurge(result())).toContain('`LINK_SWEEP_RATE` 1000');
   });
 
   test('when p99 grows by 30%, then the target is reported NOT met', () => {
