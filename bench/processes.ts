@@ -78,3 +78,18 @@ export function cpuSeconds(pid: number | undefined): number {
     return Number.NaN;
   }
 }
+
+/** CPU seconds every process on the machine has used so far (busy time in /proc/stat). */
+export function machineCpuSeconds(): number {
+  try {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+      .trim()
+      .split(/\s+/)
+      .slice(1, 9)
+      .map(Number);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+    return (fields.reduce((sum, n) => sum + n, 0) - idle) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}

@@ -7,16 +7,24 @@
 // on its own, a plain-INSERT reference and GetLinkStats on a big link
 // (bench/pipeline.ts).
 // Then link creation through the API against a node:http server doing one
-// INSERT and one Redis SET per create (bench/creation.ts).
-// Writes docs/benchmarks/<date>-redirects.md (<date>-pipeline.md or
-// <date>-creation.md for that section alone).
+// INSERT and one Redis SET per create (bench/creation.ts). Then live
+// redirects at half their maximum rate with and without the sweeper purging
+// expired links among a million live ones (bench/purge.ts).
+// Writes docs/benchmarks/<date>-redirects.md (<date>-pipeline.md,
+// <date>-creation.md or <date>-purge.md for that section alone).
 //
 // Settings (environment): BENCH_MYSQL_URL (mysql://root@127.0.0.1:3306),
 // BENCH_REDIS_URL (redis://127.0.0.1:6379), BENCH_RABBITMQ_URL
 // (amqp://guest:guest@127.0.0.1:5672), BENCH_DURATION (10), BENCH_WARMUP (3),
 // BENCH_CONNECTIONS (64), BENCH_ROUNDS (3); BENCH_ONLY (`redirects`,
-// `pipeline` or `creation`: one section; all unless set), BENCH_CREATION_CALLERS (8), BENCH_PIPELINE_CLICKS (200000),
-// BENCH_STATS_VISITS (1000000), BENCH_STATS_CALLS (500).
+// `pipeline`, `creation` or `purge`: one section; all unless set), BENCH_CREATION_CALLERS (8), BENCH_PIPELINE_CLICKS (200000),
+// BENCH_STATS_VISITS (1000000), BENCH_STATS_CALLS (500); for the purge:
+// BENCH_PURGE_LIVE (1000000), BENCH_PURGE_EXPIRED (100000), BENCH_PURGE_HOT
+// (1000, of the expired), BENCH_PURGE_LOAD_CODES (100000), BENCH_PURGE_CHECK
+// (5000), BENCH_PURGE_PREP (90), BENCH_PURGE_PROBE (5), BENCH_PURGE_WARMUP (5),
+// BENCH_PURGE_DURATION (30), BENCH_PURGE_WAIT (300), seconds for the last five;
+// BENCH_PURGE_CHUNK (500), BENCH_PURGE_PARALLEL (3), BENCH_PURGE_RATE (1000; 0: unpaced)
+// for the sweeper.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +53,8 @@ import {
   stopProcess,
   waitForHttp,
 } from './processes.ts';
+import { type PurgeSettings, purgeSection } from './purge.ts';
+import { type PurgeResult, renderPurge } from './purge-report.ts';
 import { type Measurement, type PipelineResult, renderReport, type Scenario } from './report.ts';
 import { type LoadSettings, runWrk, wrkVersion } from './wrk.ts';
 
@@ -67,8 +77,8 @@ const settings: LoadSettings = {
 const warmupSeconds = Number(env.BENCH_WARMUP ?? 3);
 const rounds = Number(env.BENCH_ROUNDS ?? 3);
 const only = env.BENCH_ONLY ?? '';
-if (!['', 'redirects', 'pipeline', 'creation'].includes(only)) {
-  throw new Error(`BENCH_ONLY must be redirects, pipeline or creation, not ${only}`);
+if (!['', 'redirects', 'pipeline', 'creation', 'purge'].includes(only)) {
+  throw new Error(`BENCH_ONLY must be redirects, pipeline, creation or purge, not ${only}`);
 }
 const creationCallers = Number(env.BENCH_CREATION_CALLERS ?? 8);
 const pipelineSettings = {
@@ -328,6 +338,7 @@ async function cleanup(): Promise<void> {
     await db.query(`DROP DATABASE IF EXISTS \`${database}_analytics_${i}\``);
   }
   await db.query(`DROP DATABASE IF EXISTS \`${database}_analytics_pipeline\``);
+  await db.query(`DROP DATABASE IF EXISTS \`${database}_purge\``);
   await db.end();
   const redis = new Redis(REDIS_URL);
   let cursor = '0';
@@ -543,7 +554,48 @@ async function creationSettings() {
   };
 }
 
+function purgeSettings(): PurgeSettings {
+  const n = (name: string, fallback: number) => Number(env[name] ?? fallback);
+  return {
+    mysqlUrl: MYSQL_URL,
+    database: `${database}_purge`,
+    redisUrl: REDIS_URL,
+    prefix: `${prefix}purge:`,
+    rabbitmqUrl: RABBITMQ_URL,
+    bus: busOf('purge'),
+    live: n('BENCH_PURGE_LIVE', 1_000_000),
+    expired: n('BENCH_PURGE_EXPIRED', 100_000),
+    hot: n('BENCH_PURGE_HOT', 1_000),
+    loadCodes: n('BENCH_PURGE_LOAD_CODES', 100_000),
+    checkSample: n('BENCH_PURGE_CHECK', 5_000),
+    // The link service's defaults unless told.
+    sweep: {
+      chunk: n('BENCH_PURGE_CHUNK', 500),
+      parallel: n('BENCH_PURGE_PARALLEL', 3),
+      rate: n('BENCH_PURGE_RATE', 1_000),
+    },
+    connections: settings.connections,
+    prepSeconds: n('BENCH_PURGE_PREP', 90),
+    probeSeconds: n('BENCH_PURGE_PROBE', 5),
+    warmupSeconds: n('BENCH_PURGE_WARMUP', 5),
+    durationSeconds: n('BENCH_PURGE_DURATION', 30),
+    purgeWaitSeconds: n('BENCH_PURGE_WAIT', 300),
+    nodeFlags: nodeFlagsOfServices(),
+    workDir: work,
+    pids: {},
+    log,
+  };
+}
+
+async function purgeRun(): Promise<PurgeResult> {
+  return purgeSection({
+    ...purgeSettings(),
+    pids: { mariadb: await mariadbPid(), redis: await redisPid() },
+  });
+}
+
 async function main(): Promise<void> {
+  if (only === 'purge') return purgeAlone();
   const generator = only === 'pipeline' ? '' : await ensureWrk();
   const seeded = await seed(Math.max(...SCENARIOS.map((s) => s.codes)));
   let redirects: Awaited<ReturnType<typeof redirectScenarios>> = {
@@ -552,6 +604,7 @@ async function main(): Promise<void> {
   };
   let section: PipelineSection | undefined;
   let creation: CreationResult | undefined;
+  let purge: PurgeResult | undefined;
   try {
     // The pipeline first, on a machine the redirect scenarios have not yet loaded.
     if (only === '' || only === 'pipeline') section = await pipelineSection(seeded);
@@ -559,6 +612,8 @@ async function main(): Promise<void> {
     // Last: it adds links to the table the redirect scenarios read.
     if (only === '' || only === 'creation')
       creation = await creationSection(await creationSettings());
+    // On a table of its own, a million links large.
+    if (only === '') purge = await purgeRun();
   } finally {
     await cleanup();
   }
@@ -599,7 +654,24 @@ async function main(): Promise<void> {
   });
   const name = only === 'pipeline' ? 'pipeline' : 'redirects';
   const file = join(dir, `${date.toISOString().slice(0, 10)}-${name}.md`);
-  const text = creationText ? `${report}\n${creationText}` : report;
+  const text = [report, creationText, purge ? renderPurge(purge) : ''].filter(Boolean).join('\n');
+  writeFileSync(file, text);
+  console.log(`\nreport written to ${file}\n`);
+  console.log(text);
+}
+
+async function purgeAlone(): Promise<void> {
+  let purge: PurgeResult;
+  try {
+    purge = await purgeRun();
+  } finally {
+    await cleanup();
+  }
+  const date = new Date().toISOString().slice(0, 10);
+  const dir = new URL('../docs/benchmarks/', import.meta.url).pathname;
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${date}-purge.md`);
+  const text = `# Benchmark: purging expired links, ${date}\n\n${renderPurge(purge)}`;
   writeFileSync(file, text);
   console.log(`\nreport written to ${file}\n`);
   console.log(text);

@@ -67,12 +67,22 @@ export class Supervisor {
     return ref;
   }
 
-  /** A timer as a mailbox: `message()` is offered every intervalMs, skipped while the actor is behind. */
-  every<M>(ref: ActorRef<M>, intervalMs: number, message: () => M): void {
-    const timer = setInterval(() => {
+  /**
+   * A timer as a mailbox: `message()` is offered every intervalMs, skipped
+   * while the actor is behind; the first time after `firstMs` (one interval
+   * unless given).
+   */
+  every<M>(ref: ActorRef<M>, intervalMs: number, message: () => M, firstMs = intervalMs): void {
+    const tick = () => {
       if (!ref.offer(message())) this.#log.debug({ actor: ref.name }, 'actor behind; tick skipped');
-    }, intervalMs);
-    this.#timers.add(timer);
+    };
+    const first = setTimeout(() => {
+      this.#timers.delete(first);
+      tick();
+      const timer = setInterval(tick, intervalMs);
+      this.#timers.add(timer);
+    }, firstMs);
+    this.#timers.add(first);
   }
 
   async stop(): Promise<void> {

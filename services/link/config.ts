@@ -47,8 +47,12 @@ export interface ExpiryConfig {
   extendPageUrl: string;
   /** How often the sweeper purges expired links, in chunks of this many, this many at once. */
   sweepIntervalMs: number;
+  /** When the first sweep comes after start: one interval unless set. */
+  sweepDelayMs: number;
   sweepChunk: number;
   sweepParallel: number;
+  /** Links purged per second at most; 0: no limit. */
+  sweepRate: number;
 }
 
 export const linkSettings = defineSettings(
@@ -74,8 +78,10 @@ export const linkSettings = defineSettings(
     // The gateway's public address, read here too: the notices' extend links point at it.
     PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
     LINK_SWEEP_INTERVAL: duration(50, DAY).default(60_000),
+    LINK_SWEEP_DELAY: duration(0, DAY).optional(),
     LINK_SWEEP_CHUNK: integer(1, 10_000).default(500),
     LINK_SWEEP_PARALLEL: integer(1, 16).default(3),
+    LINK_SWEEP_RATE: integer(0, 1_000_000).default(1_000),
   },
   (v, runtime): LinkConfig => ({
     listen: v.LINK_GRPC_LISTEN,
@@ -98,8 +104,10 @@ export const linkSettings = defineSettings(
       extendTokenSecret: v.LINK_EXTEND_TOKEN_SECRET ?? null,
       extendPageUrl: `${(v.PUBLIC_BASE_URL ?? 'http://localhost:8080').replace(/\/+$/, '')}/extend`,
       sweepIntervalMs: v.LINK_SWEEP_INTERVAL,
+      sweepDelayMs: v.LINK_SWEEP_DELAY ?? v.LINK_SWEEP_INTERVAL,
       sweepChunk: v.LINK_SWEEP_CHUNK,
       sweepParallel: v.LINK_SWEEP_PARALLEL,
+      sweepRate: v.LINK_SWEEP_RATE,
     },
   }),
 );

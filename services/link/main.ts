@@ -50,6 +50,9 @@ export const linkService: ServiceDefinition<LinkConfig> = {
     }
     const tokens = new ExtendTokens(config.expiry.extendTokenSecret);
     // --- Expiry: the sweeper and the notice scheduler, each an actor on a timer ---
+    // Unwound before the actors: a sweep in progress ends after its chunks in flight.
+    const stopping = new AbortController();
+    onStop('sweep', () => stopping.abort());
     const sweeper = supervisor.spawn(
       'link.sweeper',
       () =>
@@ -59,12 +62,19 @@ export const linkService: ServiceDefinition<LinkConfig> = {
             idleMs,
             chunk: config.expiry.sweepChunk,
             parallel: config.expiry.sweepParallel,
+            ratePerSecond: config.expiry.sweepRate,
+            signal: stopping.signal,
             now,
           },
         ),
       { mailbox: 1 },
     );
-    supervisor.every(sweeper, config.expiry.sweepIntervalMs, () => 'sweep' as const);
+    supervisor.every(
+      sweeper,
+      config.expiry.sweepIntervalMs,
+      () => 'sweep' as const,
+      config.expiry.sweepDelayMs,
+    );
     const notices = supervisor.spawn(
       'link.expiry-notices',
       () =>

@@ -168,6 +168,35 @@ describe('actor runtime', () => {
     expect(ticks.length).toBe(ticked);
   });
 
+  test('when a timer is given a first delay, then the first tick comes after it and the next ones at the interval', async () => {
+    const runtime = supervisor();
+    const started = Date.now();
+    const ticks: number[] = [];
+    const late = runtime.spawn<'tick'>('late', () => ({
+      receive: () => void ticks.push(Date.now() - started),
+    }));
+    runtime.every(late, 200, () => 'tick', 30);
+    await sleep(120);
+    expect(ticks).toHaveLength(1);
+    expect(ticks[0]).toBeGreaterThanOrEqual(25);
+    await sleep(200);
+    expect(ticks).toHaveLength(2);
+    expect((ticks[1] as number) - (ticks[0] as number)).toBeGreaterThanOrEqual(190);
+    await runtime.stop();
+    await sleep(250);
+    expect(ticks).toHaveLength(2);
+  });
+
+  test('when a timer is stopped before its first delay is over, then it never ticks', async () => {
+    const runtime = supervisor();
+    let ticks = 0;
+    const never = runtime.spawn<'tick'>('never', () => ({ receive: () => void ticks++ }));
+    runtime.every(never, 20, () => 'tick', 50);
+    await runtime.stop();
+    await sleep(100);
+    expect(ticks).toBe(0);
+  });
+
   test('when a bus consumer feeds an actor and it throws, then the bus retries the delivery', async () => {
     const { topology, names } = testTopology({ recorder: ['link.clicked'] }, TEST_RETRY);
     const bus = new MemoryBus(topology, testLog);

@@ -47,6 +47,14 @@ describe('configuration', () => {
     expect(loadConfig({ LINK_GRPC_TARGET: 'link:1' }).gateway.linkTarget).toBe('link:1');
   });
 
+  test('when the first sweep is not given a delay, then it comes one interval after start; when it is, then after that', () => {
+    const unset = loadConfig({ LINK_SWEEP_INTERVAL: '5m' }).link.expiry;
+    expect(unset.sweepDelayMs).toBe(300_000);
+    const set = loadConfig({ LINK_SWEEP_INTERVAL: '5m', LINK_SWEEP_DELAY: '0s' }).link.expiry;
+    expect(set).toMatchObject({ sweepIntervalMs: 300_000, sweepDelayMs: 0 });
+    expect(() => loadConfig({ LINK_SWEEP_DELAY: 'soon' })).toThrowError(/LINK_SWEEP_DELAY=/);
+  });
+
   test('when a rate rule is exactly <count>/<duration>, then it is read as such', () => {
     const config = loadConfig({
       RATE_LIMIT_CREATE_PER_IP: '5/30s',

@@ -57,6 +57,7 @@ describe('migrations at start', () => {
         '0003_add_last_accessed_at',
         '0004_create_guest_adoptions',
         '0005_add_expiry',
+        '0006_index_sweep',
       ]);
       for (const orm of orms) expect(await orm.migrator.getPending()).toEqual([]);
     } finally {

@@ -98,13 +98,19 @@ describe.each(FLAVOURS)('the sweeper ($dialect, $bus bus)', ({ bus: busName, dia
     log: testLog,
     ...overrides,
   });
-  const sweeper = (overrides: Partial<SweeperDeps> = {}, chunk = 500, parallel = 3) =>
+  const sweeper = (
+    overrides: Partial<SweeperDeps> = {},
+    chunk = 500,
+    parallel = 3,
+    pace: { ratePerSecond?: number; signal?: AbortSignal } = {},
+  ) =>
     new Sweeper(deps(overrides), {
       idleMs: IDLE,
       chunk,
       parallel,
       now: clock.now,
       retry: { initialMs: 10, maxMs: 50 },
+      ...pace,
     });
 
   async function insert(links: Link[]): Promise<void> {
@@ -212,14 +218,14 @@ describe.each(FLAVOURS)('the sweeper ($dialect, $bus bus)', ({ bus: busName, dia
     );
     await insert(links);
     const store = new ExpiryStore(db.orm);
-    const attempts: (string | null)[] = [];
+    const attempts: string[] = [];
     let failures = 0;
-    // The first chunk's first two attempts fail after claiming their rows, before the commit.
+    // The first idle chunk's first two attempts fail after claiming their rows, before the commit.
     const flaky: SweeperDeps['expiry'] = {
       purgeChunk: (chunk, beforeCommit) => {
-        attempts.push(chunk.after);
+        attempts.push(chunk.pass);
         return store.purgeChunk(chunk, async (claimed) => {
-          if (chunk.after === null && failures < 2) {
+          if (chunk.pass === 'idle' && failures < 2) {
             failures++;
             throw new Error('connection lost mid-chunk');
           }
@@ -228,13 +234,47 @@ describe.each(FLAVOURS)('the sweeper ($dialect, $bus bus)', ({ bus: busName, dia
       },
     };
 
-    // One chunk of 10 at a time: 10, 10, 5, then an empty one.
+    // Nothing dated or used up; then one idle chunk of 10 at a time: 10, 10, 5, then an empty one.
     expect(await sweeper({ expiry: flaky }, 10, 1).sweep()).toBe(25);
 
     expect(failures).toBe(2);
-    expect(attempts.slice(0, 3)).toEqual([null, null, null]);
-    expect(attempts).toHaveLength(6);
+    expect(attempts).toEqual(['dated', 'exhausted', ...Array(6).fill('idle')]);
     expect(await db.orm.em.fork().count(LinkRow, { deletedAt: null })).toBe(0);
     await within(10_000, () => expiredEvents.size === 25);
+  });
+
+  const idleLinks = (prefix: string, count: number) =>
+    Array.from({ length: count }, (_, i) =>
+      aLink({ code: `${prefix}${i}`, createdAt: new Date(clock.now() - IDLE - 1 - i) }),
+    );
+  const livingCount = () => db.orm.em.fork().count(LinkRow, { deletedAt: null });
+
+  test('when the sweeper is paced, then a backlog is purged no faster than its rate, and all of it', async () => {
+    await insert(idleLinks('paced', 60));
+    const started = performance.now();
+    // 200 links/s in chunks of 10, two at once: each chunk lasts at least 100 ms, so 60 take 300 ms.
+    expect(await sweeper({}, 10, 2, { ratePerSecond: 200 }).sweep()).toBe(60);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(250);
+    expect(await livingCount()).toBe(0);
+    await within(10_000, () => expiredEvents.size === 60);
+  });
+
+  test('when the service stops mid-sweep, then the sweep ends after its chunk in flight, and the next sweep purges the rest', async () => {
+    await insert(idleLinks('stopped', 50));
+    const stopping = new AbortController();
+    // 100 links/s in chunks of 10: a chunk every 100 ms, five of them if left alone.
+    const sweep = sweeper({}, 10, 1, { ratePerSecond: 100, signal: stopping.signal }).sweep();
+    await within(5_000, async () => (await livingCount()) < 50);
+    stopping.abort();
+    const stoppedAt = performance.now();
+    const purged = await sweep;
+    expect(performance.now() - stoppedAt).toBeLessThan(1_000);
+    expect(purged).toBeGreaterThan(0);
+    expect(purged).toBeLessThan(50);
+    expect(await livingCount()).toBe(50 - purged);
+
+    expect(await sweeper().sweep()).toBe(50 - purged);
+    expect(await livingCount()).toBe(0);
+    await within(10_000, () => expiredEvents.size === 50);
   });
 });

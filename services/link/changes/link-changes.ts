@@ -46,7 +46,10 @@ export class LinkChanges {
 
   start(): void {
     this.#unsubscribe = this.#broadcast.subscribe(CHANNEL, {
-      message: (code) => this.#queue(code),
+      // One message may name several codes (announceAll); codes hold no newline.
+      message: (payload) => {
+        for (const code of payload.split('\n')) this.#queue(code);
+      },
       live: (live) => {
         this.#live = live;
         if (!live) this.#log.warn('link change broadcast interrupted; watchers pause caching');
@@ -67,15 +70,24 @@ export class LinkChanges {
    * through the broadcast, retried until it goes out.
    */
   async announce(code: string): Promise<void> {
-    this.#queue(code);
+    await this.announceAll([code]);
+  }
+
+  /**
+   * Announces many changes as one: a purged chunk of links is one broadcast
+   * and one message to each watcher, not one per code.
+   */
+  async announceAll(codes: readonly string[]): Promise<void> {
+    if (codes.length === 0) return;
+    for (const code of codes) this.#queue(code);
     try {
-      await this.#broadcast.publish(CHANNEL, code);
+      await this.#broadcast.publish(CHANNEL, codes.join('\n'));
     } catch (error) {
       this.#log.warn(
-        { cause: (error as Error).message, code },
+        { cause: (error as Error).message, codes: codes.length, code: codes[0] },
         'link change not broadcast yet; retrying',
       );
-      if (this.#unsent.size < MAX_UNSENT) this.#unsent.add(code);
+      for (const code of codes) if (this.#unsent.size < MAX_UNSENT) this.#unsent.add(code);
       this.#scheduleRetry();
     }
   }

@@ -36,12 +36,24 @@ export const LinkRow = defineEntity({
     noticeFor: p.datetime().length(3).nullable(),
     noticeEventId: p.bigint('string').nullable().unsigned(false),
     noticeLeaseUntil: p.datetime().length(3).nullable(),
+    // --- The sweeper's indexes (migration 0006) ---
+    /** The last use, or the creation if never used: the idle expiry counts from here. Computed by the database. */
+    idleFrom: p
+      .datetime()
+      .length(3)
+      .nullable()
+      .generated('(coalesce(`last_accessed_at`, `created_at`)) virtual'),
   },
   uniques: [
     { name: 'links_code_unique', properties: ['code'] },
     { name: 'links_owner_url_unique', properties: ['ownerId', 'urlHash'] },
   ],
-  indexes: [{ name: 'links_owner_id_index', properties: ['ownerId', 'id'] }],
+  indexes: [
+    { name: 'links_owner_id_index', properties: ['ownerId', 'id'] },
+    { name: 'links_sweep_dated_index', properties: ['deletedAt', 'expiresAt'] },
+    { name: 'links_sweep_exhausted_index', properties: ['deletedAt', 'exhaustedAt'] },
+    { name: 'links_sweep_idle_index', properties: ['deletedAt', 'idleFrom', 'extendedTo'] },
+  ],
 });
 
 export type LinkRow = InferEntity<typeof LinkRow>;

@@ -41,6 +41,39 @@ function expiringBy(at: Date, idleMs: number) {
   };
 }
 
+/** The sweeper's three ways for a link to have expired, each read along an index of its own (migration 0006). */
+export const SWEEP_PASSES = ['dated', 'exhausted', 'idle'] as const;
+export type SweepPass = (typeof SWEEP_PASSES)[number];
+
+/**
+ * Together the passes find what expiringBy finds. The idle pass also reads
+ * the index entries of links idle but extended past `now` (ruled out by
+ * `extended_to`, in the same index) each chunk: few, as extending is rare.
+ */
+function sweepPass(pass: SweepPass, now: Date, idleMs: number) {
+  if (pass === 'dated') {
+    return {
+      where: { deletedAt: null, expiresAt: { $lte: now } },
+      orderBy: { expiresAt: 'asc', id: 'asc' } as const,
+    };
+  }
+  if (pass === 'exhausted') {
+    return {
+      where: { deletedAt: null, exhaustedAt: { $lte: now } },
+      orderBy: { exhaustedAt: 'asc', id: 'asc' } as const,
+    };
+  }
+  return {
+    where: {
+      deletedAt: null,
+      idleFrom: { $lte: new Date(now.getTime() - idleMs) },
+      $or: [{ extendedTo: null }, { extendedTo: { $lte: now } }],
+    },
+    // The index's own order: any other would sort every candidate first, and lock them all.
+    orderBy: { idleFrom: 'asc', extendedTo: 'asc', id: 'asc' } as const,
+  };
+}
+
 export class ExpiryStore {
   readonly #orm: Orm;
   readonly #mysql: boolean;
@@ -94,29 +127,28 @@ export class ExpiryStore {
   // --- The sweeper ---
 
   /**
-   * Purges up to `limit` links expired at `now`, after `after` in id order,
-   * in one transaction: the rows are claimed (on MySQL `FOR UPDATE SKIP
-   * LOCKED`, so sweepers running at once take disjoint chunks; SQLite has a
-   * single writer, whose transactions run one after another), `beforeCommit`
-   * is told which (it publishes their events: if it throws, nothing is
-   * purged), then each becomes a tombstone: deleted, its target and URL hash
-   * cleared, its code kept so that it is never issued again.
+   * Purges up to `limit` links that `pass` finds expired at `now`, in one
+   * transaction: the rows are claimed (on MySQL `FOR UPDATE SKIP LOCKED`, so
+   * sweepers running at once take disjoint chunks; SQLite has a single
+   * writer, whose transactions run one after another), `beforeCommit` is told
+   * which (it publishes their events: if it throws, nothing is purged), then
+   * each becomes a tombstone: deleted, its target and URL hash cleared, its
+   * code kept so that it is never issued again. A purged link leaves the
+   * pass's index range (it starts at `deleted_at`), so the next chunk needs
+   * no cursor: it reads only links not yet purged.
    */
   async purgeChunk(
-    chunk: { after: string | null; limit: number; now: Date; idleMs: number },
+    chunk: { pass: SweepPass; limit: number; now: Date; idleMs: number },
     beforeCommit: (links: StoredLink[]) => Promise<void>,
   ): Promise<StoredLink[]> {
-    const where = {
-      deletedAt: null,
-      ...(chunk.after ? { id: { $gt: chunk.after } } : {}),
-      ...expiringBy(chunk.now, chunk.idleMs),
-    };
+    const { where, orderBy } = sweepPass(chunk.pass, chunk.now, chunk.idleMs);
     try {
       return await this.#orm.em.fork().transactional(
         async (em) => {
           const rows = await em.find(LinkRow, where, {
-            orderBy: { id: 'asc' },
+            orderBy,
             limit: chunk.limit,
+            disableIdentityMap: true,
             ...(this.#mysql ? { lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE } : {}),
           });
           if (rows.length === 0) return [];

@@ -8,6 +8,7 @@ import { createLinkHealthProbes } from './migrations/0002-create-health-probes.t
 import { addLastAccessedAt } from './migrations/0003-add-last-accessed-at.ts';
 import { createGuestAdoptions } from './migrations/0004-create-guest-adoptions.ts';
 import { addExpiry } from './migrations/0005-add-expiry.ts';
+import { indexSweep } from './migrations/0006-index-sweep.ts';
 
 export const linkSchema: Schema = {
   entities: [LinkRow, GuestAdoptionRow, HealthProbeRow],
@@ -17,5 +18,6 @@ export const linkSchema: Schema = {
     addLastAccessedAt,
     createGuestAdoptions,
     addExpiry,
+    indexSweep,
   ],
 };
