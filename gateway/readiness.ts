@@ -25,7 +25,39 @@ export interface ReadinessProbe {
 /** A component a service does not report (an older version) counts as working. */
 const failing = (status: HealthStatus) => status === 'NOT_SERVING' || status === 'unreachable';
 
+/** Better states rank higher: what one working instance reports beats another's failure. */
+const RANK: Record<DependencyState, number> = {
+  unavailable: 0,
+  database_unavailable: 1,
+  database_unwritable: 2,
+  ok: 3,
+};
+
+/**
+ * A target may name several instances, asked in turn (round robin): while
+ * the answer is not ok, ask again, so one instance stopping or failing does
+ * not make the whole service look down. Every instance answering alike says
+ * the same thing each time.
+ */
+const ATTEMPTS = 3;
+
 async function stateOf(
+  checker: HealthChecker,
+  service: string,
+  timeoutMs: number,
+): Promise<DependencyState> {
+  const deadline = Date.now() + timeoutMs;
+  let best: DependencyState = 'unavailable';
+  for (let attempt = 0; attempt < ATTEMPTS && best !== 'ok'; attempt++) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    const state = await instanceStateOf(checker, service, left);
+    if (RANK[state] > RANK[best]) best = state;
+  }
+  return best;
+}
+
+async function instanceStateOf(
   checker: HealthChecker,
   service: string,
   timeoutMs: number,
