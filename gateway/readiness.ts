@@ -57,17 +57,18 @@ async function stateOf(
   return best;
 }
 
+/** One instance's answer: the service first (one call, so turns go round the instances), then its database. */
 async function instanceStateOf(
   checker: HealthChecker,
   service: string,
   timeoutMs: number,
 ): Promise<DependencyState> {
-  const [whole, database, writes] = await Promise.all(
-    [service, `${service}:database`, `${service}:database-writes`].map((name) =>
-      checker.status(name, timeoutMs),
-    ),
+  const deadline = Date.now() + timeoutMs;
+  if ((await checker.status(service, timeoutMs)) !== 'SERVING') return 'unavailable';
+  const left = Math.max(1, deadline - Date.now());
+  const [database, writes] = await Promise.all(
+    [`${service}:database`, `${service}:database-writes`].map((name) => checker.status(name, left)),
   );
-  if (whole !== 'SERVING') return 'unavailable';
   if (failing(database as HealthStatus)) return 'database_unavailable';
   if (failing(writes as HealthStatus)) return 'database_unwritable';
   return 'ok';
