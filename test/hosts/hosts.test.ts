@@ -115,7 +115,13 @@ describe('several hosts', () => {
       // It still serves: the service is SERVING, only its ids are not.
       expect(await cutHealth.status(LINK, 1_000)).toBe('SERVING');
 
-      await expect(cutLink.createLink(request)).rejects.toMatchObject({ kind: 'unavailable' });
+      // Refused at once, nothing spent: not after waiting out the call's deadline on a Redis it cannot reach.
+      const askedAt = performance.now();
+      await expect(cutLink.createLink(request)).rejects.toMatchObject({
+        kind: 'unavailable',
+        code: 'no_worker_lease',
+      });
+      expect(performance.now() - askedAt).toBeLessThan(500);
       const resolved = await cutLink.resolveLink({ code });
       expect(resolved.targetUrl).toBe('https://example.com/story/0');
 
