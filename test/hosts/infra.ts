@@ -4,6 +4,7 @@
 // and is a process group the network kills at the end.
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connect } from 'amqplib';
@@ -13,6 +14,10 @@ import { sleep } from '../support/wait.ts';
 import type { HostProcess, Network } from './network.ts';
 
 const exec = promisify(execFile);
+
+/** Root runs each server as the user it expects; anyone else runs them as themselves. */
+const asRoot = process.getuid?.() === 0;
+const me = asRoot ? 'root' : userInfo().username;
 
 async function until<T>(what: string, timeoutMs: number, attempt: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -48,7 +53,7 @@ async function startMariaDb(network: Network, host: string) {
   await exec('mariadb-install-db', [
     '--no-defaults',
     `--datadir=${dir}/data`,
-    '--user=root',
+    `--user=${me}`,
     '--auth-root-authentication-method=normal',
   ]);
   const port = await network.port(3306);
@@ -62,7 +67,7 @@ async function startMariaDb(network: Network, host: string) {
       `--socket=${socketPath}`,
       `--port=${port}`,
       `--bind-address=${network.host(host).ip}`,
-      '--user=root',
+      `--user=${me}`,
       '--skip-log-bin',
       '--skip-name-resolve',
       '--innodb-buffer-pool-size=64M',
@@ -118,7 +123,9 @@ async function startRedis(network: Network, host: string) {
   return { server, port, socketPath };
 }
 
-/** The recipe of TOOLCHAIN.md, run in the foreground as the rabbitmq user so it is one process group. */
+const SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+
+/** The recipe of TOOLCHAIN.md, run in the foreground (so it is one process group the network can kill). */
 async function startRabbitMq(network: Network, host: string) {
   const dir = join(network.dir, 'rabbitmq');
   mkdirSync(dir);
@@ -131,21 +138,21 @@ async function startRabbitMq(network: Network, host: string) {
     `listeners.tcp.1 = ${ip}:${port}\nloopback_users.guest = false\n`,
   );
   writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
-  await exec('chown', ['-R', 'rabbitmq:rabbitmq', dir]);
   const node = `shm_${network.namespaceOf(host).replace(/-/g, '_')}@localhost`;
-  const server = network.spawn(
+  // As root, the broker runs as its own user, its folders given to it;
+  // anyone else runs it as themselves, with an Erlang cookie of the run's own.
+  if (asRoot) await exec('chown', ['-R', 'rabbitmq:rabbitmq', dir]);
+  const [command, args] = asRoot
+    ? ['setpriv', ['--reuid=rabbitmq', '--regid=rabbitmq', '--init-groups', SERVER]]
+    : [SERVER, []];
+  const broker = network.spawn(
     host,
     'rabbitmq',
-    'setpriv',
-    [
-      '--reuid=rabbitmq',
-      '--regid=rabbitmq',
-      '--init-groups',
-      '/usr/lib/rabbitmq/bin/rabbitmq-server',
-    ],
+    command,
+    args,
     {
       PATH: process.env.PATH,
-      HOME: '/var/lib/rabbitmq',
+      HOME: asRoot ? '/var/lib/rabbitmq' : dir,
       RABBITMQ_NODENAME: node,
       RABBITMQ_NODE_PORT: String(port),
       RABBITMQ_DIST_PORT: String(distPort),
@@ -154,17 +161,17 @@ async function startRabbitMq(network: Network, host: string) {
       RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
       RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq.conf'),
     },
-    '/var/lib/rabbitmq',
+    asRoot ? '/var/lib/rabbitmq' : dir,
   );
   const reachable = await network.reach(host, port);
   await until('rabbitmq', 60_000, async () => {
-    if (server.child.exitCode !== null) throw new Error(`rabbitmq exited: ${server.output()}`);
+    if (broker.child.exitCode !== null) throw new Error(`rabbitmq exited: ${broker.output()}`);
     const probe = await connect(`amqp://guest:guest@${reachable}`, { timeout: 1_000 });
     await probe.close();
   }).catch((error: Error) => {
-    throw new Error(`${error.message}: ${server.output().slice(-2_000)}`, { cause: error });
+    throw new Error(`${error.message}: ${broker.output().slice(-2_000)}`, { cause: error });
   });
-  return { server, port, reachable };
+  return { server: broker, port, reachable };
 }
 
 export async function startInfra(
