@@ -4,6 +4,7 @@
 // HAProxy, two link and two analytics instances, identity, the notifier,
 // MariaDB, Redis and RabbitMQ, each on its own host. Each story checks the
 // answers the users got and what was stored.
+import { execFileSync } from 'node:child_process';
 import { connect as amqp } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { LinkExpired } from '../../gen/shortener/v1/events.ts';
@@ -37,7 +38,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   clearTimeout(guard);
-  await cluster?.stop();
+  if (!cluster) return;
+  const made = [...cluster.network.namespaces];
+  await cluster.stop();
+  // Torn down: not one of its namespaces is left.
+  const left = made.length > 0 ? execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }) : '';
+  expect(made.filter((namespace) => left.includes(namespace))).toEqual([]);
 }, 60_000);
 
 /** A new guest with `count` links, each made through the balancer (any refusal fails the story). */
