@@ -24,7 +24,7 @@ import { accountRoutes } from './routes/accounts.ts';
 import { analyticsRoutes } from './routes/analytics.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { extendPageRoutes } from './routes/extend-page.ts';
-import { healthRoutes } from './routes/health.ts';
+import { type GatewayState, healthRoutes } from './routes/health.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { LinkJson, linkRoutes } from './routes/links.ts';
 import { redirectRoutes } from './routes/redirects.ts';
@@ -37,7 +37,7 @@ export interface GatewayParts {
   auth: AuthCache;
   redirects: RedirectPath;
   readiness: ReadinessProbe;
-  state: { accepting: boolean };
+  state: GatewayState;
 }
 
 /** Requests that never reach Fastify (a head too large, garbage, too slow) still get a problem. */

@@ -16,6 +16,8 @@ export interface GatewayConfig {
   headerLimitBytes: number;
   /** How long a client may take to send a whole request (408 beyond). */
   requestTimeoutMs: number;
+  /** How long a stopping gateway keeps serving with /readyz failing before it turns requests away. */
+  drainDelayMs: number;
   nearCacheSize: number;
   nearCacheTtlMs: number;
   /** Authentications kept at most; 0 turns the cache off. */
@@ -43,6 +45,7 @@ export const gatewaySettings = defineSettings(
     GATEWAY_BODY_LIMIT: integer(1_024, 1_048_576).default(16_384),
     GATEWAY_HEADER_LIMIT: integer(1_024, 65_536).default(16_384),
     GATEWAY_REQUEST_TIMEOUT: duration(100, 600_000).default(30_000),
+    GATEWAY_DRAIN_DELAY: duration(0, 300_000).default(0),
     NEAR_CACHE_SIZE: integer(0, 10_000_000).default(100_000),
     NEAR_CACHE_TTL: duration(100, 3_600_000).default(30_000),
     AUTH_CACHE_SIZE: integer(0, 10_000_000).default(10_000),
@@ -64,6 +67,7 @@ export const gatewaySettings = defineSettings(
       bodyLimitBytes: v.GATEWAY_BODY_LIMIT,
       headerLimitBytes: v.GATEWAY_HEADER_LIMIT,
       requestTimeoutMs: v.GATEWAY_REQUEST_TIMEOUT,
+      drainDelayMs: v.GATEWAY_DRAIN_DELAY,
       nearCacheSize: v.NEAR_CACHE_SIZE,
       nearCacheTtlMs: v.NEAR_CACHE_TTL,
       authCacheSize: v.AUTH_CACHE_SIZE,

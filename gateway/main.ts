@@ -1,7 +1,9 @@
 // Composition root of the gateway: gRPC clients → near cache and redirect
-// batcher → HTTP. On SIGTERM it stops being ready, stops accepting, lets
-// in-flight requests (and their batches) finish, then closes its channels.
+// batcher → HTTP. On SIGTERM it stops being ready (and goes on serving for
+// the drain delay, while balancers notice), stops accepting, lets in-flight
+// requests (and their batches) finish, then closes its channels.
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { busSettings } from '../lib/bus/config.ts';
 import type { RuntimeConfig } from '../lib/config/load.ts';
 import { startIdGenerator } from '../lib/ids/start.ts';
@@ -20,6 +22,7 @@ import { followLinkChanges, NearCache } from './near-cache.ts';
 import { readinessProbe } from './readiness.ts';
 import { RedirectBatcher } from './redirect-batcher.ts';
 import { RedirectPath } from './redirect-path.ts';
+import type { GatewayState } from './routes/health.ts';
 
 export interface RunningGateway {
   /** http://host:port actually bound. */
@@ -100,20 +103,32 @@ export async function startGateway(
     analytics: config.analyticsTarget,
   });
   stack.push('health checks', () => readiness.close());
-  const state = { accepting: true };
+  const state: GatewayState = { accepting: true, draining: false };
   const app = await buildApp({ config, log, clients, near, auth, redirects, readiness, state });
   await app.listen(splitListen(config.listen)).catch(async (error: unknown) => {
     await stack.unwind(0);
     throw error;
   });
   stack.push('HTTP server', async (budgetMs) => {
+    const stopBy = Date.now() + budgetMs;
+    // Unready first, still serving: a balancer checking /readyz stops sending
+    // here before any request is turned away (GATEWAY_DRAIN_DELAY).
+    state.draining = true;
+    const drainMs = Math.min(config.drainDelayMs, budgetMs);
+    if (drainMs > 0) {
+      log.info({ drainMs }, 'draining: unready, still serving');
+      await sleep(drainMs);
+    }
     state.accepting = false;
     // Requests in flight finish; their keep-alive connections go as soon as
     // they are idle (Fastify only closes those idle when closing starts),
     // and whatever is still open at the deadline is cut.
     const closing = app.close();
     const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
-    const deadline = setTimeout(() => app.server.closeAllConnections(), budgetMs);
+    const deadline = setTimeout(
+      () => app.server.closeAllConnections(),
+      Math.max(0, stopBy - Date.now()),
+    );
     try {
       await closing;
     } finally {

@@ -25,17 +25,50 @@ export interface ReadinessProbe {
 /** A component a service does not report (an older version) counts as working. */
 const failing = (status: HealthStatus) => status === 'NOT_SERVING' || status === 'unreachable';
 
+/** Better states rank higher: what one working instance reports beats another's failure. */
+const RANK: Record<DependencyState, number> = {
+  unavailable: 0,
+  database_unavailable: 1,
+  database_unwritable: 2,
+  ok: 3,
+};
+
+/**
+ * A target may name several instances, asked in turn (round robin): while
+ * the answer is not ok, ask again, so one instance stopping or failing does
+ * not make the whole service look down. Every instance answering alike says
+ * the same thing each time.
+ */
+const ATTEMPTS = 3;
+
 async function stateOf(
   checker: HealthChecker,
   service: string,
   timeoutMs: number,
 ): Promise<DependencyState> {
-  const [whole, database, writes] = await Promise.all(
-    [service, `${service}:database`, `${service}:database-writes`].map((name) =>
-      checker.status(name, timeoutMs),
-    ),
+  const deadline = Date.now() + timeoutMs;
+  let best: DependencyState = 'unavailable';
+  for (let attempt = 0; attempt < ATTEMPTS && best !== 'ok'; attempt++) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    const state = await instanceStateOf(checker, service, left);
+    if (RANK[state] > RANK[best]) best = state;
+  }
+  return best;
+}
+
+/** One instance's answer: the service first (one call, so turns go round the instances), then its database. */
+async function instanceStateOf(
+  checker: HealthChecker,
+  service: string,
+  timeoutMs: number,
+): Promise<DependencyState> {
+  const deadline = Date.now() + timeoutMs;
+  if ((await checker.status(service, timeoutMs)) !== 'SERVING') return 'unavailable';
+  const left = Math.max(1, deadline - Date.now());
+  const [database, writes] = await Promise.all(
+    [`${service}:database`, `${service}:database-writes`].map((name) => checker.status(name, left)),
   );
-  if (whole !== 'SERVING') return 'unavailable';
   if (failing(database as HealthStatus)) return 'database_unavailable';
   if (failing(writes as HealthStatus)) return 'database_unwritable';
   return 'ok';

@@ -170,6 +170,7 @@ export async function startService<C extends ServiceConfig>(
     // A service with no API of its own (the notifier) reports under its name.
     const names = services.length > 0 ? services.map((s) => s.name) : [definition.name];
     for (const probe of probes) reportDatabase(probe, names, server);
+    if (ids) stack.push('id health', reportIds(ids, names, server));
     log.info(
       { address: server.address, databases, sharedState: shared.kind },
       `${definition.name} service ready`,
@@ -207,6 +208,28 @@ function reportDatabase(probe: DatabaseProbe, names: string[], server: RunningGr
   };
   report(probe.state);
   probe.onChange(report);
+}
+
+/** How often a service looks whether it can still issue ids: well within a lease's validity. */
+const IDS_REPORT_MS = 250;
+
+/**
+ * Whether the service can issue ids, in grpc.health.v1 as `<service>:ids`:
+ * NOT_SERVING while its worker-id lease is not confirmed (its Redis is gone,
+ * or the lease is still being claimed), so creating answers 503 there while
+ * everything else it does goes on. The service itself stays SERVING.
+ */
+function reportIds(ids: SnowflakeGenerator, names: string[], server: RunningGrpcServer): StopStep {
+  let issuing: boolean | undefined;
+  const report = () => {
+    if (ids.canIssue === issuing) return;
+    issuing = ids.canIssue;
+    for (const name of names) server.setHealth(`${name}:ids`, issuing);
+  };
+  report();
+  const timer = setInterval(report, IDS_REPORT_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** A process's own connections to the shared state and the bus; close() once its parts have stopped. */

@@ -20,10 +20,20 @@ const Ready = Type.Object({
   }),
 });
 
+/**
+ * Where the gateway is in stopping: `draining` while it still serves but
+ * tells balancers (through /readyz) to send nothing new; `accepting` false
+ * once it turns requests away.
+ */
+export interface GatewayState {
+  accepting: boolean;
+  draining: boolean;
+}
+
 export function healthRoutes(
   app: FastifyInstance,
   readiness: ReadinessProbe,
-  state: { accepting: boolean },
+  state: GatewayState,
 ): void {
   app.get(
     '/healthz',
@@ -47,7 +57,7 @@ export function healthRoutes(
       },
     },
     async (_request, reply) => {
-      if (!state.accepting)
+      if (state.draining || !state.accepting)
         return sendProblem(reply, problemFromDomain(gatewayErrors.shutting_down()));
       const { servesRedirects, checks } = await readiness.check(500);
       if (!servesRedirects) {

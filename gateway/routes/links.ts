@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Link as LinkMessage } from '../../gen/shortener/v1/link.ts';
 import { parseDuration } from '../../lib/config/parsers.ts';
+import { DomainError } from '../../lib/errors.ts';
 import { BEARER, principalOf } from '../auth.ts';
 import type { ServiceClients } from '../grpc-clients.ts';
 import { callerDetails } from '../http-caller.ts';
@@ -117,6 +118,24 @@ const authErrors = {
   503: problemResponse('A service the gateway depends on is unreachable'),
 };
 
+/**
+ * What a link instance answers when it refuses a create before storing
+ * anything (its Redis is gone: no rate limiter, no confirmed worker id).
+ * CreateLink is not retried like the read-only methods, but a create refused
+ * so may go once more: round robin sends it to another instance, which may
+ * have its Redis.
+ */
+const REFUSED_BEFORE_STORING = new Set(['no_worker_lease', 'limiter_unavailable']);
+
+async function onAnotherInstanceIfRefused<T>(send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    if (error instanceof DomainError && REFUSED_BEFORE_STORING.has(error.code)) return send();
+    throw error;
+  }
+}
+
 export function linkRoutes(
   app: FastifyInstance,
   clients: ServiceClients,
@@ -180,14 +199,17 @@ export function linkRoutes(
     },
     async (request, reply) => {
       const expiresAt = request.body.expiresAt ? new Date(request.body.expiresAt) : undefined;
-      const { link, created } = await clients.link.createLink({
+      const create = {
         caller: principalOf(request),
         targetUrl: request.body.targetUrl,
         expiresAt,
         client: callerDetails(request.raw, request.ip),
         alias: request.body.alias ?? '',
         maxVisits: request.body.maxVisits,
-      });
+      };
+      const { link, created } = await onAnotherInstanceIfRefused(() =>
+        clients.link.createLink(create),
+      );
       const body = toJson(link);
       reply.code(created ? 201 : 200);
       if (created) reply.header('location', `/api/v1/links/${body.code}`);

@@ -47,6 +47,11 @@ export class SnowflakeGenerator {
   }
 
   /** The next id, as a decimal string. Throws `unavailable` when it cannot be unique. */
+  /** Whether next() would issue now (the worker id's lease is confirmed). */
+  get canIssue(): boolean {
+    return this.#source.isValid();
+  }
+
   next(): string {
     return this.nextBigInt().toString();
   }

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { dropDatabases } from '../support/databases.ts';
 import { MYSQL_URL, uniqueName } from '../support/env.ts';
+import { startFakeLinkService, startGatewayFor } from '../support/fake-link-service.ts';
 import { call, newGuest, shorten } from '../support/http.ts';
 import { startTestMesh, type TestMesh } from '../support/mesh.ts';
 import { TcpRelay } from '../support/tcp-relay.ts';
@@ -98,5 +99,37 @@ describe('readiness with analytics failing', () => {
       code: 'link_unavailable',
       checks: { link: 'unavailable', identity: 'ok', analytics: 'unavailable' },
     });
+  });
+});
+
+describe('readiness with several link instances', () => {
+  const LINK = 'shortener.v1.LinkService';
+
+  test('when one of two link instances stops serving, then /readyz stays 200 with link ok; when both do, then 503', async () => {
+    const first = await startFakeLinkService();
+    const second = await startFakeLinkService();
+    const gateway = await startGatewayFor(first, {
+      LINK_GRPC_TARGET: `ipv4:${first.address},${second.address}`,
+    });
+    try {
+      first.server.setHealth(LINK, false);
+      // Asked many times: round robin takes the stopping instance every other time.
+      for (let i = 0; i < 10; i++) {
+        const answer = await call(gateway.url, 'GET', '/readyz');
+        expect(answer.status).toBe(200);
+        expect(answer.body).toMatchObject({ checks: { link: 'ok' } });
+      }
+      second.server.setHealth(LINK, false);
+      const answer = await call(gateway.url, 'GET', '/readyz');
+      expect(answer.status).toBe(503);
+      expect(answer.body).toMatchObject({
+        code: 'link_unavailable',
+        checks: { link: 'unavailable' },
+      });
+    } finally {
+      await gateway.stop();
+      await first.server.shutdown(1_000);
+      await second.server.shutdown(1_000);
+    }
   });
 });

@@ -1,8 +1,11 @@
 // Redis restarted under traffic: redirects keep answering from the database
 // while it is gone, creation fails closed (503: the limiter is gone), and both
 // recover on their own once it is back, with no restart of any service.
+// While its worker-id lease cannot be confirmed, link reports `:ids` NOT_SERVING.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { dialable } from '../../lib/config/parsers.ts';
+import { healthChecker } from '../../lib/grpc/health-client.ts';
 import { startMesh } from '../../mesh.ts';
 import { call, newGuest, shorten } from '../support/http.ts';
 import { startTestMesh, type TestMesh, testConfig } from '../support/mesh.ts';
@@ -10,13 +13,19 @@ import { expectProblem } from '../support/problems.ts';
 import { OwnRedis } from '../support/redis-server.ts';
 import { sleep, within } from '../support/wait.ts';
 
+const IDS = 'shortener.v1.LinkService:ids';
 let redis: OwnRedis;
 let mesh: TestMesh;
 
 beforeAll(async () => {
   redis = await OwnRedis.start();
   // No near cache, so every redirect crosses to the link service and its cache.
-  mesh = await startTestMesh('mysql+redis', { REDIS_URL: redis.url, NEAR_CACHE_SIZE: '0' });
+  // A short lease, so the outage outlasts it: the link service then reports it cannot issue ids.
+  mesh = await startTestMesh('mysql+redis', {
+    REDIS_URL: redis.url,
+    NEAR_CACHE_SIZE: '0',
+    SNOWFLAKE_LEASE_TTL: '4s',
+  });
 });
 afterAll(async () => {
   await mesh?.stop();
@@ -47,12 +56,29 @@ test('when Redis restarts mid-traffic, then redirects never fail and the cache a
 
   // During the outage: redirects answer from the database, creation fails closed.
   const during = await shorten(mesh.url, token, 'https://example.com/during-outage');
-  expectProblem(during, 503, { code: 'limiter_unavailable' });
+  // Refused for the limiter, or (once the lease has lapsed) at once for the ids: 503 either way.
+  expect(during.status).toBe(503);
+  expect(['limiter_unavailable', 'no_worker_lease']).toContain(during.body.code);
+  // Once its lease can no longer be confirmed, link says it cannot issue ids, and still serves.
+  const health = healthChecker(dialable(mesh.mesh.link.address));
+  try {
+    await within(10_000, async () => (await health.status(IDS, 500)) === 'NOT_SERVING');
+    expect(await health.status('shortener.v1.LinkService', 500)).toBe('SERVING');
+  } finally {
+    health.close();
+  }
   const outageRedirects = statuses.length - outageStart;
   expect(outageRedirects).toBeGreaterThan(10);
 
   await redis.start();
-  // Creation recovers by itself...
+  // The lease lapsed during the outage: link waits out one TTL on its id, then issues again...
+  const healthAfter = healthChecker(dialable(mesh.mesh.link.address));
+  try {
+    await within(15_000, async () => (await healthAfter.status(IDS, 500)) === 'SERVING');
+  } finally {
+    healthAfter.close();
+  }
+  // ...so creation recovers by itself...
   await within(
     10_000,
     async () =>

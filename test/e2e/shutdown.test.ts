@@ -34,6 +34,31 @@ describe('draining', () => {
     }
   });
 
+  test('when a gateway with a drain delay is stopped, then /readyz fails at once while redirects are still answered, and only after the delay are requests refused', async () => {
+    const link = await slowLinkService(0);
+    const gateway = await startGatewayFor(link, {
+      NEAR_CACHE_SIZE: '0',
+      GATEWAY_DRAIN_DELAY: '1s',
+    });
+    try {
+      expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200);
+      const startedAt = performance.now();
+      const stopping = gateway.stop();
+      const ready = await fetch(`${gateway.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ code: 'shutting_down' });
+      // Draining: a balancer that has not noticed yet still gets its redirects.
+      const during = await fetch(`${gateway.url}/during`, { redirect: 'manual' });
+      expect(during.status).toBe(302);
+      expect(during.headers.get('location')).toBe('https://example.com/slow');
+      await stopping;
+      expect(performance.now() - startedAt).toBeGreaterThanOrEqual(950);
+      await expect(fetch(`${gateway.url}/late`, { redirect: 'manual' })).rejects.toThrow();
+    } finally {
+      await link.server.shutdown(1_000);
+    }
+  });
+
   test('when a gRPC server shuts down with a call in flight, then the call completes and later calls fail', async () => {
     const link = await slowLinkService(300);
     const client = linkClientForTest(link.address, 5_000);

@@ -118,6 +118,10 @@ export async function createLink(
   checkExpiry(input.expiresAt, deps.now());
   checkMaxVisits(input.maxVisits);
   if (input.alias) checkAliasRequest(caller, input.alias);
+  // An instance that cannot issue ids (its Redis is gone) refuses at once,
+  // before waiting on a limiter it cannot reach: nothing is spent or stored,
+  // so the caller may send the create to another instance.
+  if (!deps.ids.canIssue) throw runtimeErrors.no_worker_lease();
   await spendBudget(deps, caller, input.clientIp);
   const requested = { targetUrl, expiresAt: input.expiresAt, maxVisits: input.maxVisits };
   if (input.alias) return createUnderAlias(deps, caller, input.alias, requested);
