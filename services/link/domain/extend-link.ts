@@ -25,6 +25,8 @@ export interface ExtendLinkDeps {
   idleMs: number;
   extendDefaultMs: number;
   extendMaxMs: number;
+  /** The visit budgets: a limited link's visits may have run out before it is marked so. */
+  visits: VisitCounter;
 }
 
 /** Attempts when another writer moves the same link's expiry meanwhile. */
@@ -39,9 +41,22 @@ function checkExtension(deps: ExtendLinkDeps, byMs: number | undefined): number 
   return byMs;
 }
 
-/** Too late to extend: the link has expired, or used up its visits. */
-function refuseIfOver(link: StoredLink, expiry: number, now: number): void {
+/**
+ * Too late to extend: the link has expired, or used up its visits. The
+ * counter decides the visits: the last one is refused (410) as soon as it is
+ * spent, and the link is marked exhausted only after.
+ */
+async function refuseIfOver(
+  deps: ExtendLinkDeps,
+  link: StoredLink,
+  expiry: number,
+  now: number,
+): Promise<void> {
   if (link.exhaustedAt !== null) throw linkErrors.visits_exhausted();
+  if (link.maxVisits !== null) {
+    const [spent] = await deps.visits.spent([link.id]);
+    if ((spent ?? 0) >= link.maxVisits) throw linkErrors.visits_exhausted();
+  }
   if (expiry <= now) throw linkErrors.link_expired();
 }
 
@@ -60,7 +75,7 @@ async function extend(
       if (expected <= now) throw linkErrors.extend_token_expired();
       throw linkErrors.extend_token_used();
     }
-    refuseIfOver(link, current, now);
+    await refuseIfOver(deps, link, current, now);
     const target = current + byMs;
     if (target >= EXPIRY_LIMIT.getTime()) throw linkErrors.expiry_too_late({ limit: EXPIRY_LIMIT });
     const change = extendedTo(link, target);
