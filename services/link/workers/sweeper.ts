@@ -17,6 +17,7 @@ import type { Bus } from '../../../lib/bus/bus.ts';
 import { EVENTS } from '../../../lib/bus/catalog.ts';
 import type { VisitCounter } from '../../../lib/counter/visit-counter.ts';
 import type { Logger } from '../../../lib/log.ts';
+import type { Metrics } from '../../../lib/metrics/metrics.ts';
 import type { LinkChanges } from '../changes/link-changes.ts';
 import { effectiveExpiry } from '../domain/expiry.ts';
 import type { StoredLink } from '../domain/link.ts';
@@ -30,6 +31,8 @@ export interface SweeperDeps {
   changes: Pick<LinkChanges, 'announce'>;
   bus: Pick<Bus, 'publish'>;
   log: Logger;
+  /** Sweeps and purged links are counted here when given. */
+  metrics?: Metrics;
 }
 
 export interface SweeperOptions {
@@ -58,7 +61,15 @@ export class Sweeper implements Actor<Sweep> {
   }
 
   async receive(): Promise<void> {
-    await this.sweep();
+    const { metrics } = this.#deps;
+    try {
+      await this.sweep();
+    } catch (error) {
+      metrics?.sweeps.inc({ outcome: 'failed' });
+      throw error;
+    }
+    metrics?.sweeps.inc({ outcome: 'completed' });
+    metrics?.lastSweep.set(this.#options.now() / 1_000);
   }
 
   /** Purges every link expired now; returns how many this sweeper purged. */
@@ -77,6 +88,7 @@ export class Sweeper implements Actor<Sweep> {
         const last = (links.at(-1) as StoredLink).id;
         if (cursor === null || BigInt(last) > BigInt(cursor)) cursor = last;
         purged += links.length;
+        this.#deps.metrics?.sweptLinks.inc(links.length);
         await this.#tellCaches(links);
       }
     };
