@@ -34,7 +34,7 @@ export function settleWatch(
       alerts?.event(
         'dead_letter',
         consumer,
-        `a ${delivery.routingKey} message was parked in ${queue}.dead after ${delivery.attempt} attempts: ${messageOf(error)}`,
+        `one ${delivery.routingKey} message was parked in ${queue}.dead after ${delivery.attempt} attempts: ${messageOf(error)}`,
       );
     };
   };
