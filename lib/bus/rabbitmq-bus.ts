@@ -139,8 +139,16 @@ export class RabbitMqBus implements Bus {
   }
 
   async depth(consumer: string): Promise<number> {
-    const { messageCount } = await this.#publisher.wrapper.checkQueue(consumer);
-    return messageCount;
+    const connection = this.#manager.connection;
+    if (!connection) throw new Error('bus not connected to rabbitmq');
+    // A channel of its own: a check of a queue an operator deleted closes the channel it ran on.
+    const channel = await connection.createChannel();
+    try {
+      const { messageCount } = await channel.checkQueue(consumer);
+      return messageCount;
+    } finally {
+      await channel.close().catch(() => {});
+    }
   }
 
   async deadLetters(consumer: string, limit = 100): Promise<DeadLetter[]> {

@@ -40,14 +40,30 @@ export function settleWatch(
   };
 }
 
+/** A scrape does not wait longer than this for a queue's depth: an absent broker shows as none. */
+const DEPTH_TIMEOUT_MS = 2_000;
+
+function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('no answer in time')), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 /** The bus, counting what it publishes and reporting the depth of the queues it consumes. */
 export function countedBus(bus: Bus, metrics: Metrics): Bus {
   const consumed = new Set<string>();
   const unwatch = metrics.watchQueues(async () => {
     const depths = await Promise.all(
-      [...consumed].map(async (consumer) => [consumer, await bus.depth(consumer)] as const),
+      [...consumed].map((consumer) =>
+        within(bus.depth(consumer), DEPTH_TIMEOUT_MS).then(
+          (ready) => [[consumer, ready] as const],
+          () => [],
+        ),
+      ),
     );
-    return new Map(depths);
+    return new Map(depths.flat());
   });
   return {
     async publish(routingKey, body, options) {
