@@ -3,21 +3,23 @@
 // lease store (or Redis, when REDIS_URL is set). `npm start` runs this.
 import { gatewaySettings } from './gateway/config.ts';
 import { type RunningGateway, startGateway } from './gateway/main.ts';
+import type { Alerts } from './lib/alerts/alerts.ts';
 import type { Bus } from './lib/bus/bus.ts';
 import { busSettings } from './lib/bus/config.ts';
-import { openBus } from './lib/bus/open.ts';
-import { type ConfigOf, loadConfig, variablesOf } from './lib/config/load.ts';
-import { dialable } from './lib/config/parsers.ts';
+import { type ConfigOf, defineSettings, loadConfig, variablesOf } from './lib/config/load.ts';
+import { dialable, metricsListen } from './lib/config/parsers.ts';
 import { runMain } from './lib/lifecycle.ts';
 import { createLogger, flushLogs } from './lib/log.ts';
+import type { Metrics } from './lib/metrics/metrics.ts';
 import {
   isStopped,
+  openInfrastructure,
   type RunningService,
   type ServiceConfig,
   type ServiceDefinition,
   startService,
 } from './lib/service.ts';
-import { openSharedState, type SharedState } from './lib/shared-state.ts';
+import type { SharedState } from './lib/shared-state.ts';
 import { ShutdownStack } from './lib/shutdown.ts';
 import { analyticsService } from './services/analytics/main.ts';
 import {
@@ -28,8 +30,15 @@ import {
 import { linkService } from './services/link/main.ts';
 import { notifierService } from './services/notifier/main.ts';
 
+/** The one-process mesh serves one metrics endpoint for all its parts (their own are not opened). */
+const meshSettings = defineSettings(
+  { MESH_METRICS_LISTEN: metricsListen.default('127.0.0.1:9460') },
+  (v) => ({ metricsListen: v.MESH_METRICS_LISTEN }),
+);
+
 /** Every part's settings: the mesh reads them all. */
 export const MESH_SETTINGS = {
+  mesh: meshSettings,
   link: linkService.settings,
   identity: identityService.settings,
   analytics: analyticsService.settings,
@@ -49,6 +58,10 @@ export interface RunningMesh {
   notifier: RunningService;
   shared: SharedState;
   bus: Bus;
+  metrics: Metrics;
+  alerts: Alerts;
+  /** Where the mesh's metrics are served; undefined when MESH_METRICS_LISTEN=off. */
+  metricsUrl: string | undefined;
   /** Resolves when every service serves (startMesh waits for it unless told not to). */
   ready: Promise<void>;
   /** One SHUTDOWN_TIMEOUT for the whole process: the gateway drains first, then each service. */
@@ -70,17 +83,16 @@ export async function startMesh(
   const log = (name: string) => createLogger(name, config.logLevel);
   const stack = new ShutdownStack(log('mesh'));
   try {
-    const shared = await openSharedState({
-      redisUrl: config.redisUrl,
-      keyPrefix: config.redisKeyPrefix,
-      cluster: config.redisCluster,
-      log: log('mesh'),
-      name: 'mesh',
-    });
-    stack.push('shared state', () => shared.close());
-    const bus = openBus(config.bus, log('bus'));
-    stack.push('bus', () => bus.close());
-    const infrastructure = { shared, bus, clock: options.clock };
+    const opened = await openInfrastructure(
+      config,
+      config.bus,
+      log('mesh'),
+      'mesh',
+      config.mesh.metricsListen,
+    );
+    stack.push('shared state, bus and metrics', () => opened.close());
+    const { shared, bus, metrics, alerts, metricsUrl } = opened;
+    const infrastructure = { shared, bus, metrics, alerts, clock: options.clock };
     const start = async <C extends ServiceConfig>(definition: ServiceDefinition<C>, part: C) => {
       const service = await startService(
         definition,
@@ -134,6 +146,9 @@ export async function startMesh(
       notifier,
       shared,
       bus,
+      metrics,
+      alerts,
+      metricsUrl,
       ready,
       stop: () => stack.unwind(config.shutdownTimeoutMs),
     };

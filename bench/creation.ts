@@ -151,7 +151,14 @@ export async function creationSection(s: CreationSettings): Promise<CreationResu
   const linkPort = await freePort();
   const identityPort = await freePort();
   const gatewayPort = await freePort();
-  const common = { REDIS_URL: s.redisUrl, REDIS_KEY_PREFIX: s.prefix, CLICKS_RECORD: 'false' };
+  const common = {
+    REDIS_URL: s.redisUrl,
+    REDIS_KEY_PREFIX: s.prefix,
+    CLICKS_RECORD: 'false',
+    GATEWAY_METRICS_LISTEN: 'off',
+    LINK_METRICS_LISTEN: 'off',
+    IDENTITY_METRICS_LISTEN: 'off',
+  };
   const link = startProcess('link', startScriptArgs('start:link'), {
     ...common,
     ...CREATION_LIMITS,

@@ -22,7 +22,16 @@ export interface Scenario {
   recordClicks: boolean;
   /** Minimum share of the baseline's rate. */
   target: number;
+  /**
+   * Every process serves GET /metrics and the bench scrapes gateway and link
+   * every second during the load; otherwise the endpoints are off. Rendered
+   * against the same set without it ("Metrics cost").
+   */
+  metrics?: boolean;
 }
+
+/** The most share of the baseline that serving and scraping metrics may cost. */
+export const METRICS_COST_TARGET = 0.05;
 
 /** What the click pipeline did with a scenario's redirects. */
 export interface PipelineResult {
@@ -51,6 +60,54 @@ const median = (values: number[]) => {
     ? (sorted[mid] as number)
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
+
+/** The median over rounds of the mesh's rate as a share of the baseline's in the same round. */
+function medianShare(measurements: Measurement[], scenario: string): number {
+  const rows = measurements.filter((m) => m.scenario === scenario);
+  const shares = rows
+    .filter((m) => m.server === 'mesh')
+    .map((m) => {
+      const base = rows.find((r) => r.round === m.round && r.server === 'baseline');
+      return base ? m.result.requestsPerSecond / base.result.requestsPerSecond : Number.NaN;
+    });
+  return median(shares);
+}
+
+/** Each scenario with metrics on against the same one with them off: the share of the baseline they cost. */
+function renderMetricsCost(scenarios: Scenario[], measurements: Measurement[]): string[] {
+  const pairs = scenarios.flatMap((on) => {
+    const off = on.metrics
+      ? scenarios.find(
+          (s) =>
+            !s.metrics &&
+            s.codes === on.codes &&
+            s.nearCache === on.nearCache &&
+            s.recordClicks === on.recordClicks,
+        )
+      : undefined;
+    return off ? [{ on, off }] : [];
+  });
+  if (pairs.length === 0) return [];
+  const lines = [
+    '## Metrics cost',
+    '',
+    'Metrics on: every process serves `GET /metrics` and the bench scrapes the gateway and link once a second during the load (Prometheus would every 10 s). Off: the endpoints are off; the counters on the redirect path are plain integer fields either way. Compared as median shares of the baseline, measured in the same rounds.',
+    '',
+    '| scenario | share of baseline, metrics off | metrics on | cost | target |',
+    '|---|---:|---:|---:|---|',
+  ];
+  for (const { on, off } of pairs) {
+    const without = medianShare(measurements, off.name);
+    const withMetrics = medianShare(measurements, on.name);
+    const cost = 1 - withMetrics / without;
+    const verdict = cost <= METRICS_COST_TARGET ? 'met' : 'NOT met';
+    lines.push(
+      `| ${on.name} | ${fmt(without, 2)} | ${fmt(withMetrics, 2)} | ${fmt(cost * 100, 1)} % | ≤ ${METRICS_COST_TARGET * 100} %: ${verdict} |`,
+    );
+  }
+  lines.push('');
+  return lines;
+}
 
 export function renderReport(options: {
   date: Date;
@@ -140,6 +197,7 @@ export function renderReport(options: {
       '',
     );
   }
+  lines.push(...renderMetricsCost(options.scenarios, options.measurements));
   if (options.pipeline.length > 0) {
     const target = options.drainTargetSeconds;
     lines.push('## Click pipeline under full load', '');

@@ -122,6 +122,22 @@ const SCENARIOS: Scenario[] = [
     recordClicks: false,
     target: 0.25,
   },
+  {
+    name: `${HOT}, clicks recorded, metrics on`,
+    codes: 10_000,
+    nearCache: true,
+    recordClicks: true,
+    target: 0.9,
+    metrics: true,
+  },
+  {
+    name: `${WIDE}, clicks recorded, metrics on`,
+    codes: 200_000,
+    nearCache: false,
+    recordClicks: true,
+    target: 0.25,
+    metrics: true,
+  },
 ];
 const RABBITMQ_URL = env.BENCH_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -292,6 +308,10 @@ function sharedEnv(bus: { exchange: string; queuePrefix: string }): Record<strin
     RABBITMQ_URL,
     BUS_EXCHANGE: bus.exchange,
     BUS_QUEUE_PREFIX: bus.queuePrefix,
+    // Off unless a scenario measures them: no process binds a default port.
+    GATEWAY_METRICS_LISTEN: 'off',
+    LINK_METRICS_LISTEN: 'off',
+    ANALYTICS_METRICS_LISTEN: 'off',
   };
 }
 
@@ -350,6 +370,43 @@ async function cleanup(): Promise<void> {
   redis.disconnect();
 }
 
+/**
+ * Each process's metrics endpoint: off, or on a free port and scraped every
+ * second (gateway and link, the redirect path) while the scenario runs.
+ */
+async function metricsEndpoints(on: boolean) {
+  const ports = { gateway: await freePort(), link: await freePort(), analytics: await freePort() };
+  const at = (port: number) => (on ? `127.0.0.1:${port}` : 'off');
+  let timer: NodeJS.Timeout | undefined;
+  let scraping: Promise<unknown> = Promise.resolve();
+  const scrapeOnce = () =>
+    Promise.all(
+      [ports.gateway, ports.link].map((port) =>
+        fetch(`http://127.0.0.1:${port}/metrics`).then(
+          (r) => r.text(),
+          () => '',
+        ),
+      ),
+    );
+  return {
+    env: {
+      GATEWAY_METRICS_LISTEN: at(ports.gateway),
+      LINK_METRICS_LISTEN: at(ports.link),
+      ANALYTICS_METRICS_LISTEN: at(ports.analytics),
+    },
+    startScraping() {
+      if (!on) return;
+      timer = setInterval(() => {
+        scraping = scrapeOnce();
+      }, 1_000);
+    },
+    async stopScraping() {
+      clearInterval(timer);
+      await scraping;
+    },
+  };
+}
+
 /** The node flags of the npm start scripts, without the telemetry preload. */
 function nodeFlagsOfServices(): string[] {
   const gatewayArgs = startScriptArgs('start:gateway');
@@ -389,7 +446,8 @@ async function redirectScenarios(
       const gatewayPort = await freePort();
       const bus = busOf(index);
       const analyticsDatabase = `${MYSQL_URL}/${database}_analytics_${index}`;
-      const common = sharedEnv(bus);
+      const metrics = await metricsEndpoints(scenario.metrics === true);
+      const common = { ...sharedEnv(bus), ...metrics.env };
       const link = startProcess('link', startScriptArgs('start:link'), {
         ...common,
         LINK_GRPC_LISTEN: `127.0.0.1:${linkPort}`,
@@ -426,6 +484,7 @@ async function redirectScenarios(
         await warmLinkCache(`127.0.0.1:${linkPort}`, codes);
         loadStarted = performance.now();
         await checkAnswers(meshUrl, seeded, codes);
+        metrics.startScraping();
         for (let round = 1; round <= rounds; round++) {
           for (const [server, url] of [
             ['baseline', baseUrl],
@@ -470,6 +529,7 @@ async function redirectScenarios(
           });
         }
       } finally {
+        await metrics.stopScraping();
         await stopProcess(gateway);
         if (analytics) await stopProcess(analytics);
         await stopProcess(link);

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../lib/log.ts';
+import type { Metrics } from '../lib/metrics/metrics.ts';
 import { authenticateDeclaredRoutes } from './auth.ts';
 import type { AuthCache } from './auth-cache.ts';
 import type { GatewayConfig } from './config.ts';
@@ -38,6 +39,7 @@ export interface GatewayParts {
   redirects: RedirectPath;
   readiness: ReadinessProbe;
   state: GatewayState;
+  metrics: Metrics;
 }
 
 /** Requests that never reach Fastify (a head too large, garbage, too slow) still get a problem. */
@@ -105,6 +107,18 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
   app.addHook('onRequest', (_request, reply, done) => {
     if (parts.state.accepting) return done();
     sendProblem(reply, problemFromDomain(gatewayErrors.shutting_down()));
+  });
+  // Per route template, never per path: codes and ids would make a series each.
+  app.addHook('onResponse', (request, reply, done) => {
+    parts.metrics.httpServerDuration.observe(
+      {
+        http_request_method: request.method,
+        http_route: request.routeOptions.url ?? 'unmatched',
+        http_response_status_code: reply.statusCode,
+      },
+      reply.elapsedTime / 1_000,
+    );
+    done();
   });
   app.decorateRequest('principal', null);
   app.decorateRequest('bearerToken', null);

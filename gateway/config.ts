@@ -3,10 +3,20 @@
 // addresses the services actually bound.
 import { z } from 'zod';
 import { defineSettings } from '../lib/config/load.ts';
-import { address, boolean, dialable, duration, integer, target } from '../lib/config/parsers.ts';
+import {
+  address,
+  boolean,
+  dialable,
+  duration,
+  integer,
+  metricsListen,
+  target,
+} from '../lib/config/parsers.ts';
 
 export interface GatewayConfig {
   listen: string;
+  /** Where GET /metrics is served (`off`: nowhere). */
+  metricsListen: string;
   publicBaseUrl: string;
   linkTarget: string;
   identityTarget: string;
@@ -37,6 +47,7 @@ export interface GatewayConfig {
 export const gatewaySettings = defineSettings(
   {
     GATEWAY_LISTEN: address.default('127.0.0.1:8080'),
+    GATEWAY_METRICS_LISTEN: metricsListen.default('127.0.0.1:9460'),
     PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
     LINK_GRPC_TARGET: target.default('127.0.0.1:50051'),
     IDENTITY_GRPC_TARGET: target.default('127.0.0.1:50052'),
@@ -59,6 +70,7 @@ export const gatewaySettings = defineSettings(
     const ownUrl = `http://${dialable(v.GATEWAY_LISTEN).replace(/^127\.0\.0\.1:/, 'localhost:')}`;
     return {
       listen: v.GATEWAY_LISTEN,
+      metricsListen: v.GATEWAY_METRICS_LISTEN,
       publicBaseUrl: (v.PUBLIC_BASE_URL ?? ownUrl).replace(/\/+$/, ''),
       linkTarget: v.LINK_GRPC_TARGET,
       identityTarget: v.IDENTITY_GRPC_TARGET,

@@ -9,6 +9,7 @@ import type { RuntimeConfig } from '../lib/config/load.ts';
 import { startIdGenerator } from '../lib/ids/start.ts';
 import { runMain } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
+import { redirectTally } from '../lib/metrics/metrics.ts';
 import { type Infrastructure, openInfrastructure } from '../lib/service.ts';
 import { ShutdownStack } from '../lib/shutdown.ts';
 import { buildApp } from './app.ts';
@@ -42,10 +43,14 @@ async function recordClicks(
   config: GatewayConfig,
   runtime: RuntimeConfig,
   log: Logger,
-  { shared, bus }: Infrastructure,
+  { shared, bus, metrics, alerts }: Infrastructure,
   stack: ShutdownStack,
 ): Promise<ClickBuffer> {
-  const { ids, lease } = await startIdGenerator(shared.leases, runtime.snowflakeLeaseTtlMs, log);
+  const { ids, lease } = await startIdGenerator(shared.leases, runtime.snowflakeLeaseTtlMs, log, {
+    part: 'gateway',
+    metrics,
+    alerts,
+  });
   stack.push('worker-id lease', () => lease.close());
   const clicks = new ClickBuffer({
     publish: publishClicksOn(bus),
@@ -54,7 +59,9 @@ async function recordClicks(
     maxBatch: config.clicks.batchSize,
     flushMs: config.clicks.flushMs,
     capacity: config.clicks.capacity,
+    alerts,
   });
+  metrics.watchClicks(clicks.counts);
   stack.push('click buffer', (budgetMs) => clicks.stop(budgetMs));
   return clicks;
 }
@@ -89,13 +96,23 @@ export async function startGateway(
   const auth = new AuthCache(config.authCacheSize, config.authCacheTtlMs);
   stack.push('revocation follower', followRevocations(infrastructure.shared.broadcast, auth, log));
   const now = infrastructure.clock ?? Date.now;
-  const batcher = new RedirectBatcher(clients.link, near, runtime.grpcDeadlineMs, clicks, now);
+  const tally = redirectTally();
+  infrastructure.metrics.watchRedirects(tally);
+  const batcher = new RedirectBatcher(
+    clients.link,
+    near,
+    runtime.grpcDeadlineMs,
+    clicks,
+    now,
+    tally,
+  );
   const redirects = new RedirectPath(
     near,
     batcher,
     callerAddress(config.trustedProxies),
     clicks,
     now,
+    tally,
   );
   const readiness = readinessProbe({
     link: config.linkTarget,
@@ -104,7 +121,17 @@ export async function startGateway(
   });
   stack.push('health checks', () => readiness.close());
   const state: GatewayState = { accepting: true, draining: false };
-  const app = await buildApp({ config, log, clients, near, auth, redirects, readiness, state });
+  const app = await buildApp({
+    config,
+    log,
+    clients,
+    near,
+    auth,
+    redirects,
+    readiness,
+    state,
+    metrics: infrastructure.metrics,
+  });
   await app.listen(splitListen(config.listen)).catch(async (error: unknown) => {
     await stack.unwind(0);
     throw error;
@@ -160,7 +187,13 @@ export async function startGateway(
 
 if (import.meta.main) {
   await runMain('gateway', { gateway: gatewaySettings, bus: busSettings }, async (config, log) => {
-    const infrastructure = await openInfrastructure(config, config.bus, log, 'gateway');
+    const infrastructure = await openInfrastructure(
+      config,
+      config.bus,
+      log,
+      'gateway',
+      config.gateway.metricsListen,
+    );
     // A gateway process of its own with in-process shared state cannot hear
     // identity's revocations (they are broadcast in identity's process): it
     // must not cache authentications.

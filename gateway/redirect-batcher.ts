@@ -14,13 +14,20 @@ import {
   ResolveStatus,
 } from '../gen/shortener/v1/link.ts';
 import { type DomainError, isDomainError } from '../lib/errors.ts';
+import type { RedirectTally } from '../lib/metrics/metrics.ts';
 import { runtimeErrors } from '../lib/runtime-errors.ts';
 import { MAX_RESOLVE_BATCH } from '../lib/short-code-rules.ts';
 import type { ClickBuffer } from './clicks/click-buffer.ts';
 import type { LinkClient } from './grpc-clients.ts';
 import type { NearCache } from './near-cache.ts';
 import { problemFromDomain } from './problems.ts';
-import { encodeProblem, problemForResult, sendEncoded, sendRedirect } from './redirect-replies.ts';
+import {
+  countProblem,
+  encodeProblem,
+  problemForResult,
+  sendEncoded,
+  sendRedirect,
+} from './redirect-replies.ts';
 
 export class RedirectBatcher {
   readonly #client: LinkClient;
@@ -37,15 +44,18 @@ export class RedirectBatcher {
   };
 
   readonly #now: () => number;
+  readonly #tally: RedirectTally;
 
-  /** Without `clicks`, redirects are answered and not recorded. */
+  /** Without `clicks`, redirects are answered and not recorded; answers are counted in `tally`. */
   constructor(
     client: LinkClient,
     near: NearCache,
     deadlineMs: number,
-    clicks?: ClickBuffer,
-    now: () => number = Date.now,
+    clicks: ClickBuffer | undefined,
+    now: () => number,
+    tally: RedirectTally,
   ) {
+    this.#tally = tally;
     this.#client = client;
     this.#near = near;
     this.#deadlineMs = deadlineMs;
@@ -87,6 +97,7 @@ export class RedirectBatcher {
     if (error || !response) {
       const problem = encodeProblem(problemFromDomain(asDomainError(error)));
       for (const reply of replies) sendEncoded(reply, problem);
+      this.#tally.failed += replies.length;
       return;
     }
     const results = response.results;
@@ -111,6 +122,7 @@ export class RedirectBatcher {
             );
           }
           sendRedirect(reply, result.targetUrl);
+          this.#tally.found++;
           // A GET answered 302 is a click; HEAD is not (nor 404 or 410).
           if (this.#clicks && !item.head) {
             this.#clicks.record({
@@ -122,14 +134,13 @@ export class RedirectBatcher {
               client: item.client,
             });
           }
-        } else if (result) {
-          sendEncoded(
-            reply,
-            problemForResult(result.status, result.errorCode, result.errorMessage),
-          );
         } else {
-          // Fewer results than items: the link service broke its contract.
-          sendEncoded(reply, problemForResult(ResolveStatus.RESOLVE_STATUS_UNSPECIFIED, '', ''));
+          // No result: fewer results than items, the link service broke its contract.
+          const problem = result
+            ? problemForResult(result.status, result.errorCode, result.errorMessage)
+            : problemForResult(ResolveStatus.RESOLVE_STATUS_UNSPECIFIED, '', '');
+          countProblem(this.#tally, problem);
+          sendEncoded(reply, problem);
         }
       } catch {
         // The client went away mid-answer; the other replies still go out.

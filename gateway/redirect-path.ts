@@ -5,6 +5,7 @@
 // comes back here with the same code. No JSON parsing, no logging, no closure
 // per request on this path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RedirectTally } from '../lib/metrics/metrics.ts';
 import { CODE_PATTERN, isReserved } from '../lib/short-code-rules.ts';
 import type { ClickBuffer } from './clicks/click-buffer.ts';
 import { type CallerAddress, callerDetails } from './http-caller.ts';
@@ -21,15 +22,18 @@ export class RedirectPath {
   readonly #addressOf: CallerAddress;
   readonly #clicks: ClickBuffer | undefined;
   readonly #now: () => number;
+  readonly #tally: RedirectTally;
 
-  /** Without `clicks`, redirects are answered and not recorded. */
+  /** Without `clicks`, redirects are answered and not recorded; answers are counted in `tally`. */
   constructor(
     near: NearCache,
     batcher: RedirectBatcher,
     addressOf: CallerAddress,
-    clicks?: ClickBuffer,
-    now: () => number = Date.now,
+    clicks: ClickBuffer | undefined,
+    now: () => number,
+    tally: RedirectTally,
   ) {
+    this.#tally = tally;
     this.#near = near;
     this.#batcher = batcher;
     this.#addressOf = addressOf;
@@ -51,8 +55,12 @@ export class RedirectPath {
 
   /** Serves a redirect Fastify routed here: the code is checked first. */
   serve(code: string, request: IncomingMessage, response: ServerResponse): void {
-    if (CODE_PATTERN.test(code) && !isReserved(code)) this.#serveValid(code, request, response);
-    else sendNotFound(response);
+    if (CODE_PATTERN.test(code) && !isReserved(code)) {
+      this.#serveValid(code, request, response);
+    } else {
+      sendNotFound(response);
+      this.#tally.notFound++;
+    }
   }
 
   #serveValid(code: string, request: IncomingMessage, response: ServerResponse): void {
@@ -61,10 +69,13 @@ export class RedirectPath {
     // Past the expiry it carries, an entry says nothing: use may have pushed
     // the idle expiry out since. The link service answers (410 or 302).
     if (hit === undefined || (hit.expiresAt !== null && hit.expiresAt <= now)) {
+      this.#tally.nearMisses++;
       const client = callerDetails(request, this.#addressOf(request));
       this.#batcher.add({ code, client, head: request.method === 'HEAD' }, response);
     } else {
       sendRedirect(response, hit.targetUrl);
+      this.#tally.nearHits++;
+      this.#tally.found++;
       // A GET answered 302 is a click; HEAD is not (nor 404 or 410).
       if (this.#clicks && request.method === 'GET') {
         this.#clicks.record({

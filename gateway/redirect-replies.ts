@@ -5,6 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import { ResolveStatus } from '../gen/shortener/v1/link.ts';
 import { DomainError, type ErrorKind } from '../lib/errors.ts';
+import type { RedirectTally } from '../lib/metrics/metrics.ts';
 import { runtimeErrors } from '../lib/runtime-errors.ts';
 import { linkErrors } from '../services/link/errors.ts';
 import { PROBLEM_TYPE, type ProblemBody, problemFromDomain } from './problems.ts';
@@ -82,4 +83,11 @@ export function sendEncoded(response: ServerResponse, problem: EncodedProblem): 
 
 export function sendNotFound(response: ServerResponse): void {
   sendEncoded(response, NOT_FOUND);
+}
+
+/** Counts a redirect that was answered with a problem, by what it says. */
+export function countProblem(tally: RedirectTally, problem: EncodedProblem): void {
+  if (problem.status === 404) tally.notFound++;
+  else if (problem.status === 410) tally.expired++;
+  else tally.failed++;
 }

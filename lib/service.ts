@@ -9,6 +9,7 @@
 // or full disk) is retried until it can, so a service comes up by itself when
 // the cause is gone instead of exiting.
 
+import { Alerts } from './alerts/alerts.ts';
 import { backoffDelay } from './backoff.ts';
 import type { Bus } from './bus/bus.ts';
 import { type BusConfig, busSettings } from './bus/config.ts';
@@ -17,19 +18,26 @@ import type { RuntimeConfig, Settings } from './config/load.ts';
 import type { Schema } from './db/migrations.ts';
 import { describeDatabase, MigrationsPending, type Orm, openDatabase } from './db/open.ts';
 import { DatabaseProbe, type DatabaseState } from './db/probe.ts';
+import { measureHandlersOf } from './grpc/handlers.ts';
 import { type RunningGrpcServer, type ServiceBinding, startGrpcServer } from './grpc/server.ts';
 import type { SnowflakeGenerator } from './ids/snowflake.ts';
 import { startIdGenerator } from './ids/start.ts';
 import { runMain } from './lifecycle.ts';
 import { flushLogs, type Logger, ThrottledLog } from './log.ts';
+import { Metrics } from './metrics/metrics.ts';
+import { METRICS_OFF, startMetricsServer } from './metrics/server.ts';
 import { openSharedState, type SharedState } from './shared-state.ts';
 import { ShutdownStack, type StopStep } from './shutdown.ts';
 
-/** What every part of a process shares: the shared state and the bus. */
+/** What every part of a process shares: the shared state, the bus, its metrics and alerts. */
 export interface Infrastructure {
   readonly shared: SharedState;
   /** Domain events, at least once (RabbitMQ, or in process for the embedded mesh). */
   readonly bus: Bus;
+  /** The process's metrics: one registry for all its parts, served at its metrics endpoint. */
+  readonly metrics: Metrics;
+  /** Where error-level events become `ops.alert` events (lib/alerts/alerts.ts). */
+  readonly alerts: Alerts;
   /** The time every rule that depends on it reads (ms since the epoch); Date.now unless given (tests). */
   readonly clock?: () => number;
 }
@@ -50,6 +58,8 @@ export interface ServiceContext extends Infrastructure {
 /** What every service's settings hold: where its gRPC server listens, and its database. */
 export interface ServiceConfig {
   listen: string;
+  /** Where its process serves GET /metrics (`off`: nowhere); the one-process mesh serves one for all. */
+  metricsListen: string;
   databaseUrl?: string;
 }
 
@@ -99,7 +109,8 @@ export async function startService<C extends ServiceConfig>(
   log: Logger,
   infrastructure: Infrastructure,
 ): Promise<RunningService> {
-  const { shared } = infrastructure;
+  const { shared, metrics, alerts } = infrastructure;
+  measureHandlersOf(log, metrics);
   const server = await startGrpcServer({ listen: config.listen, log });
   const stack = new ShutdownStack(log);
   const databases: string[] = [];
@@ -132,10 +143,15 @@ export async function startService<C extends ServiceConfig>(
     await probe.start();
     stack.push('database probe', () => probe.stop());
     probes.push(probe);
+    alertOnOutage(probe, `${definition.name}:database`, alerts);
     return orm;
   };
   const leaseIds = async (): Promise<SnowflakeGenerator> => {
-    const { ids, lease } = await startIdGenerator(shared.leases, runtime.snowflakeLeaseTtlMs, log);
+    const { ids, lease } = await startIdGenerator(shared.leases, runtime.snowflakeLeaseTtlMs, log, {
+      part: definition.name,
+      metrics,
+      alerts,
+    });
     stack.push('worker-id lease', () => lease.close());
     return ids;
   };
@@ -232,25 +248,64 @@ function reportIds(ids: SnowflakeGenerator, names: string[], server: RunningGrpc
   return () => clearInterval(timer);
 }
 
-/** A process's own connections to the shared state and the bus; close() once its parts have stopped. */
+/** A database that stays unreachable past the threshold is an alert; its return resolves it. */
+function alertOnOutage(probe: DatabaseProbe, subject: string, alerts: Alerts): void {
+  const report = (state: DatabaseState) => {
+    if (state === 'database_unavailable') alerts.dependencyFailing(subject, 'database unreachable');
+    else alerts.dependencyWorks(subject);
+  };
+  report(probe.state);
+  probe.onChange(report);
+}
+
+export interface OpenInfrastructure extends Infrastructure {
+  /** Where its metrics are served (http://host:port/metrics); undefined when off. */
+  readonly metricsUrl: string | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * A process's own connections to the shared state and the bus, its metrics
+ * (served at `metricsListen`) and its alerts; close() once its parts have stopped.
+ */
 export async function openInfrastructure(
   runtime: RuntimeConfig,
-  bus: BusConfig,
+  busConfig: BusConfig,
   log: Logger,
   name: string,
-): Promise<Infrastructure & { close(): Promise<void> }> {
+  metricsListen: string = METRICS_OFF,
+): Promise<OpenInfrastructure> {
+  const metrics = new Metrics();
   const shared = await openSharedState({
     redisUrl: runtime.redisUrl,
     keyPrefix: runtime.redisKeyPrefix,
     cluster: runtime.redisCluster,
     log,
     name,
+    metrics,
   });
-  const opened = openBus(bus, log);
+  // The alerts publish on the bus, and the bus raises alerts (dead letters).
+  let bus: Bus | undefined;
+  const alerts = new Alerts({
+    publish: (routingKey, body, options) =>
+      bus ? bus.publish(routingKey, body, options) : Promise.reject(new Error('no bus yet')),
+    service: name,
+    log,
+    metrics,
+    dependencyThresholdMs: runtime.alertDependencyAfterMs,
+  });
+  const opened = openBus(busConfig, log, { metrics, alerts });
+  bus = opened;
+  const server = await startMetricsServer(metricsListen, metrics, log);
   return {
     shared,
     bus: opened,
+    metrics,
+    alerts,
+    metricsUrl: server.url,
     async close() {
+      alerts.close();
+      await server.close();
       await opened.close();
       await shared.close();
     },
@@ -263,7 +318,13 @@ export function runServiceProcess<C extends ServiceConfig>(
 ): Promise<void> {
   const settings = { service: definition.settings, bus: busSettings };
   return runMain(definition.name, settings, async (config, log) => {
-    const infrastructure = await openInfrastructure(config, config.bus, log, definition.name);
+    const infrastructure = await openInfrastructure(
+      config,
+      config.bus,
+      log,
+      definition.name,
+      config.service.metricsListen,
+    );
     const service = await startService(definition, config.service, config, log, infrastructure);
     const stop = async () => {
       await service.stop();

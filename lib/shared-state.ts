@@ -2,6 +2,8 @@
 // worker-id leases and broadcast. With REDIS_URL set it lives in Redis; without,
 // in this process, which is right only when every service runs in it (the
 // embedded mesh started by `npm start`).
+
+import { type AlertLedger, MemoryAlertLedger, RedisAlertLedger } from './alerts/ledger.ts';
 import type { Broadcast } from './broadcast/broadcast.ts';
 import { MemoryBroadcast } from './broadcast/memory-broadcast.ts';
 import { RedisBroadcast } from './broadcast/redis-broadcast.ts';
@@ -16,8 +18,14 @@ import {
 import { MemoryLeaseStore } from './ids/lease-store-memory.ts';
 import { RedisLeaseStore } from './ids/lease-store-redis.ts';
 import type { LeaseStore } from './ids/worker-lease.ts';
-import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from './limiter/limiter.ts';
+import {
+  MemoryRateLimiter,
+  type OnRejected,
+  type RateLimiter,
+  RedisRateLimiter,
+} from './limiter/limiter.ts';
 import type { Logger } from './log.ts';
+import type { Metrics } from './metrics/metrics.ts';
 import { createRedis, waitForRedis } from './redis/client.ts';
 
 export interface SharedState {
@@ -28,17 +36,24 @@ export interface SharedState {
   readonly broadcast: Broadcast;
   /** Visit budgets of links with a maximum number of visits. */
   readonly visits: VisitCounter;
+  /** Which alerts the notifier has posted, across its instances. */
+  readonly alerts: AlertLedger;
   close(): Promise<void>;
 }
 
-export function memorySharedState(): SharedState {
+function countRejections(metrics: Metrics | undefined): OnRejected | undefined {
+  return metrics && ((limit) => metrics.rateLimitRejections.inc({ limit }));
+}
+
+export function memorySharedState(metrics?: Metrics): SharedState {
   return {
     kind: 'memory',
     cache: new MemoryCache(),
-    limiter: new MemoryRateLimiter(),
+    limiter: new MemoryRateLimiter(countRejections(metrics)),
     leases: new MemoryLeaseStore(),
     broadcast: new MemoryBroadcast(),
     visits: new MemoryVisitCounter(),
+    alerts: new MemoryAlertLedger(),
     close: async () => {},
   };
 }
@@ -50,8 +65,9 @@ export async function redisSharedState(options: {
   name: string;
   /** The URL names a node of a Redis Cluster. */
   cluster?: boolean;
+  metrics?: Metrics;
 }): Promise<SharedState> {
-  const { url, keyPrefix, log, name, cluster = false } = options;
+  const { url, keyPrefix, log, name, cluster = false, metrics } = options;
   const redis = createRedis({ url, log, name, cluster });
   const subscriber = createRedis({
     url,
@@ -68,10 +84,11 @@ export async function redisSharedState(options: {
   return {
     kind: 'redis',
     cache: new RedisCache(redis, keyPrefix),
-    limiter: new RedisRateLimiter(redis, keyPrefix),
+    limiter: new RedisRateLimiter(redis, keyPrefix, countRejections(metrics)),
     leases: new RedisLeaseStore(redis, keyPrefix),
     broadcast,
     visits: new RedisVisitCounter(redis, keyPrefix),
+    alerts: new RedisAlertLedger(redis, keyPrefix),
     async close() {
       await broadcast.close();
       subscriber.disconnect();
@@ -86,7 +103,8 @@ export function openSharedState(options: {
   log: Logger;
   name: string;
   cluster?: boolean;
+  metrics?: Metrics;
 }): Promise<SharedState> {
-  if (!options.redisUrl) return Promise.resolve(memorySharedState());
+  if (!options.redisUrl) return Promise.resolve(memorySharedState(options.metrics));
   return redisSharedState({ url: options.redisUrl, ...options });
 }

@@ -11,7 +11,11 @@
 // and logged, never silently. A batch that failed goes back to the front and
 // is retried with backoff, with the same event ids, so consumers count a
 // click once however often its batch is sent. stop() publishes what is left.
+//
+// Dropping clicks is an alert until a batch is published again; so is a
+// broker that has refused clicks for longer than the alert threshold.
 import type { ClientInfo } from '../../gen/shortener/v1/principal.ts';
+import type { Alerts } from '../../lib/alerts/alerts.ts';
 import { type BackoffPolicy, backoffDelay } from '../../lib/backoff.ts';
 import { type Logger, ThrottledLog } from '../../lib/log.ts';
 
@@ -41,7 +45,12 @@ export interface ClickBufferOptions {
   maxInFlight?: number;
   /** Clicks held at most while publishing fails. */
   capacity?: number;
+  alerts?: Alerts;
 }
+
+/** What the alerts call this buffer and its broker. */
+const ALERT_SUBJECT = 'gateway';
+const BUS_SUBJECT = 'gateway:bus';
 
 export interface ClickCounts {
   buffered: number;
@@ -62,6 +71,8 @@ export class ClickBuffer {
   readonly #flushMs: number;
   readonly #maxInFlight: number;
   readonly #capacity: number;
+  readonly #alerts: Alerts | undefined;
+  #dropping = false;
   #clicks: Click[] = [];
   #timer: NodeJS.Timeout | undefined;
   #publishing: Promise<void> | undefined;
@@ -82,6 +93,7 @@ export class ClickBuffer {
     this.#flushMs = options.flushMs ?? 100;
     this.#maxInFlight = options.maxInFlight ?? 8;
     this.#capacity = options.capacity ?? 100_000;
+    this.#alerts = options.alerts;
   }
 
   /** Takes one click; never blocks, never throws. */
@@ -93,6 +105,14 @@ export class ClickBuffer {
     }
     if (this.#clicks.length >= this.#capacity) {
       this.counts.dropped++;
+      if (!this.#dropping) {
+        this.#dropping = true;
+        this.#alerts?.fire(
+          'clicks_dropped',
+          ALERT_SUBJECT,
+          `click buffer full (${this.#capacity} clicks): the broker is not taking clicks and new ones are dropped`,
+        );
+      }
       this.#warnings.warn(
         'full',
         { capacity: this.#capacity, dropped: this.counts.dropped },
@@ -196,10 +216,20 @@ export class ClickBuffer {
     if (failure === undefined) {
       if (this.#failures > 0) {
         this.#log.info({ buffered: this.#clicks.length }, 'clicks are published again');
+        this.#alerts?.dependencyWorks(BUS_SUBJECT);
+      }
+      if (this.#dropping) {
+        this.#dropping = false;
+        this.#alerts?.resolve(
+          'clicks_dropped',
+          ALERT_SUBJECT,
+          `clicks are published again (${this.counts.dropped} dropped in all)`,
+        );
       }
       this.#failures = 0;
       return;
     }
+    this.#alerts?.dependencyFailing(BUS_SUBJECT, (failure as Error).message);
     this.#failures++;
     this.counts.publishFailures++;
     this.#warnings.warn(

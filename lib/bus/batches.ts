@@ -7,11 +7,17 @@
 import type { Logger } from '../log.ts';
 import type { ConsumeOptions, Delivery, Handler } from './bus.ts';
 
+/** What became of a delivery once settled. */
+export type Settled = 'handled' | 'retried' | 'dead_lettered';
+
+/** Told of every settled delivery of one consumer (metrics, dead-letter alerts). */
+export type SettleWatch = (outcome: Settled, delivery: Delivery, error: unknown) => void;
+
 export interface Settle<R> {
   /** The handler resolved: the message is done. */
   done(raw: R): Promise<void> | void;
-  /** The handler threw: retry later or park, then drop the original. */
-  failed(raw: R, delivery: Delivery, error: unknown): Promise<void>;
+  /** The handler threw: retry later or park, then drop the original; says which. */
+  failed(raw: R, delivery: Delivery, error: unknown): Promise<'retried' | 'dead_lettered'>;
   /** Stopping with the message unhandled: give it back to its queue. */
   release(raw: R): void;
   /** The runner can take more (a batch settled); for adapters that push within a prefetch. */
@@ -29,13 +35,21 @@ export class BatchRunner<R> {
   readonly #waitMs: number;
   readonly #settle: Settle<R>;
   readonly #log: Logger;
+  readonly #watch: SettleWatch | undefined;
   #buffer: Arrived<R>[] = [];
   #running: Promise<void> | undefined;
   #inFlight = 0;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
-  constructor(handler: Handler, options: ConsumeOptions, settle: Settle<R>, log: Logger) {
+  constructor(
+    handler: Handler,
+    options: ConsumeOptions,
+    settle: Settle<R>,
+    log: Logger,
+    watch?: SettleWatch,
+  ) {
+    this.#watch = watch;
     this.#handler = handler;
     this.#size = Math.max(1, options.batchSize ?? 1);
     this.#waitMs = options.batchWaitMs ?? 0;
@@ -126,8 +140,13 @@ export class BatchRunner<R> {
 
   async #settleOne({ raw, delivery }: Arrived<R>, failure: { error: unknown } | undefined) {
     try {
-      if (failure) await this.#settle.failed(raw, delivery, failure.error);
-      else await this.#settle.done(raw);
+      if (failure) {
+        const outcome = await this.#settle.failed(raw, delivery, failure.error);
+        this.#watch?.(outcome, delivery, failure.error);
+      } else {
+        await this.#settle.done(raw);
+        this.#watch?.('handled', delivery, undefined);
+      }
     } catch (error) {
       // Unsettled, the message stays unacknowledged and comes back later.
       this.#log.warn(

@@ -57,6 +57,8 @@ export interface Bus {
   publish(routingKey: string, body: Uint8Array, options?: PublishOptions): Promise<void>;
   /** Starts consuming for a consumer of the bus's topology, one handler call at a time. */
   consume(consumer: string, handler: Handler, options?: ConsumeOptions): Subscription;
+  /** Messages ready in `consumer`'s queue, not yet delivered: how far behind it is. */
+  depth(consumer: string): Promise<number>;
   /** Copies of up to `limit` messages parked for `consumer`, oldest first; they stay parked. */
   deadLetters(consumer: string, limit?: number): Promise<DeadLetter[]>;
   /** Stops every subscription (draining), then disconnects. */

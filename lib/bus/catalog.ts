@@ -17,6 +17,9 @@ export const EVENTS = {
   linkExpiring: 'link.expiring',
   /** shortener.v1.LinkExpired, published by link's sweeper once per purged link. */
   linkExpired: 'link.expired',
+  // --- Operations (docs/decisions/0011-metrics-and-alerts.md) ---
+  /** shortener.v1.OpsAlert, published by any service (lib/alerts/alerts.ts). */
+  opsAlert: 'ops.alert',
 } as const;
 
 /**
@@ -48,6 +51,9 @@ export const CONSUMERS = {
   expiryNotices: { name: 'notifier.expiry-notices', routingKeys: [EVENTS.linkExpiring] },
   /** Analytics keeps or drops a purged link's visits (ANALYTICS_EXPIRED_VISITS). */
   expiredLinks: { name: 'analytics.expired-links', routingKeys: [EVENTS.linkExpired] },
+  // --- Operations (docs/decisions/0011-metrics-and-alerts.md) ---
+  /** The notifier posts alerts to the ops webhook; its own dead letters raise no alert. */
+  opsAlerts: { name: 'notifier.ops-alerts', routingKeys: [EVENTS.opsAlert] },
 } as const satisfies Record<string, ConsumerSpec>;
 
 export const DEFAULT_EXCHANGE = 'shortener.events';

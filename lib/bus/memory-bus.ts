@@ -2,7 +2,7 @@
 // retry and dead-letter behaviour as on RabbitMQ, kept in memory (so nothing
 // outlives the process, which is all the embedded mesh promises).
 import type { Logger } from '../log.ts';
-import { BatchRunner, messageOf } from './batches.ts';
+import { BatchRunner, messageOf, type SettleWatch } from './batches.ts';
 import type {
   Bus,
   ConsumeOptions,
@@ -24,12 +24,15 @@ interface Queue {
 export class MemoryBus implements Bus {
   readonly #topology: Topology;
   readonly #log: Logger;
+  readonly #watch: ((consumer: string) => SettleWatch) | undefined;
   readonly #queues = new Map<string, Queue>();
   readonly #retries = new Set<NodeJS.Timeout>();
   readonly #subscriptions = new Set<Subscription>();
   #closed = false;
 
-  constructor(topology: Topology, log: Logger) {
+  /** `watch` is told of every settled delivery, per consumer. */
+  constructor(topology: Topology, log: Logger, watch?: (consumer: string) => SettleWatch) {
+    this.#watch = watch;
     this.#topology = topology;
     this.#log = log;
     for (const { name, routingKeys } of topology.consumers) {
@@ -60,7 +63,7 @@ export class MemoryBus implements Bus {
           if (delivery.attempt >= policy.maxAttempts) {
             const { body, routingKey, attempt: attempts } = delivery;
             queue.dead.push({ body, routingKey, attempts, error: messageOf(error) });
-            return;
+            return 'dead_lettered';
           }
           const attempt = delivery.attempt + 1;
           const timer = setTimeout(
@@ -72,6 +75,7 @@ export class MemoryBus implements Bus {
             retryDelayMs(policy, attempt),
           );
           this.#retries.add(timer);
+          return 'retried';
         },
         release: (delivery) => {
           queue.ready.unshift({ ...delivery, redelivered: true });
@@ -79,6 +83,7 @@ export class MemoryBus implements Bus {
         room: () => this.#pump(consumer),
       },
       this.#log,
+      this.#watch?.(consumer),
     );
     queue.runners.push(runner);
     queueMicrotask(() => this.#pump(consumer));
@@ -93,6 +98,10 @@ export class MemoryBus implements Bus {
     };
     this.#subscriptions.add(subscription);
     return subscription;
+  }
+
+  async depth(consumer: string): Promise<number> {
+    return this.#queue(consumer).ready.length;
   }
 
   async deadLetters(consumer: string, limit = 100): Promise<DeadLetter[]> {

@@ -10,6 +10,7 @@ import type { BusConfig } from './config.ts';
 import { MemoryBus } from './memory-bus.ts';
 import { RabbitMqBus } from './rabbitmq-bus.ts';
 import type { Topology } from './topology.ts';
+import { type BusObservers, countedBus, settleWatch } from './watch.ts';
 
 /** The system's topology as these settings name it on the broker. */
 export function topologyOf(config: BusConfig): Topology {
@@ -21,18 +22,22 @@ export function topologyOf(config: BusConfig): Topology {
   };
 }
 
-export function openBus(config: BusConfig, log: Logger): Bus {
+/** The bus these settings name; what it does is told to the observers given (lib/bus/watch.ts). */
+export function openBus(config: BusConfig, log: Logger, observers: BusObservers = {}): Bus {
   const topology = topologyOf(config);
   const prefix = config.queuePrefix;
+  const watch = settleWatch(prefix, observers);
   const bus = config.rabbitmqUrl
     ? new RabbitMqBus({
         url: config.rabbitmqUrl,
         topology,
         log,
         publishTimeoutMs: config.publishTimeoutMs,
+        watch,
       })
-    : new MemoryBus(topology, log);
-  return prefix ? withQueuePrefix(bus, prefix) : bus;
+    : new MemoryBus(topology, log, watch);
+  const named = prefix ? withQueuePrefix(bus, prefix) : bus;
+  return observers.metrics ? countedBus(named, observers.metrics) : named;
 }
 
 /** Consumers keep the names of the catalogue; their queues carry the prefix. */
@@ -40,6 +45,7 @@ function withQueuePrefix(bus: Bus, prefix: string): Bus {
   return {
     publish: (routingKey, body, options) => bus.publish(routingKey, body, options),
     consume: (consumer, handler, options) => bus.consume(prefix + consumer, handler, options),
+    depth: (consumer) => bus.depth(prefix + consumer),
     deadLetters: (consumer, limit) => bus.deadLetters(prefix + consumer, limit),
     close: () => bus.close(),
   };

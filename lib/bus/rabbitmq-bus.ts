@@ -10,7 +10,7 @@
 import { type AmqpConnectionManager, connect } from 'amqp-connection-manager';
 import type { ConfirmChannel, ConsumeMessage, GetMessage, Message, Options } from 'amqplib';
 import { type Logger, ThrottledLog } from '../log.ts';
-import { BatchRunner, messageOf } from './batches.ts';
+import { BatchRunner, messageOf, type SettleWatch } from './batches.ts';
 import type {
   Bus,
   ConsumeOptions,
@@ -31,6 +31,8 @@ export interface RabbitMqBusOptions {
   publishTimeoutMs: number;
   /** Wait between reconnection attempts; 1 s unless given. */
   reconnectDelayMs?: number;
+  /** Told of every settled delivery, per consumer. */
+  watch?: (consumer: string) => SettleWatch;
 }
 
 interface Raw {
@@ -43,6 +45,7 @@ export class RabbitMqBus implements Bus {
   readonly #log: Logger;
   readonly #throttled: ThrottledLog;
   readonly #publishTimeoutMs: number;
+  readonly #watch: ((consumer: string) => SettleWatch) | undefined;
   readonly #manager: AmqpConnectionManager;
   readonly #publisher: RecoveringChannel;
   readonly #subscriptions = new Set<Subscription>();
@@ -52,6 +55,7 @@ export class RabbitMqBus implements Bus {
     this.#log = options.log;
     this.#throttled = new ThrottledLog(options.log);
     this.#publishTimeoutMs = options.publishTimeoutMs;
+    this.#watch = options.watch;
     this.#manager = connect([options.url], {
       heartbeatIntervalInSeconds: 5,
       reconnectTimeInSeconds: (options.reconnectDelayMs ?? 1_000) / 1_000,
@@ -95,7 +99,13 @@ export class RabbitMqBus implements Bus {
   consume(consumer: string, handler: Handler, options: ConsumeOptions = {}): Subscription {
     const spec = this.#topology.consumers.find((c) => c.name === consumer);
     if (!spec) throw new Error(`no consumer ${consumer} in the bus topology`);
-    const runner = new BatchRunner<Raw>(handler, options, this.#settling(consumer), this.#log);
+    const runner = new BatchRunner<Raw>(
+      handler,
+      options,
+      this.#settling(consumer),
+      this.#log,
+      this.#watch?.(consumer),
+    );
     let stopping = false;
     let current: { channel: ConfirmChannel; consumerTag: string } | undefined;
     const channel = new RecoveringChannel(
@@ -126,6 +136,19 @@ export class RabbitMqBus implements Bus {
     };
     this.#subscriptions.add(subscription);
     return subscription;
+  }
+
+  async depth(consumer: string): Promise<number> {
+    const connection = this.#manager.connection;
+    if (!connection) throw new Error('bus not connected to rabbitmq');
+    // A channel of its own: a check of a queue an operator deleted closes the channel it ran on.
+    const channel = await connection.createChannel();
+    try {
+      const { messageCount } = await channel.checkQueue(consumer);
+      return messageCount;
+    } finally {
+      await channel.close().catch(() => {});
+    }
   }
 
   async deadLetters(consumer: string, limit = 100): Promise<DeadLetter[]> {
@@ -168,6 +191,7 @@ export class RabbitMqBus implements Bus {
           [HEADERS.error]: messageOf(error),
         });
         ackQuietly(channel, message);
+        return parked ? ('dead_lettered' as const) : ('retried' as const);
       },
       release: ({ channel, message }: Raw) => {
         try {

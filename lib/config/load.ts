@@ -36,6 +36,7 @@ const runtimeVariables = {
   SHUTDOWN_TIMEOUT: duration(0, 600_000).default(10_000),
   SNOWFLAKE_LEASE_TTL: duration(1_000, 300_000).default(10_000),
   DATABASE_MIGRATIONS: z.enum(['apply', 'await']).default('apply'),
+  ALERT_DEPENDENCY_AFTER: duration(1_000, 86_400_000).default(60_000),
 };
 
 /** What every process reads, whichever parts it runs. */
@@ -57,6 +58,8 @@ export interface RuntimeConfig {
    * before the services do.
    */
   databaseMigrations: 'apply' | 'await';
+  /** How long a dependency (a database, the broker) may fail before it is an alert. */
+  alertDependencyAfterMs: number;
 }
 
 const runtimeSettings = defineSettings(
@@ -71,6 +74,7 @@ const runtimeSettings = defineSettings(
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT,
     snowflakeLeaseTtlMs: v.SNOWFLAKE_LEASE_TTL,
     databaseMigrations: v.DATABASE_MIGRATIONS,
+    alertDependencyAfterMs: v.ALERT_DEPENDENCY_AFTER,
   }),
 );
 

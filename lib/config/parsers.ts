@@ -71,6 +71,9 @@ export const address = z
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080')
   .refine((v) => portsWithin(v, 0), 'expected a port from 0 (any free port) to 65535');
 
+/** Where a metrics endpoint listens: an address, or `off` for none. */
+export const metricsListen = z.union([z.literal('off'), address]);
+
 /** Where a client dials: host:port, or a gRPC target URI (dns:///name:port, ipv4:, unix:). */
 export const target = z
   .string()

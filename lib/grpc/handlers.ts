@@ -10,6 +10,7 @@ import type {
 } from '@grpc/grpc-js';
 import { CallDeadline, UNBOUNDED_CALL_MS } from '../call-scope.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import {
   type CallContext,
   type CallKind,
@@ -26,11 +27,19 @@ export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 /** One composed stack per service logger. */
 const stacks = new WeakMap<Logger, readonly ServerMiddleware[]>();
+/** The metrics of the service a logger belongs to (lib/service.ts binds them before handlers exist). */
+const measured = new WeakMap<Logger, Metrics>();
+
+/** Calls of the handlers made with `log` from now on are measured into `metrics`. */
+export function measureHandlersOf(log: Logger, metrics: Metrics): void {
+  measured.set(log, metrics);
+  stacks.delete(log);
+}
 
 function stackFor(log: Logger): readonly ServerMiddleware[] {
   let stack = stacks.get(log);
   if (!stack) {
-    stack = defaultServerStack(log);
+    stack = defaultServerStack(log, measured.get(log));
     stacks.set(log, stack);
   }
   return stack;

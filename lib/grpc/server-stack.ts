@@ -1,6 +1,7 @@
 // The middleware every service's handlers run through, composed in one place.
 // Outermost first:
-//   (tracing, metrics: next, here, so they see every call and its final status)
+//   (tracing: next, here, so it sees every call and its final status)
+//   measureCalls   per service, method and status code: count and duration (when metrics are bound)
 //   mapErrors      anything thrown becomes a gRPC status, domain kinds mapped once
 //   logFailures    internal errors logged, unavailable ones throttled
 //   checkDecoded   undecodable requests are INVALID_ARGUMENT (grpc-js alone says INTERNAL)
@@ -10,6 +11,7 @@ import type { ServerErrorResponse } from '@grpc/grpc-js';
 import { withCallSignal } from '../call-scope.ts';
 import { type DomainError, isDomainError } from '../errors.ts';
 import { type Logger, ThrottledLog } from '../log.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import { runtimeErrors } from '../runtime-errors.ts';
 import type { ServerMiddleware } from './middleware.ts';
 import { toStatus } from './status.ts';
@@ -72,10 +74,40 @@ export const refuseExpired: ServerMiddleware = async (call, context, next) => {
 export const bindCallScope: ServerMiddleware = (call, context, next) =>
   withCallSignal(context.signal, () => next(call, context), context.deadline);
 
-/** The default stack for a service logging to `log`. */
-export function defaultServerStack(log: Logger): readonly ServerMiddleware[] {
+/** `/shortener.v1.LinkService/ResolveLinks` → its service and method. */
+function serviceOf(path: string): string {
+  const end = path.lastIndexOf('/');
+  return end > 0 ? path.slice(1, end) : 'unknown';
+}
+
+/** Outside mapErrors: it sees the status code the caller gets. */
+export function measureCalls(metrics: Metrics): ServerMiddleware {
+  return async (call, context, next) => {
+    const started = performance.now();
+    let code = 0;
+    try {
+      return await next(call, context);
+    } catch (error) {
+      code = (error as StatusError).code ?? 2;
+      throw error;
+    } finally {
+      metrics.rpcServerDuration.observe(
+        {
+          rpc_service: serviceOf(call.raw.getPath()),
+          rpc_method: call.method,
+          rpc_grpc_status_code: code,
+        },
+        (performance.now() - started) / 1_000,
+      );
+    }
+  };
+}
+
+/** The default stack for a service logging to `log`, measured into `metrics` if given. */
+export function defaultServerStack(log: Logger, metrics?: Metrics): readonly ServerMiddleware[] {
   return [
-    // Tracing and metrics middleware go first here.
+    // Tracing middleware goes first here.
+    ...(metrics ? [measureCalls(metrics)] : []),
     mapErrors,
     logFailures(log),
     checkDecoded,

@@ -35,6 +35,10 @@ export interface WorkerLeaseOptions {
   log: Logger;
   /** How far a generator may run ahead of the wall clock; see snowflake.ts. */
   maxDriftMs?: number;
+  /** Told when the lease was found taken by another holder (metrics, alerts). */
+  onLost?: (workerId: number) => void;
+  /** Told when a worker id was claimed (at start, and after a loss). */
+  onClaimed?: (workerId: number) => void;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -46,6 +50,8 @@ export class WorkerLease implements WorkerIdSource {
   readonly #validForMs: number;
   readonly #lingerMs: number;
   readonly #log: Logger;
+  readonly #onLost: ((workerId: number) => void) | undefined;
+  readonly #onClaimed: ((workerId: number) => void) | undefined;
   #workerId = -1;
   #validFrom = Number.POSITIVE_INFINITY;
   #validUntil = Number.NEGATIVE_INFINITY;
@@ -62,6 +68,8 @@ export class WorkerLease implements WorkerIdSource {
     this.#validForMs = Math.max(options.ttlMs - 2 * drift, options.ttlMs / 2);
     this.#lingerMs = 2 * drift;
     this.#log = options.log;
+    this.#onLost = options.onLost;
+    this.#onClaimed = options.onClaimed;
   }
 
   /**
@@ -122,6 +130,7 @@ export class WorkerLease implements WorkerIdSource {
     this.#validFrom = sentAt + waitMs;
     this.#validUntil = sentAt + this.#validForMs;
     this.#log.info({ workerId, waitMs }, 'worker id leased');
+    this.#onClaimed?.(workerId);
     return waitMs;
   }
 
@@ -150,6 +159,7 @@ export class WorkerLease implements WorkerIdSource {
       } else {
         this.#validUntil = Number.NEGATIVE_INFINITY;
         this.#log.error({ workerId: this.#workerId }, 'worker id lease lost; claiming another');
+        this.#onLost?.(this.#workerId);
         await this.#claim();
       }
       this.#schedule(this.#ttlMs / 3);

@@ -23,8 +23,16 @@ export interface RateLimiter {
 
 type Backend = RateLimiterMemory | RateLimiterRedis;
 
+/** Told of every refusal, by limit name (the metrics count them). */
+export type OnRejected = (name: string) => void;
+
 abstract class FlexibleLimiter implements RateLimiter {
   readonly #backends = new Map<string, Backend>();
+  readonly #onRejected: OnRejected | undefined;
+
+  constructor(onRejected?: OnRejected) {
+    this.#onRejected = onRejected;
+  }
 
   protected abstract create(name: string, rule: RateRule): Backend;
 
@@ -45,6 +53,7 @@ abstract class FlexibleLimiter implements RateLimiter {
       return { allowed: true };
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) {
+        this.#onRejected?.(name);
         return { allowed: false, retryAfterMs: Math.max(1, rejection.msBeforeNext) };
       }
       throw runtimeErrors.limiter_unavailable({ cause: rejection });
@@ -90,8 +99,8 @@ export class RedisRateLimiter extends FlexibleLimiter {
   readonly #redis: RedisClient;
   readonly #prefix: string;
 
-  constructor(redis: RedisClient, keyPrefix: string) {
-    super();
+  constructor(redis: RedisClient, keyPrefix: string, onRejected?: OnRejected) {
+    super(onRejected);
     this.#redis = redis;
     this.#prefix = `${keyPrefix}limit:`;
     // Each backend (made on a rule's first use) defines the library's script

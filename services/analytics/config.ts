@@ -1,11 +1,20 @@
 // The analytics service's settings.
 import { z } from 'zod';
 import { defineSettings } from '../../lib/config/load.ts';
-import { address, databaseUrl, duration, integer, target } from '../../lib/config/parsers.ts';
+import {
+  address,
+  databaseUrl,
+  duration,
+  integer,
+  metricsListen,
+  target,
+} from '../../lib/config/parsers.ts';
 import type { AddressPrefixes } from './domain/client-address.ts';
 
 export interface AnalyticsConfig {
   listen: string;
+  /** Where GET /metrics is served (`off`: nowhere). */
+  metricsListen: string;
   databaseUrl: string;
   /** Where analytics dials the link service, which decides who owns which link. */
   linkTarget: string;
@@ -18,6 +27,7 @@ export interface AnalyticsConfig {
 
 export const analyticsSettings = defineSettings(
   {
+    ANALYTICS_METRICS_LISTEN: metricsListen.default('127.0.0.1:9463'),
     ANALYTICS_GRPC_LISTEN: address.default('127.0.0.1:50053'),
     ANALYTICS_DATABASE_URL: databaseUrl.optional(),
     ANALYTICS_LINK_GRPC_TARGET: target.default('127.0.0.1:50051'),
@@ -29,6 +39,7 @@ export const analyticsSettings = defineSettings(
   },
   (v, runtime): AnalyticsConfig => ({
     listen: v.ANALYTICS_GRPC_LISTEN,
+    metricsListen: v.ANALYTICS_METRICS_LISTEN,
     databaseUrl: v.ANALYTICS_DATABASE_URL ?? `sqlite:${runtime.dataDir}/analytics.sqlite`,
     linkTarget: v.ANALYTICS_LINK_GRPC_TARGET,
     prefixes: { ipv4: v.ANALYTICS_IPV4_PREFIX, ipv6: v.ANALYTICS_IPV6_PREFIX },

@@ -4,6 +4,7 @@ import {
   address,
   databaseUrl,
   duration,
+  metricsListen,
   type RateRule,
   rate,
   target,
@@ -12,6 +13,8 @@ import type { AccountRules } from './domain/members.ts';
 
 export interface IdentityConfig {
   listen: string;
+  /** Where GET /metrics is served (`off`: nowhere). */
+  metricsListen: string;
   databaseUrl: string;
   guestTokenTtlMs: number;
   guestsPerIp: RateRule;
@@ -25,6 +28,7 @@ const MINUTE = 60_000;
 
 export const identitySettings = defineSettings(
   {
+    IDENTITY_METRICS_LISTEN: metricsListen.default('127.0.0.1:9462'),
     IDENTITY_GRPC_LISTEN: address.default('127.0.0.1:50052'),
     IDENTITY_DATABASE_URL: databaseUrl.optional(),
     IDENTITY_LINK_GRPC_TARGET: target.default('127.0.0.1:50051'),
@@ -41,6 +45,7 @@ export const identitySettings = defineSettings(
   },
   (v, runtime): IdentityConfig => ({
     listen: v.IDENTITY_GRPC_LISTEN,
+    metricsListen: v.IDENTITY_METRICS_LISTEN,
     databaseUrl: v.IDENTITY_DATABASE_URL ?? `sqlite:${runtime.dataDir}/identity.sqlite`,
     guestTokenTtlMs: v.GUEST_TOKEN_TTL,
     guestsPerIp: v.RATE_LIMIT_GUESTS_PER_IP,

@@ -7,6 +7,7 @@ import {
   databaseUrl,
   duration,
   integer,
+  metricsListen,
   type RateRule,
   rate,
 } from '../../lib/config/parsers.ts';
@@ -15,6 +16,8 @@ const DAY = 86_400_000;
 
 export interface LinkConfig {
   listen: string;
+  /** Where GET /metrics is served (`off`: nowhere). */
+  metricsListen: string;
   databaseUrl: string;
   codeLength: number;
   maxUrlLength: number;
@@ -57,6 +60,7 @@ export interface ExpiryConfig {
 
 export const linkSettings = defineSettings(
   {
+    LINK_METRICS_LISTEN: metricsListen.default('127.0.0.1:9461'),
     LINK_GRPC_LISTEN: address.default('127.0.0.1:50051'),
     LINK_DATABASE_URL: databaseUrl.optional(),
     LINK_CODE_LENGTH: integer(5, 16).default(7),
@@ -85,6 +89,7 @@ export const linkSettings = defineSettings(
   },
   (v, runtime): LinkConfig => ({
     listen: v.LINK_GRPC_LISTEN,
+    metricsListen: v.LINK_METRICS_LISTEN,
     databaseUrl: v.LINK_DATABASE_URL ?? `sqlite:${runtime.dataDir}/link.sqlite`,
     codeLength: v.LINK_CODE_LENGTH,
     maxUrlLength: v.LINK_MAX_URL_LENGTH,

@@ -23,11 +23,14 @@ export const linkService: ServiceDefinition<LinkConfig> = {
   settings: linkSettings,
   schema: linkSchema,
   issuesIds: true,
-  async start({ log, shared, orm, ids, bus, onStop, now }, config) {
+  async start({ log, shared, orm, ids, bus, onStop, now, metrics }, config) {
     const { idleMs } = config.expiry;
     const store = new LinkStore(orm);
     const expiry = new ExpiryStore(orm);
+    const cacheTally = { hits: 0, misses: 0 };
+    metrics.watchCache('link', cacheTally);
     const cache = new LinkCache(shared.cache, {
+      tally: cacheTally,
       ttlMs: config.cacheTtlMs,
       negativeTtlMs: config.negativeCacheTtlMs,
       log,
@@ -57,7 +60,7 @@ export const linkService: ServiceDefinition<LinkConfig> = {
       'link.sweeper',
       () =>
         new Sweeper(
-          { expiry, cache, visits: shared.visits, changes, bus, log },
+          { expiry, cache, visits: shared.visits, changes, bus, log, metrics },
           {
             idleMs,
             chunk: config.expiry.sweepChunk,

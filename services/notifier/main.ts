@@ -9,6 +9,7 @@ import { Supervisor } from '../../lib/actors/supervisor.ts';
 import { dialectOf } from '../../lib/db/migrations.ts';
 import { runServiceProcess, type ServiceDefinition } from '../../lib/service.ts';
 import { DEFAULT_PUBLIC_BASE_URL, type NotifierConfig, notifierSettings } from './config.ts';
+import { AlertDelivery } from './domain/deliver-alert.ts';
 import { MailDelivery } from './domain/deliver-mail.ts';
 import { NoticeDelivery } from './domain/deliver-notice.ts';
 import type { Mailer } from './mail/mailer.ts';
@@ -20,6 +21,7 @@ import { SentMails } from './store/sent-mails.ts';
 import { HttpWebhook } from './webhook/webhook.ts';
 import { startExpiryNotices } from './workers/expiry-notices.ts';
 import { startMailers } from './workers/mailers.ts';
+import { startOpsAlerts } from './workers/ops-alerts.ts';
 
 /** How long a webhook may take to answer a post. */
 const WEBHOOK_TIMEOUT_MS = 10_000;
@@ -36,7 +38,7 @@ export function defineNotifierService(
     name: 'notifier',
     settings: notifierSettings,
     schema: notifierSchema,
-    async start({ runtime, log, orm, bus, onStop }, config) {
+    async start({ runtime, log, orm, bus, onStop, shared, metrics, now }, config) {
       const mailer = openMailer(config);
       onStop('mailer', async () => mailer.close());
       if (mailer instanceof OutboxMailer) {
@@ -70,6 +72,19 @@ export function defineNotifierService(
       onStop('actors', () => supervisor.stop());
       startMailers(delivery, { bus, onStop }, supervisor);
       startExpiryNotices(notices, { bus, onStop }, supervisor);
+      const alerts = new AlertDelivery({
+        hook: config.alerts.webhookUrl
+          ? new HttpWebhook(config.alerts.webhookUrl, WEBHOOK_TIMEOUT_MS)
+          : undefined,
+        ledger: shared.alerts,
+        limiter: shared.limiter,
+        rate: config.alerts.rate,
+        windowMs: config.alerts.windowMs,
+        log,
+        metrics,
+        now: options.now ?? now,
+      });
+      startOpsAlerts(alerts, { bus, onStop }, supervisor);
       return [];
     },
   };

@@ -171,6 +171,20 @@ describe.each([...BUS_FLAVOURS, QUORUM_FLAVOUR])('bus contract ($name)', (flavou
     expect(new Set(rest.flat())).toEqual(new Set(sent));
   });
 
+  test('when messages wait for a consumer, then its depth counts them, and drops as it takes them', async () => {
+    const { bus, names } = await busFor({ behind: ['link.clicked'], other: ['link.expired'] });
+    const behind = names.behind as string;
+    for (const i of [1, 2, 3]) await bus.publish('link.clicked', bytes(String(i)));
+    await within(5_000, async () => (await bus.depth(behind)) === 3);
+    expect(await bus.depth(names.other as string)).toBe(0);
+    const heard: string[] = [];
+    bus.consume(behind, async (batch) => {
+      for (const d of batch) heard.push(text(d));
+    });
+    await within(5_000, () => heard.length === 3);
+    await within(5_000, async () => (await bus.depth(behind)) === 0);
+  });
+
   test('when a subscription stops mid-handler, then the handler finishes, and what it had not taken goes to the next one', async () => {
     const { bus, names } = await busFor({ drained: ['link.clicked'] });
     const finished: string[] = [];

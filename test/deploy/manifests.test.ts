@@ -30,6 +30,8 @@ import {
   roleOf,
 } from '../../deploy/healthcheck.ts';
 import { parseDuration } from '../../lib/config/parsers.ts';
+import { Metrics } from '../../lib/metrics/metrics.ts';
+import { exposition } from '../../lib/metrics/server.ts';
 import { loadMeshConfig as loadConfig, MESH_VARIABLES, type MeshConfig } from '../../mesh.ts';
 import { startTestMesh } from '../support/mesh.ts';
 
@@ -561,6 +563,141 @@ describe('compose.yaml', () => {
         '',
       );
     }
+  });
+});
+
+// ---------------------------------------------------------------- metrics: Prometheus and Grafana
+
+interface ScrapeJob {
+  job_name: string;
+  dns_sd_configs?: { names: string[]; type: string; port: number }[];
+  static_configs?: { targets: string[] }[];
+}
+
+const PROMETHEUS_FILE = join(DEPLOY, 'prometheus/prometheus.yml');
+const GRAFANA = join(DEPLOY, 'grafana');
+const scrapeJobs = once(
+  () => (parse(read(PROMETHEUS_FILE)) as { scrape_configs: ScrapeJob[] }).scrape_configs,
+);
+
+function metricsListenOf(role: Role, config: MeshConfig): string {
+  return role === 'gateway' ? config.gateway.metricsListen : config[role].metricsListen;
+}
+
+/** Where a container's path is mounted from, in deploy/ (undefined if it is not). */
+function mountedFrom(service: ComposeService, inside: string): string | undefined {
+  const volume = (service.volumes ?? []).find((v) => v.split(':')[1] === inside);
+  return volume && join(DEPLOY, volume.split(':')[0] ?? '');
+}
+
+interface DashboardPanel {
+  type: string;
+  title: string;
+  datasource?: { uid: string };
+  targets?: { expr: string; datasource?: { uid: string } }[];
+}
+
+/** The metric names a PromQL expression reads: what is left once labels, ranges, groupings and functions are gone. */
+function metricNamesIn(expr: string): string[] {
+  const bare = expr
+    .replace(/\{[^}]*\}/g, '')
+    .replace(/\[[^\]]*\]/g, '')
+    .replace(/\b(by|without)\s*\([^)]*\)/g, '');
+  return [...bare.matchAll(/\b[a-zA-Z_:][a-zA-Z0-9_:]*\b(?!\s*\()/g)].map((m) => m[0]);
+}
+
+/** Every series name the code exposes: its families and, for histograms and summaries, their parts. */
+async function exposedNames(): Promise<Set<string>> {
+  const text = await exposition(new Metrics());
+  const names = new Set<string>();
+  for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+    names.add(name as string);
+    if (type === 'histogram')
+      for (const part of ['_bucket', '_count', '_sum']) names.add(`${name}${part}`);
+    if (type === 'summary') for (const part of ['_count', '_sum']) names.add(`${name}${part}`);
+  }
+  return names;
+}
+
+describe('metrics: Prometheus and Grafana', () => {
+  test('when Prometheus scrapes the compose stack, then each of our services is a job asking for its every replica at the port it serves metrics on', () => {
+    const jobs = scrapeJobs();
+    for (const { name, role, config } of ourServices()) {
+      const listen = metricsListenOf(role, config);
+      expect(listen, `${name} serves metrics`).not.toBe('off');
+      expect(hostOf(listen), `${name} serves metrics beyond its container`).toBe('0.0.0.0');
+      const job = jobs.find((j) => j.job_name === role);
+      expect(job, `a scrape job for ${name}`).toBeDefined();
+      expect(job?.dns_sd_configs, `${name}: every replica, by DNS`).toEqual([
+        { names: [name], type: 'A', port: portOf(listen) },
+      ]);
+      // Metrics stay inside the stack: Prometheus reaches them, the host does not.
+      expect(
+        (compose.services[name]?.ports ?? []).some((p) => p.endsWith(`:${portOf(listen)}`)),
+        `${name} does not publish its metrics port`,
+      ).toBe(false);
+    }
+    expect(jobs.map((j) => j.job_name).sort()).toEqual(
+      ourServices()
+        .map((s) => s.role)
+        .sort(),
+    );
+    const prometheus = compose.services.prometheus ?? {};
+    expect(mountedFrom(prometheus, '/etc/prometheus/prometheus.yml')).toBe(PROMETHEUS_FILE);
+  });
+
+  test('when Grafana starts, then it is provisioned with Prometheus and the dashboard folder compose mounts', () => {
+    const grafana = compose.services.grafana ?? {};
+    expect(mountedFrom(grafana, '/etc/grafana/provisioning')).toBe(join(GRAFANA, 'provisioning'));
+    const dashboards = mountedFrom(grafana, '/var/lib/grafana/dashboards');
+    expect(dashboards).toBe(join(GRAFANA, 'dashboards'));
+    const source = parse(read(join(GRAFANA, 'provisioning/datasources/prometheus.yaml')));
+    expect(source.datasources).toEqual([
+      expect.objectContaining({
+        uid: 'prometheus',
+        type: 'prometheus',
+        url: 'http://prometheus:9090',
+      }),
+    ]);
+    const provider = parse(read(join(GRAFANA, 'provisioning/dashboards/shortener.yaml')));
+    expect(provider.providers[0].options.path).toBe('/var/lib/grafana/dashboards');
+    expect(readdirSync(dashboards ?? '')).toContain('shortener.json');
+    expect(grafana.depends_on?.prometheus).toBeDefined();
+  });
+
+  test('when the dashboard is loaded, then it parses, reads Prometheus, and shows only metrics the code registers, every one of ours among them', async () => {
+    const dashboard = JSON.parse(read(join(GRAFANA, 'dashboards/shortener.json'))) as {
+      uid: string;
+      panels: DashboardPanel[];
+    };
+    expect(dashboard.uid).toBe('shortener-mesh');
+    const exposed = await exposedNames();
+    const shown = new Set<string>();
+    for (const panel of dashboard.panels.filter((p) => p.type !== 'row')) {
+      expect(panel.datasource?.uid, panel.title).toBe('prometheus');
+      expect(panel.targets?.length, `${panel.title} has queries`).toBeGreaterThan(0);
+      for (const target of panel.targets ?? []) {
+        const names = metricNamesIn(target.expr);
+        expect(names.length, `${panel.title}: ${target.expr}`).toBeGreaterThan(0);
+        for (const name of names) {
+          expect(
+            exposed.has(name),
+            `${panel.title} reads ${name}, which the code does not register`,
+          ).toBe(true);
+          shown.add(name.replace(/_(bucket|count|sum)$/, ''));
+        }
+      }
+    }
+    const ours = [...exposed].filter(
+      (n) => n.startsWith('shortener_') || /^(http|rpc)_server_/.test(n),
+    );
+    const families = ours.filter(
+      (n) => !/_(bucket|count|sum)$/.test(n) || !exposed.has(n.replace(/_(bucket|count|sum)$/, '')),
+    );
+    expect(
+      families.filter((n) => !shown.has(n)),
+      'metrics of ours missing from the dashboard',
+    ).toEqual([]);
   });
 });
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type RunningGateway, startGateway } from '../../gateway/main.ts';
 import { dialable } from '../../lib/config/parsers.ts';
 import { type Answer, call, newGuest, shorten } from '../support/http.ts';
+import { testObservers } from '../support/infrastructure.ts';
 import { testLog } from '../support/logger.ts';
 import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
 import { expectProblem } from '../support/problems.ts';
@@ -348,7 +349,7 @@ describe.each(MESH_FLAVOURS)('the analytics API (%s)', (flavour) => {
         },
         mesh.config,
         testLog,
-        { shared: mesh.mesh.shared, bus: mesh.mesh.bus },
+        { shared: mesh.mesh.shared, bus: mesh.mesh.bus, ...testObservers(mesh.mesh.bus) },
       );
     });
     afterAll(() => gateway?.stop());

@@ -11,6 +11,7 @@ import type { Orm } from '../../lib/db/open.ts';
 import { redisSharedState, type SharedState } from '../../lib/shared-state.ts';
 import { AccessTokenRow } from '../../services/identity/store/entities.ts';
 import { call, newGuest } from '../support/http.ts';
+import { testObservers } from '../support/infrastructure.ts';
 import { testLog } from '../support/logger.ts';
 import { identityDatabaseOf } from '../support/members.ts';
 import { MESH_FLAVOURS, meshForSuite, type SuiteMesh } from '../support/mesh.ts';
@@ -82,7 +83,7 @@ function startGatewayOf(
     },
     mesh.config,
     testLog,
-    { shared, bus: mesh.mesh.bus },
+    { shared, bus: mesh.mesh.bus, ...testObservers(mesh.mesh.bus) },
   );
 }
 

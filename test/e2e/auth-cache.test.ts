@@ -11,6 +11,7 @@ import { dialable } from '../../lib/config/parsers.ts';
 import { redisSharedState, type SharedState } from '../../lib/shared-state.ts';
 import { CapturedMail, newEmail, newMember } from '../support/accounts.ts';
 import { call, newGuest, shorten } from '../support/http.ts';
+import { testObservers } from '../support/infrastructure.ts';
 import { testLog } from '../support/logger.ts';
 import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
 import { expectProblem } from '../support/problems.ts';
@@ -44,7 +45,7 @@ describe.each(MESH_FLAVOURS)('authentication cache (%s)', (flavour) => {
       },
       mesh.config,
       testLog,
-      { shared: secondShared, bus: mesh.mesh.bus },
+      { shared: secondShared, bus: mesh.mesh.bus, ...testObservers(mesh.mesh.bus) },
     );
     await within(5_000, async () => gateways().every((gateway) => gateway.auth.live));
   });

@@ -4,9 +4,6 @@
 // webhook, a real HTTP listener in the test. A redelivered event sends
 // nothing more; a guest's or an unconfirmed owner's sends nothing, and is
 // done with (no dead letter).
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { LinkExpiring } from '../../gen/shortener/v1/events.ts';
 import { CONSUMERS, EVENTS } from '../../lib/bus/catalog.ts';
@@ -16,51 +13,7 @@ import { linkIn, Mailbox } from '../support/mailbox.ts';
 import { MESH_FLAVOURS, type MeshFlavour, startTestMesh, type TestMesh } from '../support/mesh.ts';
 import { SmtpSink } from '../support/smtp-sink.ts';
 import { within } from '../support/wait.ts';
-
-/** A Slack-compatible webhook: keeps every JSON body posted to it. */
-class WebhookListener {
-  readonly posts: { contentType: string | undefined; body: { text?: unknown } }[] = [];
-  readonly #server: Server;
-
-  private constructor(server: Server) {
-    this.#server = server;
-  }
-
-  static async open(): Promise<WebhookListener> {
-    const listener: WebhookListener = new WebhookListener(
-      createServer((request, response) => {
-        const chunks: Buffer[] = [];
-        request.on('data', (chunk: Buffer) => chunks.push(chunk));
-        request.on('end', () => {
-          listener.posts.push({
-            contentType: request.headers['content-type'],
-            body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
-          });
-          // A channel that is gone (Slack answers 404 `channel_not_found`) for notices saying so.
-          const refused = Buffer.concat(chunks).includes('channel-gone');
-          response.writeHead(refused ? 404 : 200, { 'content-type': 'text/plain' });
-          response.end(refused ? 'channel_not_found' : 'ok');
-        });
-      }),
-    );
-    listener.#server.listen(0, '127.0.0.1');
-    await once(listener.#server, 'listening');
-    return listener;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/services/T0/B0/x`;
-  }
-
-  textsAbout(code: string): string[] {
-    return this.posts.map((p) => String(p.body.text)).filter((t) => t.includes(`/${code} `));
-  }
-
-  async stop(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
-}
+import { WebhookListener } from '../support/webhook.ts';
 
 let nextEventId = 7_400_000_000_000_000_001n; // above 2^53: ids must survive exactly
 

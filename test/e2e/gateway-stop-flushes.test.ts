@@ -51,6 +51,7 @@ describe('a gateway process sent SIGTERM with clicks buffered', () => {
       ...HOLD_CLICKS,
       LOG_LEVEL: 'info',
       GATEWAY_LISTEN: `127.0.0.1:${port}`,
+      GATEWAY_METRICS_LISTEN: '127.0.0.1:0',
       LINK_GRPC_TARGET: dialable(mesh.mesh.link.address),
       IDENTITY_GRPC_TARGET: dialable(mesh.mesh.identity.address),
       REDIS_URL: config.redisUrl,

@@ -11,6 +11,7 @@ import { redisSharedState, type SharedState } from '../../lib/shared-state.ts';
 import { linkService } from '../../services/link/main.ts';
 import { linkClientForTest } from '../support/grpc.ts';
 import { call, newGuest, shorten } from '../support/http.ts';
+import { testObservers } from '../support/infrastructure.ts';
 import { testLog } from '../support/logger.ts';
 import { MESH_FLAVOURS, meshForSuite, type SuiteMesh } from '../support/mesh.ts';
 import { within } from '../support/wait.ts';
@@ -52,12 +53,13 @@ describe.each(MESH_FLAVOURS)('caches and invalidation (%s)', (flavour) => {
     secondLink = await startService(linkService, mesh.config.link, mesh.config, testLog, {
       shared: secondShared,
       bus: mesh.mesh.bus,
+      ...testObservers(mesh.mesh.bus),
     });
     secondGateway = await startGateway(
       { ...mesh.config.gateway, linkTarget: dialable(secondLink.address) },
       mesh.config,
       testLog,
-      { shared: secondShared, bus: mesh.mesh.bus },
+      { shared: secondShared, bus: mesh.mesh.bus, ...testObservers(mesh.mesh.bus) },
     );
     await within(5_000, async () => mesh.mesh.gateway.near.live && secondGateway.near.live);
   });

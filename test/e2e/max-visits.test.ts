@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type RunningGateway, startGateway } from '../../gateway/main.ts';
 import { dialable } from '../../lib/config/parsers.ts';
 import { call, newGuest, shorten } from '../support/http.ts';
+import { testObservers } from '../support/infrastructure.ts';
 import { testLog } from '../support/logger.ts';
 import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
 import { expectProblem } from '../support/problems.ts';
@@ -28,7 +29,7 @@ describe.each(MESH_FLAVOURS)('maximum visits and extensions (%s)', (flavour) => 
       },
       config,
       testLog,
-      { shared: running.shared, bus: running.bus },
+      { shared: running.shared, bus: running.bus, ...testObservers(running.bus) },
     );
     token = await newGuest(mesh.url);
   });

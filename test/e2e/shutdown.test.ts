@@ -82,6 +82,7 @@ describe('draining', () => {
       IDENTITY_GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
       ANALYTICS_GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
       NOTIFIER_GRPC_LISTEN: `127.0.0.1:${await freePort()}`,
+      MESH_METRICS_LISTEN: '127.0.0.1:0',
       LOG_LEVEL: 'info',
     });
     try {

@@ -39,6 +39,7 @@ import { linkSchema } from '../../services/link/store/schema.ts';
 import { dropDatabases } from '../support/databases.ts';
 import { MYSQL_URL, REDIS_URL, uniqueName } from '../support/env.ts';
 import { linkClientForTest, outcome, sendRaw, trailer } from '../support/grpc.ts';
+import { testObservers } from '../support/infrastructure.ts';
 import { testLog } from '../support/logger.ts';
 
 type Flavour = 'mysql+redis' | 'embedded';
@@ -91,7 +92,7 @@ async function startServices(flavour: Flavour): Promise<Running> {
   });
   // The in-process bus: these stories feed the recorder directly.
   const bus = openBus(loadConfig({ bus: busSettings }, {}).bus, testLog);
-  const infrastructure = { shared, bus };
+  const infrastructure = { shared, bus, ...testObservers(bus) };
   const link = await startService(linkService, config.link, config, testLog, infrastructure);
   await link.ready;
   let consumers: ClickConsumers | undefined;

@@ -10,6 +10,7 @@ import { type RunningService, startService } from '../../lib/service.ts';
 import { defineIdentityService } from '../../services/identity/main.ts';
 import { GOOD_PASSWORD, newEmail } from '../support/accounts.ts';
 import { call, linksOf, newGuest, shorten } from '../support/http.ts';
+import { testObservers } from '../support/infrastructure.ts';
 import { testLog } from '../support/logger.ts';
 import { startTestMesh, type TestMesh } from '../support/mesh.ts';
 import { TcpRelay } from '../support/tcp-relay.ts';
@@ -33,7 +34,7 @@ describe('handovers identity could not make at once (mysql+redis)', () => {
       { ...mesh.config.identity, listen: '127.0.0.1:0', linkTarget: `127.0.0.1:${relay.port}` },
       mesh.config,
       testLog,
-      { shared: mesh.mesh.shared, bus: mesh.mesh.bus },
+      { shared: mesh.mesh.shared, bus: mesh.mesh.bus, ...testObservers(mesh.mesh.bus) },
     );
     await identity.ready;
     client = connect(IdentityServiceClient, identity.address, 5_000);

@@ -11,6 +11,7 @@ import { EVENTS } from '../../lib/bus/catalog.ts';
 import { MemoryCache } from '../../lib/cache/memory-cache.ts';
 import { MemoryVisitCounter } from '../../lib/counter/visit-counter.ts';
 import type { Dialect } from '../../lib/db/migrations.ts';
+import { Metrics } from '../../lib/metrics/metrics.ts';
 import { LinkChanges } from '../../services/link/changes/link-changes.ts';
 import type { Link } from '../../services/link/domain/link.ts';
 import { LinkRow } from '../../services/link/store/entities.ts';
@@ -234,8 +235,15 @@ describe.each(FLAVOURS)('the sweeper ($dialect, $bus bus)', ({ bus: busName, dia
       },
     };
 
-    // Nothing dated or used up; then one idle chunk of 10 at a time: 10, 10, 5, then an empty one.
-    expect(await sweeper({ expiry: flaky }, 10, 1).sweep()).toBe(25);
+    // Nothing dated or used up; then one idle chunk of 10 at a time: 10, 10, 5, then an
+    // empty one; the actor's sweep is measured.
+    const metrics = new Metrics();
+    await sweeper({ expiry: flaky, metrics }, 10, 1).receive();
+    expect((await metrics.sweptLinks.get()).values[0]?.value).toBe(25);
+    expect((await metrics.sweeps.get()).values).toEqual([
+      expect.objectContaining({ labels: { outcome: 'completed' }, value: 1 }),
+    ]);
+    expect((await metrics.lastSweep.get()).values[0]?.value).toBe(clock.now() / 1_000);
 
     expect(failures).toBe(2);
     expect(attempts).toEqual(['dated', 'exhausted', ...Array(6).fill('idle')]);

@@ -44,6 +44,7 @@ export function testConfig(flavour: MeshFlavour, env: Record<string, string> = {
     ANALYTICS_GRPC_LISTEN: '127.0.0.1:0',
     NOTIFIER_GRPC_LISTEN: '127.0.0.1:0',
     GATEWAY_LISTEN: '127.0.0.1:0',
+    MESH_METRICS_LISTEN: '127.0.0.1:0',
     SHUTDOWN_TIMEOUT: '5s',
     ...(flavour === 'mysql+redis'
       ? {

@@ -44,6 +44,6 @@ export function sharedStateForSuite(flavour: Flavour): SuiteSharedState {
   return suiteResource(
     () => flavour.open(),
     (state) => state.close(),
-    ['kind', 'cache', 'limiter', 'leases', 'broadcast', 'visits'],
+    ['kind', 'cache', 'limiter', 'leases', 'broadcast', 'visits', 'alerts'],
   );
 }

@@ -13,6 +13,32 @@ export const protobufPackage = "shortener.v1";
 
 export const protobufFileName = "shortener/v1/events.proto";
 
+/** Whether an alert's condition holds or has cleared. */
+export const AlertState = {
+  /** ALERT_STATE_UNSPECIFIED - Never sent; a reader treats it as firing. */
+  ALERT_STATE_UNSPECIFIED: 0,
+  /**
+   * ALERT_STATE_FIRING - The condition holds (a dependency is down, clicks are being dropped), or
+   * an event happened that a person must look at (a dead-lettered message).
+   */
+  ALERT_STATE_FIRING: 1,
+  /**
+   * ALERT_STATE_RESOLVED - The condition cleared; sent only by the raiser of a condition, never for
+   * an event alert such as a dead letter.
+   */
+  ALERT_STATE_RESOLVED: 2,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type AlertState = typeof AlertState[keyof typeof AlertState];
+
+export namespace AlertState {
+  export type ALERT_STATE_UNSPECIFIED = typeof AlertState.ALERT_STATE_UNSPECIFIED;
+  export type ALERT_STATE_FIRING = typeof AlertState.ALERT_STATE_FIRING;
+  export type ALERT_STATE_RESOLVED = typeof AlertState.ALERT_STATE_RESOLVED;
+  export type UNRECOGNIZED = typeof AlertState.UNRECOGNIZED;
+}
+
 /**
  * One redirect served: a short link was followed. Published by the gateway,
  * always inside a LinkClickedBatch; consumed by analytics (visits, ranking)
@@ -182,6 +208,45 @@ export interface LinkExpired {
     | undefined;
   /** When the sweeper purged it. */
   purgedAt?: Date | undefined;
+}
+
+/**
+ * An error-level event of any service, routing key `ops.alert`: a dead-lettered
+ * message, dropped clicks, a dependency failing for longer than a threshold,
+ * a lost worker-id lease. Published by the service that saw it
+ * (lib/alerts/alerts.ts); consumed by the notifier, which posts it to a
+ * Slack-compatible webhook once per fingerprint and window across all its
+ * instances, and posts "resolved" when a RESOLVED event follows a posted
+ * FIRING one. Several instances raising the same alert publish several events
+ * with the same fingerprint; the notifier deduplicates by fingerprint, not
+ * by event id.
+ */
+export interface OpsAlert {
+  /**
+   * Event id: a random 128-bit id in hex, unique per publication (alerts are
+   * raised also where no Snowflake id can be issued: a lost lease).
+   */
+  eventId: string;
+  /**
+   * What happened, one of: `dead_letter`, `clicks_dropped`, `dependency_down`,
+   * `worker_id_lease_lost`. New kinds may be added.
+   */
+  kind: string;
+  /**
+   * What it happened to: a consumer (`analytics.visit-recorder`), a
+   * dependency (`link:database`, `gateway:bus`), a part (`gateway`).
+   */
+  subject: string;
+  /** kind + "/" + subject: the key the notifier deduplicates by. */
+  fingerprint: string;
+  state: AlertState;
+  /** One line for a person, e.g. "1 message parked after 5 attempts: …". */
+  summary: string;
+  /** The service that raised it (`link`, `gateway`) and its instance (host:pid). */
+  service: string;
+  instance: string;
+  /** When the raiser saw it (its clock). */
+  raisedAt?: Date | undefined;
 }
 
 function createBaseLinkClicked(): LinkClicked {
@@ -858,6 +923,167 @@ export const LinkExpired: MessageFns<LinkExpired> = {
     message.ownerId = object.ownerId ?? "0";
     message.expiredAt = object.expiredAt ?? undefined;
     message.purgedAt = object.purgedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseOpsAlert(): OpsAlert {
+  return {
+    eventId: "",
+    kind: "",
+    subject: "",
+    fingerprint: "",
+    state: 0,
+    summary: "",
+    service: "",
+    instance: "",
+    raisedAt: undefined,
+  };
+}
+
+export const OpsAlert: MessageFns<OpsAlert> = {
+  encode(message: OpsAlert, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventId !== "") {
+      writer.uint32(10).string(message.eventId);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.subject !== "") {
+      writer.uint32(26).string(message.subject);
+    }
+    if (message.fingerprint !== "") {
+      writer.uint32(34).string(message.fingerprint);
+    }
+    if (message.state !== 0) {
+      writer.uint32(40).int32(message.state);
+    }
+    if (message.summary !== "") {
+      writer.uint32(50).string(message.summary);
+    }
+    if (message.service !== "") {
+      writer.uint32(58).string(message.service);
+    }
+    if (message.instance !== "") {
+      writer.uint32(66).string(message.instance);
+    }
+    if (message.raisedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.raisedAt), writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OpsAlert {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOpsAlert();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.subject = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fingerprint = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.summary = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.instance = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.raisedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<OpsAlert>, I>>(base?: I): OpsAlert {
+    return OpsAlert.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OpsAlert>, I>>(object: I): OpsAlert {
+    const message = createBaseOpsAlert();
+    message.eventId = object.eventId ?? "";
+    message.kind = object.kind ?? "";
+    message.subject = object.subject ?? "";
+    message.fingerprint = object.fingerprint ?? "";
+    message.state = object.state ?? 0;
+    message.summary = object.summary ?? "";
+    message.service = object.service ?? "";
+    message.instance = object.instance ?? "";
+    message.raisedAt = object.raisedAt ?? undefined;
     return message;
   },
 };

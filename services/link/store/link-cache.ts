@@ -21,6 +21,7 @@
 import type { Cache } from '../../../lib/cache/cache.ts';
 import { outsideCall, shareOfCall } from '../../../lib/call-scope.ts';
 import { type Logger, ThrottledLog } from '../../../lib/log.ts';
+import type { CacheTally } from '../../../lib/metrics/metrics.ts';
 import { runtimeErrors } from '../../../lib/runtime-errors.ts';
 import { effectiveExpiry } from '../domain/expiry.ts';
 import type { Link } from '../domain/link.ts';
@@ -69,6 +70,8 @@ function decode(value: string): CachedResolution | undefined {
 }
 
 export interface LinkCacheOptions {
+  /** Hits and misses are counted here (the metrics read it when scraped). */
+  tally?: CacheTally;
   ttlMs: number;
   negativeTtlMs: number;
   log: Logger;
@@ -100,6 +103,13 @@ export class LinkCache {
     } catch (error) {
       this.#warn(error, 'cache unreachable; resolving from the database');
       return codes.map(() => undefined);
+    }
+    const tally = this.#options.tally;
+    if (tally) {
+      let hits = 0;
+      for (const value of values) if (value !== null) hits++;
+      tally.hits += hits;
+      tally.misses += values.length - hits;
     }
     return values.map((value) => (value === null ? undefined : decode(value)));
   }

@@ -23,6 +23,7 @@ import type { Bus } from '../../../lib/bus/bus.ts';
 import { EVENTS } from '../../../lib/bus/catalog.ts';
 import type { VisitCounter } from '../../../lib/counter/visit-counter.ts';
 import type { Logger } from '../../../lib/log.ts';
+import type { Metrics } from '../../../lib/metrics/metrics.ts';
 import type { LinkChanges } from '../changes/link-changes.ts';
 import { effectiveExpiry } from '../domain/expiry.ts';
 import type { StoredLink } from '../domain/link.ts';
@@ -36,6 +37,8 @@ export interface SweeperDeps {
   changes: Pick<LinkChanges, 'announceAll'>;
   bus: Pick<Bus, 'publish'>;
   log: Logger;
+  /** Sweeps and purged links are counted here when given. */
+  metrics?: Metrics;
 }
 
 export interface SweeperOptions {
@@ -71,7 +74,15 @@ export class Sweeper implements Actor<Sweep> {
   }
 
   async receive(): Promise<void> {
-    await this.sweep();
+    const { metrics } = this.#deps;
+    try {
+      await this.sweep();
+    } catch (error) {
+      metrics?.sweeps.inc({ outcome: 'failed' });
+      throw error;
+    }
+    metrics?.sweeps.inc({ outcome: 'completed' });
+    metrics?.lastSweep.set(this.#options.now() / 1_000);
   }
 
   /** Purges every link expired now; returns how many this sweeper purged. */
@@ -98,6 +109,7 @@ export class Sweeper implements Actor<Sweep> {
           return;
         }
         purged += links.length;
+        this.#deps.metrics?.sweptLinks.inc(links.length);
         await this.#tellCaches(links);
         await this.#pace(links.length, started);
       }
