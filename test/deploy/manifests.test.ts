@@ -762,7 +762,7 @@ interface Manifest {
     maxReplicas?: number;
     metrics?: { type: string; resource?: { name: string } }[];
     template?: {
-      metadata: { labels: Env };
+      metadata: { labels: Env; annotations?: Env };
       spec: {
         containers: Container[];
         terminationGracePeriodSeconds?: number;
@@ -1135,10 +1135,19 @@ describe('kubernetes manifests', () => {
           typeof ref === 'string'
             ? container.ports?.find((p) => p.name === ref)?.containerPort
             : ref;
+        // Its own port, and the metrics port Prometheus is told of, both listening on every address.
+        const metrics = metricsListenOf(role, config);
+        expect(hostOf(metrics), `${container.name} metrics`).toBe('0.0.0.0');
         expect(
           container.ports?.map((p) => p.containerPort),
           container.name,
-        ).toEqual([port]);
+        ).toEqual([port, portOf(metrics)]);
+        expect(named('metrics')).toBe(portOf(metrics));
+        expect(deployment.spec?.template?.metadata.annotations).toEqual({
+          'prometheus.io/scrape': 'true',
+          'prometheus.io/port': String(portOf(metrics)),
+          'prometheus.io/path': '/metrics',
+        });
         const probes = [container.readinessProbe, container.livenessProbe, container.startupProbe];
         for (const probe of probes.filter((p): p is Probe => Boolean(p))) {
           expect(named(probe.httpGet?.port ?? probe.grpc?.port), container.name).toBe(port);
@@ -1182,8 +1191,18 @@ describe('kubernetes manifests', () => {
         expect(policy?.spec?.policyTypes).toContain('Ingress');
         const callers: Role[] = CALLERS[role];
         const admitted = new Set<Role>();
+        const grpcPort = portOf(listenOf(role, config));
+        const metricsPort = portOf(metricsListenOf(role, config));
         for (const rule of policy?.spec?.ingress ?? []) {
-          expect(rule.ports?.map((p) => p.port)).toEqual([portOf(listenOf(role, config))]);
+          const ports = rule.ports?.map((p) => p.port);
+          if (ports?.length === 1 && ports[0] === metricsPort) {
+            // The metrics port: Prometheus's namespace, and no pod of ours.
+            expect(rule.from?.map((source) => source.namespaceSelector?.matchLabels)).toEqual([
+              { 'kubernetes.io/metadata.name': 'monitoring' },
+            ]);
+            continue;
+          }
+          expect(ports).toEqual([grpcPort]);
           for (const source of rule.from ?? []) {
             const allowed = source.podSelector?.matchLabels ?? {};
             expect(Object.keys(allowed).length, 'a pod selector, not everyone').toBeGreaterThan(0);
