@@ -11,6 +11,7 @@
 // and logged, never silently. A batch that failed goes back to the front and
 // is retried with backoff, with the same event ids, so consumers count a
 // click once however often its batch is sent. stop() publishes what is left.
+import type { SpanContext } from '@opentelemetry/api';
 import type { ClientInfo } from '../../gen/shortener/v1/principal.ts';
 import { type BackoffPolicy, backoffDelay } from '../../lib/backoff.ts';
 import { type Logger, ThrottledLog } from '../../lib/log.ts';
@@ -25,6 +26,8 @@ export interface Click {
   at: number;
   /** The HTTP client, as the redirect path already holds it (no copy per click). */
   client: ClientInfo | undefined;
+  /** The redirect's span, when it is sampled: the click's publish links to it. */
+  trace?: SpanContext;
 }
 
 /** Publishes one batch; resolves when the broker confirmed it, rejects otherwise. */

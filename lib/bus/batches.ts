@@ -5,7 +5,15 @@
 // says what settling means (an ack, a republish to a retry queue, a handback
 // on stop).
 import type { Logger } from '../log.ts';
+import { telemetry } from '../telemetry/tracing.ts';
 import type { ConsumeOptions, Delivery, Handler } from './bus.ts';
+import { type MessagingSystem, processing } from './tracing.ts';
+
+/** Who consumes, for the consumer spans (tracing.ts). */
+export interface Consumer {
+  system: MessagingSystem;
+  name: string;
+}
 
 export interface Settle<R> {
   /** The handler resolved: the message is done. */
@@ -29,13 +37,21 @@ export class BatchRunner<R> {
   readonly #waitMs: number;
   readonly #settle: Settle<R>;
   readonly #log: Logger;
+  readonly #consumer: Consumer;
   #buffer: Arrived<R>[] = [];
   #running: Promise<void> | undefined;
   #inFlight = 0;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
-  constructor(handler: Handler, options: ConsumeOptions, settle: Settle<R>, log: Logger) {
+  constructor(
+    consumer: Consumer,
+    handler: Handler,
+    options: ConsumeOptions,
+    settle: Settle<R>,
+    log: Logger,
+  ) {
+    this.#consumer = consumer;
     this.#handler = handler;
     this.#size = Math.max(1, options.batchSize ?? 1);
     this.#waitMs = options.batchWaitMs ?? 0;
@@ -116,8 +132,13 @@ export class BatchRunner<R> {
   }
 
   async #call(batch: Arrived<R>[]): Promise<{ error: unknown } | undefined> {
+    const deliveries = batch.map((arrived) => arrived.delivery);
     try {
-      await this.#handler(batch.map((arrived) => arrived.delivery));
+      if (!telemetry.tracing) await this.#handler(deliveries);
+      else {
+        const { system, name } = this.#consumer;
+        await processing(system, name, deliveries, () => this.#handler(deliveries));
+      }
       return undefined;
     } catch (error) {
       return { error };

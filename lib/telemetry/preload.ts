@@ -1,19 +1,45 @@
-// Loaded with `node --import` before any application module: the place where
-// library instrumentations will be registered, since they must patch a
-// library before it is first imported. None is registered yet, so only spans
-// made through the OpenTelemetry API are recorded. Reads only the SDK's own
-// OTEL_* variables. Spans are exported only when an OTLP endpoint (or an
-// explicit OTEL_TRACES_EXPORTER) is configured; otherwise no tracer provider
-// is installed and the API stays a no-op.
+// Loaded with `node --import` before any application module, so the library
+// instrumentations (gRPC client and server, ioredis, mysql2) patch their
+// libraries before anything imports them: the project is native ESM, so the
+// import-in-the-middle loader hook is registered first, for those libraries
+// only. HTTP server spans (the redirect path and Fastify) and the bus's
+// messaging spans are made by the mesh itself (gateway/server-spans.ts,
+// lib/bus/tracing.ts), where they cost least. Reads only the SDK's own OTEL_*
+// variables:
+// - OTEL_SDK_DISABLED=true installs nothing at all;
+// - spans are exported (batched, OTLP, http/protobuf unless
+//   OTEL_EXPORTER_OTLP_PROTOCOL says otherwise) only when an OTLP endpoint or
+//   an explicit OTEL_TRACES_EXPORTER is set; otherwise nothing is patched and
+//   the API stays a no-op;
+// - without OTEL_TRACES_SAMPLER, the sampler is parent-based with a trace-id
+//   ratio of OTEL_TRACES_SAMPLER_ARG, DEFAULT_SAMPLE_RATIO unless set
+//   (docs/decisions/0010-tracing.md says why).
+import { register } from 'node:module';
 import { basename, dirname } from 'node:path';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
+import {
+  ParentBasedSampler,
+  type Sampler,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace';
+import { SERVICE_VERSION, telemetry } from './tracing.ts';
+
+/** The share of requests arriving with no sampled parent that are traced. */
+export const DEFAULT_SAMPLE_RATIO = 0.01;
+
+/** The libraries patched, by the names the mesh imports them under. */
+const INSTRUMENTED = ['@grpc/grpc-js', 'ioredis', 'mysql2', 'mysql2/promise'];
 
 const env = process.env;
-const exporting = Boolean(
-  env.OTEL_EXPORTER_OTLP_ENDPOINT ||
-    env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ||
-    (env.OTEL_TRACES_EXPORTER && env.OTEL_TRACES_EXPORTER !== 'none'),
-);
+const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
+const exporting =
+  !disabled &&
+  Boolean(
+    env.OTEL_EXPORTER_OTLP_ENDPOINT ||
+      env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ||
+      (env.OTEL_TRACES_EXPORTER && env.OTEL_TRACES_EXPORTER !== 'none'),
+  );
 
 function serviceNameFromEntry(): string {
   const entry = process.argv[1] ?? 'shortener';
@@ -21,12 +47,45 @@ function serviceNameFromEntry(): string {
   return file === 'main' ? basename(dirname(entry)) : file;
 }
 
+/** The default sampler; undefined when OTEL_TRACES_SAMPLER names one (the SDK reads it). */
+function defaultSampler(): Sampler | undefined {
+  if (env.OTEL_TRACES_SAMPLER) return undefined;
+  const arg = Number(env.OTEL_TRACES_SAMPLER_ARG);
+  const ratio = env.OTEL_TRACES_SAMPLER_ARG && arg >= 0 && arg <= 1 ? arg : DEFAULT_SAMPLE_RATIO;
+  return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
+}
+
+async function instrumentations() {
+  register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, {
+    data: { include: INSTRUMENTED },
+  });
+  const [{ GrpcInstrumentation }, { IORedisInstrumentation }, { MySQL2Instrumentation }] =
+    await Promise.all([
+      import('@opentelemetry/instrumentation-grpc'),
+      import('@opentelemetry/instrumentation-ioredis'),
+      import('@opentelemetry/instrumentation-mysql2'),
+    ]);
+  return [
+    // Health checks run every few seconds on every channel: noise, not requests.
+    new GrpcInstrumentation({ ignoreGrpcMethods: ['Check', 'Watch'] }),
+    // Lease renewals, pub/sub and cache feeds are background chatter; Redis
+    // is traced within a request or a message's processing.
+    new IORedisInstrumentation({ requireParentSpan: true }),
+    new MySQL2Instrumentation(),
+  ];
+}
+
 const sdk = new NodeSDK({
   serviceName: env.OTEL_SERVICE_NAME || `shortener-${serviceNameFromEntry()}`,
-  instrumentations: [],
-  ...(exporting ? {} : { spanProcessors: [], logRecordProcessors: [], metricReaders: [] }),
+  // OTEL_RESOURCE_ATTRIBUTES still wins over these (the SDK merges it last).
+  resource: defaultResource().merge(resourceFromAttributes({ 'service.version': SERVICE_VERSION })),
+  instrumentations: exporting ? await instrumentations() : [],
+  ...(exporting
+    ? { sampler: defaultSampler() }
+    : { spanProcessors: [], logRecordProcessors: [], metricReaders: [] }),
 });
 sdk.start();
+telemetry.tracing = exporting;
 
 let stopping = false;
 export async function shutdownTelemetry(): Promise<void> {
