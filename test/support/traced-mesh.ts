@@ -34,7 +34,8 @@ export interface ProcessMesh {
 async function ready(url: string, processes: Record<Part, NodeProcess>): Promise<void> {
   await within(60_000, () =>
     fetch(`${url}/readyz`).then(
-      async (answer) => answer.status === 200 && (await answer.json()).status === 'ready',
+      async (answer) =>
+        answer.status === 200 && ((await answer.json()) as { status: string }).status === 'ready',
       () => false,
     ),
   ).catch(() => {
