@@ -80,9 +80,11 @@ const sdk = new NodeSDK({
   // OTEL_RESOURCE_ATTRIBUTES still wins over these (the SDK merges it last).
   resource: defaultResource().merge(resourceFromAttributes({ 'service.version': SERVICE_VERSION })),
   instrumentations: exporting ? await instrumentations() : [],
-  ...(exporting
-    ? { sampler: defaultSampler() }
-    : { spanProcessors: [], logRecordProcessors: [], metricReaders: [] }),
+  ...(exporting ? { sampler: defaultSampler() } : { spanProcessors: [] }),
+  // Traces only, unless metrics or logs over OTLP are asked for by name: the
+  // SDK would otherwise start both exporters beside the traces' endpoint.
+  ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),
+  ...(env.OTEL_LOGS_EXPORTER ? {} : { logRecordProcessors: [] }),
 });
 sdk.start();
 telemetry.tracing = exporting;
