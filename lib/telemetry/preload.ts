@@ -12,21 +12,13 @@
 //   an explicit OTEL_TRACES_EXPORTER is set; otherwise nothing is patched and
 //   the API stays a no-op;
 // - without OTEL_TRACES_SAMPLER, the sampler is parent-based with a trace-id
-//   ratio of OTEL_TRACES_SAMPLER_ARG, DEFAULT_SAMPLE_RATIO unless set
-//   (docs/decisions/0010-tracing.md says why).
+//   ratio of OTEL_TRACES_SAMPLER_ARG, 1% unless set (sampler.ts).
 import { register } from 'node:module';
 import { basename, dirname } from 'node:path';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import {
-  ParentBasedSampler,
-  type Sampler,
-  TraceIdRatioBasedSampler,
-} from '@opentelemetry/sdk-trace';
+import { defaultSampler } from './sampler.ts';
 import { SERVICE_VERSION, telemetry } from './tracing.ts';
-
-/** The share of requests arriving with no sampled parent that are traced. */
-export const DEFAULT_SAMPLE_RATIO = 0.01;
 
 /** The libraries patched, by the names the mesh imports them under. */
 const INSTRUMENTED = ['@grpc/grpc-js', 'ioredis', 'mysql2', 'mysql2/promise'];
@@ -45,14 +37,6 @@ function serviceNameFromEntry(): string {
   const entry = process.argv[1] ?? 'shortener';
   const file = basename(entry).replace(/\.[cm]?[jt]s$/, '');
   return file === 'main' ? basename(dirname(entry)) : file;
-}
-
-/** The default sampler; undefined when OTEL_TRACES_SAMPLER names one (the SDK reads it). */
-function defaultSampler(): Sampler | undefined {
-  if (env.OTEL_TRACES_SAMPLER) return undefined;
-  const arg = Number(env.OTEL_TRACES_SAMPLER_ARG);
-  const ratio = env.OTEL_TRACES_SAMPLER_ARG && arg >= 0 && arg <= 1 ? arg : DEFAULT_SAMPLE_RATIO;
-  return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
 }
 
 async function instrumentations() {
@@ -80,7 +64,7 @@ const sdk = new NodeSDK({
   // OTEL_RESOURCE_ATTRIBUTES still wins over these (the SDK merges it last).
   resource: defaultResource().merge(resourceFromAttributes({ 'service.version': SERVICE_VERSION })),
   instrumentations: exporting ? await instrumentations() : [],
-  ...(exporting ? { sampler: defaultSampler() } : { spanProcessors: [] }),
+  ...(exporting ? { sampler: defaultSampler(env) } : { spanProcessors: [] }),
   // Traces only, unless metrics or logs over OTLP are asked for by name: the
   // SDK would otherwise start both exporters beside the traces' endpoint.
   ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),

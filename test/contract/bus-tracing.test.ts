@@ -166,7 +166,7 @@ describe.each(BUS_FLAVOURS)('bus tracing ($name)', (flavour) => {
     expect(processing?.links.map((link) => link.context.spanId)).toEqual(publishes);
   });
 
-  test('when a batch carries no sampled operation, then its publish starts a trace of its own, not the active span's', async () => {
+  test('when a batch carries no sampled operation, then its publish starts a trace of its own, not the active span’s', async () => {
     const { bus, names } = await busFor({ visits: ['link.clicked'] });
     bus.consume(names.visits as string, async () => {});
     const unrelated = sampledOperation();
