@@ -39,10 +39,28 @@ function serviceNameFromEntry(): string {
   return file === 'main' ? basename(dirname(entry)) : file;
 }
 
+/**
+ * Patches the libraries' ESM imports: in the application thread where Node
+ * allows it (module.registerHooks; no round trip to a loader thread per
+ * module resolved at start-up), else through a loader thread.
+ */
+async function hookImports(): Promise<void> {
+  const hooks = await import('import-in-the-middle/register-hooks.mjs');
+  if (hooks.supportsSyncHooks()) hooks.register({ include: INSTRUMENTED });
+  else
+    register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include: INSTRUMENTED } });
+}
+
+/** A statement as a span keeps it: placeholders for its values, and not all of a long one. */
+function maskStatement(query: string): string {
+  const masked = query.replace(LITERALS, '?');
+  return masked.length > MAX_STATEMENT ? `${masked.slice(0, MAX_STATEMENT)}…` : masked;
+}
+const LITERALS = /'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\b\d+\b/g;
+const MAX_STATEMENT = 1_000;
+
 async function instrumentations() {
-  register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, {
-    data: { include: INSTRUMENTED },
-  });
+  await hookImports();
   const [{ GrpcInstrumentation }, { IORedisInstrumentation }, { MySQL2Instrumentation }] =
     await Promise.all([
       import('@opentelemetry/instrumentation-grpc'),
@@ -53,9 +71,15 @@ async function instrumentations() {
     // Health checks run every few seconds on every channel: noise, not requests.
     new GrpcInstrumentation({ ignoreGrpcMethods: ['Check', 'Watch'] }),
     // Lease renewals, pub/sub and cache feeds are background chatter; Redis
-    // is traced within a request or a message's processing.
-    new IORedisInstrumentation({ requireParentSpan: true }),
-    new MySQL2Instrumentation(),
+    // is traced within a request or a message's processing. Keys hold client
+    // addresses and token hashes: a span names the command only.
+    new IORedisInstrumentation({
+      requireParentSpan: true,
+      dbStatementSerializer: (command, args) => `${command} [${args.length} arguments]`,
+    }),
+    // Never the values (addresses, emails, password and token hashes), which
+    // the instrumentation would otherwise format into the statement.
+    new MySQL2Instrumentation({ maskStatement: true, maskStatementHook: maskStatement }),
   ];
 }
 

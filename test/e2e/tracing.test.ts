@@ -173,6 +173,10 @@ describe('traces exported over OTLP/HTTP by every process', () => {
     expect(
       all.some((span) => span.service === 'shortener-identity' && span.kind === 'SPAN_KIND_SERVER'),
     ).toBe(true);
+    // Statements are kept with placeholders only: no span holds the member's address.
+    const statements = all.filter((span) => span.scope.includes('mysql2'));
+    expect(statements.length).toBeGreaterThan(0);
+    expect(JSON.stringify(all.map((span) => span.attributes))).not.toContain(email);
     const mails = await smtp.waitForMails(smtp.received.length);
     expect(mails.at(-1)?.recipients).toEqual([email]);
   }, 60_000);
