@@ -60,6 +60,7 @@ describe('traces exported over OTLP/HTTP by every process', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_BSP_SCHEDULE_DELAY: '200',
       NOTIFIER_SMTP_URL: smtp.url,
+      LOG_LEVEL: 'info',
     });
   });
   afterAll(async () => {
@@ -124,7 +125,7 @@ describe('traces exported over OTLP/HTTP by every process', () => {
     }
   }, 60_000);
 
-  test('when a member asks for a password reset, then one trace runs from the HTTP request through identity and the bus to the SMTP send', async () => {
+  test('when a member asks for a password reset, then one trace runs from the HTTP request through identity and the bus to the SMTP send, and the log lines on the way name it', async () => {
     const email = newEmail('traced');
     await newMember(mesh.url, email);
     const caller = callerContext();
@@ -179,6 +180,15 @@ describe('traces exported over OTLP/HTTP by every process', () => {
     expect(JSON.stringify(all.map((span) => span.attributes))).not.toContain(email);
     const mails = await smtp.waitForMails(smtp.received.length);
     expect(mails.at(-1)?.recipients).toEqual([email]);
+    // The notifier's log line about it names the trace and the span it was written in.
+    const logged = mesh.processes.notifier
+      .stdout()
+      .split('\n')
+      .filter((line) => line.includes(caller.traceId))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(logged.map((line) => line.msg)).toContain('mail sent');
+    const sentLine = logged.find((line) => line.msg === 'mail sent');
+    expect(all.map((span) => span.spanId)).toContain(sentLine?.span_id);
   }, 60_000);
 });
 
