@@ -9,8 +9,8 @@
 // - OTEL_SDK_DISABLED=true installs nothing at all;
 // - spans are exported (batched, OTLP, http/protobuf unless
 //   OTEL_EXPORTER_OTLP_PROTOCOL says otherwise) only when an OTLP endpoint or
-//   an explicit OTEL_TRACES_EXPORTER is set; otherwise nothing is patched and
-//   the API stays a no-op;
+//   an explicit OTEL_TRACES_EXPORTER is set, and OTEL_TRACES_EXPORTER is not
+//   `none`; otherwise nothing is patched and the API stays a no-op;
 // - without OTEL_TRACES_SAMPLER, the sampler is parent-based with a trace-id
 //   ratio of OTEL_TRACES_SAMPLER_ARG, 1% unless set (sampler.ts).
 import { register } from 'node:module';
@@ -25,13 +25,11 @@ const INSTRUMENTED = ['@grpc/grpc-js', 'ioredis', 'mysql2', 'mysql2/promise'];
 
 const env = process.env;
 const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
+const exporter = env.OTEL_TRACES_EXPORTER?.trim();
 const exporting =
   !disabled &&
-  Boolean(
-    env.OTEL_EXPORTER_OTLP_ENDPOINT ||
-      env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ||
-      (env.OTEL_TRACES_EXPORTER && env.OTEL_TRACES_EXPORTER !== 'none'),
-  );
+  exporter !== 'none' &&
+  Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || exporter);
 
 function serviceNameFromEntry(): string {
   const entry = process.argv[1] ?? 'shortener';
