@@ -28,10 +28,23 @@ export interface Scenario {
    * against the same set without it ("Metrics cost").
    */
   metrics?: boolean;
+  /** Every process exports traces (default sampler) to the bench's OTLP receiver. */
+  tracing?: boolean;
 }
 
 /** The most share of the baseline that serving and scraping metrics may cost. */
 export const METRICS_COST_TARGET = 0.05;
+
+/** What a tracing scenario's processes exported while it was measured. */
+export interface TracingExports {
+  scenario: string;
+  /** OTLP export requests the receiver took. */
+  exports: number;
+  bytes: number;
+}
+
+/** The largest share of its rate tracing may cost a scenario. */
+const TRACING_COST_TARGET = 0.1;
 
 /** What the click pipeline did with a scenario's redirects. */
 export interface PipelineResult {
@@ -119,6 +132,7 @@ export function renderReport(options: {
   scenarios: Scenario[];
   measurements: Measurement[];
   pipeline: PipelineResult[];
+  tracingExports?: TracingExports[];
   /** Seconds after a full-speed run within which every click should be stored. */
   drainTargetSeconds: number;
   /** The pipeline section, when it ran. */
@@ -180,12 +194,7 @@ export function renderReport(options: {
         `| ${m.round} | ${m.server} | ${fmt(m.result.requestsPerSecond)} | ${fmt(m.result.p50Ms, 2)} | ${fmt(m.result.p99Ms, 2)} | ${m.result.errors} | ${m.server === 'baseline' ? '1.00' : fmt(share, 2)} | ${cpu} |`,
       );
     }
-    const shares = rows
-      .filter((m) => m.server === 'mesh')
-      .map((m) => {
-        const base = rows.find((r) => r.round === m.round && r.server === 'baseline');
-        return base ? m.result.requestsPerSecond / base.result.requestsPerSecond : Number.NaN;
-      });
+    const shares = meshShares(rows);
     const mesh = rows.filter((m) => m.server === 'mesh');
     const p99 = Math.max(...mesh.map((m) => m.result.p99Ms));
     const errors = mesh.reduce((sum, m) => sum + m.result.errors, 0);
@@ -198,6 +207,7 @@ export function renderReport(options: {
     );
   }
   lines.push(...renderMetricsCost(options.scenarios, options.measurements));
+  lines.push(...renderTracingCost(options.scenarios, options.measurements, options.tracingExports));
   if (options.pipeline.length > 0) {
     const target = options.drainTargetSeconds;
     lines.push('## Click pipeline under full load', '');
@@ -235,4 +245,59 @@ export function renderReport(options: {
     lines.push('## Notes', '', ...options.notes.map((n) => `- ${n}`), '');
   }
   return lines.join('\n');
+}
+
+/** Each round's mesh rate as a share of the baseline measured beside it. */
+function meshShares(rows: Measurement[]): number[] {
+  return rows
+    .filter((m) => m.server === 'mesh')
+    .map((m) => {
+      const base = rows.find((r) => r.round === m.round && r.server === 'baseline');
+      return base ? m.result.requestsPerSecond / base.result.requestsPerSecond : Number.NaN;
+    });
+}
+
+/**
+ * Each tracing scenario against its twin without tracing (same set, same
+ * clicks setting, same run): the ratio of their median shares of the
+ * baseline, so that drift of the machine between the two cancels out.
+ */
+function renderTracingCost(
+  scenarios: Scenario[],
+  measurements: Measurement[],
+  exports: TracingExports[] = [],
+): string[] {
+  const traced = scenarios.filter((s) => s.tracing);
+  if (traced.length === 0) return [];
+  const lines = [
+    '## Tracing cost',
+    '',
+    '| scenario | median share, tracing off | median share, tracing on | on / off | exports received (requests, KiB) | target |',
+    '|---|---:|---:|---:|---:|---|',
+  ];
+  const shareOf = (name: string) =>
+    median(meshShares(measurements.filter((m) => m.scenario === name)));
+  for (const scenario of traced) {
+    const twin = scenarios.find(
+      (s) =>
+        !s.tracing &&
+        s.codes === scenario.codes &&
+        s.nearCache === scenario.nearCache &&
+        s.recordClicks === scenario.recordClicks,
+    );
+    const off = twin ? shareOf(twin.name) : Number.NaN;
+    const on = shareOf(scenario.name);
+    const ratio = on / off;
+    const sent = exports.find((e) => e.scenario === scenario.name);
+    const verdict = ratio >= 1 - TRACING_COST_TARGET ? 'met' : 'NOT met';
+    lines.push(
+      `| ${scenario.name} | ${fmt(off, 2)} | ${fmt(on, 2)} | **${fmt(ratio, 2)}** | ${sent ? `${sent.exports}, ${fmt(sent.bytes / 1024)}` : 'n/a'} | ≥ ${fmt(1 - TRACING_COST_TARGET, 2)}: ${verdict} |`,
+    );
+  }
+  lines.push(
+    '',
+    `Target: tracing costs at most ${TRACING_COST_TARGET * 100}% of the redirect rate (on / off ≥ ${fmt(1 - TRACING_COST_TARGET, 2)}). Exports are counted from the first measured round to the last; a receiver that took none would mean the scenario measured nothing.`,
+    '',
+  );
+  return lines;
 }

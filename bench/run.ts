@@ -55,7 +55,13 @@ import {
 } from './processes.ts';
 import { type PurgeSettings, purgeSection } from './purge.ts';
 import { type PurgeResult, renderPurge } from './purge-report.ts';
-import { type Measurement, type PipelineResult, renderReport, type Scenario } from './report.ts';
+import {
+  type Measurement,
+  type PipelineResult,
+  renderReport,
+  type Scenario,
+  type TracingExports,
+} from './report.ts';
 import { type LoadSettings, runWrk, wrkVersion } from './wrk.ts';
 
 const env = process.env;
@@ -101,6 +107,17 @@ const SCENARIOS: Scenario[] = [
     recordClicks: true,
     target: 0.9,
   },
+  // The same with tracing on (the default sampler, exporting to
+  // bench/otlp-receiver.ts), right after its twin so that the machine's
+  // drift over a run falls between them as little as possible (report.ts).
+  {
+    name: `${HOT}, clicks recorded, tracing on`,
+    codes: 10_000,
+    nearCache: true,
+    recordClicks: true,
+    tracing: true,
+    target: 0.81,
+  },
   {
     name: `${HOT}, clicks not recorded`,
     codes: 10_000,
@@ -114,6 +131,15 @@ const SCENARIOS: Scenario[] = [
     nearCache: false,
     recordClicks: true,
     target: 0.25,
+  },
+  // With tracing on, as above.
+  {
+    name: `${WIDE}, clicks recorded, tracing on`,
+    codes: 200_000,
+    nearCache: false,
+    recordClicks: true,
+    tracing: true,
+    target: 0.22,
   },
   {
     name: `${WIDE}, clicks not recorded`,
@@ -413,12 +439,37 @@ function nodeFlagsOfServices(): string[] {
   return gatewayArgs.slice(0, gatewayArgs.indexOf('--import'));
 }
 
-async function redirectScenarios(
-  seeded: Seeded,
-): Promise<{ measurements: Measurement[]; pipeline: PipelineResult[] }> {
+/** The OpenTelemetry settings of a scenario's processes: exporting to the receiver, or not at all. */
+function tracingEnv(scenario: Scenario, receiverUrl: string): Record<string, string> {
+  if (scenario.tracing) return { OTEL_EXPORTER_OTLP_ENDPOINT: receiverUrl };
+  return {
+    OTEL_EXPORTER_OTLP_ENDPOINT: '',
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '',
+    OTEL_TRACES_EXPORTER: '',
+  };
+}
+
+async function exportCounts(receiverUrl: string): Promise<{ exports: number; bytes: number }> {
+  const answer = await fetch(`${receiverUrl}/counts`);
+  return (await answer.json()) as { exports: number; bytes: number };
+}
+
+async function redirectScenarios(seeded: Seeded): Promise<{
+  measurements: Measurement[];
+  pipeline: PipelineResult[];
+  exports: TracingExports[];
+}> {
   const redis = await redisPid();
   const measurements: Measurement[] = [];
   const pipeline: PipelineResult[] = [];
+  const exports: TracingExports[] = [];
+  const receiverPort = await freePort();
+  const receiverUrl = `http://127.0.0.1:${receiverPort}`;
+  const receiver = startProcess(
+    'otlp-receiver',
+    [...nodeFlagsOfServices(), 'bench/otlp-receiver.ts', String(receiverPort)],
+    {},
+  );
   const basePort = await freePort();
   // The baseline runs under the same node flags as the services (GC settings
   // included), without the telemetry preload, which it has no use for.
@@ -447,7 +498,7 @@ async function redirectScenarios(
       const bus = busOf(index);
       const analyticsDatabase = `${MYSQL_URL}/${database}_analytics_${index}`;
       const metrics = await metricsEndpoints(scenario.metrics === true);
-      const common = { ...sharedEnv(bus), ...metrics.env };
+      const common = { ...sharedEnv(bus), ...metrics.env, ...tracingEnv(scenario, receiverUrl) };
       const link = startProcess('link', startScriptArgs('start:link'), {
         ...common,
         LINK_GRPC_LISTEN: `127.0.0.1:${linkPort}`,
@@ -485,6 +536,7 @@ async function redirectScenarios(
         loadStarted = performance.now();
         await checkAnswers(meshUrl, seeded, codes);
         metrics.startScraping();
+        const exportedBefore = await exportCounts(receiverUrl);
         for (let round = 1; round <= rounds; round++) {
           for (const [server, url] of [
             ['baseline', baseUrl],
@@ -507,6 +559,14 @@ async function redirectScenarios(
             );
             measurements.push({ scenario: scenario.name, server, round, result, cpu });
           }
+        }
+        if (scenario.tracing) {
+          const after = await exportCounts(receiverUrl);
+          exports.push({
+            scenario: scenario.name,
+            exports: after.exports - exportedBefore.exports,
+            bytes: after.bytes - exportedBefore.bytes,
+          });
         }
         if (scenario.recordClicks) {
           const { stored, seconds } = await drain(analyticsDatabase, answered);
@@ -540,8 +600,9 @@ async function redirectScenarios(
     }
   } finally {
     await stopProcess(baseline);
+    await stopProcess(receiver);
   }
-  return { measurements, pipeline };
+  return { measurements, pipeline, exports };
 }
 
 /** Link and analytics on a bus and database of their own, and the pipeline section against them. */
@@ -661,6 +722,7 @@ async function main(): Promise<void> {
   let redirects: Awaited<ReturnType<typeof redirectScenarios>> = {
     measurements: [],
     pipeline: [],
+    exports: [],
   };
   let section: PipelineSection | undefined;
   let creation: CreationResult | undefined;
@@ -699,6 +761,7 @@ async function main(): Promise<void> {
     scenarios: only === 'pipeline' ? [] : SCENARIOS,
     measurements: redirects.measurements,
     pipeline: redirects.pipeline,
+    tracingExports: redirects.exports,
     drainTargetSeconds: DRAIN_TARGET_S,
     section,
     notes: [
@@ -708,6 +771,7 @@ async function main(): Promise<void> {
         : [
             'Without the near cache, four busy processes (wrk, gateway, link, Redis) share two cores; the tail above p90 is mostly waiting for a CPU and garbage-collection pauses, not the gRPC hop itself (its round trip has a p99 near 5 ms). See docs/decisions/0003-redirect-path.md.',
             'Click recording costs the difference between each pair of scenarios (recorded and not, same set, same run); the target for the hot set with clicks recorded is 0.90 of the baseline.',
+            'Tracing scenarios run every process with OTEL_EXPORTER_OTLP_ENDPOINT set to a receiver process on the machine (bench/otlp-receiver.ts) and the default sampler (parent-based, 1% of new traces; wrk sends no traceparent); the others run with tracing off. Tracing costs the difference to the twin scenario without it (the same set, clicks recorded, same run).',
             `With clicks recorded, analytics (every click consumer but link's last-access toucher) runs at niceness ${CONSUMER_NICENESS} (BENCH_CONSUMER_NICENESS; 0 for the redirect path's priority): background work yields the CPU to redirects and drains the queue after. MariaDB, RabbitMQ and Redis, which it also works through, run at their usual priority.`,
           ]),
     ],

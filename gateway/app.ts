@@ -5,9 +5,11 @@
 import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
+import { context } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics/metrics.ts';
+import { telemetry } from '../lib/telemetry/tracing.ts';
 import { authenticateDeclaredRoutes } from './auth.ts';
 import type { AuthCache } from './auth-cache.ts';
 import type { GatewayConfig } from './config.ts';
@@ -29,6 +31,7 @@ import { type GatewayState, healthRoutes } from './routes/health.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { LinkJson, linkRoutes } from './routes/links.ts';
 import { redirectRoutes } from './routes/redirects.ts';
+import { nameServerSpan, serverContext, startServerSpan } from './server-spans.ts';
 
 export interface GatewayParts {
   config: GatewayConfig;
@@ -77,8 +80,18 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
           connectionsCheckingInterval: checkingInterval(timeout),
         },
         (request, response) => {
+          if (!telemetry.tracing) {
+            if (!passEdge(request, response)) return;
+            if (!parts.redirects.tryServe(request, response)) handler(request, response);
+            return;
+          }
+          const span = startServerSpan(request, response);
           if (!passEdge(request, response)) return;
-          if (!parts.redirects.tryServe(request, response)) handler(request, response);
+          if (parts.redirects.tryServe(request, response)) return;
+          // Fastify reads the body on later turns: its events run in the span's context too.
+          const traced = serverContext(span);
+          context.bind(traced, request);
+          context.with(traced, handler, undefined, request, response);
         },
       );
       server.keepAliveTimeout = 72_000;
@@ -101,10 +114,12 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
   });
   // JSON only: a text/plain body is refused as 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');
-  // While draining, requests still arriving on open connections are turned
-  // away (Fastify has marked them Connection: close), so that a load balancer
-  // sends them elsewhere.
-  app.addHook('onRequest', (_request, reply, done) => {
+  // The request's span is named after its route. While draining, requests
+  // still arriving on open connections are turned away (Fastify has marked
+  // them Connection: close), so that a load balancer sends them elsewhere.
+  app.addHook('onRequest', (request, reply, done) => {
+    const route = request.routeOptions.url;
+    if (route !== undefined) nameServerSpan(reply.raw, request.method, route);
     if (parts.state.accepting) return done();
     sendProblem(reply, problemFromDomain(gatewayErrors.shutting_down()));
   });

@@ -4,7 +4,9 @@
 // on plain node:http, and Fastify's routes resolve the address the same way.
 import type { IncomingMessage } from 'node:http';
 import proxyAddr from '@fastify/proxy-addr';
+import type { Span } from '@opentelemetry/api';
 import type { ClientInfo } from '../gen/shortener/v1/principal.ts';
+import { traceparentOf } from '../lib/telemetry/tracing.ts';
 
 const MAX_HEADER = 512;
 
@@ -27,14 +29,20 @@ export function callerAddress(hops: number): CallerAddress {
   return (request) => proxyAddr.all(request, trust).at(-1) ?? '';
 }
 
-export function callerDetails(request: IncomingMessage, ip: string): ClientInfo {
+/**
+ * The trace context passed on is that of the request's own span when it is
+ * sampled (work done later for it joins its trace), else the caller's.
+ */
+export function callerDetails(request: IncomingMessage, ip: string, span?: Span): ClientInfo {
   const headers = request.headers;
   return {
     ip,
     userAgent: header(headers['user-agent']),
     referer: header(headers.referer),
     acceptLanguage: header(headers['accept-language']),
-    traceparent: header(headers.traceparent),
+    traceparent: span?.isRecording()
+      ? traceparentOf(span.spanContext())
+      : header(headers.traceparent),
     tracestate: header(headers.tracestate),
   };
 }

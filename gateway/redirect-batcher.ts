@@ -5,9 +5,11 @@
 // unknown code answers 404 and an expired one 410 without failing the rest;
 // a failed item answers the error the link service named for it. The call
 // goes through the standard client stack like every other: one promise per
-// batch, none per redirect.
+// batch, none per redirect. With tracing on, the call is a span linked to
+// every redirect it serves.
 
 import type { ServerResponse } from 'node:http';
+import { context, type SpanContext, trace } from '@opentelemetry/api';
 import {
   type ResolveLinksRequest_Item,
   type ResolveLinksResponse,
@@ -17,6 +19,7 @@ import { type DomainError, isDomainError } from '../lib/errors.ts';
 import type { RedirectTally } from '../lib/metrics/metrics.ts';
 import { runtimeErrors } from '../lib/runtime-errors.ts';
 import { MAX_RESOLVE_BATCH } from '../lib/short-code-rules.ts';
+import { onBehalfOf, recordFailure, telemetry, tracer } from '../lib/telemetry/tracing.ts';
 import type { ClickBuffer } from './clicks/click-buffer.ts';
 import type { LinkClient } from './grpc-clients.ts';
 import type { NearCache } from './near-cache.ts';
@@ -28,6 +31,9 @@ import {
   sendEncoded,
   sendRedirect,
 } from './redirect-replies.ts';
+import { serverSpanOf } from './server-spans.ts';
+
+const batcherTracer = tracer('shortener.gateway');
 
 export class RedirectBatcher {
   readonly #client: LinkClient;
@@ -81,9 +87,45 @@ export class RedirectBatcher {
     const epoch = this.#near.epoch;
     this.#items = [];
     this.#replies = [];
+    if (telemetry.tracing) {
+      this.#resolveTraced(items, replies, epoch);
+      return;
+    }
     this.#client.resolveLinks({ items }, { deadline: this.#oldest + this.#deadlineMs }).then(
       (response) => this.#deliver(items, replies, epoch, null, response),
       (error: unknown) => this.#deliver(items, replies, epoch, error, undefined),
+    );
+  }
+
+  /**
+   * The call in a span of its own, on behalf of every redirect it serves: a
+   * child of the first sampled one, linked to each (tracing.ts).
+   */
+  #resolveTraced(items: ResolveLinksRequest_Item[], replies: ServerResponse[], epoch: number) {
+    const redirects: SpanContext[] = [];
+    for (const reply of replies) {
+      const span = serverSpanOf(reply);
+      if (span) redirects.push(span.spanContext());
+    }
+    const { parent, links } = onBehalfOf(redirects);
+    const span = batcherTracer.startSpan(
+      'resolve redirects',
+      { links, attributes: { 'shortener.redirects': items.length } },
+      parent,
+    );
+    const call = context.with(trace.setSpan(parent, span), () =>
+      this.#client.resolveLinks({ items }, { deadline: this.#oldest + this.#deadlineMs }),
+    );
+    call.then(
+      (response) => {
+        span.end();
+        this.#deliver(items, replies, epoch, null, response);
+      },
+      (error: unknown) => {
+        recordFailure(span, error);
+        span.end();
+        this.#deliver(items, replies, epoch, error, undefined);
+      },
     );
   }
 
@@ -125,6 +167,7 @@ export class RedirectBatcher {
           this.#tally.found++;
           // A GET answered 302 is a click; HEAD is not (nor 404 or 410).
           if (this.#clicks && !item.head) {
+            const span = serverSpanOf(reply);
             this.#clicks.record({
               eventId: '',
               linkId: result.linkId,
@@ -132,6 +175,7 @@ export class RedirectBatcher {
               code: item.code,
               at: now,
               client: item.client,
+              trace: span?.isRecording() ? span.spanContext() : undefined,
             });
           }
         } else {

@@ -7,11 +7,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RedirectTally } from '../lib/metrics/metrics.ts';
 import { CODE_PATTERN, isReserved } from '../lib/short-code-rules.ts';
+import { telemetry } from '../lib/telemetry/tracing.ts';
 import type { ClickBuffer } from './clicks/click-buffer.ts';
 import { type CallerAddress, callerDetails } from './http-caller.ts';
 import type { NearCache } from './near-cache.ts';
 import type { RedirectBatcher } from './redirect-batcher.ts';
 import { sendNotFound, sendRedirect } from './redirect-replies.ts';
+import { nameServerSpan, serverSpanOf } from './server-spans.ts';
+
+/** The route its server spans are named after, as Fastify's would be. */
+const ROUTE = '/:code';
 
 /** A path that is nothing but a code: CODE_PATTERN after the slash. */
 const PLAIN = new RegExp(`^/${CODE_PATTERN.source.slice(1, -1)}$`);
@@ -64,13 +69,15 @@ export class RedirectPath {
   }
 
   #serveValid(code: string, request: IncomingMessage, response: ServerResponse): void {
+    const span = telemetry.tracing ? serverSpanOf(response) : undefined;
+    if (span) nameServerSpan(response, request.method as string, ROUTE);
     const hit = this.#near.get(code);
     const now = this.#now();
     // Past the expiry it carries, an entry says nothing: use may have pushed
     // the idle expiry out since. The link service answers (410 or 302).
     if (hit === undefined || (hit.expiresAt !== null && hit.expiresAt <= now)) {
       this.#tally.nearMisses++;
-      const client = callerDetails(request, this.#addressOf(request));
+      const client = callerDetails(request, this.#addressOf(request), span);
       this.#batcher.add({ code, client, head: request.method === 'HEAD' }, response);
     } else {
       sendRedirect(response, hit.targetUrl);
@@ -84,7 +91,8 @@ export class RedirectPath {
           ownerId: hit.ownerId,
           code,
           at: now,
-          client: callerDetails(request, this.#addressOf(request)),
+          client: callerDetails(request, this.#addressOf(request), span),
+          trace: span?.isRecording() ? span.spanContext() : undefined,
         });
       }
     }

@@ -14,6 +14,7 @@
 //
 // Dropping clicks is an alert until a batch is published again; so is a
 // broker that has refused clicks for longer than the alert threshold.
+import type { SpanContext } from '@opentelemetry/api';
 import type { ClientInfo } from '../../gen/shortener/v1/principal.ts';
 import type { Alerts } from '../../lib/alerts/alerts.ts';
 import { type BackoffPolicy, backoffDelay } from '../../lib/backoff.ts';
@@ -29,6 +30,8 @@ export interface Click {
   at: number;
   /** The HTTP client, as the redirect path already holds it (no copy per click). */
   client: ClientInfo | undefined;
+  /** The redirect's span, when it is sampled: the click's publish links to it. */
+  trace?: SpanContext;
 }
 
 /** Publishes one batch; resolves when the broker confirmed it, rejects otherwise. */

@@ -8,8 +8,10 @@
 // the delivery is acked once the actor has handled it, and a throw goes back
 // to the bus, which retries or parks the message.
 
+import { type Context, context } from '@opentelemetry/api';
 import { type BackoffPolicy, backoffDelay } from '../backoff.ts';
 import type { Logger } from '../log.ts';
+import { telemetry } from '../telemetry/tracing.ts';
 import { Mailbox } from './mailbox.ts';
 
 export interface Actor<M> {
@@ -36,6 +38,12 @@ export interface ActorRef<M> {
 interface Letter<M> {
   message: M;
   settle?: { resolve(): void; reject(error: unknown): void };
+  /** The sender's trace context: handling a message is part of the work that sent it. */
+  context?: Context;
+}
+
+function sent<M>(message: M, settle?: Letter<M>['settle']): Letter<M> {
+  return telemetry.tracing ? { message, settle, context: context.active() } : { message, settle };
 }
 
 export interface SupervisorOptions {
@@ -116,17 +124,17 @@ class ActorCell<M> implements ActorRef<M> {
   }
 
   tell(message: M): Promise<void> {
-    return this.#mailbox.put({ message });
+    return this.#mailbox.put(sent(message));
   }
 
   ask(message: M): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#mailbox.put({ message, settle: { resolve, reject } }).catch(reject);
+      this.#mailbox.put(sent(message, { resolve, reject })).catch(reject);
     });
   }
 
   offer(message: M): boolean {
-    return this.#mailbox.offer({ message });
+    return this.#mailbox.offer(sent(message));
   }
 
   async stop(): Promise<void> {
@@ -142,7 +150,9 @@ class ActorCell<M> implements ActorRef<M> {
     for (let letter = await this.#mailbox.take(); letter; letter = await this.#mailbox.take()) {
       try {
         actor ??= this.#create();
-        await actor.receive(letter.message);
+        await (letter.context
+          ? context.with(letter.context, actor.receive, actor, letter.message)
+          : actor.receive(letter.message));
         failuresInARow = 0;
         letter.settle?.resolve();
       } catch (error) {

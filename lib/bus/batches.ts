@@ -5,7 +5,15 @@
 // says what settling means (an ack, a republish to a retry queue, a handback
 // on stop).
 import type { Logger } from '../log.ts';
+import { telemetry } from '../telemetry/tracing.ts';
 import type { ConsumeOptions, Delivery, Handler } from './bus.ts';
+import { type MessagingSystem, processing } from './tracing.ts';
+
+/** Who consumes, for the consumer spans (tracing.ts). */
+export interface Consumer {
+  system: MessagingSystem;
+  name: string;
+}
 
 /** What became of a delivery once settled. */
 export type Settled = 'handled' | 'retried' | 'dead_lettered';
@@ -36,6 +44,7 @@ export class BatchRunner<R> {
   readonly #settle: Settle<R>;
   readonly #log: Logger;
   readonly #watch: SettleWatch | undefined;
+  readonly #consumer: Consumer;
   #buffer: Arrived<R>[] = [];
   #running: Promise<void> | undefined;
   #inFlight = 0;
@@ -43,12 +52,14 @@ export class BatchRunner<R> {
   #stopped = false;
 
   constructor(
+    consumer: Consumer,
     handler: Handler,
     options: ConsumeOptions,
     settle: Settle<R>,
     log: Logger,
     watch?: SettleWatch,
   ) {
+    this.#consumer = consumer;
     this.#watch = watch;
     this.#handler = handler;
     this.#size = Math.max(1, options.batchSize ?? 1);
@@ -130,8 +141,13 @@ export class BatchRunner<R> {
   }
 
   async #call(batch: Arrived<R>[]): Promise<{ error: unknown } | undefined> {
+    const deliveries = batch.map((arrived) => arrived.delivery);
     try {
-      await this.#handler(batch.map((arrived) => arrived.delivery));
+      if (!telemetry.tracing) await this.#handler(deliveries);
+      else {
+        const { system, name } = this.#consumer;
+        await processing(system, name, deliveries, () => this.#handler(deliveries));
+      }
       return undefined;
     } catch (error) {
       return { error };

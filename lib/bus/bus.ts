@@ -7,6 +7,8 @@
 // dead-letter queue. Each consumer has its own queue, so a slow or failing
 // consumer never delays another.
 
+import type { SpanContext } from '@opentelemetry/api';
+
 /** One message as a handler sees it. */
 export interface Delivery {
   readonly body: Uint8Array;
@@ -20,6 +22,8 @@ export interface Delivery {
    * idempotent anyway (by event id); this only says when it matters.
    */
   readonly redelivered: boolean;
+  /** The W3C trace context (`traceparent`, `tracestate`) of its publish, when it carries one. */
+  readonly headers?: Readonly<Record<string, unknown>>;
 }
 
 /** Handles a batch of one or more deliveries; they are acknowledged only once it resolves. */
@@ -35,6 +39,11 @@ export interface ConsumeOptions {
 export interface PublishOptions {
   /** Rejects if the broker has not confirmed within this; the bus's publish timeout unless given. */
   timeoutMs?: number;
+  /**
+   * The traced operations the message is published on behalf of (lib/bus/tracing.ts);
+   * the active span is the publish's parent unless given.
+   */
+  onBehalfOf?: readonly SpanContext[];
 }
 
 /** A message that failed every attempt, parked for an operator. */

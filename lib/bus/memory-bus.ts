@@ -2,6 +2,7 @@
 // retry and dead-letter behaviour as on RabbitMQ, kept in memory (so nothing
 // outlives the process, which is all the embedded mesh promises).
 import type { Logger } from '../log.ts';
+import { telemetry } from '../telemetry/tracing.ts';
 import { BatchRunner, messageOf, type SettleWatch } from './batches.ts';
 import type {
   Bus,
@@ -13,6 +14,7 @@ import type {
   Subscription,
 } from './bus.ts';
 import { retryDelayMs, type Topology, topicMatches } from './topology.ts';
+import { startPublish } from './tracing.ts';
 
 interface Queue {
   readonly routingKeys: readonly string[];
@@ -40,12 +42,17 @@ export class MemoryBus implements Bus {
     }
   }
 
-  async publish(routingKey: string, body: Uint8Array, _options?: PublishOptions): Promise<void> {
+  async publish(routingKey: string, body: Uint8Array, options: PublishOptions = {}) {
     if (this.#closed) throw new Error('bus closed');
+    const traced = telemetry.tracing
+      ? startPublish('in-process', this.#topology.exchange, routingKey, options.onBehalfOf)
+      : undefined;
+    const headers = traced?.headers;
+    traced?.span.end();
     for (const [name, queue] of this.#queues) {
       if (!queue.routingKeys.some((pattern) => topicMatches(pattern, routingKey))) continue;
       // A copy, as over a network: the publisher may reuse its buffer.
-      queue.ready.push({ body: body.slice(), routingKey, attempt: 1, redelivered: false });
+      queue.ready.push({ body: body.slice(), routingKey, attempt: 1, redelivered: false, headers });
       // Delivered on a later turn: a publisher never runs handlers inline.
       queueMicrotask(() => this.#pump(name));
     }
@@ -55,6 +62,7 @@ export class MemoryBus implements Bus {
     const queue = this.#queue(consumer);
     const policy = this.#topology.retry;
     const runner: BatchRunner<Delivery> = new BatchRunner(
+      { system: 'in-process', name: consumer },
       handler,
       options,
       {

@@ -10,6 +10,7 @@
 import { type AmqpConnectionManager, connect } from 'amqp-connection-manager';
 import type { ConfirmChannel, ConsumeMessage, GetMessage, Message, Options } from 'amqplib';
 import { type Logger, ThrottledLog } from '../log.ts';
+import { recordFailure, telemetry } from '../telemetry/tracing.ts';
 import { BatchRunner, messageOf, type SettleWatch } from './batches.ts';
 import type {
   Bus,
@@ -22,6 +23,7 @@ import type {
 } from './bus.ts';
 import { declare, RecoveringChannel } from './rabbitmq-channel.ts';
 import { deadQueue, HEADERS, retryDelayMs, retryQueue, type Topology } from './topology.ts';
+import { startPublish } from './tracing.ts';
 
 export interface RabbitMqBusOptions {
   url: string;
@@ -89,17 +91,35 @@ export class RabbitMqBus implements Bus {
     // A copy: while the broker is away the message waits in memory, and the
     // caller may reuse its buffer meanwhile.
     const content = Buffer.from(body);
-    await this.#publisher.wrapper.publish(this.#topology.exchange, routingKey, content, {
+    const exchange = this.#topology.exchange;
+    const traced = telemetry.tracing
+      ? startPublish('rabbitmq', exchange, routingKey, options.onBehalfOf)
+      : undefined;
+    const sending = this.#publisher.wrapper.publish(exchange, routingKey, content, {
       persistent: true,
       contentType: 'application/x-protobuf',
       timeout: options.timeoutMs ?? this.#publishTimeoutMs,
+      headers: traced?.headers,
     });
+    if (!traced) {
+      await sending;
+      return;
+    }
+    await sending.then(
+      () => traced.span.end(),
+      (error: unknown) => {
+        recordFailure(traced.span, error);
+        traced.span.end();
+        throw error;
+      },
+    );
   }
 
   consume(consumer: string, handler: Handler, options: ConsumeOptions = {}): Subscription {
     const spec = this.#topology.consumers.find((c) => c.name === consumer);
     if (!spec) throw new Error(`no consumer ${consumer} in the bus topology`);
     const runner = new BatchRunner<Raw>(
+      { system: 'rabbitmq', name: consumer },
       handler,
       options,
       this.#settling(consumer),
@@ -243,6 +263,7 @@ function deliveryOf(message: Message): Delivery {
     routingKey: String(headers[HEADERS.routingKey] ?? message.fields.routingKey),
     attempt,
     redelivered: message.fields.redelivered || attempt > 1,
+    headers,
   };
 }
 

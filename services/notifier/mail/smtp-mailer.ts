@@ -2,11 +2,16 @@
 // after it: a notifier sends a few mails a minute, and nothing is left open to
 // go stale while the server is away. Any failure (unreachable, a timeout, a
 // refusal) is mail_not_sent: the bus retries the message with backoff and,
-// after the last attempt, parks it.
+// after the last attempt, parks it. Each send is a client span of the
+// message's processing, so a reset mail ends the trace of its request.
+import { SpanKind } from '@opentelemetry/api';
 import { createTransport } from 'nodemailer';
+import { inSpan, tracer } from '../../../lib/telemetry/tracing.ts';
 import type { Mail } from '../domain/templates.ts';
 import { notifierErrors } from '../errors.ts';
 import { type Mailer, messageOf } from './mailer.ts';
+
+const smtpTracer = tracer('shortener.notifier');
 
 export interface SmtpOptions {
   url: string;
@@ -31,7 +36,15 @@ export class SmtpMailer implements Mailer {
     });
   }
 
-  async send(mail: Mail): Promise<string> {
+  send(mail: Mail): Promise<string> {
+    const span = smtpTracer.startSpan('smtp send', {
+      kind: SpanKind.CLIENT,
+      attributes: { 'server.address': this.#host, 'network.protocol.name': 'smtp' },
+    });
+    return inSpan(span, () => this.#send(mail));
+  }
+
+  async #send(mail: Mail): Promise<string> {
     try {
       const info = await this.#transport.sendMail(messageOf(mail, this.#from));
       if (info.rejected.length > 0) throw new Error(`recipient refused: ${info.response}`);
