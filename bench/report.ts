@@ -89,15 +89,18 @@ function medianShare(measurements: Measurement[], scenario: string): number {
 /** Each scenario with metrics on against the same one with them off: the share of the baseline they cost. */
 function renderMetricsCost(scenarios: Scenario[], measurements: Measurement[]): string[] {
   const pairs = scenarios.flatMap((on) => {
-    const off = on.metrics
-      ? scenarios.find(
-          (s) =>
-            !s.metrics &&
-            s.codes === on.codes &&
-            s.nearCache === on.nearCache &&
-            s.recordClicks === on.recordClicks,
-        )
-      : undefined;
+    // Metrics alone against the same set without them (as for tracing above).
+    const off =
+      on.metrics && !on.tracing
+        ? scenarios.find(
+            (s) =>
+              !s.metrics &&
+              !s.tracing &&
+              s.codes === on.codes &&
+              s.nearCache === on.nearCache &&
+              s.recordClicks === on.recordClicks,
+          )
+        : undefined;
     return off ? [{ on, off }] : [];
   });
   if (pairs.length === 0) return [];
@@ -267,7 +270,8 @@ function renderTracingCost(
   measurements: Measurement[],
   exports: TracingExports[] = [],
 ): string[] {
-  const traced = scenarios.filter((s) => s.tracing);
+  // Tracing alone against the same set without it (the scenario with both on has its own target).
+  const traced = scenarios.filter((s) => s.tracing && !s.metrics);
   if (traced.length === 0) return [];
   const lines = [
     '## Tracing cost',
@@ -281,6 +285,7 @@ function renderTracingCost(
     const twin = scenarios.find(
       (s) =>
         !s.tracing &&
+        !s.metrics &&
         s.codes === scenario.codes &&
         s.nearCache === scenario.nearCache &&
         s.recordClicks === scenario.recordClicks,
