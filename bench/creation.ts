@@ -130,7 +130,14 @@ export async function creationSection(s: CreationSettings): Promise<CreationResu
   // The baseline's table: the links table's shape and rows, beside it.
   const db = await createConnection({ uri: linkDatabaseUrl });
   await db.query('CREATE TABLE baseline_links LIKE links');
-  await db.query('INSERT INTO baseline_links SELECT * FROM links');
+  // Every stored column; a generated one (links.idle_from) takes no value.
+  const [columns] = await db.query(
+    `SELECT column_name AS name FROM information_schema.columns
+      WHERE table_schema = DATABASE() AND table_name = 'links' AND extra NOT LIKE '%GENERATED%'
+      ORDER BY ordinal_position`,
+  );
+  const stored = (columns as { name: string }[]).map((c) => `\`${c.name}\``).join(', ');
+  await db.query(`INSERT INTO baseline_links (${stored}) SELECT ${stored} FROM links`);
   await db.end();
   const rows = await rowsIn(linkDatabaseUrl, 'links');
 

@@ -39,6 +39,28 @@ export class MigrationsPending extends Error {
   }
 }
 
+/**
+ * A read replica of a MySQL database, for the reads a store sends there: no
+ * migrations (its schema comes from the primary, by replication), no
+ * database created, and no connection until the first query, so a replica
+ * that is away does not stop the service from starting; its reads fail
+ * (`unavailable`) until it is back. MikroORM's own `replicas` setting is not
+ * used: on 7.2 a replica loses its address when the driver reconnects
+ * (ensureDatabase does) and then reads from the primary without a word.
+ */
+export function openReplica(url: string, schema: Schema): Orm {
+  if (dialectOf(url) !== 'mysql') throw new Error('a read replica must be a MySQL database');
+  // Constructed, not init(): it connects on its first query.
+  return new MySqlORM({
+    entities: schema.entities,
+    allowGlobalContext: false,
+    ensureDatabase: false,
+    debug: false,
+    clientUrl: url,
+    pool: { min: 0, max: 10 },
+  });
+}
+
 export async function openDatabase(options: DatabaseOptions): Promise<Orm> {
   const dialect = dialectOf(options.url);
   const rollbackFailed = (error: unknown) =>

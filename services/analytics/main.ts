@@ -6,6 +6,7 @@
 import { Supervisor } from '../../lib/actors/supervisor.ts';
 import { CONSUMERS } from '../../lib/bus/catalog.ts';
 import { dialectOf } from '../../lib/db/migrations.ts';
+import { openReplica } from '../../lib/db/open.ts';
 import type { Logger } from '../../lib/log.ts';
 import { createRedis } from '../../lib/redis/client.ts';
 import { runServiceProcess, type ServiceDefinition } from '../../lib/service.ts';
@@ -45,7 +46,11 @@ export function defineAnalyticsService(
     settings: analyticsSettings,
     schema: analyticsSchema,
     async start({ runtime, log, orm, bus, onStop }, config) {
-      const store = new VisitStore(orm, dialectOf(config.databaseUrl));
+      const replica = config.databaseReplicaUrl
+        ? openReplica(config.databaseReplicaUrl, analyticsSchema)
+        : undefined;
+      if (replica) onStop('read replica', () => replica.close());
+      const store = new VisitStore(orm, dialectOf(config.databaseUrl), replica);
       const links = new LinkServiceOwnedLinks(config.linkTarget, runtime.grpcDeadlineMs);
       onStop('link client', async () => links.close());
       const ranking = openRanking(config, { ...runtime, now }, log, onStop);

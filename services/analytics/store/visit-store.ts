@@ -134,24 +134,27 @@ function retriable(error: unknown): boolean {
 export class VisitStore {
   readonly #orm: Orm;
   readonly #dialect: Dialect;
+  /** Where owners' reads go: a read replica, a little behind the recorder's writes, or the database. */
+  readonly #reader: Orm;
 
   /**
    * Every query honours the running call's deadline (lib/db/call-fork.ts);
    * work outside a call, such as recording a batch from the bus, gets the
    * runtime's bound for work without one.
    */
-  constructor(orm: Orm, dialect: Dialect) {
+  constructor(orm: Orm, dialect: Dialect, replica?: Orm) {
     this.#orm = orm;
     this.#dialect = dialect;
+    this.#reader = replica ?? orm;
   }
 
   get #insertIgnore(): string {
     return this.#dialect === 'mysql' ? 'insert ignore into' : 'insert or ignore into';
   }
 
-  async #run<T>(work: (em: SqlEntityManager) => Promise<T>): Promise<T> {
+  async #run<T>(work: (em: SqlEntityManager) => Promise<T>, orm = this.#orm): Promise<T> {
     try {
-      return await inCall(this.#orm, (em) => work(em as SqlEntityManager));
+      return await inCall(orm, (em) => work(em as SqlEntityManager));
     } catch (error) {
       translate(error);
     }
@@ -299,14 +302,16 @@ export class VisitStore {
   async listVisits(linkId: string, before: VisitCursor | null, limit: number): Promise<Visit[]> {
     const below = before ? 'and (`visited_at` < ? or (`visited_at` = ? and `id` < ?))' : '';
     const params = before ? [before.visitedAt, before.visitedAt, before.id] : [];
-    const rows = await this.#run((em) =>
-      em.execute<Row[]>(
-        `select \`id\`, \`link_id\`, \`code\`, \`visited_at\`, \`ip\`, \`user_agent\`, \`referer\`,
+    const rows = await this.#run(
+      (em) =>
+        em.execute<Row[]>(
+          `select \`id\`, \`link_id\`, \`code\`, \`visited_at\`, \`ip\`, \`user_agent\`, \`referer\`,
           \`accept_language\`, \`browser\`, \`os\`, \`device\`, \`bot\`
           from \`visits\` where \`link_id\` = ? ${below}
           order by \`visited_at\` desc, \`id\` desc limit ?`,
-        [linkId, ...params, limit],
-      ),
+          [linkId, ...params, limit],
+        ),
+      this.#reader,
     );
     return rows.map(toVisit);
   }
@@ -320,13 +325,15 @@ export class VisitStore {
     range: { from: number; to: number },
     includeBots = true,
   ): Promise<LinkDay[]> {
-    const rows = await this.#run((em) =>
-      em.execute<Row[]>(
-        `select \`day\`, \`bot\`, \`visits\`, \`visitors\`, \`unsketched_visitors\`, \`sketch\`, \`facets\` from \`link_days\`
+    const rows = await this.#run(
+      (em) =>
+        em.execute<Row[]>(
+          `select \`day\`, \`bot\`, \`visits\`, \`visitors\`, \`unsketched_visitors\`, \`sketch\`, \`facets\` from \`link_days\`
           where \`link_id\` = ? and \`day\` between ? and ? ${includeBots ? '' : 'and `bot` = 0'}
           order by \`day\`, \`bot\``,
-        [linkId, range.from, range.to],
-      ),
+          [linkId, range.from, range.to],
+        ),
+      this.#reader,
     );
     return rows.map(toLinkDay);
   }
