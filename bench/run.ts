@@ -23,7 +23,7 @@
 // (1000, of the expired), BENCH_PURGE_LOAD_CODES (100000), BENCH_PURGE_CHECK
 // (5000), BENCH_PURGE_PREP (90), BENCH_PURGE_PROBE (5), BENCH_PURGE_WARMUP (5),
 // BENCH_PURGE_DURATION (30), BENCH_PURGE_WAIT (300), seconds for the last five;
-// BENCH_PURGE_CHUNK (500), BENCH_PURGE_PARALLEL (3), BENCH_PURGE_RATE (1000; 0: unpaced)
+// BENCH_PURGE_CHUNK (50), BENCH_PURGE_PARALLEL (3), BENCH_PURGE_RATE (1000; 0: unpaced)
 // for the sweeper.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -701,7 +701,7 @@ function purgeSettings(): PurgeSettings {
     checkSample: n('BENCH_PURGE_CHECK', 5_000),
     // The link service's defaults unless told.
     sweep: {
-      chunk: n('BENCH_PURGE_CHUNK', 500),
+      chunk: n('BENCH_PURGE_CHUNK', 50),
       parallel: n('BENCH_PURGE_PARALLEL', 3),
       rate: n('BENCH_PURGE_RATE', 1_000),
     },

@@ -83,7 +83,7 @@ export const linkSettings = defineSettings(
     PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
     LINK_SWEEP_INTERVAL: duration(50, DAY).default(60_000),
     LINK_SWEEP_DELAY: duration(0, DAY).optional(),
-    LINK_SWEEP_CHUNK: integer(1, 10_000).default(500),
+    LINK_SWEEP_CHUNK: integer(1, 10_000).default(50),
     LINK_SWEEP_PARALLEL: integer(1, 16).default(3),
     LINK_SWEEP_RATE: integer(0, 1_000_000).default(1_000),
   },
