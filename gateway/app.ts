@@ -31,7 +31,7 @@ import { type GatewayState, healthRoutes } from './routes/health.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { LinkJson, linkRoutes } from './routes/links.ts';
 import { redirectRoutes } from './routes/redirects.ts';
-import { nameServerSpan, serverContext, startServerSpan } from './server-spans.ts';
+import { nameServerSpan, serverContext, setTraceHeader, startServerSpan } from './server-spans.ts';
 
 export interface GatewayParts {
   config: GatewayConfig;
@@ -88,6 +88,7 @@ export async function buildApp(parts: GatewayParts): Promise<FastifyInstance> {
           const span = startServerSpan(request, response);
           if (!passEdge(request, response)) return;
           if (parts.redirects.tryServe(request, response)) return;
+          setTraceHeader(response);
           // Fastify reads the body on later turns: its events run in the span's context too.
           const traced = serverContext(span);
           context.bind(traced, request);

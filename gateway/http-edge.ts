@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { gatewayErrors } from './errors.ts';
 import { PROBLEM_TYPE, type ProblemBody, problemFromDomain } from './problems.ts';
+import { traceHeaders } from './server-spans.ts';
 
 /** The longest request target served (RFC 9110 asks servers for at least 8000). */
 export const MAX_URI_BYTES = 8_192;
@@ -106,12 +107,15 @@ const MISSING_HOST_JSON = JSON.stringify(MISSING_HOST);
 
 function refuse(response: ServerResponse, status: number, body: string): void {
   response
-    .writeHead(status, {
-      'content-type': PROBLEM_TYPE,
-      'content-length': String(body.length),
-      'cache-control': 'no-store',
-      connection: 'close',
-    })
+    .writeHead(
+      status,
+      traceHeaders(response, {
+        'content-type': PROBLEM_TYPE,
+        'content-length': String(body.length),
+        'cache-control': 'no-store',
+        connection: 'close',
+      }),
+    )
     .end(body);
 }
 

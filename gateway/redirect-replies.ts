@@ -9,6 +9,7 @@ import type { RedirectTally } from '../lib/metrics/metrics.ts';
 import { runtimeErrors } from '../lib/runtime-errors.ts';
 import { linkErrors } from '../services/link/errors.ts';
 import { PROBLEM_TYPE, type ProblemBody, problemFromDomain } from './problems.ts';
+import { traceHeaders } from './server-spans.ts';
 
 /** Browsers must not cache the redirect: every click has to reach us. */
 const NO_STORE = 'private, no-store, max-age=0';
@@ -74,11 +75,16 @@ export function problemForResult(
 }
 
 export function sendRedirect(response: ServerResponse, location: string): void {
-  response.writeHead(302, { location, 'cache-control': NO_STORE, 'content-length': '0' }).end();
+  response
+    .writeHead(
+      302,
+      traceHeaders(response, { location, 'cache-control': NO_STORE, 'content-length': '0' }),
+    )
+    .end();
 }
 
 export function sendEncoded(response: ServerResponse, problem: EncodedProblem): void {
-  response.writeHead(problem.status, problem.headers).end(problem.body);
+  response.writeHead(problem.status, traceHeaders(response, problem.headers)).end(problem.body);
 }
 
 export function sendNotFound(response: ServerResponse): void {

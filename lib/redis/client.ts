@@ -109,16 +109,16 @@ function credentialsOf(url: string): { username?: string; password?: string; tls
  * cluster one GET per key, sent to its slot's node (auto-pipelined, so one
  * round trip per node), since a cluster refuses MGET across slots.
  */
-export function readMany(redis: RedisClient, keys: readonly string[]): Promise<(string | null)[]> {
+export function readMany(redis: RedisClient, keys: string[]): Promise<(string | null)[]> {
   if (keys.length === 0) return Promise.resolve([]);
   if (redis instanceof Cluster) return Promise.all(keys.map((key) => redis.get(key)));
-  return redis.mget([...keys]);
+  return redis.mget(keys);
 }
 
 /** Deletes many unrelated keys (one DEL on a single server, one per key on a cluster); how many existed. */
-export async function deleteMany(redis: RedisClient, keys: readonly string[]): Promise<number> {
+export async function deleteMany(redis: RedisClient, keys: string[]): Promise<number> {
   if (keys.length === 0) return 0;
-  if (!(redis instanceof Cluster)) return redis.del([...keys]);
+  if (!(redis instanceof Cluster)) return redis.del(keys);
   const deleted = await Promise.all(keys.map((key) => redis.del(key)));
   return deleted.reduce((sum, n) => sum + n, 0);
 }
