@@ -4,6 +4,7 @@
 //   (tracing, metrics: next, here, so they see every call and its final outcome)
 //   mapErrors        a failed call rejects with a DomainError, not a ServiceError
 //   defaultDeadline  no call leaves without a deadline (the default unless the caller set one)
+//   resendDropped    a read-only call whose connection dropped after its answer began is sent once more
 // then the call itself: unary calls resolve with the response; server streams
 // hand each message to onMessage and resolve when the stream ends.
 import {
@@ -14,6 +15,7 @@ import {
   type Interceptor,
   Metadata,
   type ServiceError,
+  status,
 } from '@grpc/grpc-js';
 import {
   type ClientCall,
@@ -88,12 +90,38 @@ export const mapErrors: ClientMiddleware = (call, context, next) =>
     throw isServiceError(error) ? fromServiceError(error) : error;
   });
 
+/**
+ * Calls whose connection dropped after the callee began to answer (its
+ * headers arrived, then no status): grpc-js fails them with UNAVAILABLE and,
+ * having committed to that attempt when the headers came, never resends them.
+ */
+const droppedMidAnswer = new WeakSet<object>();
+
+/**
+ * A callee killed between its answer's headers and its trailers (SIGKILL, a
+ * node lost) leaves a call grpc-js will not retry (droppedMidAnswer), though
+ * any other replica would answer it. So a unary call the protos mark safe to
+ * send twice is sent once more when that happens, while its deadline lasts.
+ * Every other failure is left to grpc-js's retry policy, already applied.
+ */
+export const resendDropped: ClientMiddleware = (call, context, next) => {
+  if (!call.method.idempotent || call.method.kind !== 'unary') return next(call, context);
+  return next(call, context).catch((error: unknown) => {
+    const dropped = typeof error === 'object' && error !== null && droppedMidAnswer.has(error);
+    if (!dropped || context.signal?.aborted || (context.deadline ?? Infinity) <= Date.now()) {
+      throw error;
+    }
+    return next(call, context);
+  });
+};
+
 /** The default client stack; `defaultDeadlineMs` bounds every unary call. */
 export function defaultClientStack(defaultDeadlineMs: number): readonly ClientMiddleware[] {
   return [
     // Tracing and metrics middleware go first here.
     mapErrors,
     defaultDeadline(defaultDeadlineMs),
+    resendDropped,
   ];
 }
 
@@ -121,6 +149,7 @@ function send(client: Client): ClientNext {
     const signal = context.signal;
     if (method.kind === 'unary') {
       return new Promise((resolve, reject) => {
+        let answering = false;
         const pending = client.makeUnaryRequest(
           path,
           requestSerialize as (value: unknown) => Buffer,
@@ -130,10 +159,15 @@ function send(client: Client): ClientNext {
           options,
           (error, response) => {
             stopListening();
-            if (error) reject(error);
-            else resolve(response);
+            if (error) {
+              if (answering && error.code === status.UNAVAILABLE) droppedMidAnswer.add(error);
+              reject(error);
+            } else resolve(response);
           },
         );
+        pending.on('metadata', () => {
+          answering = true;
+        });
         const stopListening = cancelOnAbort(signal, () => pending.cancel());
       });
     }

@@ -1,7 +1,16 @@
 // Retries follow the protos: a method marked NO_SIDE_EFFECTS is sent again on
 // UNAVAILABLE, with backoff, by every client made with connect(); any other
 // method is sent once, since sending it twice could do its work twice.
+
 import {
+  type AddressInfo,
+  connect as connectTcp,
+  createServer as createNetServer,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
+import {
+  Metadata,
   Server,
   ServerCredentials,
   type ServerUnaryCall,
@@ -160,6 +169,95 @@ describe('retries', () => {
         kind: 'unavailable',
       });
       expect(seen.authenticate).toBe(3);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+// A callee killed mid-call: its connection drops with the call in flight,
+// sometimes after the answer's headers went out. grpc-js retries only until
+// it has seen those headers, so the standard stack sends such a call once
+// more itself (resendDropped in lib/grpc/client.ts).
+describe('a connection dropped mid-call', () => {
+  let server: Server;
+  let proxy: NetServer;
+  let target: string;
+  const sockets = new Set<Socket>();
+  let calls = 0;
+
+  beforeAll(async () => {
+    server = new Server();
+    server.addService(IdentityServiceService, {
+      authenticate: (
+        call: ServerUnaryCall<AuthenticateRequest, AuthenticateResponse>,
+        callback: sendUnaryData<AuthenticateResponse>,
+      ) => {
+        // Every odd call dies with its connection, as if the process were
+        // killed: closed (FIN, as the kernel closes a dead process's sockets)
+        // or reset (RST, when it held unread bytes), in turn; every other of
+        // those after its headers went out.
+        if (++calls % 2 === 1) {
+          const reset = calls % 4 === 1;
+          const drop = () => {
+            for (const socket of sockets) {
+              if (reset) socket.resetAndDestroy();
+              else socket.destroy();
+            }
+          };
+          if (calls % 8 < 4) {
+            call.sendMetadata(new Metadata());
+            setTimeout(drop, 20);
+          } else drop();
+          return;
+        }
+        callback(null, {
+          principal: { id: '123456789012345678', kind: PrincipalKind.PRINCIPAL_KIND_GUEST },
+        });
+      },
+      issueGuest: (_call: unknown, callback: sendUnaryData<never>) =>
+        callback({ code: status.UNIMPLEMENTED }),
+      revokeToken: (_call: unknown, callback: sendUnaryData<object>) => callback(null, {}),
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+    proxy = createNetServer((client) => {
+      const upstream = connectTcp(port, '127.0.0.1');
+      sockets.add(client);
+      sockets.add(upstream);
+      client.pipe(upstream).pipe(client);
+      const forget = () => {
+        sockets.delete(client);
+        sockets.delete(upstream);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', forget).on('close', forget);
+      upstream.on('error', forget).on('close', forget);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    target = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => proxy?.close(resolve));
+    server?.forceShutdown();
+  });
+
+  test('when the connection drops with a read-only call in flight, then the call is sent again and succeeds, every time', async () => {
+    const client = connect(IdentityServiceClient, target, 5_000);
+    try {
+      const identity = promiseClient(client, IdentityServiceService);
+      calls = 0;
+      for (let i = 0; i < 40; i++) {
+        const answer = await identity.authenticate({ token: 'x' });
+        expect(answer.principal?.id).toBe('123456789012345678');
+      }
+      // Each answer took two attempts: the dropped one and the one that answered.
+      expect(calls).toBe(80);
     } finally {
       client.close();
     }
