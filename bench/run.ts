@@ -16,7 +16,8 @@
 // Settings (environment): BENCH_MYSQL_URL (mysql://root@127.0.0.1:3306),
 // BENCH_REDIS_URL (redis://127.0.0.1:6379), BENCH_RABBITMQ_URL
 // (amqp://guest:guest@127.0.0.1:5672), BENCH_DURATION (10), BENCH_WARMUP (3),
-// BENCH_CONNECTIONS (64), BENCH_ROUNDS (3); BENCH_ONLY (`redirects`,
+// BENCH_CONNECTIONS (64), BENCH_ROUNDS (3), BENCH_SCENARIOS (e.g. `1,2`: only
+// those redirect scenarios, numbered as listed below); BENCH_ONLY (`redirects`,
 // `pipeline`, `creation` or `purge`: one section; all unless set), BENCH_CREATION_CALLERS (8), BENCH_PIPELINE_CLICKS (200000),
 // BENCH_STATS_VISITS (1000000), BENCH_STATS_CALLS (500); for the purge:
 // BENCH_PURGE_LIVE (1000000), BENCH_PURGE_EXPIRED (100000), BENCH_PURGE_HOT
@@ -175,6 +176,15 @@ const SCENARIOS: Scenario[] = [
     target: 0.25,
   },
 ];
+/** BENCH_SCENARIOS: a comma list of scenario numbers (1 = the first above) to run only those. */
+const chosenScenarios = (env.BENCH_SCENARIOS ?? '')
+  .split(',')
+  .filter((part) => part.trim() !== '')
+  .map(Number);
+const RUN_SCENARIOS =
+  chosenScenarios.length === 0
+    ? SCENARIOS
+    : SCENARIOS.filter((_, index) => chosenScenarios.includes(index + 1));
 const RABBITMQ_URL = env.BENCH_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 const log = createLogger('bench', 'warn');
@@ -498,7 +508,7 @@ async function redirectScenarios(seeded: Seeded): Promise<{
   await waitForHttp(`${baseUrl}/-`, (status) => status === 404);
   await checkAnswers(baseUrl, seeded, seeded.codes);
   try {
-    for (const [index, scenario] of SCENARIOS.entries()) {
+    for (const [index, scenario] of RUN_SCENARIOS.entries()) {
       const codes = seeded.codes.slice(0, scenario.codes);
       const pathsFile = join(work, `paths-${scenario.codes}.txt`);
       writeFileSync(pathsFile, `${codes.map((c) => `/${c}`).join('\n')}\n`);
@@ -768,7 +778,7 @@ async function main(): Promise<void> {
     nodeFlags: nodeFlagsOfServices(),
     settings,
     warmupSeconds,
-    scenarios: only === 'pipeline' ? [] : SCENARIOS,
+    scenarios: only === 'pipeline' ? [] : RUN_SCENARIOS,
     measurements: redirects.measurements,
     pipeline: redirects.pipeline,
     tracingExports: redirects.exports,
