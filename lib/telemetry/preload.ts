@@ -18,6 +18,7 @@ import { basename, dirname } from 'node:path';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { defaultSampler } from './sampler.ts';
+import { maskStatement } from './statements.ts';
 import { SERVICE_VERSION, telemetry } from './tracing.ts';
 
 /** The libraries patched, by the names the mesh imports them under. */
@@ -48,14 +49,6 @@ async function hookImports(): Promise<void> {
   else
     register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include: INSTRUMENTED } });
 }
-
-/** A statement as a span keeps it: placeholders for its values, and not all of a long one. */
-function maskStatement(query: string): string {
-  const masked = query.replace(LITERALS, '?');
-  return masked.length > MAX_STATEMENT ? `${masked.slice(0, MAX_STATEMENT)}…` : masked;
-}
-const LITERALS = /'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\b\d+\b/g;
-const MAX_STATEMENT = 1_000;
 
 async function instrumentations() {
   await hookImports();
