@@ -145,6 +145,24 @@ const SCENARIOS: Scenario[] = [
     recordClicks: false,
     target: 0.4,
   },
+  // The redirect path's own cost of tracing and metrics, with no click
+  // consumers competing for the two cores (their share is in the twins above).
+  {
+    name: `${HOT}, clicks not recorded, tracing on`,
+    codes: 10_000,
+    nearCache: true,
+    recordClicks: false,
+    tracing: true,
+    target: 0.4,
+  },
+  {
+    name: `${HOT}, clicks not recorded, metrics on`,
+    codes: 10_000,
+    nearCache: true,
+    recordClicks: false,
+    target: 0.4,
+    metrics: true,
+  },
   {
     name: `${WIDE}, clicks recorded`,
     codes: 200_000,
