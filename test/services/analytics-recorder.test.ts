@@ -306,6 +306,37 @@ describe.each(DIALECTS)('visit recorder (%s)', (dialect) => {
     ]);
   });
 
+  test('when days were read once and another replica adds visits to some, then a second read shows them and keeps the others', async () => {
+    const linkId = '9007199254741011';
+    const range = { from: dayOf(DAY1), to: dayOf(DAY2) };
+    await recorder.record([
+      click({ linkId, at: new Date(DAY1) }),
+      click({ linkId, at: new Date(DAY2), ip: '198.51.100.4' }),
+    ]);
+    const first = await store.linkDays(linkId, range);
+    expect(first.map((day) => [day.day, day.visits])).toEqual([
+      [dayOf(DAY1), 1],
+      [dayOf(DAY2), 1],
+    ]);
+    // Another replica records: this store's kept copy of the second day is stale.
+    const other = new VisitRecorder(new VisitStore(db.orm, dialect), {
+      prefixes: { ipv4: 24, ipv6: 48 },
+    });
+    await other.record([
+      click({ linkId, at: new Date(DAY2), ip: '192.0.2.50', userAgent: SAFARI_IPHONE }),
+    ]);
+    const second = await store.linkDays(linkId, range);
+    expect(second.map((day) => [day.day, day.visits, day.visitors])).toEqual([
+      [dayOf(DAY1), 1, 1],
+      [dayOf(DAY2), 2, 2],
+    ]);
+    expect(second[1]?.facets.browser).toEqual({ Chrome: 1, Safari: 1 });
+    expect(VisitorSketch.decode(second[1]?.sketch ?? new Uint8Array()).estimate()).toBe(2);
+    // The unchanged day is the one read before, not read again.
+    expect(second[0]).toBe(first[0]);
+    expect(second[1]).not.toBe(first[1]);
+  });
+
   test('when the ranking counter gets the same batch twice, then it counts the human clicks once', async () => {
     const ranking = new MemoryRanking({ dedupHorizonMs: 15 * 60_000 });
     const counter = new RankingCounter(ranking);

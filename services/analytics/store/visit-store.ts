@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { DeadlockException, LockWaitTimeoutException, type QueryResult } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { LRUCache } from 'lru-cache';
 import { inCall } from '../../../lib/db/call-fork.ts';
 import { translateDatabaseError as translate } from '../../../lib/db/errors.ts';
 import type { Dialect } from '../../../lib/db/migrations.ts';
@@ -131,8 +132,12 @@ function retriable(error: unknown): boolean {
   return error instanceof DeadlockException || error instanceof LockWaitTimeoutException;
 }
 
+/** Memory the decoded days of owners' stats may hold, per process (VisitStore.linkDays). */
+const DAY_CACHE_BYTES = 64 * 1024 * 1024;
+
 export class VisitStore {
   readonly #orm: Orm;
+  readonly #days = new LRUCache<string, LinkDay>({ maxSize: DAY_CACHE_BYTES });
   readonly #dialect: Dialect;
   /** Where owners' reads go: a read replica, a little behind the recorder's writes, or the database. */
   readonly #reader: Orm;
@@ -318,25 +323,78 @@ export class VisitStore {
 
   /**
    * The link's days within the range that had visits, humans and bots apart
-   * (humans only unless `includeBots`), oldest first.
+   * (humans only unless `includeBots`), oldest first. Shared with the cache:
+   * callers read them and never change them.
+   *
+   * A year of a busy link is hundreds of rows of a few kilobytes (a dense
+   * sketch is 4 KiB), so rows are kept decoded (#days) and asked for again
+   * only when they changed: a row changes only when the recorder adds visits
+   * to it, which moves its visit count, so the range's counts are read first
+   * (a few bytes a row) and the rest only of rows whose counts moved. That
+   * holds across replicas, which each keep their own: the counts come from
+   * the database every time.
    */
   async linkDays(
     linkId: string,
     range: { from: number; to: number },
     includeBots = true,
   ): Promise<LinkDay[]> {
-    const rows = await this.#run(
+    const bots = includeBots ? '' : 'and `bot` = 0';
+    const counts = await this.#run(
       (em) =>
         em.execute<Row[]>(
-          `select \`day\`, \`bot\`, \`visits\`, \`visitors\`, \`unsketched_visitors\`, \`sketch\`, \`facets\` from \`link_days\`
-          where \`link_id\` = ? and \`day\` between ? and ? ${includeBots ? '' : 'and `bot` = 0'}
+          `select \`day\`, \`bot\`, \`visits\`, \`visitors\` from \`link_days\`
+          where \`link_id\` = ? and \`day\` between ? and ? ${bots}
           order by \`day\`, \`bot\``,
           [linkId, range.from, range.to],
         ),
       this.#reader,
     );
-    return rows.map(toLinkDay);
+    const days = new Map<string, LinkDay>();
+    const stale = new Set<number>();
+    for (const row of counts) {
+      const key = dayKey(linkId, Number(row.day), Number(row.bot) === 1);
+      const kept = this.#days.get(key);
+      if (kept && kept.visits === Number(row.visits) && kept.visitors === Number(row.visitors))
+        days.set(key, kept);
+      else stale.add(Number(row.day));
+    }
+    if (stale.size > 0) {
+      const rows = await this.#run(
+        (em) =>
+          em.execute<Row[]>(
+            `select \`day\`, \`bot\`, \`visits\`, \`visitors\`, \`unsketched_visitors\`, \`sketch\`, \`facets\` from \`link_days\`
+            where \`link_id\` = ? and \`day\` in (${[...stale].map(() => '?').join(', ')}) ${bots}`,
+            [linkId, ...stale],
+          ),
+        this.#reader,
+      );
+      for (const row of rows) {
+        const day = toLinkDay(row);
+        // Its own bytes: the driver's may be a view of a whole packet.
+        day.sketch = new Uint8Array(day.sketch);
+        const key = dayKey(linkId, day.day, day.bot);
+        this.#days.set(key, day, { size: sizeOf(day, String(row.facets)) });
+        days.set(key, day);
+      }
+    }
+    const ordered: LinkDay[] = [];
+    for (const row of counts) {
+      const day = days.get(dayKey(linkId, Number(row.day), Number(row.bot) === 1));
+      if (day) ordered.push(day);
+    }
+    return ordered;
   }
+}
+
+/** How the day cache names a link's day. */
+function dayKey(linkId: string, day: number, bot: boolean): string {
+  return `${linkId}:${day}:${bot ? 1 : 0}`;
+}
+
+/** Roughly what a kept day holds in memory: its sketch, and its facets at two bytes a character. */
+function sizeOf(day: LinkDay, facetsJson: string): number {
+  return 64 + day.sketch.length + 2 * facetsJson.length;
 }
 
 function emptyDay(day: number, bot: boolean): LinkDay {
