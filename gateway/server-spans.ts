@@ -5,9 +5,12 @@
 // listener that is the same function for every request (no closure). The
 // header is kept on the response for whoever writes its head to put among
 // its own (traceHeaders): a setHeader before writeHead sends node:http down
-// its slower path of merging headers, about 8% of a bare redirect server. Fastify
-// names the span after its route (app.ts); a request with a sampled
-// `traceparent` continues the caller's trace (parent-based sampling).
+// its slower path of merging headers, about 8% of a bare redirect server. A
+// request with no trace context is decided without the SDK unless it is
+// sampled (startNewTrace). Fastify names the span after its route (app.ts);
+// a request with a sampled `traceparent` continues the caller's trace
+// (parent-based sampling).
+import { randomFillSync } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type Context,
@@ -17,9 +20,11 @@ import {
   type Span,
   SpanKind,
   SpanStatusCode,
+  TraceFlags,
   trace,
 } from '@opentelemetry/api';
-import { traceparentOf, tracer } from '../lib/telemetry/tracing.ts';
+import { CHOSEN_NEW_TRACE } from '../lib/telemetry/sampler.ts';
+import { telemetry, traceparentOf, tracer } from '../lib/telemetry/tracing.ts';
 
 const SERVER_SPAN: unique symbol = Symbol('server span');
 
@@ -42,18 +47,59 @@ function ended(this: TracedResponse): void {
   span.end();
 }
 
+/**
+ * Random ids for the new traces that are not sampled, drawn from a pool
+ * filled a few kilobytes at a time: the SDK's generator and sampler cost a
+ * redirect more than the rest of its span.
+ */
+const ID_POOL = Buffer.alloc(4096);
+let poolUsed = ID_POOL.length;
+const NO_TRACE_ID = '0'.repeat(32);
+
+function randomHex(bytes: number): string {
+  if (poolUsed + bytes > ID_POOL.length) {
+    randomFillSync(ID_POOL);
+    poolUsed = 0;
+  }
+  const hex = ID_POOL.toString('hex', poolUsed, poolUsed + bytes);
+  poolUsed += bytes;
+  return hex;
+}
+
+/**
+ * A request that carries no trace context starts a new trace. Under the
+ * default sampler (parent-based, a ratio of new traces) its draw is made
+ * here: the few that are sampled start their span through the SDK, told they
+ * were chosen (CHOSEN_NEW_TRACE); the rest get a span context of their own
+ * ids that records nothing, which is what the SDK would have made of them.
+ */
+function startNewTrace(method: string, ratio: number): Span {
+  if (Math.random() < ratio) {
+    return gatewayTracer.startSpan(
+      method,
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': method } },
+      CHOSEN_NEW_TRACE,
+    );
+  }
+  let traceId = randomHex(16);
+  while (traceId === NO_TRACE_ID) traceId = randomHex(16);
+  return trace.wrapSpanContext({ traceId, spanId: randomHex(8), traceFlags: TraceFlags.NONE });
+}
+
 /** Starts the request's server span and puts its trace id on the response. */
 export function startServerSpan(request: IncomingMessage, response: ServerResponse): Span {
-  const parent =
-    request.headers.traceparent === undefined
-      ? ROOT_CONTEXT
-      : propagation.extract(ROOT_CONTEXT, request.headers);
   const method = request.method ?? 'GET';
-  const span = gatewayTracer.startSpan(
-    method,
-    { kind: SpanKind.SERVER, attributes: { 'http.request.method': method } },
-    parent,
-  );
+  const ratio = telemetry.newTraceRatio;
+  const span =
+    request.headers.traceparent === undefined && ratio !== undefined
+      ? startNewTrace(method, ratio)
+      : gatewayTracer.startSpan(
+          method,
+          { kind: SpanKind.SERVER, attributes: { 'http.request.method': method } },
+          request.headers.traceparent === undefined
+            ? ROOT_CONTEXT
+            : propagation.extract(ROOT_CONTEXT, request.headers),
+        );
   (response as TracedResponse)[SERVER_SPAN] = span;
   (response as TracedResponse)[TRACE_RESPONSE] = traceparentOf(span.spanContext());
   if (span.isRecording()) {

@@ -17,7 +17,7 @@ import { register } from 'node:module';
 import { basename, dirname } from 'node:path';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { defaultSampler } from './sampler.ts';
+import { defaultSampler, sampleRatio } from './sampler.ts';
 import { maskStatement } from './statements.ts';
 import { SERVICE_VERSION, telemetry } from './tracing.ts';
 
@@ -74,12 +74,13 @@ async function instrumentations() {
   ];
 }
 
+const sampler = exporting ? defaultSampler(env) : undefined;
 const sdk = new NodeSDK({
   serviceName: env.OTEL_SERVICE_NAME || `shortener-${serviceNameFromEntry()}`,
   // OTEL_RESOURCE_ATTRIBUTES still wins over these (the SDK merges it last).
   resource: defaultResource().merge(resourceFromAttributes({ 'service.version': SERVICE_VERSION })),
   instrumentations: exporting ? await instrumentations() : [],
-  ...(exporting ? { sampler: defaultSampler(env) } : { spanProcessors: [] }),
+  ...(exporting ? { sampler } : { spanProcessors: [] }),
   // Traces only, unless metrics or logs over OTLP are asked for by name: the
   // SDK would otherwise start both exporters beside the traces' endpoint.
   ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),
@@ -87,6 +88,7 @@ const sdk = new NodeSDK({
 });
 sdk.start();
 telemetry.tracing = exporting;
+telemetry.newTraceRatio = sampler ? sampleRatio(env) : undefined;
 
 let stopping = false;
 export async function shutdownTelemetry(): Promise<void> {

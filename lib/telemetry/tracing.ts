@@ -19,7 +19,15 @@ import packageJson from '../../package.json' with { type: 'json' };
 
 export const SERVICE_VERSION: string = packageJson.version;
 
-export const telemetry = { tracing: false };
+export const telemetry: {
+  tracing: boolean;
+  /**
+   * The share of new traces sampled when the default sampler is installed
+   * (sampler.ts), so that the gateway can decide a request's new trace
+   * without the SDK (gateway/server-spans.ts); undefined under any other.
+   */
+  newTraceRatio: number | undefined;
+} = { tracing: false, newTraceRatio: undefined };
 
 export function tracer(name: string): Tracer {
   return trace.getTracer(name, SERVICE_VERSION);

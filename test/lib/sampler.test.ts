@@ -4,7 +4,11 @@ import { randomBytes } from 'node:crypto';
 import { ROOT_CONTEXT, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
 import { SamplingDecision } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
-import { DEFAULT_SAMPLE_RATIO, defaultSampler } from '../../lib/telemetry/sampler.ts';
+import {
+  CHOSEN_NEW_TRACE,
+  DEFAULT_SAMPLE_RATIO,
+  defaultSampler,
+} from '../../lib/telemetry/sampler.ts';
 
 const TRACES = 20_000;
 
@@ -69,5 +73,30 @@ describe('the default sampler', () => {
 
   test('when OTEL_TRACES_SAMPLER names a sampler, then the SDK’s own reading of it is left alone', () => {
     expect(defaultSampler({ OTEL_TRACES_SAMPLER: 'always_on' })).toBeUndefined();
+  });
+});
+
+describe('a new trace already drawn for sampling', () => {
+  test('when a root span starts in CHOSEN_NEW_TRACE, then the default sampler samples it, whatever its ratio', () => {
+    const sampler = defaultSampler({ OTEL_TRACES_SAMPLER_ARG: '0' });
+    const traceId = randomBytes(16).toString('hex');
+    expect(
+      sampler?.shouldSample(CHOSEN_NEW_TRACE, traceId, 'GET', SpanKind.SERVER, {}, []).decision,
+    ).toBe(SamplingDecision.RECORD_AND_SAMPLED);
+    expect(
+      sampler?.shouldSample(ROOT_CONTEXT, traceId, 'GET', SpanKind.SERVER, {}, []).decision,
+    ).toBe(SamplingDecision.NOT_RECORD);
+  });
+
+  test('when a span with a parent starts in it, then the parent still decides', () => {
+    const parent = trace.setSpanContext(CHOSEN_NEW_TRACE, {
+      traceId: randomBytes(16).toString('hex'),
+      spanId: randomBytes(8).toString('hex'),
+      traceFlags: TraceFlags.NONE,
+      isRemote: true,
+    });
+    expect(
+      defaultSampler({})?.shouldSample(parent, 'ignored', 'GET', SpanKind.SERVER, {}, []).decision,
+    ).toBe(SamplingDecision.NOT_RECORD);
   });
 });
