@@ -6,7 +6,19 @@
 // TTL bounds anything missed regardless. An answer fetched while anything
 // was dropped is not kept (the epoch check), so it cannot bring back what
 // the feed just removed.
+//
+// Each entry lives a random share of the TTL, between SPREAD and all of it:
+// entries filled together (a warm-up, a feed's reset, a burst of new hot
+// links) would otherwise all expire together, and every request for them
+// would wait on the same refetch at once.
 import { LRUCache } from 'lru-cache';
+
+/** The least share of the TTL an entry lives. */
+const SPREAD = 0.75;
+
+function spread(ttlMs: number): number {
+  return Math.ceil(ttlMs * (SPREAD + (1 - SPREAD) * Math.random()));
+}
 
 export class FeedCache<V extends object> {
   readonly #entries: LRUCache<string, V> | null;
@@ -47,13 +59,18 @@ export class FeedCache<V extends object> {
   fill(key: string, value: V, epochAtRequest: number, until?: Date): void {
     const entries = this.#entries;
     if (!entries || !this.#live || epochAtRequest !== this.#epoch) return;
+    const ttl = entries.ttl > 0 ? spread(entries.ttl) : 0;
     if (until === undefined) {
-      entries.set(key, value);
+      entries.set(key, value, { ttl });
       return;
     }
     const left = until.getTime() - Date.now();
-    if (left > 0)
-      entries.set(key, value, { ttl: entries.ttl > 0 ? Math.min(left, entries.ttl) : left });
+    if (left > 0) entries.set(key, value, { ttl: ttl > 0 ? Math.min(left, ttl) : left });
+  }
+
+  /** How long an entry is kept still, in ms (0 when absent; Infinity without a TTL). */
+  remainingMs(key: string): number {
+    return this.#entries?.getRemainingTTL(key) ?? 0;
   }
 
   /** The feed announced these keys changed. */

@@ -97,3 +97,26 @@ describe('near cache epochs', () => {
     expect(near.get('Racing1')?.targetUrl).toBe('https://example.com/new');
   });
 });
+
+describe('near-cache entries filled together', () => {
+  test('when many links are cached at once, then they expire spread over the last quarter of the TTL, not all together', () => {
+    const near = new NearCache(10_000, 40_000);
+    near.resume();
+    const epoch = near.epoch;
+    for (let i = 0; i < 2_000; i++) {
+      near.fill(
+        `Code${String(i).padStart(3, '0')}`,
+        { linkId: String(i + 1), ownerId: '1', targetUrl: 'https://example.com/', expiresAt: null },
+        epoch,
+      );
+    }
+    const left = Array.from({ length: 2_000 }, (_, i) =>
+      near.remainingMs(`Code${String(i).padStart(3, '0')}`),
+    );
+    expect(Math.min(...left)).toBeGreaterThanOrEqual(0.75 * 40_000 - 1_000);
+    expect(Math.max(...left)).toBeLessThanOrEqual(40_000);
+    // Spread out: each tenth of that quarter holds some of them.
+    const buckets = new Set(left.map((ms) => Math.min(9, Math.floor((ms - 30_000) / 1_000))));
+    expect(buckets.size).toBe(10);
+  });
+});
