@@ -24,6 +24,14 @@ export class FeedCache<V extends object> {
   readonly #entries: LRUCache<string, V> | null;
   #live = false;
   #epoch = 0;
+  /** One options object for every read that may answer a stale entry (no allocation per read). */
+  readonly #staleRead: {
+    allowStale: true;
+    noDeleteOnStaleGet: true;
+    status: LRUCache.Status<string, V>;
+  } = { allowStale: true, noDeleteOnStaleGet: true, status: {} };
+  /** Whether the last getAllowingStale answered an entry past its TTL: it is due for a refetch. */
+  refreshDue = false;
 
   /** Off (caching nothing) when `size` is 0; `ttlMs` 0 means no TTL. */
   constructor(size: number, ttlMs: number) {
@@ -50,6 +58,35 @@ export class FeedCache<V extends object> {
 
   get(key: string): V | undefined {
     return this.#live ? this.#entries?.get(key) : undefined;
+  }
+
+  /**
+   * As get, but an entry past its TTL by at most `staleMs` is answered too,
+   * with `refreshDue` set, so that its caller refetches it in the background
+   * instead of making a request wait for it; an older one is gone. Entries
+   * the feed drops go at once either way: staleness only ever bounds what
+   * the feed might have missed.
+   */
+  getAllowingStale(key: string, staleMs: number): V | undefined {
+    this.refreshDue = false;
+    const entries = this.#entries;
+    if (!this.#live || !entries) return undefined;
+    const status = this.#staleRead.status;
+    status.get = undefined;
+    status.remainingTTL = undefined;
+    const value = entries.get(key, this.#staleRead);
+    if (value === undefined || status.get !== 'stale') return value;
+    if ((status.remainingTTL ?? 0) < -staleMs) {
+      entries.delete(key);
+      return undefined;
+    }
+    this.refreshDue = true;
+    return value;
+  }
+
+  /** A refetch found the key gone: forget it (the feed will say so too, or has). */
+  forget(key: string): void {
+    this.#entries?.delete(key);
   }
 
   /**

@@ -13,6 +13,7 @@ import { context, type SpanContext, trace } from '@opentelemetry/api';
 import {
   type ResolveLinksRequest_Item,
   type ResolveLinksResponse,
+  type ResolveLinksResponse_Result,
   ResolveStatus,
 } from '../gen/shortener/v1/link.ts';
 import { type DomainError, isDomainError } from '../lib/errors.ts';
@@ -22,7 +23,7 @@ import { MAX_RESOLVE_BATCH } from '../lib/short-code-rules.ts';
 import { onBehalfOf, recordFailure, telemetry, tracer } from '../lib/telemetry/tracing.ts';
 import type { ClickBuffer } from './clicks/click-buffer.ts';
 import type { LinkClient } from './grpc-clients.ts';
-import type { NearCache } from './near-cache.ts';
+import type { NearCache, NearEntry } from './near-cache.ts';
 import { problemFromDomain } from './problems.ts';
 import {
   countProblem,
@@ -34,6 +35,9 @@ import {
 import { serverSpanOf } from './server-spans.ts';
 
 const batcherTracer = tracer('shortener.gateway');
+
+/** How long codes due for a refetch gather before their one ResolveLinks call. */
+const REFRESH_FLUSH_MS = 50;
 
 export class RedirectBatcher {
   readonly #client: LinkClient;
@@ -51,6 +55,11 @@ export class RedirectBatcher {
 
   readonly #now: () => number;
   readonly #tally: RedirectTally;
+  /** Near-cache entries due for a refetch, and those being refetched (refresh). */
+  readonly #refreshes = new Set<string>();
+  readonly #refreshing = new Set<string>();
+  #refreshTimer: NodeJS.Timeout | undefined;
+  readonly #flushRefreshesSoon = () => this.#flushRefreshes();
 
   /** Without `clicks`, redirects are answered and not recorded; answers are counted in `tally`. */
   constructor(
@@ -67,6 +76,59 @@ export class RedirectBatcher {
     this.#deadlineMs = deadlineMs;
     this.#clicks = clicks;
     this.#now = now;
+  }
+
+  /**
+   * Refetches a near-cache entry past its TTL that is still being answered
+   * (NEAR_STALE_MS), off every request's path: the codes due within
+   * REFRESH_FLUSH_MS go in one ResolveLinks call (as HEAD: nothing is
+   * spent), not one small call per turn of the event loop. What it finds
+   * refills the entry; a code found gone is forgotten, so its next request
+   * asks the link service; a failed call leaves the entry to its staleness
+   * bound.
+   */
+  refresh(code: string): void {
+    if (this.#refreshes.has(code) || this.#refreshing.has(code)) return;
+    this.#refreshes.add(code);
+    if (this.#refreshes.size >= MAX_RESOLVE_BATCH) this.#flushRefreshes();
+    else if (this.#refreshTimer === undefined) {
+      this.#refreshTimer = setTimeout(this.#flushRefreshesSoon, REFRESH_FLUSH_MS);
+      this.#refreshTimer.unref();
+    }
+  }
+
+  #flushRefreshes(): void {
+    clearTimeout(this.#refreshTimer);
+    this.#refreshTimer = undefined;
+    const codes = [...this.#refreshes];
+    this.#refreshes.clear();
+    if (codes.length === 0) return;
+    for (const code of codes) this.#refreshing.add(code);
+    const epoch = this.#near.epoch;
+    const done = () => {
+      for (const code of codes) this.#refreshing.delete(code);
+    };
+    this.#client
+      .resolveLinks(
+        { items: codes.map((code) => ({ code, client: undefined, head: true })) },
+        { deadline: Date.now() + this.#deadlineMs },
+      )
+      .then(({ results }) => {
+        done();
+        codes.forEach((code, i) => {
+          const result = results[i];
+          if (result?.status === ResolveStatus.RESOLVE_STATUS_FOUND) {
+            // A link given a visit limit is never near-cached: each visit must spend its count.
+            if (result.visitsLimited) this.#near.forget(code);
+            else this.#near.fill(code, entryOf(result), epoch);
+          } else if (
+            result?.status === ResolveStatus.RESOLVE_STATUS_NOT_FOUND ||
+            result?.status === ResolveStatus.RESOLVE_STATUS_EXPIRED
+          ) {
+            this.#near.forget(code);
+          }
+        });
+      }, done);
   }
 
   add(item: ResolveLinksRequest_Item, reply: ServerResponse): void {
@@ -152,16 +214,7 @@ export class RedirectBatcher {
         if (result?.status === ResolveStatus.RESOLVE_STATUS_FOUND) {
           // A link with a visit limit is never near-cached: each visit must spend its count.
           if (!result.visitsLimited) {
-            this.#near.fill(
-              item.code,
-              {
-                linkId: result.linkId,
-                ownerId: result.ownerId,
-                targetUrl: result.targetUrl,
-                expiresAt: result.expiresAt ? result.expiresAt.getTime() : null,
-              },
-              epoch,
-            );
+            this.#near.fill(item.code, entryOf(result), epoch);
           }
           sendRedirect(reply, result.targetUrl);
           this.#tally.found++;
@@ -192,6 +245,16 @@ export class RedirectBatcher {
       }
     }
   }
+}
+
+/** What the near cache keeps of a link the link service found. */
+function entryOf(result: ResolveLinksResponse_Result): NearEntry {
+  return {
+    linkId: result.linkId,
+    ownerId: result.ownerId,
+    targetUrl: result.targetUrl,
+    expiresAt: result.expiresAt ? result.expiresAt.getTime() : null,
+  };
 }
 
 function asDomainError(error: unknown): DomainError {

@@ -15,6 +15,15 @@ import type { RedirectBatcher } from './redirect-batcher.ts';
 import { sendNotFound, sendRedirect } from './redirect-replies.ts';
 import { nameServerSpan, serverSpanOf } from './server-spans.ts';
 
+/**
+ * How long past its TTL a near-cache entry is still answered while it is
+ * refetched in the background (RedirectBatcher.refresh): a hot link's
+ * requests never wait for its refetch. Changes the feed announces drop
+ * entries at once regardless; this only stretches the bound on what it
+ * might have missed, from the TTL to the TTL and this.
+ */
+export const NEAR_STALE_MS = 5_000;
+
 /** The route its server spans are named after, as Fastify's would be. */
 const ROUTE = '/:code';
 
@@ -71,7 +80,7 @@ export class RedirectPath {
   #serveValid(code: string, request: IncomingMessage, response: ServerResponse): void {
     const span = telemetry.tracing ? serverSpanOf(response) : undefined;
     if (span) nameServerSpan(response, request.method as string, ROUTE);
-    const hit = this.#near.get(code);
+    const hit = this.#near.getAllowingStale(code, NEAR_STALE_MS);
     const now = this.#now();
     // Past the expiry it carries, an entry says nothing: use may have pushed
     // the idle expiry out since. The link service answers (410 or 302).
@@ -83,6 +92,7 @@ export class RedirectPath {
       sendRedirect(response, hit.targetUrl);
       this.#tally.nearHits++;
       this.#tally.found++;
+      if (this.#near.refreshDue) this.#batcher.refresh(code);
       // A GET answered 302 is a click; HEAD is not (nor 404 or 410).
       if (this.#clicks && request.method === 'GET') {
         this.#clicks.record({

@@ -4,10 +4,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { RunningGateway } from '../../gateway/main.ts';
 import { NearCache, SILENCE_MS } from '../../gateway/near-cache.ts';
-import type { WatchLinkChangesResponse } from '../../gen/shortener/v1/link.ts';
+import { ResolveStatus, type WatchLinkChangesResponse } from '../../gen/shortener/v1/link.ts';
 import {
   type ChangeStream,
   type FakeLinkService,
+  found,
   startFakeLinkService,
   startGatewayFor,
 } from '../support/fake-link-service.ts';
@@ -116,7 +117,93 @@ describe('near-cache entries filled together', () => {
     expect(Math.min(...left)).toBeGreaterThanOrEqual(0.75 * 40_000 - 1_000);
     expect(Math.max(...left)).toBeLessThanOrEqual(40_000);
     // Spread out: each tenth of that quarter holds some of them.
-    const buckets = new Set(left.map((ms) => Math.min(9, Math.floor((ms - 30_000) / 1_000))));
+    const buckets = new Set(
+      left.map((ms) => Math.max(0, Math.min(9, Math.floor((ms - 30_000) / 1_000)))),
+    );
     expect(buckets.size).toBe(10);
+  });
+});
+
+describe('near-cache entries past their TTL', () => {
+  let link: FakeLinkService;
+  let gateway: RunningGateway;
+  let heartbeat: NodeJS.Timeout | undefined;
+  /** What the link service answers now, per code: a target, or gone. */
+  const targets = new Map<string, string | 'gone'>();
+
+  beforeAll(async () => {
+    link = await startFakeLinkService({
+      watchChanges: true,
+      // Slow, so that a request that waited on it would show.
+      delayMs: 300,
+      resolve: (item) => {
+        const target = targets.get(item.code) ?? `https://example.com/${item.code}`;
+        return target === 'gone'
+          ? {
+              status: ResolveStatus.RESOLVE_STATUS_NOT_FOUND,
+              linkId: '0',
+              ownerId: '0',
+              targetUrl: '',
+              errorCode: 'link_not_found',
+              errorMessage: 'no such link',
+              visitsLimited: false,
+            }
+          : found(target);
+      },
+    });
+    gateway = await startGatewayFor(link, { NEAR_CACHE_TTL: '400ms' });
+    await within(5_000, async () => link.streams.length === 1);
+    say(link.streams[0], { reset: true });
+    heartbeat = setInterval(() => say(link.streams.at(-1), {}), 500);
+    await within(1_000, async () => gateway.near.live);
+  });
+  afterAll(async () => {
+    clearInterval(heartbeat);
+    await gateway?.stop();
+    await link?.server.shutdown(1_000);
+  });
+
+  const resolved = (code: string) => link.calls.flat().filter((item) => item.code === code);
+
+  test('when a hot link is past its TTL, then it is answered at once from the cache and refetched once in the background, with what the link service says now', async () => {
+    expect((await call(gateway.url, 'GET', '/Stale01')).status).toBe(302);
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    targets.set('Stale01', 'https://example.com/moved');
+    const asked = resolved('Stale01').length;
+    const started = performance.now();
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => call(gateway.url, 'GET', '/Stale01')),
+    );
+    expect(performance.now() - started).toBeLessThan(250);
+    expect(answers.map((answer) => answer.headers.get('location'))).toEqual(
+      Array(5).fill('https://example.com/Stale01'),
+    );
+    // One refetch for all five, sent as HEAD (it spends nothing), then the new target.
+    await within(2_000, async () => resolved('Stale01').length === asked + 1);
+    expect(resolved('Stale01').at(-1)?.head).toBe(true);
+    await within(2_000, async () => {
+      const answer = await call(gateway.url, 'GET', '/Stale01');
+      return answer.headers.get('location') === 'https://example.com/moved';
+    });
+  });
+
+  test('when the refetch finds the link gone, then the next request asks the link service and is told so', async () => {
+    expect((await call(gateway.url, 'GET', '/Stale02')).status).toBe(302);
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    targets.set('Stale02', 'gone');
+    expect((await call(gateway.url, 'GET', '/Stale02')).status).toBe(302);
+    await within(2_000, async () => gateway.near.get('Stale02') === undefined);
+    expect((await call(gateway.url, 'GET', '/Stale02')).status).toBe(404);
+  });
+
+  test('when an entry is past its TTL by more than the stale allowance, then it is not answered', async () => {
+    expect((await call(gateway.url, 'GET', '/Stale03')).status).toBe(302);
+    expect(gateway.near.getAllowingStale('Stale03', 60_000)).toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    // Past the TTL: answered only within the allowance asked for.
+    expect(gateway.near.getAllowingStale('Stale03', 60_000)).toBeDefined();
+    expect(gateway.near.refreshDue).toBe(true);
+    expect(gateway.near.getAllowingStale('Stale03', 10)).toBeUndefined();
+    expect(gateway.near.getAllowingStale('Stale03', 60_000)).toBeUndefined();
   });
 });
