@@ -130,7 +130,9 @@ export class BatchRunner<R> {
 
   async #run(batch: Arrived<R>[]): Promise<void> {
     const failure = await this.#call(batch);
-    if (failure && batch.length > 1) {
+    // While stopping, a failed batch is handed back whole: its messages would
+    // each fail alone too (the handler is being stopped), only slower.
+    if (failure && batch.length > 1 && !this.#stopped) {
       // One bad message must not take its neighbours down with it (they would
       // come back together, fail together and be parked together): each is
       // tried alone, so the failure settles on the messages that cause it.

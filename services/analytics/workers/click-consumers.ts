@@ -21,8 +21,15 @@ import { isDomainError } from '../../../lib/errors.ts';
 import type { ServiceContext } from '../../../lib/service.ts';
 import type { Click } from '../domain/click.ts';
 
-/** Deliveries (messages of up to 500 clicks each) handled in one call. */
-const BATCH = { batchSize: 8, batchWaitMs: 20 };
+/**
+ * Deliveries (messages of up to 500 clicks each) handled in one call: up to
+ * 16,000 clicks when a backlog has formed, fewer when it has not (a partial
+ * batch waits 20 ms at most). The visit recorder's cost per click is mostly
+ * its rollup rows (one per link and day in the batch), so the larger the
+ * batch, the more clicks share each: on the bench's hot set, 32 messages
+ * touch about half a rollup row per click, 8 messages about five in six.
+ */
+const BATCH = { batchSize: 32, batchWaitMs: 20 };
 
 /** Waits between asks while the store is unreachable (on top of the supervisor's restart backoff). */
 const OUTAGE_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 2_000, jitter: 0.2 };
