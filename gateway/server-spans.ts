@@ -19,6 +19,7 @@ import {
   ROOT_CONTEXT,
   type Span,
   SpanKind,
+  type SpanOptions,
   SpanStatusCode,
   TraceFlags,
   trace,
@@ -66,6 +67,10 @@ function randomHex(bytes: number): string {
   return hex;
 }
 
+function serverSpanOptions(method: string): SpanOptions {
+  return { kind: SpanKind.SERVER, attributes: { 'http.request.method': method } };
+}
+
 /**
  * A request that carries no trace context starts a new trace. Under the
  * default sampler (parent-based, a ratio of new traces) its draw is made
@@ -75,11 +80,7 @@ function randomHex(bytes: number): string {
  */
 function startNewTrace(method: string, ratio: number): Span {
   if (Math.random() < ratio) {
-    return gatewayTracer.startSpan(
-      method,
-      { kind: SpanKind.SERVER, attributes: { 'http.request.method': method } },
-      CHOSEN_NEW_TRACE,
-    );
+    return gatewayTracer.startSpan(method, serverSpanOptions(method), CHOSEN_NEW_TRACE);
   }
   let traceId = randomHex(16);
   while (traceId === NO_TRACE_ID) traceId = randomHex(16);
@@ -95,7 +96,7 @@ export function startServerSpan(request: IncomingMessage, response: ServerRespon
       ? startNewTrace(method, ratio)
       : gatewayTracer.startSpan(
           method,
-          { kind: SpanKind.SERVER, attributes: { 'http.request.method': method } },
+          serverSpanOptions(method),
           request.headers.traceparent === undefined
             ? ROOT_CONTEXT
             : propagation.extract(ROOT_CONTEXT, request.headers),

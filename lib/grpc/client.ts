@@ -165,9 +165,12 @@ function send(client: Client): ClientNext {
             } else resolve(response);
           },
         );
-        pending.on('metadata', () => {
-          answering = true;
-        });
+        // Only a call resendDropped may send again needs to know.
+        if (method.idempotent) {
+          pending.on('metadata', () => {
+            answering = true;
+          });
+        }
         const stopListening = cancelOnAbort(signal, () => pending.cancel());
       });
     }

@@ -9,6 +9,7 @@ import { ResolveStatus } from '../../gen/shortener/v1/link.ts';
 import {
   type FakeLinkService,
   found,
+  notFound,
   startFakeLinkService,
   startGatewayFor,
 } from '../support/fake-link-service.ts';
@@ -24,15 +25,7 @@ const recordingLinkService = (delayMs: number) =>
     delayMs,
     resolve: (item) =>
       item.code === 'gone404'
-        ? {
-            status: ResolveStatus.RESOLVE_STATUS_NOT_FOUND,
-            linkId: '0',
-            ownerId: '0',
-            targetUrl: '',
-            errorCode: 'link_not_found',
-            errorMessage: 'no link has this code',
-            visitsLimited: false,
-          }
+        ? notFound()
         : item.code === 'dbDown1'
           ? {
               status: ResolveStatus.RESOLVE_STATUS_UNAVAILABLE,

@@ -4,11 +4,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { RunningGateway } from '../../gateway/main.ts';
 import { NearCache, SILENCE_MS } from '../../gateway/near-cache.ts';
-import { ResolveStatus, type WatchLinkChangesResponse } from '../../gen/shortener/v1/link.ts';
+import type { WatchLinkChangesResponse } from '../../gen/shortener/v1/link.ts';
 import {
   type ChangeStream,
   type FakeLinkService,
   found,
+  notFound,
   startFakeLinkService,
   startGatewayFor,
 } from '../support/fake-link-service.ts';
@@ -138,17 +139,7 @@ describe('near-cache entries past their TTL', () => {
       delayMs: 300,
       resolve: (item) => {
         const target = targets.get(item.code) ?? `https://example.com/${item.code}`;
-        return target === 'gone'
-          ? {
-              status: ResolveStatus.RESOLVE_STATUS_NOT_FOUND,
-              linkId: '0',
-              ownerId: '0',
-              targetUrl: '',
-              errorCode: 'link_not_found',
-              errorMessage: 'no such link',
-              visitsLimited: false,
-            }
-          : found(target);
+        return target === 'gone' ? notFound() : found(target);
       },
     });
     gateway = await startGatewayFor(link, { NEAR_CACHE_TTL: '400ms' });

@@ -33,6 +33,17 @@ export const found = (targetUrl: string): ResolveLinksResponse_Result => ({
   visitsLimited: false,
 });
 
+/** No live link has the code, as the link service says it. */
+export const notFound = (): ResolveLinksResponse_Result => ({
+  status: ResolveStatus.RESOLVE_STATUS_NOT_FOUND,
+  linkId: '0',
+  ownerId: '0',
+  targetUrl: '',
+  errorCode: 'link_not_found',
+  errorMessage: 'no link has this code',
+  visitsLimited: false,
+});
+
 export interface FakeLinkServiceOptions {
   /** How long every ResolveLinks call takes. */
   delayMs?: number;
