@@ -86,6 +86,7 @@ export class CallDeadline {
   readonly #controller = new AbortController();
   readonly #timer: NodeJS.Timeout | undefined;
   readonly #deadline: number;
+  #over = false;
 
   constructor(deadline: number, boundMs: number) {
     this.#deadline = deadline;
@@ -102,9 +103,14 @@ export class CallDeadline {
     return this.#controller.signal;
   }
 
-  /** The caller went away; at the deadline itself (grpc-js cancels then too) that is the deadline. */
+  /**
+   * The caller went away; at the deadline itself (grpc-js cancels then too)
+   * that is the deadline. After dispose() it is nothing: grpc-js reports every
+   * call as cancelled once its status is sent, and a call that has answered
+   * has no work left to stop.
+   */
   cancel(): void {
-    if (this.#controller.signal.aborted) return;
+    if (this.#over || this.#controller.signal.aborted) return;
     if (Date.now() >= this.#deadline - DEADLINE_SLACK_MS) {
       this.#expire();
       return;
@@ -113,6 +119,7 @@ export class CallDeadline {
   }
 
   dispose(): void {
+    this.#over = true;
     clearTimeout(this.#timer);
   }
 

@@ -7,6 +7,8 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
+  CreateLinkRequest,
+  CreateLinkResponse,
   LinkServiceClient,
   LinkServiceService,
   type ResolveLinksRequest,
@@ -51,6 +53,15 @@ describe('the call context', () => {
           return { results: [] };
         },
       ),
+      // Answers at once.
+      createLink: unary<CreateLinkRequest, CreateLinkResponse>(
+        'CreateLink',
+        testLog,
+        async (_request, context) => {
+          watch(context.signal, performance.now());
+          return CreateLinkResponse.fromPartial({});
+        },
+      ),
       watchLinkChanges: serverStream<WatchLinkChangesRequest, WatchLinkChangesResponse>(
         'WatchLinkChanges',
         testLog,
@@ -85,6 +96,21 @@ describe('the call context', () => {
       expect(seen[0]?.abortedAfterMs).toBeGreaterThan(150);
       expect(seen[0]?.abortedAfterMs).toBeLessThan(400);
       expect(seen[0]?.reason).toMatchObject({ kind: 'deadline' });
+    } finally {
+      raw.close();
+    }
+  });
+
+  test('when a call has answered, then its signal stays unaborted (grpc-js reports every ended call as cancelled)', async () => {
+    const raw = connect(LinkServiceClient, server.address, 5_000);
+    try {
+      seen.length = 0;
+      const link = promiseClient(raw, LinkServiceService);
+      for (let i = 0; i < 5; i++) {
+        await link.createLink(CreateLinkRequest.fromPartial({ targetUrl: 'https://example.com/' }));
+      }
+      await sleep(50);
+      expect(seen).toEqual([]);
     } finally {
       raw.close();
     }
