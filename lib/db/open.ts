@@ -7,6 +7,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM as MySqlORM } from '@mikro-orm/mysql';
 import { MikroORM as SqliteORM } from '@mikro-orm/sqlite';
 import { SqliteDialect } from 'kysely';
+import { format } from 'mysql2';
 import type { Logger } from '../log.ts';
 import { migrateExclusively } from './migration-lock.ts';
 import { dialectOf, migrationsFor, type Schema } from './migrations.ts';
@@ -58,7 +59,33 @@ export function openReplica(url: string, schema: Schema): Orm {
     debug: false,
     clientUrl: url,
     pool: { min: 0, max: 10 },
+    driverOptions: { queryFormat: formatOnlyWithValues },
   });
+}
+
+interface FormattingConnection {
+  config: { stringifyObjects?: boolean; timezone?: string };
+}
+
+/**
+ * mysql2 formats every query on the client, one without values too, and
+ * scans all of its text for placeholders (string literals included), which
+ * for a batch of visits costs more than the batch's own work. MikroORM sends
+ * every query formatted already, with no values; only those with values are
+ * formatted here, as mysql2 itself would.
+ */
+export function formatOnlyWithValues(
+  this: FormattingConnection,
+  sql: string,
+  values: unknown,
+): string {
+  if (values === undefined || (Array.isArray(values) && values.length === 0)) return sql;
+  return format(
+    sql,
+    values as Parameters<typeof format>[1],
+    this.config.stringifyObjects,
+    this.config.timezone,
+  );
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Orm> {
@@ -98,6 +125,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Orm> {
           driver: mysqlDriverReleasingOnFailedRollback(rollbackFailed),
           clientUrl: options.url,
           pool: { min: 1, max: options.poolSize ?? 10 },
+          driverOptions: { queryFormat: formatOnlyWithValues },
         });
   if (options.migrations === 'await') {
     const pending = await orm.migrator.getPending().catch(async (error: unknown) => {

@@ -4,7 +4,7 @@
 // and returns once Redis has it.
 import type { Ranking } from '../ranking/ranking.ts';
 import type { Click } from './click.ts';
-import { parseUserAgent } from './visits.ts';
+import { isBotAgent } from './visits.ts';
 
 export class RankingCounter {
   readonly #ranking: Ranking;
@@ -17,7 +17,7 @@ export class RankingCounter {
   record(clicks: readonly Click[]): Promise<number> {
     return this.#ranking.record(
       clicks
-        .filter((click) => !parseUserAgent(click.userAgent).bot)
+        .filter((click) => !isBotAgent(click.userAgent))
         .map((click) => ({
           eventId: click.eventId,
           linkId: click.linkId,

@@ -48,6 +48,11 @@ export function agentOf(userAgent: string): Agent {
   return agent;
 }
 
+/** Whether a click's user agent is a bot's, as its visit records it. */
+export function isBotAgent(userAgent: string): boolean {
+  return agentOf(userAgent.slice(0, MAX_USER_AGENT)).bot;
+}
+
 export function parseUserAgent(userAgent: string): Agent {
   const text = userAgent.trim();
   // No user agent at all is no browser: a script, counted with the bots.
