@@ -25,6 +25,10 @@ export function renderPipelineSection(section: PipelineSection): string[] {
     '|---:|---:|---:|---:|---:|---:|---:|',
     `| ${alone.clicks} | ${fmt(alone.publishSeconds, 1)} | ${alone.stored} | ${allStored ? fmt(alone.storedSeconds, 1) : `not within ${alone.waitSeconds}`} | ${allStored ? fmt(alone.lastPublishToStoredSeconds, 1) : 'n/a'} | ${fmt(alone.storedPerSecond)} | ${fmt(alone.sustainedPerSecond)} |`,
     '',
+    `CPU seconds from the first publish until all were stored: ${Object.entries(alone.cpu)
+      .map(([name, seconds]) => `${name} ${fmt(seconds, 1)} s`)
+      .join(', ')} (the bench publishes; the machine has 2 cores).`,
+    '',
   );
   lines.push('### Reference: plain INSERTs into MariaDB, same run', '');
   lines.push(

@@ -29,6 +29,7 @@ import { analyticsSchema } from '../services/analytics/store/schema.ts';
 import { VISIT_COLUMNS, VisitStore, visitRow } from '../services/analytics/store/visit-store.ts';
 import { clicksOf } from '../services/analytics/workers/click-consumers.ts';
 import { type ClickedLink, clickMaker } from './clicks.ts';
+import { cpuSeconds } from './processes.ts';
 
 export interface PipelineSettings {
   /** Clicks published for the pipeline-alone measure (and rows for the reference). */
@@ -61,6 +62,8 @@ export interface PipelineAlone {
   /** Clicks stored per second between 10% and 90% stored: the sustained rate. */
   sustainedPerSecond: number;
   waitSeconds: number;
+  /** CPU seconds each process spent from the first publish until all were stored. */
+  cpu: Record<string, number>;
 }
 
 export interface Reference {
@@ -110,6 +113,8 @@ export interface PipelineTargets {
   /** A link with no visits yet, owned by `statsLink.ownerId` (a guest). */
   statsLink: ClickedLink;
   log: Logger;
+  /** Processes whose CPU time the pipeline-alone measure reports, by name (the bench itself publishes). */
+  pids: Record<string, number | undefined>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -163,6 +168,7 @@ async function pipelineAlone(
   try {
     const before = await countVisits(db);
     if (before !== 0) throw new Error(`the pipeline's visits table is not empty (${before})`);
+    const cpuBefore = cpuOf(targets.pids);
     const started = performance.now();
     let published = Number.NaN;
     const publishing = (async () => {
@@ -177,6 +183,7 @@ async function pipelineAlone(
       await sleep(250);
     }
     await publishing;
+    const cpuAfter = cpuOf(targets.pids);
     const done = stored >= total ? (samples.at(-1)?.at ?? Number.NaN) : Number.NaN;
     const end = Number.isFinite(done) ? done : performance.now();
     const reached = (share: number) => samples.find((s) => s.stored >= total * share);
@@ -194,10 +201,17 @@ async function pipelineAlone(
           ? (high.stored - low.stored) / ((high.at - low.at) / 1_000)
           : Number.NaN,
       waitSeconds: settings.waitSeconds,
+      cpu: Object.fromEntries(
+        Object.entries(cpuAfter).map(([name, after]) => [name, after - (cpuBefore[name] ?? 0)]),
+      ),
     };
   } finally {
     await db.end();
   }
+}
+
+function cpuOf(pids: Record<string, number | undefined>): Record<string, number> {
+  return Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
 }
 
 /** Plain multi-row INSERTs of the same clicks as visit rows, into a scratch copy of `visits`. */

@@ -670,6 +670,14 @@ async function pipelineSection(seeded: Seeded): Promise<PipelineSection> {
         links: seeded.links,
         statsLink: seeded.statsLink,
         log,
+        pids: {
+          analytics: analytics.pid,
+          link: link.pid,
+          bench: process.pid,
+          mariadb: await mariadbPid(),
+          rabbitmq: pidOf('beam.smp'),
+          redis: await redisPid(),
+        },
       },
       pipelineSettings,
     );

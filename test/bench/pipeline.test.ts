@@ -45,6 +45,7 @@ describe('the pipeline section of the bench', () => {
         links,
         statsLink,
         log: testLog,
+        pids: { bench: process.pid },
       },
       SETTINGS,
     );
@@ -59,6 +60,8 @@ describe('the pipeline section of the bench', () => {
     expect(alone.storedSeconds).toBeGreaterThan(0);
     expect(alone.lastPublishToStoredSeconds).toBeLessThanOrEqual(alone.storedSeconds);
     expect(alone.storedPerSecond).toBeCloseTo(SETTINGS.clicks / alone.storedSeconds, 0);
+    // Publishing took this process some CPU time, measured over the same span.
+    expect(alone.cpu.bench).toBeGreaterThan(0);
     const db = await createConnection({ uri: (mesh as TestMesh).config.analytics.databaseUrl });
     try {
       const [rows] = await db.query(
