@@ -122,10 +122,18 @@ describe('the call context', () => {
       seen.length = 0;
       const link = promiseClient(raw, LinkServiceService);
       const cancel = new AbortController();
+      const limit = Error.stackTraceLimit;
       const call = link.resolveLinks({ items: [] }, { signal: cancel.signal });
       await sleep(100);
       cancel.abort();
-      await expect(call).rejects.toBeInstanceOf(DomainError);
+      const failure = await call.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(DomainError);
+      // The call started without grpc-js's record of its caller; the failure has its own stack.
+      expect(Error.stackTraceLimit).toBe(limit);
+      expect((failure as DomainError).stack).toMatch(/\n\s+at /);
       await sleep(50);
       expect(seen).toHaveLength(1);
       expect(seen[0]?.reason).toMatchObject({ code: 'cancelled' });
