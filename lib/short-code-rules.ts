@@ -4,6 +4,8 @@
 
 /** Most codes one ResolveLinks call may carry (the gateway splits larger batches). */
 export const MAX_RESOLVE_BATCH = 1024;
+/** Items per CreateLinks call. */
+export const MAX_CREATE_BATCH = 256;
 
 /** URL-safe, case-sensitive, 1 to 32 characters (generated codes and chosen aliases). */
 export const CODE_PATTERN = /^[0-9A-Za-z_-]{1,32}$/;

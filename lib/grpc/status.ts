@@ -3,6 +3,7 @@
 // error), `error-field` (the request field at fault, for INVALID_ARGUMENT) and
 // `retry-after-ms` (for RESOURCE_EXHAUSTED).
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import type { ItemError } from '../../gen/shortener/v1/link.ts';
 import { DomainError, type ErrorDescription, type ErrorKind } from '../errors.ts';
 import { runtimeErrors } from '../runtime-errors.ts';
 
@@ -73,4 +74,38 @@ export function fromServiceError(error: ServiceError): DomainError {
     ...(retryAfter === undefined ? {} : { retryAfterMs: Number(retryAfter) }),
     cause: error,
   });
+}
+
+/**
+ * One item's failure in a batch call (e.g. CreateLinks), as the status and
+ * trailers the single call would have failed with. Anything but a domain
+ * error is INTERNAL, its details kept out of the answer.
+ */
+export function toItemError(error: unknown): ItemError {
+  const domain = error instanceof DomainError ? error : runtimeErrors.internal();
+  const answer = toStatus(domain);
+  return {
+    status: answer.code,
+    message: answer.details,
+    errorCode: domain.code,
+    errorField: domain.field ?? '',
+    retryAfterMs:
+      domain.retryAfterMs === undefined
+        ? undefined
+        : String(Math.max(0, Math.ceil(domain.retryAfterMs))),
+  };
+}
+
+/** The domain error an item's failure stands for, as fromServiceError reads a failed call's status. */
+export function fromItemError(item: ItemError): DomainError {
+  const metadata = new Metadata();
+  if (item.errorCode) metadata.set('error-code', item.errorCode);
+  if (item.errorField) metadata.set('error-field', item.errorField);
+  if (item.retryAfterMs !== undefined) metadata.set('retry-after-ms', item.retryAfterMs);
+  const failure = Object.assign(new Error(item.message), {
+    code: item.status as status,
+    details: item.message,
+    metadata,
+  });
+  return fromServiceError(failure);
 }

@@ -1,6 +1,9 @@
 // LinkService over gRPC: decode, call the domain, encode. Nothing else.
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import {
+  type CreateLinkRequest,
+  type CreateLinkResponse,
+  type CreateLinksResponse_Result,
   type Link as LinkMessage,
   type LinkServiceServer,
   LinkServiceService,
@@ -10,12 +13,14 @@ import {
   type WatchLinkChangesResponse,
 } from '../../gen/shortener/v1/link.ts';
 import { callerOf } from '../../lib/callers.ts';
+import { isDomainError } from '../../lib/errors.ts';
 import { serverStream, unary } from '../../lib/grpc/handlers.ts';
 import type { ServiceBinding } from '../../lib/grpc/server.ts';
+import { toItemError } from '../../lib/grpc/status.ts';
 import type { Logger } from '../../lib/log.ts';
-import { CODE_PATTERN, MAX_RESOLVE_BATCH } from '../../lib/short-code-rules.ts';
+import { CODE_PATTERN, MAX_CREATE_BATCH, MAX_RESOLVE_BATCH } from '../../lib/short-code-rules.ts';
 import type { LinkChanges } from './changes/link-changes.ts';
-import { type CreateLinkDeps, createLink } from './domain/create-link.ts';
+import { type CreateLinkDeps, type CreateLinkInput, createLink } from './domain/create-link.ts';
 import {
   type ExtendLinkDeps,
   extendLink,
@@ -116,19 +121,43 @@ function watch(
   call.on('error', stop);
 }
 
+function createInput(request: CreateLinkRequest): CreateLinkInput {
+  return {
+    targetUrl: request.targetUrl,
+    expiresAt: request.expiresAt ?? null,
+    clientIp: request.client?.ip ?? '',
+    alias: request.alias,
+    maxVisits: request.maxVisits ?? null,
+  };
+}
+
 export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceBinding {
   const view = async (link: Link): Promise<LinkView> =>
     (await viewLinks(deps.extend, [link]))[0] as LinkView;
+  const create = async (request: CreateLinkRequest): Promise<CreateLinkResponse> => {
+    const caller = callerOf(request.caller);
+    const { link, created } = await createLink(deps.create, caller, createInput(request));
+    return { link: toMessage(await view(link)), created };
+  };
+  /** One item of CreateLinks: its answer, or its error, logged as the single call would log it. */
+  const createItem = (request: CreateLinkRequest): Promise<CreateLinksResponse_Result> =>
+    create(request).then(
+      (link) => ({ link }),
+      (error: unknown) => {
+        if (!isDomainError(error))
+          log.error({ err: error }, 'unexpected error in a CreateLinks item');
+        else if (error.kind === 'internal') log.error({ err: error }, 'a CreateLinks item failed');
+        return { error: toItemError(error) };
+      },
+    );
   const implementation: LinkServiceServer = {
-    createLink: unary('CreateLink', log, async (request) => {
-      const { link, created } = await createLink(deps.create, callerOf(request.caller), {
-        targetUrl: request.targetUrl,
-        expiresAt: request.expiresAt ?? null,
-        clientIp: request.client?.ip ?? '',
-        alias: request.alias,
-        maxVisits: request.maxVisits ?? null,
-      });
-      return { link: toMessage(await view(link)), created };
+    createLink: unary('CreateLink', log, create),
+
+    createLinks: unary('CreateLinks', log, async (request) => {
+      if (request.items.length > MAX_CREATE_BATCH) {
+        throw linkErrors.batch_too_large({ max: MAX_CREATE_BATCH });
+      }
+      return { results: await Promise.all(request.items.map(createItem)) };
     }),
 
     resolveLink: unary('ResolveLink', log, async (request) => {

@@ -179,6 +179,48 @@ export interface CreateLinkResponse {
   created: boolean;
 }
 
+/** Creates to make together. */
+export interface CreateLinksRequest {
+  /** At most 256 items, each as CreateLink takes it. */
+  items: CreateLinkRequest[];
+}
+
+/** One answer per item, in the same order. */
+export interface CreateLinksResponse {
+  /** One result per request item, in the same order. */
+  results: CreateLinksResponse_Result[];
+}
+
+/** The answer for one item. */
+export interface CreateLinksResponse_Result {
+  /** What CreateLink would have answered. */
+  link?:
+    | CreateLinkResponse
+    | undefined;
+  /** The error CreateLink would have failed with. */
+  error?: ItemError | undefined;
+}
+
+/**
+ * An item's failure in a batch call: the status, and the trailers, that the
+ * single call would have failed with.
+ */
+export interface ItemError {
+  /** The gRPC status code (e.g. 3 INVALID_ARGUMENT, 8 RESOURCE_EXHAUSTED). */
+  status: number;
+  /** What went wrong, for people (the status details). */
+  message: string;
+  /** The stable name of the error: the `error-code` trailer. */
+  errorCode: string;
+  /** For INVALID_ARGUMENT, the request field at fault (`error-field`); empty otherwise. */
+  errorField: string;
+  /**
+   * For RESOURCE_EXHAUSTED, after how many milliseconds a retry may succeed
+   * (`retry-after-ms`); unset otherwise.
+   */
+  retryAfterMs?: string | undefined;
+}
+
 /** Asks where one code redirects. */
 export interface ResolveLinkRequest {
   /** The short code to resolve: 1 to 32 of [0-9A-Za-z_-]. */
@@ -758,6 +800,290 @@ export const CreateLinkResponse: MessageFns<CreateLinkResponse> = {
     const message = createBaseCreateLinkResponse();
     message.link = (object.link !== undefined && object.link !== null) ? Link.fromPartial(object.link) : undefined;
     message.created = object.created ?? false;
+    return message;
+  },
+};
+
+function createBaseCreateLinksRequest(): CreateLinksRequest {
+  return { items: [] };
+}
+
+export const CreateLinksRequest: MessageFns<CreateLinksRequest> = {
+  encode(message: CreateLinksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      CreateLinkRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateLinksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateLinksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(CreateLinkRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CreateLinksRequest>, I>>(base?: I): CreateLinksRequest {
+    return CreateLinksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateLinksRequest>, I>>(object: I): CreateLinksRequest {
+    const message = createBaseCreateLinksRequest();
+    message.items = object.items?.map((e) => CreateLinkRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCreateLinksResponse(): CreateLinksResponse {
+  return { results: [] };
+}
+
+export const CreateLinksResponse: MessageFns<CreateLinksResponse> = {
+  encode(message: CreateLinksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      CreateLinksResponse_Result.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateLinksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateLinksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(CreateLinksResponse_Result.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CreateLinksResponse>, I>>(base?: I): CreateLinksResponse {
+    return CreateLinksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateLinksResponse>, I>>(object: I): CreateLinksResponse {
+    const message = createBaseCreateLinksResponse();
+    message.results = object.results?.map((e) => CreateLinksResponse_Result.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCreateLinksResponse_Result(): CreateLinksResponse_Result {
+  return { link: undefined, error: undefined };
+}
+
+export const CreateLinksResponse_Result: MessageFns<CreateLinksResponse_Result> = {
+  encode(message: CreateLinksResponse_Result, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.link !== undefined) {
+      CreateLinkResponse.encode(message.link, writer.uint32(10).fork()).join();
+    }
+    if (message.error !== undefined) {
+      ItemError.encode(message.error, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateLinksResponse_Result {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateLinksResponse_Result();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.link = CreateLinkResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = ItemError.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CreateLinksResponse_Result>, I>>(base?: I): CreateLinksResponse_Result {
+    return CreateLinksResponse_Result.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateLinksResponse_Result>, I>>(object: I): CreateLinksResponse_Result {
+    const message = createBaseCreateLinksResponse_Result();
+    message.link = (object.link !== undefined && object.link !== null)
+      ? CreateLinkResponse.fromPartial(object.link)
+      : undefined;
+    message.error = (object.error !== undefined && object.error !== null)
+      ? ItemError.fromPartial(object.error)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseItemError(): ItemError {
+  return { status: 0, message: "", errorCode: "", errorField: "", retryAfterMs: undefined };
+}
+
+export const ItemError: MessageFns<ItemError> = {
+  encode(message: ItemError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== 0) {
+      writer.uint32(8).int32(message.status);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    if (message.errorCode !== "") {
+      writer.uint32(26).string(message.errorCode);
+    }
+    if (message.errorField !== "") {
+      writer.uint32(34).string(message.errorField);
+    }
+    if (message.retryAfterMs !== undefined) {
+      writer.uint32(40).int64(message.retryAfterMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ItemError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseItemError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.status = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.errorCode = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.errorField = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.retryAfterMs = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ItemError>, I>>(base?: I): ItemError {
+    return ItemError.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ItemError>, I>>(object: I): ItemError {
+    const message = createBaseItemError();
+    message.status = object.status ?? 0;
+    message.message = object.message ?? "";
+    message.errorCode = object.errorCode ?? "";
+    message.errorField = object.errorField ?? "";
+    message.retryAfterMs = object.retryAfterMs ?? undefined;
     return message;
   },
 };
@@ -2313,6 +2639,28 @@ export const LinkServiceService = {
     responseDeserialize: (value: Buffer): CreateLinkResponse => CreateLinkResponse.decode(value),
   },
   /**
+   * Shortens many URLs in one call, each item exactly as CreateLink would
+   * shorten it alone, for its own caller (the gateway coalesces the creates
+   * that arrive together into one call). Every item is answered on its own,
+   * in order: its link, or the error CreateLink would have failed with for
+   * it, so one refused item never fails the others. Items of one caller for
+   * the same URL are answered as if they had raced: one link, made by one of
+   * them, returned to each.
+   * Errors of the call as a whole: INVALID_ARGUMENT (`batch_too_large`: more
+   * than 256 items; or the request bytes are not a valid message),
+   * UNAVAILABLE, DEADLINE_EXCEEDED. Not retried by clients: an item may have
+   * been created before the call failed.
+   */
+  createLinks: {
+    path: "/shortener.v1.LinkService/CreateLinks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateLinksRequest): Buffer => Buffer.from(CreateLinksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateLinksRequest => CreateLinksRequest.decode(value),
+    responseSerialize: (value: CreateLinksResponse): Buffer => Buffer.from(CreateLinksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateLinksResponse => CreateLinksResponse.decode(value),
+  },
+  /**
    * Resolves one code to its target, for ordinary callers.
    * Errors: INVALID_ARGUMENT (malformed code), NOT_FOUND (`link_not_found`),
    * FAILED_PRECONDITION (`link_expired`), UNAVAILABLE (the cause, e.g.
@@ -2532,6 +2880,20 @@ export interface LinkServiceServer extends UntypedServiceImplementation {
    */
   createLink: handleUnaryCall<CreateLinkRequest, CreateLinkResponse>;
   /**
+   * Shortens many URLs in one call, each item exactly as CreateLink would
+   * shorten it alone, for its own caller (the gateway coalesces the creates
+   * that arrive together into one call). Every item is answered on its own,
+   * in order: its link, or the error CreateLink would have failed with for
+   * it, so one refused item never fails the others. Items of one caller for
+   * the same URL are answered as if they had raced: one link, made by one of
+   * them, returned to each.
+   * Errors of the call as a whole: INVALID_ARGUMENT (`batch_too_large`: more
+   * than 256 items; or the request bytes are not a valid message),
+   * UNAVAILABLE, DEADLINE_EXCEEDED. Not retried by clients: an item may have
+   * been created before the call failed.
+   */
+  createLinks: handleUnaryCall<CreateLinksRequest, CreateLinksResponse>;
+  /**
    * Resolves one code to its target, for ordinary callers.
    * Errors: INVALID_ARGUMENT (malformed code), NOT_FOUND (`link_not_found`),
    * FAILED_PRECONDITION (`link_expired`), UNAVAILABLE (the cause, e.g.
@@ -2674,6 +3036,34 @@ export interface LinkServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CreateLinkResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Shortens many URLs in one call, each item exactly as CreateLink would
+   * shorten it alone, for its own caller (the gateway coalesces the creates
+   * that arrive together into one call). Every item is answered on its own,
+   * in order: its link, or the error CreateLink would have failed with for
+   * it, so one refused item never fails the others. Items of one caller for
+   * the same URL are answered as if they had raced: one link, made by one of
+   * them, returned to each.
+   * Errors of the call as a whole: INVALID_ARGUMENT (`batch_too_large`: more
+   * than 256 items; or the request bytes are not a valid message),
+   * UNAVAILABLE, DEADLINE_EXCEEDED. Not retried by clients: an item may have
+   * been created before the call failed.
+   */
+  createLinks(
+    request: CreateLinksRequest,
+    callback: (error: ServiceError | null, response: CreateLinksResponse) => void,
+  ): ClientUnaryCall;
+  createLinks(
+    request: CreateLinksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateLinksResponse) => void,
+  ): ClientUnaryCall;
+  createLinks(
+    request: CreateLinksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateLinksResponse) => void,
   ): ClientUnaryCall;
   /**
    * Resolves one code to its target, for ordinary callers.
