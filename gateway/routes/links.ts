@@ -7,6 +7,7 @@ import type { Link as LinkMessage } from '../../gen/shortener/v1/link.ts';
 import { parseDuration } from '../../lib/config/parsers.ts';
 import { DomainError } from '../../lib/errors.ts';
 import { BEARER, principalOf } from '../auth.ts';
+import { CreateBatcher } from '../create-batcher.ts';
 import type { ServiceClients } from '../grpc-clients.ts';
 import { callerDetails } from '../http-caller.ts';
 import type { NearCache } from '../near-cache.ts';
@@ -163,6 +164,8 @@ export function linkRoutes(
     };
   };
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  // The creates of one turn of the event loop go to the link service as one call.
+  const creates = new CreateBatcher(clients.link);
 
   api.post(
     '/api/v1/links',
@@ -207,9 +210,7 @@ export function linkRoutes(
         alias: request.body.alias ?? '',
         maxVisits: request.body.maxVisits,
       };
-      const { link, created } = await onAnotherInstanceIfRefused(() =>
-        clients.link.createLink(create),
-      );
+      const { link, created } = await onAnotherInstanceIfRefused(() => creates.create(create));
       const body = toJson(link);
       reply.code(created ? 201 : 200);
       if (created) reply.header('location', `/api/v1/links/${body.code}`);

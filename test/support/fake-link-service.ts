@@ -4,6 +4,10 @@
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { type RunningGateway, startGateway } from '../../gateway/main.ts';
 import {
+  type CreateLinkRequest,
+  type CreateLinksRequest,
+  type CreateLinksResponse,
+  type CreateLinksResponse_Result,
   LinkServiceService,
   type ResolveLinksRequest,
   type ResolveLinksRequest_Item,
@@ -51,6 +55,8 @@ export interface FakeLinkServiceOptions {
   resolve?: (item: ResolveLinksRequest_Item) => ResolveLinksResponse_Result;
   /** Serve WatchLinkChanges too, leaving every stream open for the story to write to. */
   watchChanges?: boolean;
+  /** The answer for one CreateLinks item; throwing fails the whole call. By default each is refused as internal. */
+  create?: (item: CreateLinkRequest, index: number) => CreateLinksResponse_Result;
 }
 
 export interface FakeLinkService {
@@ -60,14 +66,20 @@ export interface FakeLinkService {
   calls: ResolveLinksRequest_Item[][];
   /** Every WatchLinkChanges stream opened, oldest first. */
   streams: ChangeStream[];
+  /** The items of every CreateLinks call, in the order the calls arrived. */
+  createCalls: CreateLinkRequest[][];
 }
 
 export async function startFakeLinkService({
   delayMs = 0,
   resolve = (item) => found(`https://example.com/${item.code}`),
   watchChanges = false,
+  create = () => ({
+    error: { status: 13, message: 'internal error', errorCode: 'internal', errorField: '' },
+  }),
 }: FakeLinkServiceOptions = {}): Promise<FakeLinkService> {
   const calls: ResolveLinksRequest_Item[][] = [];
+  const createCalls: CreateLinkRequest[][] = [];
   const streams: ChangeStream[] = [];
   const implementation = {
     resolveLinks: unary<ResolveLinksRequest, ResolveLinksResponse>(
@@ -77,6 +89,15 @@ export async function startFakeLinkService({
         calls.push(request.items);
         if (delayMs > 0) await sleep(delayMs);
         return { results: request.items.map(resolve) };
+      },
+    ),
+    createLinks: unary<CreateLinksRequest, CreateLinksResponse>(
+      'CreateLinks',
+      testLog,
+      async (request) => {
+        createCalls.push(request.items);
+        if (delayMs > 0) await sleep(delayMs);
+        return { results: request.items.map(create) };
       },
     ),
     ...(watchChanges && {
@@ -96,7 +117,7 @@ export async function startFakeLinkService({
     ],
     log: testLog,
   });
-  return { server, address: server.address, calls, streams };
+  return { server, address: server.address, calls, streams, createCalls };
 }
 
 /** A gateway in front of `link`; identity is unreachable (nothing listens on port 1). */
