@@ -42,6 +42,12 @@ export interface CacheTally {
   misses: number;
 }
 
+/** Links inserted, by the statement that wrote them: one shared with others of its turn, or its own. */
+export interface InsertTally {
+  shared: number;
+  single: number;
+}
+
 /** A worker-id lease as the metrics see it. */
 export interface LeaseView {
   readonly workerId: number;
@@ -56,6 +62,7 @@ export class Metrics {
   readonly #redirects: RedirectTally[] = [];
   readonly #clicks: ClickTally[] = [];
   readonly #caches = new Map<string, CacheTally[]>();
+  readonly #inserts: InsertTally[] = [];
   readonly #leases = new Map<string, LeaseView>();
   readonly #queues: QueueDepths[] = [];
 
@@ -155,6 +162,7 @@ export class Metrics {
     const redirects = this.#redirects;
     const clicks = this.#clicks;
     const caches = this.#caches;
+    const inserts = this.#inserts;
     const leases = this.#leases;
     const queues = this.#queues;
     const sum = <T>(parts: readonly T[], of: (part: T) => number) =>
@@ -198,6 +206,23 @@ export class Metrics {
         this.inc(
           { result: 'miss' },
           sum(redirects, (r) => r.nearMisses),
+        );
+      },
+    });
+    new Counter({
+      name: 'shortener_link_inserts_total',
+      help: 'Links the link service stored, by statement (shared: with the others of its turn; single: alone)',
+      labelNames: ['statement'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(
+          { statement: 'shared' },
+          sum(inserts, (t) => t.shared),
+        );
+        this.inc(
+          { statement: 'single' },
+          sum(inserts, (t) => t.single),
         );
       },
     });
@@ -287,6 +312,10 @@ export class Metrics {
 
   watchClicks(tally: ClickTally): void {
     this.#clicks.push(tally);
+  }
+
+  watchInserts(tally: InsertTally): void {
+    this.#inserts.push(tally);
   }
 
   watchCache(name: string, tally: CacheTally): void {

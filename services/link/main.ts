@@ -25,7 +25,9 @@ export const linkService: ServiceDefinition<LinkConfig> = {
   issuesIds: true,
   async start({ log, shared, orm, ids, bus, onStop, now, metrics }, config) {
     const { idleMs } = config.expiry;
-    const store = new LinkStore(orm);
+    const inserts = { shared: 0, single: 0 };
+    metrics.watchInserts(inserts);
+    const store = new LinkStore(orm, { tally: inserts });
     const expiry = new ExpiryStore(orm);
     const cacheTally = { hits: 0, misses: 0 };
     metrics.watchCache('link', cacheTally);

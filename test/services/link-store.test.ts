@@ -25,10 +25,11 @@ const BIG_OWNER = '9007199254740997';
 describe.each(DIALECTS)('link store (%s)', (dialect) => {
   let db: TestDatabase;
   let store: LinkStore;
+  const tally = { shared: 0, single: 0 };
 
   beforeAll(async () => {
     db = await openTestDatabase(dialect, linkSchema, 'link_store');
-    store = new LinkStore(db.orm);
+    store = new LinkStore(db.orm, { tally });
   });
   afterAll(() => db?.close());
 
@@ -202,5 +203,80 @@ describe.each(DIALECTS)('link store (%s)', (dialect) => {
     // A member's link is never held back, whatever its id.
     const members = aLink({ code: 'Adopted3', ownerId: adopted, ownerKind: 'member' });
     expect(await storeLink(store, members)).toBe('inserted');
+  });
+
+  test('when many inserts arrive together, then each is stored or refused exactly as alone, whichever index or adoption refuses it', async () => {
+    const owner = '100000000000000888';
+    const adopted = '100000000000000889';
+    await store.recordAdoption(adopted, '100000000000000890', new Date());
+    const holder = aLink({ code: 'Togeth0', ownerId: owner });
+    await storeLink(store, holder);
+    const fresh = Array.from({ length: 12 }, (_, i) =>
+      aLink({ code: `Tgthr${String(i).padStart(2, '0')}`, ownerId: owner }),
+    );
+    const sameUrl = aLink({
+      code: 'TgthrUr',
+      ownerId: owner,
+      targetUrl: fresh[0]?.targetUrl as string,
+    });
+    const takenCode = aLink({ code: 'Togeth0', ownerId: '100000000000000891' });
+    const ofAdopted = aLink({ code: 'TgthrAd', ownerId: adopted });
+    const members = aLink({ code: 'TgthrMb', ownerId: adopted, ownerKind: 'member' });
+    const all = [...fresh, sameUrl, takenCode, ofAdopted, members];
+    const before = { ...tally };
+    const outcomes = await Promise.all(all.map((link) => storeLink(store, link)));
+    // On MySQL those stored went in one statement; SQLite writes each alone.
+    expect({ shared: tally.shared - before.shared, single: tally.single - before.single }).toEqual(
+      dialect === 'mysql' ? { shared: 13, single: 0 } : { shared: 0, single: 13 },
+    );
+    expect(outcomes).toEqual([
+      ...fresh.map(() => 'inserted'),
+      'url_taken',
+      'code_taken',
+      'adopted',
+      'inserted',
+    ]);
+    const stored = await store.findByCodes(all.map((link) => link.code));
+    expect(stored.map((row) => row.id).sort()).toEqual(
+      [holder, ...fresh, members].map((link) => link.id).sort(),
+    );
+    // Every value as written: a link stored with others is the link asked for.
+    const first = stored.find((row) => row.id === fresh[0]?.id);
+    expect(first).toMatchObject({
+      code: fresh[0]?.code,
+      targetUrl: fresh[0]?.targetUrl,
+      ownerId: owner,
+      ownerKind: 'guest',
+      expiresAt: null,
+      maxVisits: null,
+    });
+  });
+
+  test('when inserts with an expiry and a visit limit arrive together, then each keeps its own', async () => {
+    const expiresAt = new Date(Date.now() + 86_400_000);
+    const dated = aLink({ code: 'TgthrEx', expiresAt });
+    const limited = aLink({ code: 'TgthrLm', maxVisits: 7 });
+    const plain = aLink({ code: 'TgthrPl' });
+    expect(
+      await Promise.all([
+        store.insert(dated, null),
+        store.insert(limited, null),
+        store.insert(plain, null),
+      ]),
+    ).toEqual(['inserted', 'inserted', 'inserted']);
+    expect((await store.findByCode('TgthrEx'))?.expiresAt?.getTime()).toBe(expiresAt.getTime());
+    expect((await store.findByCode('TgthrLm'))?.maxVisits).toBe(7);
+    expect((await store.findByCode('TgthrPl'))?.maxVisits).toBeNull();
+  });
+
+  test('when a link already written is written again (a shared statement whose answer was lost), then it stands, once', async () => {
+    const link = aLink({ code: 'TgthrAg' });
+    expect(await storeLink(store, link)).toBe('inserted');
+    // MySQL checks the primary key first and names it: the link is the one
+    // already there. SQLite (never shared) names the first other index it checks.
+    const again = await storeLink(store, link);
+    if (dialect === 'mysql') expect(again).toBe('inserted');
+    else expect(['code_taken', 'url_taken']).toContain(again);
+    expect((await store.findByCodes(['TgthrAg'])).map((row) => row.id)).toEqual([link.id]);
   });
 });

@@ -1,15 +1,18 @@
 // Reads and writes links through MikroORM. Every method is one statement (one
-// per chunk for many links); the unique indexes decide races (code taken, same
-// owner + URL), and an insert that loses one says which as its answer, not as
-// an exception. Every query honours the calling request's deadline
+// per chunk for many links; on MySQL the inserts of one turn of the event
+// loop share one, see insert); the unique indexes decide races (code taken,
+// same owner + URL), and an insert that loses one says which as its answer,
+// not as an exception. Every query honours the calling request's deadline
 // (lib/db/call-fork.ts).
 import { DeadlockException, LockMode } from '@mikro-orm/core';
 import { MikroORM as MySqlORM } from '@mikro-orm/mysql';
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { callSignal, outsideCall, unlessAborted, withCallSignal } from '../../../lib/call-scope.ts';
 import { inCall } from '../../../lib/db/call-fork.ts';
 import { translateDatabaseError as translate, violatedUnique } from '../../../lib/db/errors.ts';
 import type { Dialect } from '../../../lib/db/migrations.ts';
 import type { Orm } from '../../../lib/db/open.ts';
+import type { InsertTally } from '../../../lib/metrics/metrics.ts';
 import type { Link, StoredLink } from '../domain/link.ts';
 import { GuestAdoptionRow, LinkRow } from './entities.ts';
 
@@ -23,11 +26,16 @@ export type InsertOutcome = 'inserted' | 'code_taken' | 'url_taken' | 'adopted';
 const UNIQUE_INDEXES = {
   links_code_unique: ['code'],
   links_owner_url_unique: ['owner_id', 'url_hash'],
+  PRIMARY: ['id'],
 } as const;
 
 const OUTCOME_BY_INDEX: Readonly<Record<string, InsertOutcome>> = {
   links_code_unique: 'code_taken',
   links_owner_url_unique: 'url_taken',
+  // Ids are fresh Snowflake ids, unique to each link made: a row already
+  // under the id is this very link, written by a shared statement whose
+  // answer was lost (see insert).
+  PRIMARY: 'inserted',
 };
 
 /** A link followed at `at`: what the last-access toucher writes. */
@@ -115,6 +123,38 @@ function insertLinkSql(dialect: Dialect, guest: boolean): string {
     where not exists (select 1 from \`guest_adoptions\` where \`guest_id\` = ${id})`;
 }
 
+/**
+ * One statement inserting many links, each as insertLinkSql would (a
+ * guest's only while no member has adopted the guest), skipping those a
+ * unique index refuses (IGNORE: every value was checked before, so nothing
+ * else is downgraded). MySQL only; ids cast as in moveLastAccess.
+ */
+function insertLinksSql(rows: number): string {
+  const columns = INSERTED_COLUMNS.map((column) => `\`${column}\``).join(', ');
+  const first = INSERTED_COLUMNS.map((column) =>
+    column === 'id' || column === 'owner_id'
+      ? `cast(? as signed) as \`${column}\``
+      : `? as \`${column}\``,
+  ).join(', ');
+  const next = INSERTED_COLUMNS.map((column) =>
+    column === 'id' || column === 'owner_id' ? 'cast(? as signed)' : '?',
+  ).join(', ');
+  const values = [`select ${first}`, ...Array(rows - 1).fill(`select ${next}`)].join(' union all ');
+  return `insert ignore into \`links\` (${columns})
+    select \`t\`.* from (${values}) as \`t\`
+    where \`t\`.\`owner_kind\` <> 'guest'
+      or not exists (select 1 from \`guest_adoptions\` where \`guest_id\` = \`t\`.\`owner_id\`)`;
+}
+
+/** An insert waiting for the others of its turn of the event loop (LinkStore.insert). */
+interface PendingInsert {
+  link: Link;
+  urlHash: string | null;
+  /** The signal of the call it serves. */
+  signal: AbortSignal;
+  settle: (outcome: InsertOutcome | Promise<InsertOutcome>) => void;
+}
+
 /** Tries of a move that keeps losing deadlocks to other writers. */
 const MOVE_ATTEMPTS = 5;
 
@@ -141,13 +181,17 @@ export function toStored(row: LinkRow): StoredLink {
 export class LinkStore {
   readonly #orm: Orm;
   readonly #dialect: Dialect;
+  #inserts: PendingInsert[] = [];
+  #insertsScheduled = false;
+  readonly #tally: InsertTally;
 
   /**
    * Every call is given up on when the gRPC call it serves runs out of time
    * (lib/call-scope.ts), and then fails as `unavailable` with its writes rolled back.
    */
-  constructor(orm: Orm) {
+  constructor(orm: Orm, options: { tally?: InsertTally } = {}) {
     this.#orm = orm;
+    this.#tally = options.tally ?? { shared: 0, single: 0 };
     this.#dialect = orm instanceof MySqlORM ? 'mysql' : 'sqlite';
   }
 
@@ -165,9 +209,89 @@ export class LinkStore {
    * Inserts a new link, unless its code or the owner's (owner, URL) slot is
    * taken, or (for a guest's link) a member has adopted the guest. A null
    * hash claims no slot: every dialect lets NULLs repeat in a unique index.
-   * One statement, bound as MikroORM binds every value (dates as Date objects).
+   *
+   * On MySQL the inserts asked for during one turn of the event loop are
+   * written together, by one statement (the creates of a CreateLinks call,
+   * or of concurrent calls): it stores every link no unique index or
+   * adoption refuses, and each of the others is then tried alone, by the
+   * one-row statement, whose outcome says why. A link written with others
+   * is written even if the call it serves gave up meanwhile (that call hears
+   * `database_timeout`, as for any statement it stopped waiting for).
    */
   async insert(link: Link, urlHash: string | null): Promise<InsertOutcome> {
+    if (this.#dialect !== 'mysql') return this.#insertOne(link, urlHash);
+    const signal = callSignal();
+    const queued = new Promise<InsertOutcome>((settle) => {
+      this.#inserts.push({ link, urlHash, signal, settle });
+      if (!this.#insertsScheduled) {
+        this.#insertsScheduled = true;
+        setImmediate(this.#flushInserts);
+      }
+    });
+    try {
+      return await unlessAborted(queued, signal);
+    } catch (error) {
+      translate(error);
+    }
+  }
+
+  /** Writes the inserts of the turn: alone if only one, else together and the refused ones alone. */
+  readonly #flushInserts = () => {
+    this.#insertsScheduled = false;
+    const batch = this.#inserts;
+    this.#inserts = [];
+    const alone = (pending: PendingInsert) =>
+      withCallSignal(pending.signal, () => this.#insertOne(pending.link, pending.urlHash));
+    if (batch.length === 1) {
+      const [only] = batch as [PendingInsert];
+      only.settle(alone(only));
+      return;
+    }
+    // Bounded by the runtime's limit for work outside a call, not by any one of the calls.
+    const written = outsideCall(() => this.#insertMany(batch)).catch(
+      // A failed statement (a deadlock, a lost connection) wrote nothing: each is tried alone.
+      () => new Set<string>(),
+    );
+    for (const pending of batch) {
+      pending.settle(
+        written.then((ids) => (ids.has(pending.link.id) ? 'inserted' : alone(pending))),
+      );
+    }
+  };
+
+  /** Writes the batch in one statement; the ids it stored. */
+  async #insertMany(batch: readonly PendingInsert[]): Promise<Set<string>> {
+    const values = batch.flatMap(({ link, urlHash }) => [
+      link.id,
+      link.code,
+      link.targetUrl,
+      urlHash,
+      link.ownerId,
+      link.createdAt,
+      link.expiresAt,
+      link.ownerKind,
+      link.maxVisits,
+    ]);
+    const ids = batch.map(({ link }) => link.id);
+    return inCall(this.#orm, async (em) => {
+      const sql = em as SqlEntityManager;
+      const result = await sql.execute<{ affectedRows: number }>(
+        insertLinksSql(batch.length),
+        values,
+        'run',
+      );
+      this.#tally.shared += result.affectedRows;
+      if (result.affectedRows === batch.length) return new Set(ids);
+      const rows = await sql.execute<{ id: string }[]>(
+        `select cast(\`id\` as char) as \`id\` from \`links\` where \`id\` in (${ids.map(() => 'cast(? as signed)').join(', ')})`,
+        ids,
+      );
+      return new Set(rows.map((row) => String(row.id)));
+    });
+  }
+
+  /** The one-row insert, its outcome told by the index that refused it. */
+  async #insertOne(link: Link, urlHash: string | null): Promise<InsertOutcome> {
     const guest = link.ownerKind === 'guest';
     const values = [
       link.id,
@@ -188,7 +312,9 @@ export class LinkStore {
           'run',
         ),
       );
-      return result.affectedRows === 1 ? 'inserted' : 'adopted';
+      if (result.affectedRows !== 1) return 'adopted';
+      this.#tally.single++;
+      return 'inserted';
     } catch (error) {
       const index = violatedUnique(error, UNIQUE_INDEXES);
       const outcome = index === undefined ? undefined : OUTCOME_BY_INDEX[index];
