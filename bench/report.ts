@@ -46,7 +46,6 @@ export interface TracingExports {
 /** The largest share of its rate tracing may cost a scenario. */
 const TRACING_COST_TARGET = 0.1;
 
-/** What the click pipeline did with a scenario's redirects. */
 /** A wait before a baseline round for the consumers to store what earlier mesh rounds left. */
 export interface BaselineWait {
   scenario: string;
@@ -55,6 +54,7 @@ export interface BaselineWait {
   seconds: number;
 }
 
+/** What the click pipeline did with a scenario's redirects. */
 export interface PipelineResult {
   scenario: string;
   /** GET redirects the mesh answered 302 in the scenario (warm-ups included). */

@@ -123,16 +123,20 @@ const authErrors = {
  * What a link instance answers when it refuses a create before storing
  * anything (its Redis is gone: no rate limiter, no confirmed worker id).
  * CreateLink is not retried like the read-only methods, but a create refused
- * so may go once more: round robin sends it to another instance, which may
- * have its Redis.
+ * so may go once more: at once, as a CreateLink of its own, which round robin
+ * sends to the next instance (one that may have its Redis), not with the
+ * next turn's batch, which other calls may have moved back to the refusing one.
  */
 const REFUSED_BEFORE_STORING = new Set(['no_worker_lease', 'limiter_unavailable']);
 
-async function onAnotherInstanceIfRefused<T>(send: () => Promise<T>): Promise<T> {
+async function onAnotherInstanceIfRefused<T>(
+  send: () => Promise<T>,
+  again: () => Promise<T>,
+): Promise<T> {
   try {
     return await send();
   } catch (error) {
-    if (error instanceof DomainError && REFUSED_BEFORE_STORING.has(error.code)) return send();
+    if (error instanceof DomainError && REFUSED_BEFORE_STORING.has(error.code)) return again();
     throw error;
   }
 }
@@ -210,7 +214,10 @@ export function linkRoutes(
         alias: request.body.alias ?? '',
         maxVisits: request.body.maxVisits,
       };
-      const { link, created } = await onAnotherInstanceIfRefused(() => creates.create(create));
+      const { link, created } = await onAnotherInstanceIfRefused(
+        () => creates.create(create),
+        () => clients.link.createLink(create),
+      );
       const body = toJson(link);
       reply.code(created ? 201 : 200);
       if (created) reply.header('location', `/api/v1/links/${body.code}`);

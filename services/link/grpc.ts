@@ -18,6 +18,7 @@ import { serverStream, unary } from '../../lib/grpc/handlers.ts';
 import type { ServiceBinding } from '../../lib/grpc/server.ts';
 import { toItemError } from '../../lib/grpc/status.ts';
 import type { Logger } from '../../lib/log.ts';
+import { runtimeErrors } from '../../lib/runtime-errors.ts';
 import { CODE_PATTERN, MAX_CREATE_BATCH, MAX_RESOLVE_BATCH } from '../../lib/short-code-rules.ts';
 import type { LinkChanges } from './changes/link-changes.ts';
 import { type CreateLinkDeps, type CreateLinkInput, createLink } from './domain/create-link.ts';
@@ -131,6 +132,37 @@ function createInput(request: CreateLinkRequest): CreateLinkInput {
   };
 }
 
+/** How long before a batch call's deadline its items still at work are answered without them. */
+function itemMarginMs(budgetMs: number): number {
+  return Math.min(50, Math.max(0, budgetMs) / 10);
+}
+
+/**
+ * The items' answers, each as soon as the call's deadline nears: an item
+ * still at work then (waiting on a lock, say) is answered
+ * `deadline_exceeded`, as its own call would have been, so the call is
+ * answered in time and the items already done are not lost with it.
+ */
+async function answeredInTime(
+  answers: Promise<CreateLinksResponse_Result>[],
+  deadline: number,
+): Promise<CreateLinksResponse_Result[]> {
+  const budget = deadline - Date.now();
+  if (!(budget < 2 ** 31 - 1)) return Promise.all(answers);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<CreateLinksResponse_Result>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ error: toItemError(runtimeErrors.deadline_exceeded()) }),
+      Math.max(0, budget - itemMarginMs(budget)),
+    );
+  });
+  try {
+    return await Promise.all(answers.map((answer) => Promise.race([answer, late])));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceBinding {
   const view = async (link: Link): Promise<LinkView> =>
     (await viewLinks(deps.extend, [link]))[0] as LinkView;
@@ -139,7 +171,7 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
     const { link, created } = await createLink(deps.create, caller, createInput(request));
     return { link: toMessage(await view(link)), created };
   };
-  /** One item of CreateLinks: its answer, or its error, logged as the single call would log it. */
+  /** One item of CreateLinks: its answer, or its error (internal ones logged, as for the single call). */
   const createItem = (request: CreateLinkRequest): Promise<CreateLinksResponse_Result> =>
     create(request).then(
       (link) => ({ link }),
@@ -153,11 +185,11 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
   const implementation: LinkServiceServer = {
     createLink: unary('CreateLink', log, create),
 
-    createLinks: unary('CreateLinks', log, async (request) => {
+    createLinks: unary('CreateLinks', log, async (request, context) => {
       if (request.items.length > MAX_CREATE_BATCH) {
         throw linkErrors.batch_too_large({ max: MAX_CREATE_BATCH });
       }
-      return { results: await Promise.all(request.items.map(createItem)) };
+      return { results: await answeredInTime(request.items.map(createItem), context.deadline) };
     }),
 
     resolveLink: unary('ResolveLink', log, async (request) => {

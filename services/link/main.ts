@@ -27,7 +27,7 @@ export const linkService: ServiceDefinition<LinkConfig> = {
     const { idleMs } = config.expiry;
     const inserts = { shared: 0, single: 0 };
     metrics.watchInserts(inserts);
-    const store = new LinkStore(orm, { tally: inserts });
+    const store = new LinkStore(orm, { tally: inserts, log });
     const expiry = new ExpiryStore(orm);
     const cacheTally = { hits: 0, misses: 0 };
     metrics.watchCache('link', cacheTally);

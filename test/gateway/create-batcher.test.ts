@@ -122,11 +122,48 @@ describe('coalesced link creation', () => {
     expect(answers.at(-1)?.link?.code).toBe(`m${count - 1}`);
   });
 
+  test('when the creates of one turn carry long URLs, then a call carries about a mebibyte of them, not all', async () => {
+    const long = (i: number) => `https://example.com/${'x'.repeat(200_000)}/big${i}`;
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => batcher.create(request(long(i)))),
+    );
+    expect(answers.map((a) => a.link?.code)).toEqual([0, 1, 2, 3, 4, 5].map((i) => `big${i}`));
+    expect(link.createCalls.map((items) => items.length)).toEqual([2, 2, 2]);
+  });
+
   test('when creates come one at a time, then each goes at once in a call of its own', async () => {
     for (let i = 0; i < 3; i++) {
       const answer = await batcher.create(request(`https://example.com/lone${i}`));
       expect(answer.link?.code).toBe(`lone${i}`);
     }
     expect(link.createCalls.map((items) => items.length)).toEqual([1, 1, 1]);
+  });
+});
+
+describe('coalesced link creation against a link service without CreateLinks', () => {
+  test('when the link service does not know CreateLinks (a rolling upgrade), then each create goes as a CreateLink of its own', async () => {
+    const link = await startFakeLinkService({
+      batchCreates: false,
+      create: answer((url) => url.endsWith('/limited')),
+    });
+    const raw = connect(LinkServiceClient, link.address, 5_000);
+    try {
+      const batcher = new CreateBatcher(promiseClient(raw, LinkServiceService));
+      const outcomes = await Promise.allSettled([
+        batcher.create(request('https://example.com/old1')),
+        batcher.create(request('https://example.com/limited')),
+        batcher.create(request('https://example.com/old2')),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(
+        (outcomes[0] as PromiseFulfilledResult<{ link?: { code: string } }>).value.link?.code,
+      ).toBe('old1');
+      expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'rate_limited' });
+      // One CreateLink call per create, none batched.
+      expect(link.createCalls.map((items) => items.length)).toEqual([1, 1, 1]);
+    } finally {
+      raw.close();
+      await link.server.shutdown(1_000);
+    }
   });
 });

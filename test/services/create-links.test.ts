@@ -2,6 +2,7 @@
 // as CreateLink would create it alone, for its own caller, and answered on
 // its own and in order, its link or its error, so one refused item never
 // fails the others. Principals are made here as the gateway would pass them.
+import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   type CreateLinkRequest,
@@ -15,6 +16,7 @@ import { fromItemError, toItemError } from '../../lib/grpc/status.ts';
 import { runtimeErrors } from '../../lib/runtime-errors.ts';
 import { MAX_CREATE_BATCH } from '../../lib/short-code-rules.ts';
 import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
+import { within } from '../support/wait.ts';
 
 let nextPrincipal = 310_000_000_000_000_000n;
 const principal = (kind: PrincipalKind): Principal => ({ id: String(nextPrincipal++), kind });
@@ -152,5 +154,60 @@ describe.each(MESH_FLAVOURS)('CreateLinks over LinkService (%s)', (flavour) => {
     expect(failure).toMatchObject({ kind: 'invalid', code: 'batch_too_large' });
     const own = await links.listLinks({ caller: guest, pageSize: 10, pageToken: '' });
     expect(own.links).toEqual([]);
+  });
+});
+
+describe('CreateLinks when its shared insert waits on a lock (mysql+redis)', () => {
+  const mesh = meshForSuite('mysql+redis');
+  let connection: LinkServiceClient;
+  let links: ReturnType<typeof promiseClient<typeof LinkServiceService>>;
+
+  beforeAll(() => {
+    connection = connect(LinkServiceClient, mesh.mesh.link.address, 5_000);
+    links = promiseClient(connection, LinkServiceService);
+  });
+  afterAll(() => connection?.close());
+
+  test('when the items wait past the deadline, then the call is still answered in time, each waiting item as deadline_exceeded', async () => {
+    const guest = aGuest();
+    const member = aMember();
+    const db = await createConnection({ uri: mesh.config.link.databaseUrl });
+    try {
+      // The guest adopted, and its adoption row locked: the guarded insert waits for it.
+      await db.query(
+        'INSERT INTO guest_adoptions (guest_id, member_id, adopted_at) VALUES (?, ?, NOW(3))',
+        [guest.id, aMember().id],
+      );
+      await db.beginTransaction();
+      await db.query('SELECT * FROM guest_adoptions WHERE guest_id = ? FOR UPDATE', [guest.id]);
+      const started = performance.now();
+      const { results } = await links.createLinks(
+        {
+          items: [
+            item(guest, 'https://example.com/locked/guest'),
+            item(member, 'https://example.com/locked/member'),
+          ],
+        },
+        { deadline: Date.now() + 1_000 },
+      );
+      expect(performance.now() - started).toBeLessThan(1_000);
+      expect(results.map((r) => r.error?.errorCode)).toEqual([
+        'deadline_exceeded',
+        'deadline_exceeded',
+      ]);
+      await db.rollback();
+      // The shared statement then goes on: the member's link is written (the
+      // documented cost of sharing), the adopted guest's is not.
+      await within(5_000, async () => {
+        const own = await links.listLinks({ caller: member, pageSize: 10, pageToken: '' });
+        return own.links.length > 0;
+      });
+      const own = await links.listLinks({ caller: member, pageSize: 10, pageToken: '' });
+      expect(own.links.map((l) => l.targetUrl)).toEqual(['https://example.com/locked/member']);
+      const guests = await links.listLinks({ caller: guest, pageSize: 10, pageToken: '' });
+      expect(guests.links).toEqual([]);
+    } finally {
+      await db.end();
+    }
   });
 });

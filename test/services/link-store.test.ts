@@ -269,14 +269,25 @@ describe.each(DIALECTS)('link store (%s)', (dialect) => {
     expect((await store.findByCode('TgthrPl'))?.maxVisits).toBeNull();
   });
 
-  test('when a link already written is written again (a shared statement whose answer was lost), then it stands, once', async () => {
-    const link = aLink({ code: 'TgthrAg' });
-    expect(await storeLink(store, link)).toBe('inserted');
-    // MySQL checks the primary key first and names it: the link is the one
-    // already there. SQLite (never shared) names the first other index it checks.
-    const again = await storeLink(store, link);
-    if (dialect === 'mysql') expect(again).toBe('inserted');
-    else expect(['code_taken', 'url_taken']).toContain(again);
-    expect((await store.findByCodes(['TgthrAg'])).map((row) => row.id)).toEqual([link.id]);
+  test('when a link a shared statement wrote is written again with others, then it stands once, and another link under its id is refused', async () => {
+    // A shared statement's answer lost: the link is there already.
+    const written = aLink({ code: 'TgthrAg' });
+    expect(await storeLink(store, written)).toBe('inserted');
+    // Ids never repeat; if one did, a different link under it is no success.
+    const clash = aLink({ code: 'TgthrCl', id: written.id });
+    const other = aLink({ code: 'TgthrOt' });
+    const [again, clashed, beside] = await Promise.allSettled([
+      storeLink(store, written),
+      storeLink(store, clash),
+      storeLink(store, other),
+    ]);
+    expect(beside).toEqual({ status: 'fulfilled', value: 'inserted' });
+    expect(clashed.status).toBe('rejected');
+    expect(await store.findByCode('TgthrCl')).toBeNull();
+    expect((await store.findByCodes(['TgthrAg'])).map((row) => row.id)).toEqual([written.id]);
+    // MySQL shared the statement and knows the row for the link; SQLite
+    // (never shared) answers as for any second write, naming an index it checked.
+    if (dialect === 'mysql') expect(again).toEqual({ status: 'fulfilled', value: 'inserted' });
+    else expect(again).toEqual({ status: 'fulfilled', value: 'url_taken' });
   });
 });

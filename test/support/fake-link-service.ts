@@ -5,6 +5,7 @@ import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/g
 import { type RunningGateway, startGateway } from '../../gateway/main.ts';
 import {
   type CreateLinkRequest,
+  type CreateLinkResponse,
   type CreateLinksRequest,
   type CreateLinksResponse,
   type CreateLinksResponse_Result,
@@ -19,6 +20,7 @@ import {
 } from '../../gen/shortener/v1/link.ts';
 import { serverStream, unary } from '../../lib/grpc/handlers.ts';
 import { type RunningGrpcServer, startGrpcServer } from '../../lib/grpc/server.ts';
+import { fromItemError } from '../../lib/grpc/status.ts';
 import { loadMeshConfig } from '../../mesh.ts';
 import { inProcessInfrastructure } from './infrastructure.ts';
 import { testLog } from './logger.ts';
@@ -57,6 +59,8 @@ export interface FakeLinkServiceOptions {
   watchChanges?: boolean;
   /** The answer for one CreateLinks item; throwing fails the whole call. By default each is refused as internal. */
   create?: (item: CreateLinkRequest, index: number) => CreateLinksResponse_Result;
+  /** Serve CreateLinks (the default), or only CreateLink, as a link service from before it. */
+  batchCreates?: boolean;
 }
 
 export interface FakeLinkService {
@@ -66,7 +70,7 @@ export interface FakeLinkService {
   calls: ResolveLinksRequest_Item[][];
   /** Every WatchLinkChanges stream opened, oldest first. */
   streams: ChangeStream[];
-  /** The items of every CreateLinks call, in the order the calls arrived. */
+  /** The items of every CreateLinks call, in the order the calls arrived; a CreateLink call counts as one item. */
   createCalls: CreateLinkRequest[][];
 }
 
@@ -77,6 +81,7 @@ export async function startFakeLinkService({
   create = () => ({
     error: { status: 13, message: 'internal error', errorCode: 'internal', errorField: '' },
   }),
+  batchCreates = true,
 }: FakeLinkServiceOptions = {}): Promise<FakeLinkService> {
   const calls: ResolveLinksRequest_Item[][] = [];
   const createCalls: CreateLinkRequest[][] = [];
@@ -91,13 +96,27 @@ export async function startFakeLinkService({
         return { results: request.items.map(resolve) };
       },
     ),
-    createLinks: unary<CreateLinksRequest, CreateLinksResponse>(
-      'CreateLinks',
+    ...(batchCreates && {
+      createLinks: unary<CreateLinksRequest, CreateLinksResponse>(
+        'CreateLinks',
+        testLog,
+        async (request) => {
+          createCalls.push(request.items);
+          if (delayMs > 0) await sleep(delayMs);
+          return { results: request.items.map(create) };
+        },
+      ),
+    }),
+    createLink: unary<CreateLinkRequest, CreateLinkResponse>(
+      'CreateLink',
       testLog,
       async (request) => {
-        createCalls.push(request.items);
+        createCalls.push([request]);
         if (delayMs > 0) await sleep(delayMs);
-        return { results: request.items.map(create) };
+        const result = create(request, 0);
+        if (result.error) throw fromItemError(result.error);
+        if (!result.link) throw new Error('the story answered no link');
+        return result.link;
       },
     ),
     ...(watchChanges && {

@@ -3,16 +3,19 @@
 // loop share one, see insert); the unique indexes decide races (code taken,
 // same owner + URL), and an insert that loses one says which as its answer,
 // not as an exception. Every query honours the calling request's deadline
-// (lib/db/call-fork.ts).
+// (lib/db/call-fork.ts), but a shared insert, which serves many.
 import { DeadlockException, LockMode } from '@mikro-orm/core';
 import { MikroORM as MySqlORM } from '@mikro-orm/mysql';
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { type Context, context, trace } from '@opentelemetry/api';
 import { callSignal, outsideCall, unlessAborted, withCallSignal } from '../../../lib/call-scope.ts';
 import { inCall } from '../../../lib/db/call-fork.ts';
 import { translateDatabaseError as translate, violatedUnique } from '../../../lib/db/errors.ts';
 import type { Dialect } from '../../../lib/db/migrations.ts';
 import type { Orm } from '../../../lib/db/open.ts';
+import { type Logger, ThrottledLog } from '../../../lib/log.ts';
 import type { InsertTally } from '../../../lib/metrics/metrics.ts';
+import { onBehalfOf, tracer } from '../../../lib/telemetry/tracing.ts';
 import type { Link, StoredLink } from '../domain/link.ts';
 import { GuestAdoptionRow, LinkRow } from './entities.ts';
 
@@ -29,14 +32,16 @@ const UNIQUE_INDEXES = {
   PRIMARY: ['id'],
 } as const;
 
+/** The primary key is not here: a row under a new link's id is told apart in insert. */
 const OUTCOME_BY_INDEX: Readonly<Record<string, InsertOutcome>> = {
   links_code_unique: 'code_taken',
   links_owner_url_unique: 'url_taken',
-  // Ids are fresh Snowflake ids, unique to each link made: a row already
-  // under the id is this very link, written by a shared statement whose
-  // answer was lost (see insert).
-  PRIMARY: 'inserted',
 };
+
+/** Links per shared insert statement: bounded statements, however many gateways send at once. */
+const SHARED_INSERT_ROWS = 256;
+
+const storeTracer = tracer('shortener.link');
 
 /** A link followed at `at`: what the last-access toucher writes. */
 export interface LastAccess {
@@ -152,6 +157,8 @@ interface PendingInsert {
   urlHash: string | null;
   /** The signal of the call it serves. */
   signal: AbortSignal;
+  /** The trace context of the call it serves. */
+  trace: Context;
   settle: (outcome: InsertOutcome | Promise<InsertOutcome>) => void;
 }
 
@@ -184,14 +191,19 @@ export class LinkStore {
   #inserts: PendingInsert[] = [];
   #insertsScheduled = false;
   readonly #tally: InsertTally;
+  /** Where failed shared inserts are told (none in stores built without a log). */
+  readonly #failures: ThrottledLog | undefined;
 
   /**
    * Every call is given up on when the gRPC call it serves runs out of time
-   * (lib/call-scope.ts), and then fails as `unavailable` with its writes rolled back.
+   * (lib/call-scope.ts), and then fails as `unavailable` with its writes
+   * rolled back; except a link written by a shared statement (insert), which
+   * is written even if its call gave up meanwhile.
    */
-  constructor(orm: Orm, options: { tally?: InsertTally } = {}) {
+  constructor(orm: Orm, options: { tally?: InsertTally; log?: Logger } = {}) {
     this.#orm = orm;
     this.#tally = options.tally ?? { shared: 0, single: 0 };
+    this.#failures = options.log ? new ThrottledLog(options.log) : undefined;
     this.#dialect = orm instanceof MySqlORM ? 'mysql' : 'sqlite';
   }
 
@@ -222,7 +234,7 @@ export class LinkStore {
     if (this.#dialect !== 'mysql') return this.#insertOne(link, urlHash);
     const signal = callSignal();
     const queued = new Promise<InsertOutcome>((settle) => {
-      this.#inserts.push({ link, urlHash, signal, settle });
+      this.#inserts.push({ link, urlHash, signal, trace: context.active(), settle });
       if (!this.#insertsScheduled) {
         this.#insertsScheduled = true;
         setImmediate(this.#flushInserts);
@@ -235,32 +247,73 @@ export class LinkStore {
     }
   }
 
-  /** Writes the inserts of the turn: alone if only one, else together and the refused ones alone. */
+  /**
+   * Writes the inserts of the turn: alone if only one, else together (in
+   * chunks of SHARED_INSERT_ROWS) and those a shared statement skipped
+   * alone. An insert whose call gave up before its turn came is not written.
+   */
   readonly #flushInserts = () => {
     this.#insertsScheduled = false;
-    const batch = this.#inserts;
+    const waiting = this.#inserts;
     this.#inserts = [];
-    const alone = (pending: PendingInsert) =>
-      withCallSignal(pending.signal, () => this.#insertOne(pending.link, pending.urlHash));
+    const batch: PendingInsert[] = [];
+    for (const pending of waiting) {
+      // Its caller has heard why already (insert); nothing is written for it.
+      if (pending.signal.aborted) pending.settle(Promise.reject(pending.signal.reason));
+      else batch.push(pending);
+    }
     if (batch.length === 1) {
       const [only] = batch as [PendingInsert];
-      only.settle(alone(only));
+      only.settle(this.#alone(only, false));
       return;
     }
-    // Bounded by the runtime's limit for work outside a call, not by any one of the calls.
-    const written = outsideCall(() => this.#insertMany(batch)).catch(
-      // A failed statement (a deadlock, a lost connection) wrote nothing: each is tried alone.
-      () => new Set<string>(),
-    );
-    for (const pending of batch) {
-      pending.settle(
-        written.then((ids) => (ids.has(pending.link.id) ? 'inserted' : alone(pending))),
-      );
+    for (let i = 0; i < batch.length; i += SHARED_INSERT_ROWS) {
+      this.#insertTogether(batch.slice(i, i + SHARED_INSERT_ROWS));
     }
   };
 
-  /** Writes the batch in one statement; the ids it stored. */
-  async #insertMany(batch: readonly PendingInsert[]): Promise<Set<string>> {
+  /** The one-row insert, in the call and trace of the create it serves. */
+  #alone(pending: PendingInsert, afterShared: boolean): Promise<InsertOutcome> {
+    return context.with(pending.trace, () =>
+      withCallSignal(pending.signal, () =>
+        this.#insertOne(pending.link, pending.urlHash, afterShared),
+      ),
+    );
+  }
+
+  #insertTogether(batch: PendingInsert[]): void {
+    // Bounded by the runtime's limit for work outside a call, not by any one
+    // of the calls; traced on behalf of them all, a child of the first sampled.
+    const { parent, links } = onBehalfOf(
+      batch.map((p) => trace.getSpanContext(p.trace)).filter((c) => c !== undefined),
+    );
+    const written = context
+      .with(parent, () =>
+        storeTracer.startActiveSpan(
+          'insert links',
+          { links, attributes: { 'shortener.links': batch.length } },
+          (span) => outsideCall(() => this.#insertMany(batch)).finally(() => span.end()),
+        ),
+      )
+      .catch((error: unknown) => {
+        // Nothing of a failed statement stands (a deadlock, a lost
+        // connection): each is tried alone, and the failure is told.
+        this.#failures?.warn(
+          'shared-insert',
+          { err: error, links: batch.length },
+          'a shared insert of links failed; each is inserted alone',
+        );
+        return new Set<PendingInsert>();
+      });
+    for (const pending of batch) {
+      pending.settle(
+        written.then((stored) => (stored.has(pending) ? 'inserted' : this.#alone(pending, true))),
+      );
+    }
+  }
+
+  /** Writes the batch in one statement; the inserts it stored. */
+  async #insertMany(batch: readonly PendingInsert[]): Promise<Set<PendingInsert>> {
     const values = batch.flatMap(({ link, urlHash }) => [
       link.id,
       link.code,
@@ -272,7 +325,6 @@ export class LinkStore {
       link.ownerKind,
       link.maxVisits,
     ]);
-    const ids = batch.map(({ link }) => link.id);
     return inCall(this.#orm, async (em) => {
       const sql = em as SqlEntityManager;
       const result = await sql.execute<{ affectedRows: number }>(
@@ -281,17 +333,43 @@ export class LinkStore {
         'run',
       );
       this.#tally.shared += result.affectedRows;
-      if (result.affectedRows === batch.length) return new Set(ids);
-      const rows = await sql.execute<{ id: string }[]>(
-        `select cast(\`id\` as char) as \`id\` from \`links\` where \`id\` in (${ids.map(() => 'cast(? as signed)').join(', ')})`,
-        ids,
-      );
-      return new Set(rows.map((row) => String(row.id)));
+      if (result.affectedRows === batch.length) return new Set(batch);
+      return this.#stored(sql, batch);
     });
   }
 
-  /** The one-row insert, its outcome told by the index that refused it. */
-  async #insertOne(link: Link, urlHash: string | null): Promise<InsertOutcome> {
+  /** The links of the batch that have their rows: under their ids, with their codes and owners. */
+  async #stored(
+    em: SqlEntityManager,
+    batch: readonly PendingInsert[],
+  ): Promise<Set<PendingInsert>> {
+    const rows = await em.execute<{ id: string; code: string; owner_id: string }[]>(
+      `select cast(\`id\` as char) as \`id\`, \`code\`, cast(\`owner_id\` as char) as \`owner_id\`
+        from \`links\` where \`id\` in (${batch.map(() => 'cast(? as signed)').join(', ')})`,
+      batch.map(({ link }) => link.id),
+    );
+    const byId = new Map(rows.map((row) => [String(row.id), row]));
+    const stored = new Set<PendingInsert>();
+    for (const pending of batch) {
+      const row = byId.get(pending.link.id);
+      if (row && row.code === pending.link.code && String(row.owner_id) === pending.link.ownerId) {
+        stored.add(pending);
+      }
+    }
+    return stored;
+  }
+
+  /**
+   * The one-row insert, its outcome told by the index that refused it.
+   * `afterShared`: a shared statement may have written this very link and
+   * its answer been lost; a row already under the link's own id, with its
+   * code, is then the link, stored.
+   */
+  async #insertOne(
+    link: Link,
+    urlHash: string | null,
+    afterShared = false,
+  ): Promise<InsertOutcome> {
     const guest = link.ownerKind === 'guest';
     const values = [
       link.id,
@@ -317,10 +395,17 @@ export class LinkStore {
       return 'inserted';
     } catch (error) {
       const index = violatedUnique(error, UNIQUE_INDEXES);
+      if (index === 'PRIMARY' && afterShared && (await this.#holds(link))) return 'inserted';
       const outcome = index === undefined ? undefined : OUTCOME_BY_INDEX[index];
       if (outcome) return outcome;
       translate(error);
     }
+  }
+
+  /** Whether the row under the link's id is this link (its code and owner). */
+  async #holds(link: Link): Promise<boolean> {
+    const [row] = await this.findByCodes([link.code]);
+    return row?.id === link.id && row.ownerId === link.ownerId;
   }
 
   /** Rows for these codes, tombstones included: one indexed lookup. */
