@@ -3,7 +3,7 @@
 // index on code settles the rare collision (the caller retries with a new one).
 // Members may choose an alias instead: a code like any other once stored.
 // See docs/decisions/0002-short-codes.md.
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { isReserved } from '../../../lib/short-code-rules.ts';
 import { linkErrors } from '../errors.ts';
 
@@ -11,13 +11,26 @@ const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 // 248 = 4 × 62: bytes at or above it are skipped so every character is equally likely.
 const UNBIASED_LIMIT = 248;
 
+/**
+ * CSPRNG bytes drawn a few kilobytes at a time, each used once: one call
+ * into the generator per some hundreds of codes, not one per code.
+ */
+const POOL = Buffer.alloc(4096);
+let used = POOL.length;
+
+function randomByte(): number {
+  if (used === POOL.length) {
+    randomFillSync(POOL);
+    used = 0;
+  }
+  return POOL[used++] as number;
+}
+
 export function randomCode(length: number): string {
   let code = '';
   while (code.length < length) {
-    for (const byte of randomBytes(length * 2)) {
-      if (byte < UNBIASED_LIMIT) code += ALPHABET[byte % 62];
-      if (code.length === length) break;
-    }
+    const byte = randomByte();
+    if (byte < UNBIASED_LIMIT) code += ALPHABET[byte % 62];
   }
   return isReserved(code) ? randomCode(length) : code;
 }
