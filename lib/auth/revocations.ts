@@ -5,7 +5,7 @@
 //
 // A payload names either one token, by its SHA-256 (never the token), or a
 // principal, meaning every token and API key of it.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { backoffDelay } from '../backoff.ts';
 import type { Broadcast } from '../broadcast/broadcast.ts';
 import type { Logger } from '../log.ts';
@@ -16,7 +16,7 @@ export type Revocation = { tokenHash: string } | { principalId: string };
 
 /** The SHA-256 of a bearer token, in hex: how caches and announcements name a token. */
 export function bearerTokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return hash('sha256', token);
 }
 
 export function encodeRevocation(revocation: Revocation): string {

@@ -3,7 +3,7 @@
 // reset or an email verification). Only their SHA-256 is stored; a
 // high-entropy secret needs no slow hash, and a leaked table yields no usable
 // token.
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 export const TOKEN_KINDS = {
   /** A session: what guests are issued and members get at sign-up and login. */
@@ -28,5 +28,5 @@ export function looksLikeToken(token: string, kind: TokenKind = 'session'): bool
 }
 
 export function tokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return hash('sha256', token);
 }

@@ -1,7 +1,7 @@
 // What may be shortened: absolute http(s) URLs, bounded in length, without
 // credentials, and (unless configured otherwise) not pointing at private,
 // loopback or link-local addresses or at single-label intranet names.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import { linkErrors } from '../errors.ts';
 
@@ -109,5 +109,5 @@ export function checkTarget(raw: string, policy: TargetPolicy): string {
 
 /** Key of the (owner, URL) uniqueness: SHA-256 of the normalised URL, hex. */
 export function urlHash(normalised: string): string {
-  return createHash('sha256').update(normalised).digest('hex');
+  return hash('sha256', normalised);
 }
