@@ -296,8 +296,9 @@ export class LinkStore {
         ),
       )
       .catch((error: unknown) => {
-        // Nothing of a failed statement stands (a deadlock, a lost
-        // connection): each is tried alone, and the failure is told.
+        // A failed statement (a deadlock, a lost connection) stored nothing,
+        // or nothing it could confirm: each is tried alone (insertOne tells
+        // a link already stored), and the failure is told.
         this.#failures?.warn(
           'shared-insert',
           { err: error, links: batch.length },
