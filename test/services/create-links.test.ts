@@ -3,18 +3,14 @@
 // its own and in order, its link or its error, so one refused item never
 // fails the others. Principals are made here as the gateway would pass them.
 import { createConnection } from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import {
-  type CreateLinkRequest,
-  LinkServiceClient,
-  LinkServiceService,
-} from '../../gen/shortener/v1/link.ts';
+import { describe, expect, test } from 'vitest';
+import type { CreateLinkRequest } from '../../gen/shortener/v1/link.ts';
 import { type Principal, PrincipalKind } from '../../gen/shortener/v1/principal.ts';
 import { DomainError, isDomainError } from '../../lib/errors.ts';
-import { connect, promiseClient } from '../../lib/grpc/client.ts';
 import { fromItemError, toItemError } from '../../lib/grpc/status.ts';
 import { runtimeErrors } from '../../lib/runtime-errors.ts';
 import { MAX_CREATE_BATCH } from '../../lib/short-code-rules.ts';
+import { linkClientForTest } from '../support/grpc.ts';
 import { MESH_FLAVOURS, meshForSuite } from '../support/mesh.ts';
 import { within } from '../support/wait.ts';
 
@@ -72,16 +68,10 @@ describe.each(MESH_FLAVOURS)('CreateLinks over LinkService (%s)', (flavour) => {
     RATE_LIMIT_CREATE_PER_PRINCIPAL: '3/1m',
     RATE_LIMIT_CREATE_PER_IP: '10000/1m',
   });
-  let connection: LinkServiceClient;
-  let links: ReturnType<typeof promiseClient<typeof LinkServiceService>>;
-
-  beforeAll(() => {
-    connection = connect(LinkServiceClient, mesh.mesh.link.address, 5_000);
-    links = promiseClient(connection, LinkServiceService);
-  });
-  afterAll(() => connection?.close());
+  const linkClient = () => linkClientForTest(mesh.mesh.link.address, 5_000);
 
   test('when one batch mixes good and refused items, then each is answered alone, in order, as CreateLink would answer it', async () => {
+    const links = linkClient();
     const guest = aGuest();
     const member = aMember();
     const alias = `batch-${process.pid}-${Date.now()}`;
@@ -111,6 +101,7 @@ describe.each(MESH_FLAVOURS)('CreateLinks over LinkService (%s)', (flavour) => {
   });
 
   test('when one caller asks for the same URL twice in a batch, then both items get the one link, made once', async () => {
+    const links = linkClient();
     const guest = aGuest();
     const { results } = await links.createLinks({
       items: [
@@ -124,6 +115,7 @@ describe.each(MESH_FLAVOURS)('CreateLinks over LinkService (%s)', (flavour) => {
   });
 
   test('when a batch spends more than the caller’s budget, then the items over it are refused with a retry delay and the rest are made', async () => {
+    const links = linkClient();
     const guest = aGuest();
     const { results } = await links.createLinks({
       items: Array.from({ length: 5 }, (_, i) => item(guest, `https://example.com/budget/${i}`)),
@@ -139,6 +131,7 @@ describe.each(MESH_FLAVOURS)('CreateLinks over LinkService (%s)', (flavour) => {
   });
 
   test('when a batch holds more items than allowed, then the call is refused whole and nothing is made', async () => {
+    const links = linkClient();
     const guest = aGuest();
     const failure = await links
       .createLinks({
@@ -159,16 +152,10 @@ describe.each(MESH_FLAVOURS)('CreateLinks over LinkService (%s)', (flavour) => {
 
 describe('CreateLinks when its shared insert waits on a lock (mysql+redis)', () => {
   const mesh = meshForSuite('mysql+redis');
-  let connection: LinkServiceClient;
-  let links: ReturnType<typeof promiseClient<typeof LinkServiceService>>;
-
-  beforeAll(() => {
-    connection = connect(LinkServiceClient, mesh.mesh.link.address, 5_000);
-    links = promiseClient(connection, LinkServiceService);
-  });
-  afterAll(() => connection?.close());
+  const linkClient = () => linkClientForTest(mesh.mesh.link.address, 5_000);
 
   test('when the items wait past the deadline, then the call is still answered in time, each waiting item as deadline_exceeded', async () => {
+    const links = linkClient();
     const guest = aGuest();
     const member = aMember();
     const db = await createConnection({ uri: mesh.config.link.databaseUrl });
