@@ -109,6 +109,21 @@ const INSERTED_COLUMNS = [
   'max_visits',
 ] as const;
 
+/** A new link's values, in the order of INSERTED_COLUMNS. */
+function insertedValues(link: Link, urlHash: string | null): unknown[] {
+  return [
+    link.id,
+    link.code,
+    link.targetUrl,
+    urlHash,
+    link.ownerId,
+    link.createdAt,
+    link.expiresAt,
+    link.ownerKind,
+    link.maxVisits,
+  ];
+}
+
 /**
  * One statement inserting a link, for a guest only while no member has
  * adopted the guest: the check and the write cannot be told apart by a
@@ -315,17 +330,7 @@ export class LinkStore {
 
   /** Writes the batch in one statement; the inserts it stored. */
   async #insertMany(batch: readonly PendingInsert[]): Promise<Set<PendingInsert>> {
-    const values = batch.flatMap(({ link, urlHash }) => [
-      link.id,
-      link.code,
-      link.targetUrl,
-      urlHash,
-      link.ownerId,
-      link.createdAt,
-      link.expiresAt,
-      link.ownerKind,
-      link.maxVisits,
-    ]);
+    const values = batch.flatMap(({ link, urlHash }) => insertedValues(link, urlHash));
     return inCall(this.#orm, async (em) => {
       const sql = em as SqlEntityManager;
       const result = await sql.execute<{ affectedRows: number }>(
@@ -372,17 +377,7 @@ export class LinkStore {
     afterShared = false,
   ): Promise<InsertOutcome> {
     const guest = link.ownerKind === 'guest';
-    const values = [
-      link.id,
-      link.code,
-      link.targetUrl,
-      urlHash,
-      link.ownerId,
-      link.createdAt,
-      link.expiresAt,
-      link.ownerKind,
-      link.maxVisits,
-    ];
+    const values = insertedValues(link, urlHash);
     try {
       const result = await inCall(this.#orm, (em) =>
         (em as SqlEntityManager).execute<{ affectedRows: number }>(
