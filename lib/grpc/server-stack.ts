@@ -32,25 +32,35 @@ export const mapErrors: ServerMiddleware = (call, context, next) =>
     throw statusError(isDomainError(error) ? error : runtimeErrors.internal());
   });
 
-/** One throttle per service logger: an outage fails every call, one line a while says so. */
-export function logFailures(log: Logger): ServerMiddleware {
+/**
+ * Tells a failure of `method` (a call, or one item of a batch call): internal
+ * errors logged, unavailable ones throttled, one throttle per logger, so an
+ * outage that fails every call says so one line a while.
+ */
+export function failureReporter(log: Logger): (method: string, error: unknown) => void {
   const repeats = new ThrottledLog(log);
+  return (method, error) => {
+    if (!isDomainError(error)) log.error({ err: error, method }, 'unexpected error in handler');
+    else if (error.kind === 'internal') log.error({ err: error, method }, 'call failed');
+    else if (error.kind === 'unavailable') {
+      repeats.warn(
+        `${method}:${error.code}`,
+        {
+          method,
+          code: error.code,
+          cause: error.cause instanceof Error ? error.cause.message : undefined,
+        },
+        `call failed: ${error.message}`,
+      );
+    }
+  };
+}
+
+export function logFailures(log: Logger): ServerMiddleware {
+  const report = failureReporter(log);
   return (call, context, next) =>
     next(call, context).catch((error: unknown) => {
-      const method = call.method;
-      if (!isDomainError(error)) log.error({ err: error, method }, 'unexpected error in handler');
-      else if (error.kind === 'internal') log.error({ err: error, method }, 'call failed');
-      else if (error.kind === 'unavailable') {
-        repeats.warn(
-          `${method}:${error.code}`,
-          {
-            method,
-            code: error.code,
-            cause: error.cause instanceof Error ? error.cause.message : undefined,
-          },
-          `call failed: ${error.message}`,
-        );
-      }
+      report(call.method, error);
       throw error;
     });
 }

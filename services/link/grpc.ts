@@ -13,9 +13,9 @@ import {
   type WatchLinkChangesResponse,
 } from '../../gen/shortener/v1/link.ts';
 import { callerOf } from '../../lib/callers.ts';
-import { isDomainError } from '../../lib/errors.ts';
 import { serverStream, unary } from '../../lib/grpc/handlers.ts';
 import type { ServiceBinding } from '../../lib/grpc/server.ts';
+import { failureReporter } from '../../lib/grpc/server-stack.ts';
 import { toItemError } from '../../lib/grpc/status.ts';
 import type { Logger } from '../../lib/log.ts';
 import { runtimeErrors } from '../../lib/runtime-errors.ts';
@@ -171,14 +171,13 @@ export function linkServiceBinding(deps: LinkHandlerDeps, log: Logger): ServiceB
     const { link, created } = await createLink(deps.create, caller, createInput(request));
     return { link: toMessage(await view(link)), created };
   };
-  /** One item of CreateLinks: its answer, or its error (internal ones logged, as for the single call). */
+  const reportItemFailure = failureReporter(log);
+  /** One item of CreateLinks: its answer, or its error, told as a CreateLink call's failure is. */
   const createItem = (request: CreateLinkRequest): Promise<CreateLinksResponse_Result> =>
     create(request).then(
       (link) => ({ link }),
       (error: unknown) => {
-        if (!isDomainError(error))
-          log.error({ err: error }, 'unexpected error in a CreateLinks item');
-        else if (error.kind === 'internal') log.error({ err: error }, 'a CreateLinks item failed');
+        reportItemFailure('CreateLinks item', error);
         return { error: toItemError(error) };
       },
     );
