@@ -54,6 +54,20 @@ export interface BaselineWait {
   seconds: number;
 }
 
+/**
+ * The baseline alone and beside a process that does nothing but spin at the
+ * click consumers' CPU priority, round by round: what any CPU taken while
+ * the load runs costs the redirect rate on this machine, whatever its priority.
+ */
+export interface Headroom {
+  /** Codes the load draws from (the hot set's). */
+  codes: number;
+  niceness: number;
+  /** Seconds measured per round. */
+  seconds: number;
+  rounds: { round: number; alone: LoadResult; beside: LoadResult; spinnerCpu: number }[];
+}
+
 /** What the click pipeline did with a scenario's redirects. */
 export interface PipelineResult {
   scenario: string;
@@ -145,6 +159,7 @@ export function renderReport(options: {
   pipeline: PipelineResult[];
   tracingExports?: TracingExports[];
   baselineWaits?: BaselineWait[];
+  headroom?: Headroom | undefined;
   /** Seconds after a full-speed run within which every click should be stored. */
   drainTargetSeconds: number;
   /** The pipeline section, when it ran. */
@@ -189,6 +204,7 @@ export function renderReport(options: {
     '- Both servers, Redis, MariaDB and wrk share the same 2 cores.',
     '',
   );
+  if (options.headroom) lines.push(...renderHeadroom(options.headroom, options));
   for (const scenario of options.scenarios) {
     const rows = options.measurements.filter((m) => m.scenario === scenario.name);
     lines.push(`## ${scenario.name}`, '');
@@ -264,6 +280,66 @@ export function renderReport(options: {
     lines.push('## Notes', '', ...options.notes.map((n) => `- ${n}`), '');
   }
   return lines.join('\n');
+}
+
+/**
+ * The machine's headroom for background work beside the redirect path, set
+ * against what the click consumers took in the hot set's mesh rounds.
+ */
+function renderHeadroom(
+  headroom: Headroom,
+  options: { scenarios: Scenario[]; measurements: Measurement[] },
+): string[] {
+  const lines = [
+    `## Machine headroom: the baseline beside one busy background process`,
+    '',
+    `Before the scenarios, the baseline on the hot set's ${headroom.codes.toLocaleString('en-US')} codes, alone and beside a process that does nothing but spin at niceness ${headroom.niceness} (the click consumers' priority), in alternating rounds.`,
+    '',
+    '| round | baseline alone, requests/s | beside the spinner, requests/s | share | spinner CPU s |',
+    '|---:|---:|---:|---:|---:|',
+  ];
+  const shares: number[] = [];
+  for (const r of headroom.rounds) {
+    const share = r.beside.requestsPerSecond / r.alone.requestsPerSecond;
+    shares.push(share);
+    lines.push(
+      `| ${r.round} | ${fmt(r.alone.requestsPerSecond)} | ${fmt(r.beside.requestsPerSecond)} | ${fmt(share, 2)} | ${fmt(r.spinnerCpu, 1)} |`,
+    );
+  }
+  const spun = median(headroom.rounds.map((r) => r.spinnerCpu));
+  lines.push(
+    '',
+    `Median share: **${fmt(median(shares), 2)}**, the spinner taking ${fmt(spun, 1)} CPU s of each ${headroom.seconds} s round: its niceness does not shield the redirect path on this machine.`,
+  );
+  // What the consumers took in the hot set's mesh rounds with clicks recorded and nothing else on.
+  const recorded = options.scenarios.find(
+    (s) => s.nearCache && s.recordClicks && !s.tracing && !s.metrics,
+  );
+  const plain = options.scenarios.find(
+    (s) => s.nearCache && !s.recordClicks && !s.tracing && !s.metrics,
+  );
+  const rounds = options.measurements.filter(
+    (m) => m.scenario === recorded?.name && m.server === 'mesh',
+  );
+  if (recorded && rounds.length > 0) {
+    const consumers = median(
+      rounds.map((m) =>
+        ['analytics', 'mariadb', 'rabbitmq'].reduce((sum, k) => sum + (m.cpu[k] ?? 0), 0),
+      ),
+    );
+    const withClicks = median(
+      meshShares(options.measurements.filter((m) => m.scenario === recorded.name)),
+    );
+    const without = plain
+      ? median(meshShares(options.measurements.filter((m) => m.scenario === plain.name)))
+      : Number.NaN;
+    lines.push(
+      '',
+      `In the hot set's mesh rounds with clicks recorded, analytics, MariaDB and RabbitMQ took ${fmt(consumers, 1)} CPU s a round${plain ? `, and the mesh's share of the baseline was ${fmt(withClicks, 2)} against ${fmt(without, 2)} with clicks not recorded` : ''}. So on this machine the cost of recording while the load runs follows the CPU the consumers take, not their priority: a share of 0.90 with clicks recorded, or a recording cost of at most 15%, needs them to take a small fraction of a core during the load, or cores of their own.`,
+    );
+  }
+  lines.push('');
+  return lines;
 }
 
 /** Each round's mesh rate as a share of the baseline measured beside it. */

@@ -58,6 +58,7 @@ import { type PurgeSettings, purgeSection } from './purge.ts';
 import { type PurgeResult, renderPurge } from './purge-report.ts';
 import {
   type BaselineWait,
+  type Headroom,
   type Measurement,
   type PipelineResult,
   renderReport,
@@ -477,6 +478,7 @@ async function redirectScenarios(seeded: Seeded): Promise<{
   pipeline: PipelineResult[];
   exports: TracingExports[];
   settled: BaselineWait[];
+  headroom?: Headroom | undefined;
 }> {
   const redis = await redisPid();
   const measurements: Measurement[] = [];
@@ -507,7 +509,10 @@ async function redirectScenarios(seeded: Seeded): Promise<{
   const baseUrl = `http://127.0.0.1:${basePort}`;
   await waitForHttp(`${baseUrl}/-`, (status) => status === 404);
   await checkAnswers(baseUrl, seeded, seeded.codes);
+  let headroom: Headroom | undefined;
   try {
+    if (RUN_SCENARIOS.some((s) => s.recordClicks))
+      headroom = await measureHeadroom(baseUrl, baseline.pid, redis, seeded.codes);
     for (const [index, scenario] of RUN_SCENARIOS.entries()) {
       const codes = seeded.codes.slice(0, scenario.codes);
       const pathsFile = join(work, `paths-${scenario.codes}.txt`);
@@ -640,7 +645,56 @@ async function redirectScenarios(seeded: Seeded): Promise<{
     await stopProcess(baseline);
     await stopProcess(receiver);
   }
-  return { measurements, pipeline, exports, settled };
+  return { measurements, pipeline, exports, settled, headroom };
+}
+
+/** Codes of the hot set, whose load the headroom probe offers the baseline. */
+const HEADROOM_CODES = 10_000;
+
+/**
+ * The baseline alone and beside a process that only spins, at the click
+ * consumers' niceness, in alternating rounds: how much of the redirect rate
+ * any background CPU costs on this machine, whatever its priority.
+ */
+async function measureHeadroom(
+  baseUrl: string,
+  baselinePid: number | undefined,
+  redis: number | undefined,
+  seededCodes: string[],
+): Promise<Headroom> {
+  const pathsFile = join(work, 'paths-headroom.txt');
+  const codes = seededCodes.slice(0, HEADROOM_CODES);
+  writeFileSync(pathsFile, `${codes.map((c) => `/${c}`).join('\n')}\n`);
+  const result: Headroom = {
+    codes: codes.length,
+    niceness: CONSUMER_NICENESS,
+    seconds: settings.durationSeconds,
+    rounds: [],
+  };
+  for (let round = 1; round <= rounds; round++) {
+    const alone = await measure(baseUrl, pathsFile, { baseline: baselinePid, redis });
+    const spinner = startProcess(
+      'spinner',
+      ['-e', 'for (;;) {}'],
+      {},
+      { niceness: CONSUMER_NICENESS },
+    );
+    try {
+      const beside = await measure(baseUrl, pathsFile, { spinner: spinner.pid });
+      console.log(
+        `headroom · round ${round}: ${alone.result.requestsPerSecond.toFixed(0)} req/s alone, ${beside.result.requestsPerSecond.toFixed(0)} beside a spinner at niceness ${CONSUMER_NICENESS}`,
+      );
+      result.rounds.push({
+        round,
+        alone: alone.result,
+        beside: beside.result,
+        spinnerCpu: beside.cpu.spinner ?? Number.NaN,
+      });
+    } finally {
+      await stopProcess(spinner);
+    }
+  }
+  return result;
 }
 
 /** Link and analytics on a bus and database of their own, and the pipeline section against them. */
@@ -813,6 +867,7 @@ async function main(): Promise<void> {
     pipeline: redirects.pipeline,
     tracingExports: redirects.exports,
     baselineWaits: redirects.settled,
+    headroom: redirects.headroom,
     drainTargetSeconds: DRAIN_TARGET_S,
     section,
     notes: [
