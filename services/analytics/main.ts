@@ -12,6 +12,7 @@ import { createRedis } from '../../lib/redis/client.ts';
 import { runServiceProcess, type ServiceDefinition } from '../../lib/service.ts';
 import { type AnalyticsConfig, analyticsSettings } from './config.ts';
 import { RankingCounter } from './domain/count-ranking.ts';
+import { DaySummaries } from './domain/day-summaries.ts';
 import { VisitRecorder } from './domain/record-visits.ts';
 import { TopLinks } from './domain/top-links.ts';
 import { analyticsServiceBinding } from './grpc.ts';
@@ -74,7 +75,7 @@ export function defineAnalyticsService(
       options.started?.({ visits, ranking: counter });
       const binding = analyticsServiceBinding(
         {
-          stats: { store, links, now },
+          stats: { store, links, summaries: new DaySummaries(), now },
           topLinks: new TopLinks({ ranking, links, cacheTtlMs: config.topLinksCacheTtlMs, now }),
         },
         log,

@@ -74,6 +74,22 @@ describe('visitor sketch', () => {
     expect(() => VisitorSketch.union([Uint8Array.of(7)])).toThrow(/not a visitor sketch/);
   });
 
+  test('when dense sketches are united at any byte offset, then each register is the higher of the two', () => {
+    const a = sketchOf(range(0, 3_000)).encode();
+    const b = sketchOf(range(1_500, 6_000)).encode();
+    // The bytes as a driver hands them over: a view into a larger buffer, at an odd offset.
+    const packet = new Uint8Array(3 + b.length);
+    packet.set(b, 3);
+    const united = VisitorSketch.union([a, packet.subarray(3)]).encode();
+    const expected = Uint8Array.from(a, (rank, i) => (i === 0 ? rank : Math.max(rank, b[i] ?? 0)));
+    expect(united).toEqual(expected);
+    expect(united).toEqual(sketchOf(range(0, 6_000)).encode());
+    // A register no sketch can hold (ranks stay below 68) is refused, not merged into its neighbours.
+    const corrupt = b.slice();
+    corrupt[100] = 200;
+    expect(() => VisitorSketch.union([a, corrupt])).toThrow(/not a visitor sketch/);
+  });
+
   test('when a sketch is stored and read back, then it is the same sketch, sparse while small and dense once large', () => {
     const small = sketchOf(range(0, 100));
     const smallBytes = small.encode();

@@ -7,8 +7,18 @@ export function dayOf(ms: number): number {
   return Math.floor(ms / DAY_MS);
 }
 
+/** Days written lately: a year's stats write 365 of them per answer. */
+const written = new Map<number, string>();
+const WRITTEN_MAX = 4_096;
+
 export function formatDay(day: number): string {
-  return new Date(day * DAY_MS).toISOString().slice(0, 10);
+  let text = written.get(day);
+  if (text === undefined) {
+    text = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    if (written.size >= WRITTEN_MAX) written.clear();
+    written.set(day, text);
+  }
+  return text;
 }
 
 /** The day a `YYYY-MM-DD` date names, or undefined if it is not a real date. */

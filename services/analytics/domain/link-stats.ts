@@ -2,15 +2,17 @@
 // time, and its statistics over a range of days, read from the rollups.
 import { CODE_PATTERN } from '../../../lib/short-code-rules.ts';
 import { analyticsErrors } from '../errors.ts';
-import type { Breakdown, LinkDay, VisitCursor, VisitStore } from '../store/visit-store.ts';
+import type { Breakdown, VisitCursor, VisitStore } from '../store/visit-store.ts';
 import type { Visit } from './click.ts';
+import type { DaySummaries, DaySummary } from './day-summaries.ts';
 import { dayOf, formatDay, parseDay } from './days.ts';
 import type { Caller, OwnedLinks } from './owned-links.ts';
-import { VisitorSketch } from './visitor-sketch.ts';
 
 export interface LinkStatsDeps {
   store: VisitStore;
   links: OwnedLinks;
+  /** One per process: sums of whole blocks of days, kept between requests. */
+  summaries: DaySummaries;
   now: () => number;
 }
 
@@ -115,26 +117,11 @@ function dayRange(request: StatsRequest, today: number): { from: number; to: num
   return { from, to };
 }
 
-function top(days: LinkDay[], dimension: Breakdown, limit: number): Count[] {
-  const counts = new Map<string, number>();
-  for (const day of days) {
-    for (const [value, visits] of Object.entries(day.facets[dimension] ?? {})) {
-      counts.set(value, (counts.get(value) ?? 0) + visits);
-    }
-  }
-  return [...counts]
+function top(summary: DaySummary, dimension: Breakdown, limit: number): Count[] {
+  return [...(summary.facets.get(dimension) ?? [])]
     .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))
     .slice(0, limit)
     .map(([value, count]) => ({ value, count }));
-}
-
-/**
- * Distinct visitors over the days: the union of their sketches, plus those
- * counted before sketches were kept, which no sketch holds.
- */
-function distinctVisitors(days: LinkDay[]): number {
-  const union = VisitorSketch.union(days.map((day) => day.sketch));
-  return union.estimate() + days.reduce((sum, day) => sum + day.unsketchedVisitors, 0);
 }
 
 export async function linkStats(
@@ -150,6 +137,7 @@ export async function linkStats(
   const range = dayRange(request, dayOf(deps.now()));
   const link = await ownLink(deps, caller, request.code, deadline);
   const days = await deps.store.linkDays(link.linkId, range, request.includeBots);
+  const summary = deps.summaries.summarise(link.linkId, request.includeBots, days, range);
   const byDay = new Map<number, { visits: number; visitors: number }>();
   for (const day of days) {
     const counts = byDay.get(day.day) ?? { visits: 0, visitors: 0 };
@@ -171,13 +159,14 @@ export async function linkStats(
     from: formatDay(range.from),
     to: formatDay(range.to),
     total: daily.reduce((sum, day) => sum + day.visits, 0),
-    uniqueVisitors: distinctVisitors(days),
+    // The union of the days' sketches, plus those counted before sketches were kept, which none holds.
+    uniqueVisitors: summary.sketch.estimate() + summary.unsketchedVisitors,
     uniqueVisitorsMethod: 'estimated',
     daily,
-    referrers: top(days, 'referrer', limit),
-    browsers: top(days, 'browser', limit),
-    operatingSystems: top(days, 'os', limit),
-    devices: top(days, 'device', limit),
-    languages: top(days, 'language', limit),
+    referrers: top(summary, 'referrer', limit),
+    browsers: top(summary, 'browser', limit),
+    operatingSystems: top(summary, 'os', limit),
+    devices: top(summary, 'device', limit),
+    languages: top(summary, 'language', limit),
   };
 }

@@ -35,6 +35,32 @@ const ALPHA = 0.7213 / (1 + 1.079 / REGISTERS);
 /** 2^-rank for every rank a register can hold: the estimate's sum without a power per register. */
 const INVERSE_POWERS = Float64Array.from({ length: 64 }, (_, rank) => 2 ** -rank);
 
+/**
+ * Dense registers are merged four at a time, as 32-bit words: a rank is at
+ * most 67 (16 bits of sparse index and a 6-bit rank), so each byte's top bit
+ * is free and a word's bytes can be compared without borrowing from their
+ * neighbours. The other sketch's registers are copied here first, since
+ * stored bytes sit at any offset and a word view needs one divisible by 4.
+ */
+const WORDS = REGISTERS / 4;
+const TOP_BITS = 0x80808080 | 0;
+const SCRATCH = new Uint32Array(WORDS);
+const SCRATCH_BYTES = new Uint8Array(SCRATCH.buffer);
+
+/** Raises each of `mine` (its own buffer, from offset 0) to the register of `theirs` where that is higher. */
+function raiseRegisters(mine: Uint8Array, theirs: Uint8Array): void {
+  const into = new Uint32Array(mine.buffer, mine.byteOffset, WORDS);
+  SCRATCH_BYTES.set(theirs);
+  for (let i = 0; i < WORDS; i++) {
+    const a = into[i] as number;
+    const b = SCRATCH[i] as number;
+    if ((b & TOP_BITS) !== 0) throw new Error('not a visitor sketch (a register above 127)');
+    // The top bit of each byte of (a | 0x80…) - b is set where a's byte ≥ b's.
+    const keep = Math.imul((((a | TOP_BITS) - b) & TOP_BITS) >>> 7, 0xff);
+    into[i] = (a & keep) | (b & ~keep);
+  }
+}
+
 /** Leading zeros of the 64-bit value high:low after its first `skip` bits, plus one. */
 function rankAfter(high: number, low: number, skip: number): number {
   const rest = skip === 32 ? 0 : (high << skip) >>> 0;
@@ -69,14 +95,16 @@ export class VisitorSketch {
     return sketch;
   }
 
-  /**
-   * The union of stored sketches, read straight from their bytes: the
-   * stats of a year of a busy link merge 730 of them per answer.
-   */
+  /** The union of stored sketches, read straight from their bytes. */
   static union(encodings: Iterable<Uint8Array>): VisitorSketch {
     const union = new VisitorSketch();
     for (const bytes of encodings) union.#mergeEncoded(bytes);
     return union;
+  }
+
+  /** Adds every visitor of a stored sketch (as encode() wrote it), read from its bytes. */
+  mergeStored(bytes: Uint8Array): void {
+    this.#mergeEncoded(bytes);
   }
 
   /**
@@ -107,12 +135,7 @@ export class VisitorSketch {
     }
     this.#turnDense();
     this.#own();
-    const mine = this.#dense as Uint8Array;
-    const theirs = other.#dense as Uint8Array;
-    for (let i = 0; i < REGISTERS; i++) {
-      const rank = theirs[i] as number;
-      if (rank > (mine[i] as number)) mine[i] = rank;
-    }
+    raiseRegisters(this.#dense as Uint8Array, other.#dense as Uint8Array);
   }
 
   #mergeEncoded(bytes: Uint8Array): void {
@@ -129,11 +152,7 @@ export class VisitorSketch {
     if (bytes[0] === DENSE && bytes.length === REGISTERS + 1) {
       this.#turnDense();
       this.#own();
-      const mine = this.#dense as Uint8Array;
-      for (let i = 0; i < REGISTERS; i++) {
-        const rank = bytes[i + 1] as number;
-        if (rank > (mine[i] as number)) mine[i] = rank;
-      }
+      raiseRegisters(this.#dense as Uint8Array, bytes.subarray(1));
       return;
     }
     throw new Error(`not a visitor sketch (${bytes.length} bytes, kind ${bytes[0]})`);
