@@ -185,7 +185,7 @@ export function renderReport(options: {
   );
   if (!redirects) {
     lines.push(
-      `- Node ${process.version}, every service with the node flags of the npm start scripts: \`${options.nodeFlags.join(' ')}\`. MariaDB, Redis, RabbitMQ and every process share the same 2 cores.`,
+      `- Node ${process.version}, each service with the node flags of its npm start script. MariaDB, Redis, RabbitMQ and every process share the same 2 cores.`,
       '',
     );
     if (options.section) lines.push(...renderPipelineSection(options.section));
@@ -193,7 +193,7 @@ export function renderReport(options: {
     return lines.join('\n');
   }
   lines.push(
-    `- Node ${process.version}, every process (baseline included) with the node flags of the npm start scripts: \`${options.nodeFlags.join(' ')}\`; load generator: ${options.generator}.`,
+    `- Node ${process.version}, each service with the node flags of its npm start script, the baseline with the gateway's (\`${options.nodeFlags.join(' ')}\`); load generator: ${options.generator}.`,
   );
   lines.push(
     `- Load: ${settings.threads} thread, ${settings.connections} connections, ${settings.durationSeconds} s per measurement after a ${options.warmupSeconds} s warm-up; each request is GET /<code> for a code drawn at random from the scenario's set. Rounds alternate baseline and mesh.`,

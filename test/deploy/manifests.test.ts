@@ -148,6 +148,29 @@ function entryOf(command: string[]): { role: Role; file: string } {
   return { role, file };
 }
 
+/**
+ * Node's options in a command line before the entry file, the last of each
+ * name winning, as node and V8 take them (`--import` takes the next argument).
+ */
+function nodeOptions(argv: readonly string[]): Map<string, string> {
+  const options = new Map<string, string>();
+  for (let i = 1; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith('--')) break;
+    if (arg === '--import') options.set(arg, argv[++i] ?? '');
+    else options.set(arg.split('=')[0] as string, arg.slice(arg.indexOf('=') + 1));
+  }
+  return options;
+}
+
+/** The node options `npm run start:<role>` runs the role with. */
+function startScriptOptions(role: Role): Map<string, string> {
+  const scripts = (
+    JSON.parse(read(join(ROOT, 'package.json'))) as { scripts: Record<string, string> }
+  ).scripts;
+  return nodeOptions((scripts[`start:${role}`] ?? '').split(/\s+/));
+}
+
 describe('the image', () => {
   test('when it is built, then every file it copies exists, keeps its place, and passes the ignore file', () => {
     expect(IMAGE_FILES.size).toBeGreaterThan(0);
@@ -374,6 +397,21 @@ describe('compose.yaml', () => {
         'service_completed_successfully',
       );
     }
+  });
+
+  test('when our services start, then node runs each with the options of its npm start script', () => {
+    for (const { name, role, service } of ourServices()) {
+      const argv = [...ENTRYPOINT, ...(service.command ?? jsonArgs('CMD'))];
+      expect(nodeOptions(argv), name).toEqual(startScriptOptions(role));
+    }
+    // Analytics, a batch consumer, runs with a larger young generation than the image's default.
+    const analytics = ourServices().find((s) => s.role === 'analytics');
+    expect(
+      nodeOptions([...ENTRYPOINT, ...(analytics?.service.command ?? [])]).get(
+        '--max-semi-space-size',
+      ),
+    ).toBe('32');
+    expect(nodeOptions(ENTRYPOINT).get('--max-semi-space-size')).toBe('4');
   });
 
   test('when compose builds our services, then it builds this image from the repository root', () => {
@@ -1036,6 +1074,14 @@ describe('kubernetes manifests', () => {
     const built = once(() => build(join(K8S, 'overlays', overlay)));
     const pods = once(() => ourPods(built()));
     const services = once(() => built().manifests.filter((m) => m.kind === 'Service'));
+
+    test('when its pods start, then node runs each with the options of its npm start script', () => {
+      expect(pods().length).toBeGreaterThan(0);
+      for (const { deployment, container, role } of pods()) {
+        const argv = container.command ?? [...ENTRYPOINT, ...(container.args ?? [])];
+        expect(nodeOptions(argv), deployment.metadata.name).toEqual(startScriptOptions(role));
+      }
+    });
 
     test('when it is applied, then every manifest is valid against the Kubernetes API schemas', async () => {
       const manifests = built().manifests;
