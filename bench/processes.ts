@@ -25,9 +25,13 @@ export function startProcess(
   name: string,
   nodeArgs: string[],
   env: Record<string, string>,
-  options: { niceness?: number } = {},
+  options: { niceness?: number; idleClass?: boolean } = {},
 ): ChildProcess {
-  const child = spawn(process.execPath, nodeArgs, {
+  // SCHED_IDLE (chrt, util-linux): run only when the CPU has nothing else to run.
+  const [command, args] = options.idleClass
+    ? ['chrt', ['--idle', '0', process.execPath, ...nodeArgs]]
+    : [process.execPath, nodeArgs];
+  const child = spawn(command, args, {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -65,7 +65,20 @@ export interface Headroom {
   niceness: number;
   /** Seconds measured per round. */
   seconds: number;
-  rounds: { round: number; alone: LoadResult; beside: LoadResult; spinnerCpu: number }[];
+  rounds: {
+    round: number;
+    alone: LoadResult;
+    /** Beside the spinner at `niceness`. */
+    niced: Beside;
+    /** Beside the spinner in the idle scheduling class (SCHED_IDLE); undefined where chrt is missing. */
+    idle?: Beside | undefined;
+  }[];
+}
+
+/** The baseline's load beside a spinner, and the CPU the spinner took meanwhile. */
+export interface Beside {
+  result: LoadResult;
+  spinnerCpu: number;
 }
 
 /** What the click pipeline did with a scenario's redirects. */
@@ -290,26 +303,41 @@ function renderHeadroom(
   headroom: Headroom,
   options: { scenarios: Scenario[]; measurements: Measurement[] },
 ): string[] {
+  const idle = headroom.rounds.every((r) => r.idle !== undefined);
   const lines = [
     `## Machine headroom: the baseline beside one busy background process`,
     '',
-    `Before the scenarios, the baseline on the hot set's ${headroom.codes.toLocaleString('en-US')} codes, alone and beside a process that does nothing but spin at niceness ${headroom.niceness} (the click consumers' priority), in alternating rounds.`,
+    `Before the scenarios, the baseline on the hot set's ${headroom.codes.toLocaleString('en-US')} codes, alone and beside a process that does nothing but spin: at niceness ${headroom.niceness} (the click consumers' priority)${idle ? ', and in the idle scheduling class (SCHED_IDLE: run only when nothing else wants the CPU)' : ''}, in alternating rounds.`,
     '',
-    '| round | baseline alone, requests/s | beside the spinner, requests/s | share | spinner CPU s |',
-    '|---:|---:|---:|---:|---:|',
+    `| round | baseline alone, requests/s | beside the spinner at niceness ${headroom.niceness} | share | its CPU s |${idle ? ' beside the idle-class spinner | share | its CPU s |' : ''}`,
+    `|---:|---:|---:|---:|---:|${idle ? '---:|---:|---:|' : ''}`,
   ];
-  const shares: number[] = [];
+  const share = (beside: Beside | undefined, alone: LoadResult) =>
+    beside ? beside.result.requestsPerSecond / alone.requestsPerSecond : Number.NaN;
   for (const r of headroom.rounds) {
-    const share = r.beside.requestsPerSecond / r.alone.requestsPerSecond;
-    shares.push(share);
-    lines.push(
-      `| ${r.round} | ${fmt(r.alone.requestsPerSecond)} | ${fmt(r.beside.requestsPerSecond)} | ${fmt(share, 2)} | ${fmt(r.spinnerCpu, 1)} |`,
-    );
+    const cells = [
+      r.round,
+      fmt(r.alone.requestsPerSecond),
+      fmt(r.niced.result.requestsPerSecond),
+      fmt(share(r.niced, r.alone), 2),
+      fmt(r.niced.spinnerCpu, 1),
+      ...(idle && r.idle
+        ? [
+            fmt(r.idle.result.requestsPerSecond),
+            fmt(share(r.idle, r.alone), 2),
+            fmt(r.idle.spinnerCpu, 1),
+          ]
+        : []),
+    ];
+    lines.push(`| ${cells.join(' | ')} |`);
   }
-  const spun = median(headroom.rounds.map((r) => r.spinnerCpu));
+  const besideShare = (beside: (r: Headroom['rounds'][number]) => Beside | undefined) =>
+    fmt(median(headroom.rounds.map((r) => share(beside(r), r.alone))), 2);
+  const besideCpu = (beside: (r: Headroom['rounds'][number]) => Beside | undefined) =>
+    fmt(median(headroom.rounds.map((r) => beside(r)?.spinnerCpu ?? Number.NaN)), 1);
   lines.push(
     '',
-    `Median share: **${fmt(median(shares), 2)}**, the spinner taking ${fmt(spun, 1)} CPU s of each ${headroom.seconds} s round: its niceness does not shield the redirect path on this machine.`,
+    `Median share beside the spinner at niceness ${headroom.niceness}: **${besideShare((r) => r.niced)}**, the spinner taking ${besideCpu((r) => r.niced)} CPU s of each ${headroom.seconds} s round${idle ? `; beside the idle-class one: **${besideShare((r) => r.idle)}**, taking ${besideCpu((r) => r.idle)} CPU s` : ''}: what a process that keeps a core busy at a lower priority costs the redirect rate on this machine.`,
   );
   // What the consumers took in the hot set's mesh rounds with clicks recorded and nothing else on.
   const recorded = options.scenarios.find(
@@ -327,6 +355,13 @@ function renderHeadroom(
         ['analytics', 'mariadb', 'rabbitmq'].reduce((sum, k) => sum + (m.cpu[k] ?? 0), 0),
       ),
     );
+    /** The gateway's CPU per redirect answered in a scenario's mesh rounds, µs. */
+    const perRedirect = (name: string) =>
+      median(
+        options.measurements
+          .filter((m) => m.scenario === name && m.server === 'mesh')
+          .map((m) => ((m.cpu.gateway ?? Number.NaN) / m.result.requests) * 1e6),
+      );
     const withClicks = median(
       meshShares(options.measurements.filter((m) => m.scenario === recorded.name)),
     );
@@ -335,7 +370,7 @@ function renderHeadroom(
       : Number.NaN;
     lines.push(
       '',
-      `In the hot set's mesh rounds with clicks recorded, analytics, MariaDB and RabbitMQ took ${fmt(consumers, 1)} CPU s a round${plain ? `, and the mesh's share of the baseline was ${fmt(withClicks, 2)} against ${fmt(without, 2)} with clicks not recorded` : ''}. So on this machine the cost of recording while the load runs follows the CPU the consumers take, not their priority: a share of 0.90 with clicks recorded, or a recording cost of at most 15%, needs them to take a small fraction of a core during the load, or cores of their own.`,
+      `In the hot set's mesh rounds with clicks recorded, analytics, MariaDB and RabbitMQ took ${fmt(consumers, 1)} CPU s a round, and the gateway spent ${fmt(perRedirect(recorded.name), 1)} µs of CPU per redirect${plain ? ` (${fmt(perRedirect(plain.name), 1)} µs with clicks not recorded); the mesh's share of the baseline was ${fmt(withClicks, 2)} against ${fmt(without, 2)} without recording` : ''}.`,
     );
   }
   lines.push('');

@@ -648,6 +648,15 @@ async function redirectScenarios(seeded: Seeded): Promise<{
   return { measurements, pipeline, exports, settled, headroom };
 }
 
+function commandExists(command: string): boolean {
+  try {
+    execFileSync(command, ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Codes of the hot set, whose load the headroom probe offers the baseline. */
 const HEADROOM_CODES = 10_000;
 
@@ -671,28 +680,25 @@ async function measureHeadroom(
     seconds: settings.durationSeconds,
     rounds: [],
   };
-  for (let round = 1; round <= rounds; round++) {
-    const alone = await measure(baseUrl, pathsFile, { baseline: baselinePid, redis });
-    const spinner = startProcess(
-      'spinner',
-      ['-e', 'for (;;) {}'],
-      {},
-      { niceness: CONSUMER_NICENESS },
-    );
+  // SCHED_IDLE needs chrt (util-linux); without it the probe runs at niceness alone.
+  const idleClass = commandExists('chrt');
+  const besideSpinner = async (schedule: { niceness?: number; idleClass?: boolean }) => {
+    const spinner = startProcess('spinner', ['-e', 'for (;;) {}'], {}, schedule);
     try {
-      const beside = await measure(baseUrl, pathsFile, { spinner: spinner.pid });
-      console.log(
-        `headroom · round ${round}: ${alone.result.requestsPerSecond.toFixed(0)} req/s alone, ${beside.result.requestsPerSecond.toFixed(0)} beside a spinner at niceness ${CONSUMER_NICENESS}`,
-      );
-      result.rounds.push({
-        round,
-        alone: alone.result,
-        beside: beside.result,
-        spinnerCpu: beside.cpu.spinner ?? Number.NaN,
-      });
+      const { result, cpu } = await measure(baseUrl, pathsFile, { spinner: spinner.pid });
+      return { result, spinnerCpu: cpu.spinner ?? Number.NaN };
     } finally {
       await stopProcess(spinner);
     }
+  };
+  for (let round = 1; round <= rounds; round++) {
+    const alone = (await measure(baseUrl, pathsFile, { baseline: baselinePid, redis })).result;
+    const niced = await besideSpinner({ niceness: CONSUMER_NICENESS });
+    const idle = idleClass ? await besideSpinner({ idleClass: true }) : undefined;
+    console.log(
+      `headroom · round ${round}: ${alone.requestsPerSecond.toFixed(0)} req/s alone, ${niced.result.requestsPerSecond.toFixed(0)} beside a spinner at niceness ${CONSUMER_NICENESS}${idle ? `, ${idle.result.requestsPerSecond.toFixed(0)} beside an idle-class one` : ''}`,
+    );
+    result.rounds.push({ round, alone, niced, idle });
   }
   return result;
 }
