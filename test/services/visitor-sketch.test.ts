@@ -84,6 +84,17 @@ describe('visitor sketch', () => {
     const expected = Uint8Array.from(a, (rank, i) => (i === 0 ? rank : Math.max(rank, b[i] ?? 0)));
     expect(united).toEqual(expected);
     expect(united).toEqual(sketchOf(range(0, 6_000)).encode());
+    // Read from a driver's Buffer at an odd offset, then added to: a copy of its own, the stored bytes untouched.
+    const packetBuffer = Buffer.alloc(3 + b.length);
+    packetBuffer.set(b, 3);
+    const stored = packetBuffer.subarray(3);
+    const read = VisitorSketch.decode(stored);
+    read.merge(sketchOf(range(0, 3_000)));
+    read.add(hashOf('one more'));
+    expect(Uint8Array.from(stored)).toEqual(b);
+    expect(read.encode()).toEqual(
+      VisitorSketch.union([united, sketchOf(['one more']).encode()]).encode(),
+    );
     // A register no sketch can hold (ranks stay below 68) is refused, not merged into its neighbours.
     const corrupt = b.slice();
     corrupt[100] = 200;

@@ -82,10 +82,11 @@ function fingerprint(days: readonly LinkDay[]): string {
   return text;
 }
 
-function sizeOf(summary: DaySummary, key: string): number {
+/** Roughly what a kept block holds in memory: its fingerprint, sketch and breakdown entries. */
+function sizeOf(summary: DaySummary, print: string): number {
   let entries = 0;
   for (const counts of summary.facets.values()) entries += counts.size;
-  return 64 + 2 * key.length + summary.sketch.encode().length + 80 * entries;
+  return 64 + 2 * print.length + summary.sketch.encode().length + 80 * entries;
 }
 
 export class DaySummaries {

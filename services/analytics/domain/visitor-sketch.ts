@@ -226,7 +226,8 @@ export class VisitorSketch {
 
   #own(): void {
     if (!this.#borrowed) return;
-    this.#dense = (this.#dense as Uint8Array).slice();
+    // A copy in a buffer of its own (a Buffer's slice() would be a view of the stored bytes).
+    this.#dense = new Uint8Array(this.#dense as Uint8Array);
     this.#borrowed = false;
   }
 
