@@ -337,7 +337,7 @@ function renderHeadroom(
     fmt(median(headroom.rounds.map((r) => beside(r)?.spinnerCpu ?? Number.NaN)), 1);
   lines.push(
     '',
-    `Median share beside the spinner at niceness ${headroom.niceness}: **${besideShare((r) => r.niced)}**, the spinner taking ${besideCpu((r) => r.niced)} CPU s of each ${headroom.seconds} s round${idle ? `; beside the idle-class one: **${besideShare((r) => r.idle)}**, taking ${besideCpu((r) => r.idle)} CPU s` : ''}: what a process that keeps a core busy at a lower priority costs the redirect rate on this machine.`,
+    `Median share beside the spinner at niceness ${headroom.niceness}: **${besideShare((r) => r.niced)}**, the spinner taking ${besideCpu((r) => r.niced)} CPU s of each ${headroom.seconds} s round${idle ? `; beside the idle-class one: **${besideShare((r) => r.idle)}**, taking ${besideCpu((r) => r.idle)} CPU s` : ''}: what a process that spins whenever it gets the CPU, at a lower priority, costs the redirect rate on this machine.`,
   );
   // What the consumers took in the hot set's mesh rounds with clicks recorded and nothing else on.
   const recorded = options.scenarios.find(
