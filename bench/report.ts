@@ -307,7 +307,7 @@ function renderHeadroom(
   const lines = [
     `## Machine headroom: the baseline beside one busy background process`,
     '',
-    `Before the scenarios, the baseline on the hot set's ${headroom.codes.toLocaleString('en-US')} codes, alone and beside a process that does nothing but spin: at niceness ${headroom.niceness} (the click consumers' priority)${idle ? ', and in the idle scheduling class (SCHED_IDLE: run only when nothing else wants the CPU)' : ''}, in alternating rounds.`,
+    `Before the scenarios, the baseline on the hot set's ${headroom.codes.toLocaleString('en-US')} codes, alone and beside a process that does nothing but spin: at niceness ${headroom.niceness} (the click consumers' priority)${idle ? ', and in the idle scheduling class (SCHED_IDLE: run only when nothing else wants the CPU)' : ''}: each round alone first, then beside each spinner in turn.`,
     '',
     `| round | baseline alone, requests/s | beside the spinner at niceness ${headroom.niceness} | share | its CPU s |${idle ? ' beside the idle-class spinner | share | its CPU s |' : ''}`,
     `|---:|---:|---:|---:|---:|${idle ? '---:|---:|---:|' : ''}`,

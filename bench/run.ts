@@ -452,7 +452,7 @@ async function metricsEndpoints(on: boolean) {
   };
 }
 
-/** The node flags of the npm start scripts, without the telemetry preload. */
+/** The node flags of the gateway's npm start script (the redirect path's), without the telemetry preload. */
 function nodeFlagsOfServices(): string[] {
   const gatewayArgs = startScriptArgs('start:gateway');
   return gatewayArgs.slice(0, gatewayArgs.indexOf('--import'));
@@ -493,7 +493,7 @@ async function redirectScenarios(seeded: Seeded): Promise<{
     {},
   );
   const basePort = await freePort();
-  // The baseline runs under the same node flags as the services (GC settings
+  // The baseline runs under the same node flags as the gateway (GC settings
   // included), without the telemetry preload, which it has no use for.
   const baseline = startProcess(
     'baseline',

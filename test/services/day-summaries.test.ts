@@ -88,21 +88,26 @@ describe('day summaries', () => {
     }
   });
 
-  test('when a day inside a kept block gets more visits, then the block is summed again', () => {
+  test('when the visits of a day inside a kept block change, or a day goes and comes back, then the block is summed again', () => {
     const range = { from: FIRST, to: FIRST + 199 };
-    const before = daysOf(FIRST, 200);
+    const before = daysOf(FIRST, 200).filter((d) => !d.bot);
     const summaries = new DaySummaries();
     const first = plain(summaries.summarise(LINK, false, before, range));
+    expect(summaries.kept).toBeGreaterThan(0);
     // Day FIRST + 40 (inside a whole block) as the recorder leaves it after more visits.
+    const target = FIRST + 40;
     const moved = before.map((d) =>
-      d.day === FIRST + 40 && !d.bot ? day(d.day, false, [1, 2, 3, 500_001, 500_002], 0) : d,
+      d.day === target ? day(d.day, false, [...Array(40).keys(), 500_001, 500_002]) : d,
     );
     const after = summaries.summarise(LINK, false, moved, range);
     expect(plain(after)).toEqual(plain(summarise(moved)));
     expect(plain(after)).not.toEqual(first);
-    // A day appearing where a block had none moves it too.
-    const added = [...moved, day(FIRST + 100, true, [777_777])].sort((a, b) => a.day - b.day);
-    expect(plain(summaries.summarise(LINK, true, added, range))).toEqual(plain(summarise(added)));
+    // Without that day (its rows purged), and with it back.
+    const without = moved.filter((d) => d.day !== target);
+    expect(plain(summaries.summarise(LINK, false, without, range))).toEqual(
+      plain(summarise(without)),
+    );
+    expect(plain(summaries.summarise(LINK, false, moved, range))).toEqual(plain(after));
   });
 
   test('when two links or humans and bots have blocks of the same days, then none is taken for another', () => {
@@ -113,6 +118,7 @@ describe('day summaries', () => {
     expect(other.map((d) => [d.day, d.visits, d.visitors])).toEqual(
       one.map((d) => [d.day, d.visits, d.visitors]),
     );
+    expect(plain(summarise(other))).not.toEqual(plain(summarise(one)));
     const summaries = new DaySummaries();
     const humans = one.filter((d) => !d.bot);
     expect(plain(summaries.summarise(LINK, false, humans, range))).toEqual(
@@ -124,11 +130,16 @@ describe('day summaries', () => {
 
   test('when the kept blocks outgrow their memory, then the oldest are dropped and sums stay right', () => {
     const all = daysOf(FIRST, 320);
-    // Room for about one block's dense sketch.
-    const summaries = new DaySummaries(6_000);
     const range = { from: FIRST, to: FIRST + 319 };
+    // Room for about two blocks of dense sketches (a block takes some 6 KB here).
+    const summaries = new DaySummaries(15_000);
     for (let i = 0; i < 2; i++) {
       expect(plain(summaries.summarise(LINK, true, all, range))).toEqual(plain(summarise(all)));
+      expect(summaries.kept).toBeGreaterThan(0);
+      expect(summaries.kept).toBeLessThanOrEqual(2);
     }
+    const roomy = new DaySummaries();
+    roomy.summarise(LINK, true, all, range);
+    expect(roomy.kept).toBe(10);
   });
 });

@@ -86,7 +86,7 @@ function fingerprint(days: readonly LinkDay[]): string {
 function sizeOf(summary: DaySummary, print: string): number {
   let entries = 0;
   for (const counts of summary.facets.values()) entries += counts.size;
-  return 64 + 2 * print.length + summary.sketch.encode().length + 80 * entries;
+  return 64 + 2 * print.length + summary.sketch.encodedLength + 80 * entries;
 }
 
 export class DaySummaries {
@@ -94,6 +94,11 @@ export class DaySummaries {
 
   constructor(maxBytes = BLOCK_CACHE_BYTES) {
     this.#blocks = new LRUCache({ maxSize: maxBytes });
+  }
+
+  /** Blocks kept now (for tests of reuse and of the memory bound). */
+  get kept(): number {
+    return this.#blocks.size;
   }
 
   /**
@@ -122,6 +127,8 @@ export class DaySummaries {
   }
 
   #block(linkId: string, includeBots: boolean, block: number, days: LinkDay[]): DaySummary {
+    // The fingerprint alone tells blocks apart; the key keeps a link's human
+    // and all-visitor blocks from pushing each other out.
     const key = `${linkId}:${includeBots ? 1 : 0}:${block}`;
     const print = fingerprint(days);
     const kept = this.#blocks.get(key);

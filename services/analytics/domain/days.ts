@@ -7,7 +7,7 @@ export function dayOf(ms: number): number {
   return Math.floor(ms / DAY_MS);
 }
 
-/** Days written lately: a year's stats write 365 of them per answer. */
+/** Days written lately (all forgotten at once when full): a year's stats write 365 of them per answer. */
 const written = new Map<number, string>();
 const WRITTEN_MAX = 4_096;
 

@@ -37,24 +37,32 @@ const INVERSE_POWERS = Float64Array.from({ length: 64 }, (_, rank) => 2 ** -rank
 
 /**
  * Dense registers are merged four at a time, as 32-bit words: a rank is at
- * most 67 (16 bits of sparse index and a 6-bit rank), so each byte's top bit
- * is free and a word's bytes can be compared without borrowing from their
- * neighbours. The other sketch's registers are copied here first, since
- * stored bytes sit at any offset and a word view needs one divisible by 4.
+ * most 67 (4 more index bits than the dense form's, and a 6-bit rank, for a
+ * sparse register turned dense; 53 from a hash added to it), so each byte's
+ * top bit is free and a word's bytes can be compared without borrowing from
+ * their neighbours. The other sketch's registers are copied here first,
+ * since stored bytes sit at any offset and a word view needs one divisible
+ * by 4.
  */
 const WORDS = REGISTERS / 4;
 const TOP_BITS = 0x80808080 | 0;
 const SCRATCH = new Uint32Array(WORDS);
 const SCRATCH_BYTES = new Uint8Array(SCRATCH.buffer);
 
-/** Raises each of `mine` (its own buffer, from offset 0) to the register of `theirs` where that is higher. */
+/**
+ * Raises each of `mine` (its own buffer, from offset 0) to the register of
+ * `theirs` where that is higher; registers no sketch can hold are refused
+ * before anything is changed.
+ */
 function raiseRegisters(mine: Uint8Array, theirs: Uint8Array): void {
   const into = new Uint32Array(mine.buffer, mine.byteOffset, WORDS);
   SCRATCH_BYTES.set(theirs);
+  let seen = 0;
+  for (let i = 0; i < WORDS; i++) seen |= (SCRATCH[i] as number) | (into[i] as number);
+  if ((seen & TOP_BITS) !== 0) throw new Error('not a visitor sketch (a register above 127)');
   for (let i = 0; i < WORDS; i++) {
     const a = into[i] as number;
     const b = SCRATCH[i] as number;
-    if ((b & TOP_BITS) !== 0) throw new Error('not a visitor sketch (a register above 127)');
     // The top bit of each byte of (a | 0x80…) - b is set where a's byte ≥ b's.
     const keep = Math.imul((((a | TOP_BITS) - b) & TOP_BITS) >>> 7, 0xff);
     into[i] = (a & keep) | (b & ~keep);
@@ -175,6 +183,13 @@ export class VisitorSketch {
     if (raw <= 2.5 * REGISTERS && zero > 0)
       return Math.round(REGISTERS * Math.log(REGISTERS / zero));
     return Math.round(raw);
+  }
+
+  /** The length of encode()'s bytes, without encoding. */
+  get encodedLength(): number {
+    return this.#dense
+      ? 1 + REGISTERS
+      : 1 + SPARSE_BYTES * (this.#sparse as Map<number, number>).size;
   }
 
   encode(): Uint8Array {
