@@ -55,9 +55,9 @@ export interface BaselineWait {
 }
 
 /**
- * The baseline alone and beside a process that does nothing but spin at the
- * click consumers' CPU priority, round by round: what any CPU taken while
- * the load runs costs the redirect rate on this machine, whatever its priority.
+ * The baseline alone and beside a process that does nothing but spin at a
+ * lower CPU priority (the click consumers' niceness, and the idle class),
+ * round by round.
  */
 export interface Headroom {
   /** Codes the load draws from (the hot set's). */

@@ -661,9 +661,9 @@ function commandExists(command: string): boolean {
 const HEADROOM_CODES = 10_000;
 
 /**
- * The baseline alone and beside a process that only spins, at the click
- * consumers' niceness, in alternating rounds: how much of the redirect rate
- * any background CPU costs on this machine, whatever its priority.
+ * The baseline alone, then beside a process that only spins at the click
+ * consumers' niceness, then beside one in the idle scheduling class, each
+ * round: what a spinning background process costs the redirect rate here.
  */
 async function measureHeadroom(
   baseUrl: string,

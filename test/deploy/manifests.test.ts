@@ -158,17 +158,25 @@ function nodeOptions(argv: readonly string[]): Map<string, string> {
     const arg = argv[i] as string;
     if (!arg.startsWith('--')) break;
     if (arg === '--import') options.set(arg, argv[++i] ?? '');
-    else options.set(arg.split('=')[0] as string, arg.slice(arg.indexOf('=') + 1));
+    else {
+      const equals = arg.indexOf('=');
+      options.set(equals < 0 ? arg : arg.slice(0, equals), equals < 0 ? '' : arg.slice(equals + 1));
+    }
   }
   return options;
 }
 
-/** The node options `npm run start:<role>` runs the role with. */
-function startScriptOptions(role: Role): Map<string, string> {
+/** The command line of `npm run start:<role>`, word by word. */
+function startScript(role: Role): string[] {
   const scripts = (
     JSON.parse(read(join(ROOT, 'package.json'))) as { scripts: Record<string, string> }
   ).scripts;
-  return nodeOptions((scripts[`start:${role}`] ?? '').split(/\s+/));
+  return (scripts[`start:${role}`] ?? '').split(/\s+/);
+}
+
+/** The node options `npm run start:<role>` runs the role with. */
+function startScriptOptions(role: Role): Map<string, string> {
+  return nodeOptions(startScript(role));
 }
 
 describe('the image', () => {
@@ -199,10 +207,7 @@ describe('the image', () => {
 
   test('when it starts, then it runs node as the npm start scripts do, with a default entry point and a health check', () => {
     // The same node flags as `npm run start:gateway` (and so as the benchmark).
-    const scripts = (
-      JSON.parse(read(join(ROOT, 'package.json'))) as { scripts: Record<string, string> }
-    ).scripts;
-    const startFlags = (scripts['start:gateway'] ?? '').split(/\s+/).slice(0, -1);
+    const startFlags = startScript('gateway').slice(0, -1);
     expect(ENTRYPOINT).toEqual(startFlags);
     const preload = ENTRYPOINT[ENTRYPOINT.indexOf('--import') + 1] ?? '';
     expect(existsSync(join(ROOT, preload))).toBe(true);

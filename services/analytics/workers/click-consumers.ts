@@ -28,10 +28,10 @@ import type { Click } from '../domain/click.ts';
  * its rollup rows (one per link and day in the batch), so the larger the
  * batch, the more clicks share each. Recording 256,000 clicks over 10,000
  * links (the recorder in one process against MariaDB, paired runs on the
- * 2-core bench machine, 2026-12-02) in batches of 16,000 cost 49-56 µs of analytics CPU and 33-37 µs of
- * MariaDB CPU per visit; in batches of 64,000, 33-40 and 22-25 µs. The
- * broker holds two batches per consumer unacknowledged (one running, one
- * gathering).
+ * 2-core bench machine, 2026-12-02) in batches of 16,000 cost 49-56 µs of
+ * analytics CPU and 33-37 µs of MariaDB CPU per visit; in batches of 64,000,
+ * 33-40 and 22-25 µs. The broker holds two batches per consumer
+ * unacknowledged (one running, one gathering).
  */
 const BATCH = { batchSize: 128, batchWaitMs: 20 };
 
