@@ -24,6 +24,13 @@ export interface Delivery {
   readonly redelivered: boolean;
   /** The W3C trace context (`traceparent`, `tracestate`) of its publish, when it carries one. */
   readonly headers?: Readonly<Record<string, unknown>>;
+  /**
+   * When it was first published (ms since the epoch, the publisher's clock;
+   * to the second over RabbitMQ, whose `timestamp` property counts seconds),
+   * kept across retries: how long it has waited. Undefined when its
+   * publisher set none.
+   */
+  readonly publishedAt?: number;
 }
 
 /** Handles a batch of one or more deliveries; they are acknowledged only once it resolves. */

@@ -49,10 +49,18 @@ export class MemoryBus implements Bus {
       : undefined;
     const headers = traced?.headers;
     traced?.span.end();
+    const publishedAt = Date.now();
     for (const [name, queue] of this.#queues) {
       if (!queue.routingKeys.some((pattern) => topicMatches(pattern, routingKey))) continue;
       // A copy, as over a network: the publisher may reuse its buffer.
-      queue.ready.push({ body: body.slice(), routingKey, attempt: 1, redelivered: false, headers });
+      queue.ready.push({
+        body: body.slice(),
+        routingKey,
+        attempt: 1,
+        redelivered: false,
+        headers,
+        publishedAt,
+      });
       // Delivered on a later turn: a publisher never runs handlers inline.
       queueMicrotask(() => this.#pump(name));
     }

@@ -98,6 +98,8 @@ export class RabbitMqBus implements Bus {
     const sending = this.#publisher.wrapper.publish(exchange, routingKey, content, {
       persistent: true,
       contentType: 'application/x-protobuf',
+      // AMQP's timestamp counts seconds.
+      timestamp: Math.floor(Date.now() / 1_000),
       timeout: options.timeoutMs ?? this.#publishTimeoutMs,
       headers: traced?.headers,
     });
@@ -246,6 +248,7 @@ function sendConfirmed(
   const options: Options.Publish = {
     persistent: true,
     contentType: properties.contentType,
+    timestamp: properties.timestamp,
     headers: { ...Object.fromEntries(kept), ...headers },
   };
   return new Promise((resolve, reject) => {
@@ -264,6 +267,10 @@ function deliveryOf(message: Message): Delivery {
     attempt,
     redelivered: message.fields.redelivered || attempt > 1,
     headers,
+    publishedAt:
+      typeof message.properties.timestamp === 'number'
+        ? message.properties.timestamp * 1_000
+        : undefined,
   };
 }
 
