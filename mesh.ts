@@ -83,9 +83,12 @@ export async function startMesh(
   const log = (name: string) => createLogger(name, config.logLevel);
   const stack = new ShutdownStack(log('mesh'));
   try {
+    // One event loop for every part: a busy gateway here is busy partly with
+    // the consumers' own work, so consumers yielding to it would only wait on
+    // themselves (lib/bus/yielding.ts). They never yield in the mesh.
     const opened = await openInfrastructure(
       config,
-      config.bus,
+      { ...config.bus, yieldMaxLagMs: 0 },
       log('mesh'),
       'mesh',
       config.mesh.metricsListen,

@@ -42,6 +42,11 @@ export interface GatewayConfig {
     /** Clicks held at most while the bus does not take them. */
     capacity: number;
   };
+  /**
+   * Event-loop utilization (0–1) at which the gateway tells consumers on its
+   * node to hold back (lib/bus/yielding.ts).
+   */
+  busyUtilization: number;
 }
 
 export const gatewaySettings = defineSettings(
@@ -65,6 +70,7 @@ export const gatewaySettings = defineSettings(
     CLICKS_BATCH_SIZE: integer(1, 10_000).default(500),
     CLICKS_FLUSH_INTERVAL: duration(1, 60_000).default(100),
     CLICKS_BUFFER_CAPACITY: integer(1, 10_000_000).default(100_000),
+    GATEWAY_BUSY_UTILIZATION: integer(1, 100).default(80),
   },
   (v): GatewayConfig => {
     const ownUrl = `http://${dialable(v.GATEWAY_LISTEN).replace(/^127\.0\.0\.1:/, 'localhost:')}`;
@@ -90,6 +96,7 @@ export const gatewaySettings = defineSettings(
         flushMs: v.CLICKS_FLUSH_INTERVAL,
         capacity: v.CLICKS_BUFFER_CAPACITY,
       },
+      busyUtilization: v.GATEWAY_BUSY_UTILIZATION / 100,
     };
   },
 );

@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { busSettings } from '../lib/bus/config.ts';
+import { announceWhileBusy } from '../lib/bus/yielding.ts';
 import type { RuntimeConfig } from '../lib/config/load.ts';
 import { startIdGenerator } from '../lib/ids/start.ts';
 import { runMain } from '../lib/lifecycle.ts';
@@ -63,6 +64,15 @@ async function recordClicks(
   });
   metrics.watchClicks(clicks.counts);
   stack.push('click buffer', (budgetMs) => clicks.stop(budgetMs));
+  // The click consumers on this node hold back while the redirects keep it busy.
+  stack.push(
+    'busy announcer',
+    announceWhileBusy(shared.broadcast, {
+      node: runtime.nodeName,
+      threshold: config.busyUtilization,
+      log,
+    }),
+  );
   return clicks;
 }
 

@@ -14,6 +14,7 @@ import { backoffDelay } from './backoff.ts';
 import type { Bus } from './bus/bus.ts';
 import { type BusConfig, busSettings } from './bus/config.ts';
 import { openBus } from './bus/open.ts';
+import { YieldGate } from './bus/yielding.ts';
 import type { RuntimeConfig, Settings } from './config/load.ts';
 import type { Schema } from './db/migrations.ts';
 import { describeDatabase, MigrationsPending, type Orm, openDatabase } from './db/open.ts';
@@ -40,6 +41,8 @@ export interface Infrastructure {
   readonly alerts: Alerts;
   /** The time every rule that depends on it reads (ms since the epoch); Date.now unless given (tests). */
   readonly clock?: () => number;
+  /** Where consumers wait their turn while a gateway on the node is busy; undefined: they never yield. */
+  readonly yieldGate?: YieldGate;
 }
 
 export interface ServiceContext extends Infrastructure {
@@ -54,6 +57,10 @@ export interface ServiceContext extends Infrastructure {
   /** The clock its rules read: the infrastructure's, or Date.now. */
   readonly now: () => number;
 }
+
+/** What a consumer of the bus needs of its service: where it stops, and where it yields and says so (unless a test leaves those out). */
+export type ConsumerContext = Pick<ServiceContext, 'bus' | 'onStop'> &
+  Partial<Pick<ServiceContext, 'yieldGate' | 'metrics'>>;
 
 /** What every service's settings hold: where its gRPC server listens, and its database. */
 export interface ServiceConfig {
@@ -296,17 +303,26 @@ export async function openInfrastructure(
   });
   const opened = openBus(busConfig, log, { metrics, alerts });
   bus = opened;
+  const yieldGate =
+    busConfig.yieldMaxLagMs > 0
+      ? new YieldGate(shared.broadcast, {
+          node: runtime.nodeName,
+          maxLagMs: busConfig.yieldMaxLagMs,
+        })
+      : undefined;
   const server = await startMetricsServer(metricsListen, metrics, log);
   return {
     shared,
     bus: opened,
     metrics,
     alerts,
+    yieldGate,
     metricsUrl: server.url,
     async close() {
       alerts.close();
       await server.close();
       await opened.close();
+      await yieldGate?.close();
       await shared.close();
     },
   };

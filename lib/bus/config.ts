@@ -14,6 +14,11 @@ export interface BusConfig {
   queueType: QueueType;
   publishTimeoutMs: number;
   retry: RetryPolicy;
+  /**
+   * How far behind its consumers may fall while a gateway on their node is
+   * busy (lib/bus/yielding.ts); 0: they never yield.
+   */
+  yieldMaxLagMs: number;
 }
 
 export const busSettings = defineSettings(
@@ -38,6 +43,7 @@ export const busSettings = defineSettings(
     BUS_RETRY_ATTEMPTS: integer(1, 20).default(5),
     BUS_RETRY_DELAY: duration(100, 3_600_000).default(1_000),
     BUS_RETRY_MAX_DELAY: duration(100, 86_400_000).default(60_000),
+    BUS_YIELD_MAX_LAG: duration(0, 3_600_000).default(30_000),
   },
   (v): BusConfig => ({
     rabbitmqUrl: v.RABBITMQ_URL,
@@ -52,5 +58,6 @@ export const busSettings = defineSettings(
         maxMs: Math.max(v.BUS_RETRY_DELAY, v.BUS_RETRY_MAX_DELAY),
       },
     },
+    yieldMaxLagMs: v.BUS_YIELD_MAX_LAG,
   }),
 );

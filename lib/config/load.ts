@@ -5,6 +5,7 @@
 // OpenTelemetry SDK's own OTEL_* variables excepted). A malformed value stops
 // the process with a message naming the variable. Unknown variables are not
 // refused: orchestrators inject their own (Kubernetes' LINK_SERVICE_HOST, say).
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { boolean, duration, redisUrl } from './parsers.ts';
 
@@ -37,6 +38,10 @@ const runtimeVariables = {
   SNOWFLAKE_LEASE_TTL: duration(1_000, 300_000).default(10_000),
   DATABASE_MIGRATIONS: z.enum(['apply', 'await']).default('apply'),
   ALERT_DEPENDENCY_AFTER: duration(1_000, 86_400_000).default(60_000),
+  NODE_NAME: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,253}$/, 'expected a host name')
+    .default(hostname()),
 };
 
 /** What every process reads, whichever parts it runs. */
@@ -60,6 +65,12 @@ export interface RuntimeConfig {
   databaseMigrations: 'apply' | 'await';
   /** How long a dependency (a database, the broker) may fail before it is an alert. */
   alertDependencyAfterMs: number;
+  /**
+   * The machine this process runs on (the host name unless told; Kubernetes
+   * passes the pod's node): consumers yield only to busy gateways of their
+   * own node (lib/bus/yielding.ts).
+   */
+  nodeName: string;
 }
 
 const runtimeSettings = defineSettings(
@@ -75,6 +86,7 @@ const runtimeSettings = defineSettings(
     snowflakeLeaseTtlMs: v.SNOWFLAKE_LEASE_TTL,
     databaseMigrations: v.DATABASE_MIGRATIONS,
     alertDependencyAfterMs: v.ALERT_DEPENDENCY_AFTER,
+    nodeName: v.NODE_NAME,
   }),
 );
 

@@ -112,6 +112,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly busYielded = new Counter({
+    name: 'shortener_bus_yield_seconds_total',
+    help: 'Time batches were held back while a gateway on the node was busy, by consumer (lib/bus/yielding.ts)',
+    labelNames: ['consumer'] as const,
+    registers: [this.registry],
+  });
+
   readonly sweptLinks = new Counter({
     name: 'shortener_sweeper_links_purged_total',
     help: 'Expired links the sweeper purged',

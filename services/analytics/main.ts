@@ -46,7 +46,7 @@ export function defineAnalyticsService(
     name: 'analytics',
     settings: analyticsSettings,
     schema: analyticsSchema,
-    async start({ runtime, log, orm, bus, onStop }, config) {
+    async start({ runtime, log, orm, bus, onStop, yieldGate, metrics }, config) {
       const replica = config.databaseReplicaUrl
         ? openReplica(config.databaseReplicaUrl, analyticsSchema)
         : undefined;
@@ -62,13 +62,13 @@ export function defineAnalyticsService(
       consumeClicks(
         CONSUMERS.visitRecorder.name,
         (clicks) => visits.record(clicks),
-        { bus, onStop },
+        { bus, onStop, yieldGate, metrics },
         supervisor,
       );
       consumeClicks(
         CONSUMERS.rankingCounter.name,
         (clicks) => counter.record(clicks),
-        { bus, onStop },
+        { bus, onStop, yieldGate, metrics },
         supervisor,
       );
       consumeExpiredLinks(config.expiredVisits, store, { bus, onStop }, supervisor);

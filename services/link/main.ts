@@ -23,7 +23,7 @@ export const linkService: ServiceDefinition<LinkConfig> = {
   settings: linkSettings,
   schema: linkSchema,
   issuesIds: true,
-  async start({ log, shared, orm, ids, bus, onStop, now, metrics }, config) {
+  async start({ log, shared, orm, ids, bus, onStop, now, metrics, yieldGate }, config) {
     const { idleMs } = config.expiry;
     const inserts = { shared: 0, single: 0 };
     metrics.watchInserts(inserts);
@@ -43,7 +43,7 @@ export const linkService: ServiceDefinition<LinkConfig> = {
     changes.start();
     const supervisor = new Supervisor({ log });
     onStop('actors', () => supervisor.stop());
-    startLastAccessToucher({ bus, onStop }, supervisor, store, {
+    startLastAccessToucher({ bus, onStop, yieldGate, metrics }, supervisor, store, {
       intervalMs: config.lastAccessIntervalMs,
       now,
     });

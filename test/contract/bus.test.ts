@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'amqplib';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -116,6 +117,24 @@ describe.each([...BUS_FLAVOURS, QUORUM_FLAVOUR])('bus contract ($name)', (flavou
     expect(await bus.deadLetters(names.flaky as string)).toEqual([]);
   });
 
+  test('a delivery says when its message was published, to the second, and keeps it across retries', async () => {
+    const { bus, names } = await busFor({ aged: ['link.clicked'] });
+    const seen: (number | undefined)[] = [];
+    bus.consume(names.aged as string, async ([d]) => {
+      const delivery = d as Delivery;
+      seen.push(delivery.publishedAt);
+      if (delivery.attempt < 2) throw new Error('not yet');
+    });
+    const before = Date.now();
+    await bus.publish('link.clicked', bytes('dated'));
+    const after = Date.now();
+    await within(5_000, () => seen.length === 2);
+    const [first, retried] = seen as [number, number];
+    expect(first).toBeGreaterThanOrEqual(Math.floor(before / 1_000) * 1_000);
+    expect(first).toBeLessThanOrEqual(after);
+    expect(retried).toBe(first);
+  });
+
   test('when a handler keeps throwing on one message, then it is parked after the last attempt and the others flow', async () => {
     const { bus, names } = await busFor({ recorder: ['link.clicked'] });
     const handled: string[] = [];
@@ -215,7 +234,7 @@ describe.each([...BUS_FLAVOURS, QUORUM_FLAVOUR])('bus contract ($name)', (flavou
 });
 
 describe('bus settings', () => {
-  test('when nothing is set, then the bus is in process, with five attempts from 1 s to 60 s apart', () => {
+  test('when nothing is set, then the bus is in process, with five attempts from 1 s to 60 s apart, and consumers yield for up to 30 s', () => {
     const { bus } = loadConfig({ bus: busSettings }, {});
     expect(bus).toEqual({
       rabbitmqUrl: '',
@@ -224,7 +243,16 @@ describe('bus settings', () => {
       queueType: 'classic',
       publishTimeoutMs: 5_000,
       retry: { maxAttempts: 5, backoff: { initialMs: 1_000, maxMs: 60_000 } },
+      yieldMaxLagMs: 30_000,
     });
+  });
+
+  test('BUS_YIELD_MAX_LAG 0 turns yielding off, and NODE_NAME names the node (the host name unless set)', () => {
+    const off = loadConfig({ bus: busSettings }, { BUS_YIELD_MAX_LAG: '0', NODE_NAME: 'node-7' });
+    expect(off.bus.yieldMaxLagMs).toBe(0);
+    expect(off.nodeName).toBe('node-7');
+    expect(loadConfig({ bus: busSettings }, {}).nodeName).toBe(hostname());
+    expect(() => loadConfig({ bus: busSettings }, { NODE_NAME: 'two words' })).toThrow(/NODE_NAME/);
   });
 
   test('when a setting is malformed, then loading stops and names the variable', () => {

@@ -11,10 +11,13 @@ import { afterEach, describe, expect, test } from 'vitest';
 import type { Click as GatewayClick } from '../../gateway/clicks/click-buffer.ts';
 import { encodeClicks } from '../../gateway/clicks/publish.ts';
 import { Supervisor } from '../../lib/actors/supervisor.ts';
+import { MemoryBroadcast } from '../../lib/broadcast/memory-broadcast.ts';
 import type { Bus } from '../../lib/bus/bus.ts';
 import type { CONSUMERS } from '../../lib/bus/catalog.ts';
 import type { RetryPolicy, Topology } from '../../lib/bus/topology.ts';
+import { announceWhileBusy, YieldGate } from '../../lib/bus/yielding.ts';
 import { dialectOf } from '../../lib/db/migrations.ts';
+import { Metrics } from '../../lib/metrics/metrics.ts';
 import { runtimeErrors } from '../../lib/runtime-errors.ts';
 import type { StopStep } from '../../lib/shutdown.ts';
 import type { Click } from '../../services/analytics/domain/click.ts';
@@ -24,6 +27,7 @@ import { VisitStore } from '../../services/analytics/store/visit-store.ts';
 import { consumeClicks } from '../../services/analytics/workers/click-consumers.ts';
 import { BUS_FLAVOURS, removeTopology, TEST_RETRY, testTopology } from '../support/bus.ts';
 import { openTestDatabase, type TestDatabase } from '../support/databases.ts';
+import { testLog } from '../support/logger.ts';
 import { sleep, within } from '../support/wait.ts';
 
 type ConsumerName = (typeof CONSUMERS)[keyof typeof CONSUMERS]['name'];
@@ -69,7 +73,7 @@ describe.each(BUS_FLAVOURS)('failing click consumers ($name)', (flavour) => {
     for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
   });
 
-  async function workers(retry: RetryPolicy = TEST_RETRY) {
+  async function workers(retry: RetryPolicy = TEST_RETRY, yieldGate?: YieldGate) {
     const { topology, names } = testTopology(
       { visits: ['link.clicked'], ranking: ['link.clicked'] },
       retry,
@@ -92,7 +96,14 @@ describe.each(BUS_FLAVOURS)('failing click consumers ($name)', (flavour) => {
       for (const stop of stops.reverse()) await stop(5_000);
       await supervisor.stop();
     });
-    const context = { bus, log, onStop: (_: string, stop: StopStep) => stops.push(stop) };
+    const metrics = new Metrics();
+    const context = {
+      bus,
+      log,
+      yieldGate,
+      metrics,
+      onStop: (_: string, stop: StopStep) => stops.push(stop),
+    };
     const recorder = new VisitRecorder(new VisitStore(db.orm, dialectOf(db.url)), {
       prefixes: { ipv4: 24, ipv6: 48 },
     });
@@ -109,6 +120,7 @@ describe.each(BUS_FLAVOURS)('failing click consumers ($name)', (flavour) => {
     return {
       bus,
       lines,
+      metrics,
       stop: async () => {
         for (const stop of stops.splice(0).reverse()) await stop(5_000);
       },
@@ -165,6 +177,36 @@ describe.each(BUS_FLAVOURS)('failing click consumers ($name)', (flavour) => {
     expect(await w.deadLetters('visits')).toEqual([]);
     expect(await w.deadLetters('ranking')).toEqual([]);
     expect(ranked.size).toBe(CLICKS);
+  }, 60_000);
+
+  test('while a gateway of the node is busy, the clicks wait in the queue, and are all stored once it is not', async () => {
+    const broadcast = new MemoryBroadcast();
+    const gate = new YieldGate(broadcast, { node: 'here', maxLagMs: 60_000, holdMs: 300 });
+    const load = { utilization: 1 };
+    const stopAnnouncing = announceWhileBusy(broadcast, {
+      node: 'here',
+      threshold: 0.8,
+      log: testLog,
+      utilization: () => load.utilization,
+      sampleMs: 50,
+    });
+    cleanup.push(stopAnnouncing, () => gate.close());
+    await within(5_000, () => gate.busy);
+    const w = await workers(TEST_RETRY, gate);
+    w.start('visits', (clicks) => w.recorder.record(clicks));
+    await w.publishAll();
+    await sleep(1_500);
+    expect((await w.stored()).visits).toBe(0);
+    load.utilization = 0.2;
+    await within(20_000, async () => (await w.stored()).visits >= CLICKS);
+    await sleep(300);
+    expect(await w.stored()).toEqual({ visits: CLICKS, rollups: CLICKS });
+    const held = await w.metrics.registry.getSingleMetricAsString(
+      'shortener_bus_yield_seconds_total',
+    );
+    const seconds = Number(/} ([\d.e+-]+)$/m.exec(held)?.[1]);
+    expect(seconds).toBeGreaterThanOrEqual(1.5);
+    expect(await w.deadLetters('visits')).toEqual([]);
   }, 60_000);
 
   test('when the store stays unreachable, then nothing is parked, and the consumer still stops promptly', async () => {

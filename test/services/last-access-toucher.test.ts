@@ -84,6 +84,7 @@ describe.each(FLAVOURS)(
         queuePrefix: `${name}.`,
         queueType: 'classic',
         publishTimeoutMs: 5_000,
+        yieldMaxLagMs: 0,
         retry: TEST_RETRY,
       };
       bus = openBus(busConfig, testLog);

@@ -17,8 +17,9 @@ import type { Supervisor } from '../../../lib/actors/supervisor.ts';
 import { type BackoffPolicy, backoffDelay, pause } from '../../../lib/backoff.ts';
 import type { Delivery } from '../../../lib/bus/bus.ts';
 import type { CONSUMERS } from '../../../lib/bus/catalog.ts';
+import { yielding } from '../../../lib/bus/yielding.ts';
 import { isDomainError } from '../../../lib/errors.ts';
-import type { ServiceContext } from '../../../lib/service.ts';
+import type { ConsumerContext } from '../../../lib/service.ts';
 import type { Click } from '../domain/click.ts';
 
 /**
@@ -67,7 +68,7 @@ export function clicksOf(deliveries: readonly Delivery[]): Click[] {
 export function consumeClicks(
   consumer: (typeof CONSUMERS)[keyof typeof CONSUMERS]['name'],
   record: (clicks: readonly Click[]) => Promise<unknown>,
-  { bus, onStop }: Pick<ServiceContext, 'bus' | 'onStop'>,
+  { bus, onStop, yieldGate, metrics }: ConsumerContext,
   supervisor: Supervisor,
 ): void {
   const actor = supervisor.spawn<readonly Click[]>(consumer, () => ({
@@ -90,7 +91,14 @@ export function consumeClicks(
       }
     }
   };
-  const subscription = bus.consume(consumer, handle, BATCH);
+  // Decoding waits its turn too: it is a good part of a batch's cost.
+  const subscription = bus.consume(
+    consumer,
+    yielding(yieldGate, handle, stopping.signal, (ms) =>
+      metrics?.busYielded.inc({ consumer }, ms / 1_000),
+    ),
+    BATCH,
+  );
   onStop(`${consumer} consumer`, () => {
     stopping.abort();
     return subscription.stop();

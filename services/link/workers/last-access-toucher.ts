@@ -39,7 +39,8 @@ import { LinkClickedBatch } from '../../../gen/shortener/v1/events.ts';
 import type { Actor, Supervisor } from '../../../lib/actors/supervisor.ts';
 import type { Delivery } from '../../../lib/bus/bus.ts';
 import { CONSUMERS } from '../../../lib/bus/catalog.ts';
-import type { ServiceContext } from '../../../lib/service.ts';
+import { yielding } from '../../../lib/bus/yielding.ts';
+import type { ConsumerContext } from '../../../lib/service.ts';
 import type { LastAccess, LinkStore } from '../store/link-store.ts';
 
 /** One click as the toucher needs it: which link, and when (ms since epoch). */
@@ -134,7 +135,7 @@ export class LastAccessToucher implements Actor<readonly Touch[]> {
  * subscription stops first, its running message finishing, then the actor).
  */
 export function startLastAccessToucher(
-  { bus, onStop }: Pick<ServiceContext, 'bus' | 'onStop'>,
+  { bus, onStop, yieldGate, metrics }: ConsumerContext,
   supervisor: Supervisor,
   store: LastAccessWriter,
   options: LastAccessOptions,
@@ -144,8 +145,20 @@ export function startLastAccessToucher(
     consumer,
     () => new LastAccessToucher(store, options),
   );
-  const subscription = bus.consume(consumer, async (deliveries) => {
-    for (const delivery of deliveries) await actor.ask(touchesOf(delivery));
+  const stopping = new AbortController();
+  const subscription = bus.consume(
+    consumer,
+    yielding(
+      yieldGate,
+      async (deliveries) => {
+        for (const delivery of deliveries) await actor.ask(touchesOf(delivery));
+      },
+      stopping.signal,
+      (ms) => metrics?.busYielded.inc({ consumer }, ms / 1_000),
+    ),
+  );
+  onStop(`${consumer} consumer`, () => {
+    stopping.abort();
+    return subscription.stop();
   });
-  onStop(`${consumer} consumer`, () => subscription.stop());
 }
