@@ -392,7 +392,7 @@ function busOf(scenario: number | string) {
   ).bus;
 }
 
-const DRAIN_WAIT_S = 60;
+const DRAIN_WAIT_S = 120;
 /** A full-speed run (warm-up and one measurement) should be stored within this after it ends. */
 const DRAIN_TARGET_S = 30;
 
@@ -884,7 +884,7 @@ async function main(): Promise<void> {
             'Without the near cache, four busy processes (wrk, gateway, link, Redis) share two cores; the tail above p90 is mostly waiting for a CPU and garbage-collection pauses, not the gRPC hop itself (its round trip has a p99 near 5 ms). See docs/decisions/0003-redirect-path.md.',
             'Click recording costs the difference between each pair of scenarios (recorded and not, same set, same run); the target for the hot set with clicks recorded is 0.90 of the baseline.',
             'Tracing scenarios run every process with OTEL_EXPORTER_OTLP_ENDPOINT set to a receiver process on the machine (bench/otlp-receiver.ts) and the default sampler (parent-based, 1% of new traces; wrk sends no traceparent); the others run with tracing off. Tracing costs the difference to the twin scenario without it (the same set, clicks recorded, same run).',
-            `With clicks recorded, analytics (every click consumer but link's last-access toucher) runs at niceness ${CONSUMER_NICENESS} (BENCH_CONSUMER_NICENESS; 0 for the redirect path's priority): background work yields the CPU to redirects and drains the queue after. MariaDB, RabbitMQ and Redis, which it also works through, run at their usual priority.`,
+            `With clicks recorded, every consumer runs throughout and yields to the redirects as it does anywhere (lib/bus/yielding.ts, docs/decisions/0014-consumers-yield.md): while the gateway on this machine is busy (event loop at GATEWAY_BUSY_UTILIZATION, 80%, or more) the consumers hold their batches back, the clicks waiting in their queues, for up to BUS_YIELD_MAX_LAG (30 s) after each was published, and catch up once it is not. Analytics also runs at niceness ${CONSUMER_NICENESS} (BENCH_CONSUMER_NICENESS); MariaDB, RabbitMQ and Redis run at their usual priority.`,
           ]),
     ],
   });
