@@ -197,9 +197,10 @@ export async function startGateway(
 
 if (import.meta.main) {
   await runMain('gateway', { gateway: gatewaySettings, bus: busSettings }, async (config, log) => {
+    // It consumes nothing, so it has nothing to hold back for busy gateways.
     const infrastructure = await openInfrastructure(
       config,
-      config.bus,
+      { ...config.bus, yieldMaxLagMs: 0 },
       log,
       'gateway',
       config.gateway.metricsListen,
