@@ -3,7 +3,9 @@
 // while the subscription is live, so subscribers are told when it is and when
 // it is not: after any `live(false)`, or before the first `live(true)`,
 // messages may be missed, and each `live(true)` means "from now on you hear
-// everything, but anything could have changed meanwhile".
+// everything, but anything could have changed meanwhile". Order is not
+// promised: a Redis Cluster relays each publish from whichever node took it,
+// so two publishes in a row may arrive the other way round.
 
 export interface BroadcastHandlers {
   message(payload: string): void;

@@ -33,15 +33,15 @@ describe.each(FLAVOURS)('broadcast contract ($name)', (flavour) => {
     await stop();
   });
 
-  test('when a message is published, then every live subscriber of that channel gets it once', async () => {
+  test('when a message is published, then every live subscriber of that channel gets it once (in any order)', async () => {
     const first = await listen(state.broadcast, 'changes');
     const second = await listen(state.broadcast, 'changes');
     const other = await listen(state.broadcast, 'elsewhere');
     await state.broadcast.publish('changes', 'aB3');
     await state.broadcast.publish('changes', 'Xy9');
     await nextTurns();
-    expect(first.heard).toEqual(['aB3', 'Xy9']);
-    expect(second.heard).toEqual(['aB3', 'Xy9']);
+    expect([...first.heard].sort()).toEqual(['Xy9', 'aB3']);
+    expect([...second.heard].sort()).toEqual(['Xy9', 'aB3']);
     expect(other.heard).toEqual([]);
     for (const s of [first, second, other]) await s.stop();
   });
