@@ -22,7 +22,7 @@
 import { performance } from 'node:perf_hooks';
 import { pause } from '../backoff.ts';
 import type { Broadcast } from '../broadcast/broadcast.ts';
-import type { Logger } from '../log.ts';
+import { type Logger, ThrottledLog } from '../log.ts';
 import type { Delivery, Handler } from './bus.ts';
 
 export const BUSY_CHANNEL = 'gateways-busy';
@@ -59,22 +59,16 @@ export function announceWhileBusy(
   options: BusyAnnouncerOptions,
 ): () => Promise<void> {
   const utilization = options.utilization ?? loopUtilization();
-  let failing = false;
+  const warnings = new ThrottledLog(options.log);
   const timer = setInterval(() => {
     if (utilization() < options.threshold) return;
-    broadcast.publish(BUSY_CHANNEL, options.node).then(
-      () => {
-        failing = false;
-      },
-      (error: unknown) => {
-        if (failing) return;
-        failing = true;
-        options.log.warn(
-          { err: error },
-          'could not say the gateway is busy: consumers will not yield',
-        );
-      },
-    );
+    broadcast.publish(BUSY_CHANNEL, options.node).catch((error: unknown) => {
+      warnings.warn(
+        'busy',
+        { err: error },
+        'could not say the gateway is busy: consumers will not yield',
+      );
+    });
   }, options.sampleMs ?? BUSY_SAMPLE_MS);
   timer.unref();
   return async () => clearInterval(timer);
